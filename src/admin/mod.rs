@@ -1,0 +1,49 @@
+//! The admin JSON API under `/admin/api`.
+
+pub mod auth;
+pub mod versions;
+
+use actix_web::{HttpResponse, web};
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::startup::AppState;
+use crate::store::{audit, channels};
+use auth::Admin;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/admin/api")
+            .route("/versions", web::post().to(versions::upload))
+            .route("/versions", web::get().to(versions::list))
+            .route("/versions/import", web::post().to(versions::import_key))
+            .route("/versions/{id}", web::get().to(versions::show))
+            .route("/versions/{id}/workbook", web::get().to(versions::workbook))
+            .route("/channels", web::get().to(list_channels))
+            .route("/audit", web::get().to(list_audit))
+            .route("/conditions", web::get().to(list_conditions)),
+    );
+}
+
+async fn list_channels(
+    _admin: Admin,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let rows = state.db.run(channels::list).await?;
+    Ok(HttpResponse::Ok().json(json!({"channels": rows})))
+}
+
+async fn list_audit(_admin: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let rows = state.db.run(|c| audit::list(c, 500)).await?;
+    Ok(HttpResponse::Ok().json(json!({"entries": rows})))
+}
+
+async fn list_conditions(_admin: Admin) -> HttpResponse {
+    let list: Vec<_> = crate::flow::catalogue()
+        .iter()
+        .map(
+            |c| json!({"name": c.name, "description": c.description, "attributes": c.attributes()}),
+        )
+        .collect();
+    HttpResponse::Ok().json(json!({"conditions": list}))
+}

@@ -1,0 +1,244 @@
+//! Settings: defaults, then an optional `sceneflow.toml`, then environment
+//! variables. The file takes the same keys as the environment.
+
+use std::collections::HashMap;
+
+use crate::storage::S3Settings;
+
+pub const DEFAULT_JWT_SECRET: &str = "sceneflow-development-secret-change-me";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Staging,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub bind: String,
+    pub store: String,
+    pub jwt_secret: String,
+    pub debug: bool,
+    pub env: Environment,
+    pub sample: bool,
+    pub max_upload_bytes: usize,
+    pub db_pool_size: u32,
+    pub workers: Option<usize>,
+    pub log_format: LogFormat,
+    pub s3: S3Settings,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{key}: {message}")]
+    Invalid { key: &'static str, message: String },
+    #[error("cannot read {path}: {message}")]
+    File { path: String, message: String },
+}
+
+fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        message: message.into(),
+    }
+}
+
+fn parse_bool(key: &'static str, raw: &str) -> Result<bool, ConfigError> {
+    match raw.trim().to_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(invalid(key, format!("'{raw}' is not true or false"))),
+    }
+}
+
+impl Settings {
+    /// Read `sceneflow.toml` (or the file `SCENEFLOW_CONFIG` names) and the environment.
+    pub fn load() -> Result<Settings, ConfigError> {
+        let path = std::env::var("SCENEFLOW_CONFIG").ok();
+        let file = match &path {
+            Some(p) => Some(std::fs::read_to_string(p).map_err(|e| ConfigError::File {
+                path: p.clone(),
+                message: e.to_string(),
+            })?),
+            None => std::fs::read_to_string("sceneflow.toml").ok(),
+        };
+        Self::from_sources(file.as_deref(), |k| std::env::var(k).ok())
+    }
+
+    pub fn from_sources(
+        file: Option<&str>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Settings, ConfigError> {
+        let mut values: HashMap<String, String> = HashMap::new();
+        if let Some(text) = file {
+            let table: toml::Table =
+                text.parse()
+                    .map_err(|e: toml::de::Error| ConfigError::File {
+                        path: "sceneflow.toml".into(),
+                        message: e.to_string(),
+                    })?;
+            for (k, v) in table {
+                let v = match v {
+                    toml::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                values.insert(k.to_uppercase(), v);
+            }
+        }
+        let get = |key: &str| {
+            env(key)
+                .or_else(|| values.get(key).cloned())
+                .filter(|v| !v.trim().is_empty())
+        };
+
+        let env_kind = match get("SCENEFLOW_ENV").as_deref().map(str::trim) {
+            None | Some("development") => Environment::Development,
+            Some("staging") => Environment::Staging,
+            Some("production") => Environment::Production,
+            Some(other) => {
+                return Err(invalid(
+                    "SCENEFLOW_ENV",
+                    format!("'{other}' is not development, staging or production"),
+                ));
+            }
+        };
+        let production = env_kind == Environment::Production;
+        let flag = |key: &'static str, default: bool| {
+            get(key).map(|v| parse_bool(key, &v)).unwrap_or(Ok(default))
+        };
+        let number = |key: &'static str, default: u64| -> Result<u64, ConfigError> {
+            get(key)
+                .map(|v| {
+                    v.trim()
+                        .parse::<u64>()
+                        .map_err(|_| invalid(key, format!("'{v}' is not a whole number")))
+                })
+                .unwrap_or(Ok(default))
+        };
+
+        let settings = Settings {
+            database_url: get("DATABASE_URL").unwrap_or_else(|| "sqlite://sceneflow.db".into()),
+            bind: get("SCENEFLOW_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
+            store: get("SCENEFLOW_STORE").unwrap_or_else(|| "file://master_data/store".into()),
+            jwt_secret: get("SCENEFLOW_JWT_SECRET").unwrap_or_else(|| DEFAULT_JWT_SECRET.into()),
+            debug: flag("SCENEFLOW_DEBUG", !production)?,
+            env: env_kind,
+            sample: flag("SCENEFLOW_SAMPLE", !production)?,
+            max_upload_bytes: number("SCENEFLOW_MAX_UPLOAD_MB", 20)? as usize * 1024 * 1024,
+            db_pool_size: number("SCENEFLOW_DB_POOL_SIZE", 16)?.clamp(1, 1000) as u32,
+            workers: get("SCENEFLOW_WORKERS")
+                .map(|v| {
+                    v.parse().map_err(|_| {
+                        invalid("SCENEFLOW_WORKERS", format!("'{v}' is not a whole number"))
+                    })
+                })
+                .transpose()?,
+            log_format: match get("SCENEFLOW_LOG_FORMAT").as_deref() {
+                Some("json") => LogFormat::Json,
+                None | Some("text") => LogFormat::Text,
+                Some(other) => {
+                    return Err(invalid(
+                        "SCENEFLOW_LOG_FORMAT",
+                        format!("'{other}' is not text or json"),
+                    ));
+                }
+            },
+            s3: S3Settings::default(),
+        };
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// Refuse settings that would be unsafe where they are used.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.env == Environment::Production
+            && (self.jwt_secret == DEFAULT_JWT_SECRET || self.jwt_secret.len() < 32)
+        {
+            return Err(invalid(
+                "SCENEFLOW_JWT_SECRET",
+                "production needs its own secret of at least 32 characters (for example: openssl rand -hex 32)",
+            ));
+        }
+        crate::store::DbUrl::parse(&self.database_url)
+            .map_err(|e| invalid("DATABASE_URL", e.to_string()))?;
+        if !(self.store.starts_with("file://") || self.store.starts_with("s3://")) {
+            return Err(invalid(
+                "SCENEFLOW_STORE",
+                format!("'{}' is not file://DIR or s3://BUCKET/PREFIX", self.store),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from(file: Option<&str>, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_sources(file, |k| env.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_setup() {
+        let s = from(None, &[]).unwrap();
+        assert_eq!(s.database_url, "sqlite://sceneflow.db");
+        assert_eq!(s.bind, "127.0.0.1:8080");
+        assert_eq!(s.store, "file://master_data/store");
+        assert!(s.sample && s.debug);
+    }
+
+    #[test]
+    fn environment_beats_file() {
+        let s = from(
+            Some("SCENEFLOW_BIND = \"0.0.0.0:9000\"\nSCENEFLOW_SAMPLE = false"),
+            &[("SCENEFLOW_BIND", "127.0.0.1:1")],
+        )
+        .unwrap();
+        assert_eq!(s.bind, "127.0.0.1:1");
+        assert!(!s.sample);
+    }
+
+    #[test]
+    fn production_refuses_the_default_secret() {
+        let err = from(None, &[("SCENEFLOW_ENV", "production")]).unwrap_err();
+        assert!(err.to_string().contains("SCENEFLOW_JWT_SECRET"));
+        let s = from(
+            None,
+            &[
+                ("SCENEFLOW_ENV", "production"),
+                ("SCENEFLOW_JWT_SECRET", &"x".repeat(40)),
+            ],
+        )
+        .unwrap();
+        assert!(!s.sample && !s.debug);
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        assert!(
+            from(None, &[("SCENEFLOW_SAMPLE", "maybe")])
+                .unwrap_err()
+                .to_string()
+                .contains("SCENEFLOW_SAMPLE")
+        );
+        assert!(
+            from(None, &[("DATABASE_URL", "mysql://x")])
+                .unwrap_err()
+                .to_string()
+                .contains("DATABASE_URL")
+        );
+    }
+}

@@ -1,0 +1,144 @@
+//! The API error: one enum, each variant with an HTTP status and a stable
+//! snake_case code (CONTRACT.md lists them). Module errors are converted here,
+//! once; internal causes are logged here and never sent to clients.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::{Value, json};
+
+use crate::auth::Role;
+use crate::master_data::import::ImportError;
+use crate::master_data::report::Report;
+use crate::storage::StorageError;
+use crate::store::StoreError;
+
+/// Seconds a client should wait before retrying when storage is down.
+pub const RETRY_AFTER_SECONDS: u32 = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("this needs the role {needed} or higher; your token has the role {have}")]
+    Forbidden { needed: Role, have: Role },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("the workbook has {} error(s); nothing was stored", .0.errors.len())]
+    InvalidWorkbook(Box<Report>),
+    #[error("no flow is published on the {0} channel")]
+    FlowUnavailable(String),
+    #[error("the database or object store cannot be reached; retry shortly")]
+    StorageUnavailable,
+    #[error("something went wrong on our side; it has been logged")]
+    Internal,
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::InvalidRequest(_) => "invalid_request",
+            ApiError::PayloadTooLarge(_) => "invalid_request",
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden { .. } => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::InvalidWorkbook(r) if r.is_unreadable() => "unreadable_workbook",
+            ApiError::InvalidWorkbook(_) => "invalid_workbook",
+            ApiError::FlowUnavailable(_) => "flow_unavailable",
+            ApiError::StorageUnavailable => "storage_unavailable",
+            ApiError::Internal => "internal",
+        }
+    }
+
+    fn details(&self) -> Value {
+        match self {
+            ApiError::Forbidden { needed, have } => json!({"needed_role": needed, "role": have}),
+            ApiError::InvalidWorkbook(r) => {
+                json!({"errors": r.errors.len(), "warnings": r.warnings.len()})
+            }
+            _ => json!({}),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::InvalidWorkbook(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::FlowUnavailable(_) | ApiError::StorageUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut body = json!({"error": {"code": self.code(), "message": self.to_string(), "details": self.details()}});
+        if let ApiError::InvalidWorkbook(report) = self {
+            body["report"] = serde_json::to_value(report).unwrap_or(Value::Null);
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        if matches!(self, ApiError::StorageUnavailable) {
+            response.insert_header(("Retry-After", RETRY_AFTER_SECONDS.to_string()));
+        }
+        if matches!(self, ApiError::Unauthorized(_)) {
+            response.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        response.json(body)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        if e.is_unavailable() {
+            tracing::warn!(error = %e, "database unavailable");
+            ApiError::StorageUnavailable
+        } else {
+            tracing::error!(error = %e, "database error");
+            ApiError::Internal
+        }
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::InvalidKey(key) => {
+                ApiError::InvalidRequest(format!("'{key}' is not a valid object key"))
+            }
+            other => {
+                tracing::warn!(error = %other, "object store unavailable");
+                ApiError::StorageUnavailable
+            }
+        }
+    }
+}
+
+impl From<ImportError> for ApiError {
+    fn from(e: ImportError) -> Self {
+        match e {
+            ImportError::Store(e) => e.into(),
+            ImportError::Storage(e) => e.into(),
+        }
+    }
+}
+
+/// Extractor errors (bad JSON, bad path or query) as the JSON error body.
+pub fn extractor_error(err: impl std::fmt::Display, too_large: bool) -> actix_web::Error {
+    if too_large {
+        ApiError::PayloadTooLarge(format!("the request body is too large: {err}")).into()
+    } else {
+        ApiError::InvalidRequest(format!(
+            "the request is not what this endpoint takes: {err}"
+        ))
+        .into()
+    }
+}

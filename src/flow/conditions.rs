@@ -1,0 +1,270 @@
+//! The condition catalogue: named rules over a user's attributes.
+//!
+//! Each condition is one line of [`CATALOGUE`]; adding one is one line there
+//! and a test below. Operators reference conditions by name in the workbook,
+//! and validation uses this same list.
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, NaiveDate};
+use serde::Serialize;
+use serde_json::Value;
+
+/// A user's attributes: start attributes, answers and overrides merged.
+pub type Attributes = BTreeMap<String, Value>;
+
+/// Attributes a mobile app may send at start.
+pub const KNOWN_START_ATTRIBUTES: [&str; 9] = [
+    "install_source",
+    "campaign",
+    "gender",
+    "birth_year",
+    "platform",
+    "app_version",
+    "locale",
+    "nickname",
+    "subscription",
+];
+
+pub const PASS_THROUGH: &str = "pass_through";
+
+/// An expression over attributes. Attribute values compare as text.
+#[derive(Debug, Clone, Copy)]
+pub enum Expr {
+    Always,
+    /// The attribute equals the value.
+    Eq(&'static str, &'static str),
+    /// The attribute is one of the values.
+    OneOf(&'static str, &'static [&'static str]),
+    /// The attribute is present and not blank.
+    Present(&'static str),
+    /// Age (current year − `birth_year`) within inclusive bounds.
+    Age(Option<i32>, Option<i32>),
+    /// A dotted version attribute (`app_version`) at or above the given one.
+    VersionAtLeast(&'static str, &'static str),
+    Not(&'static Expr),
+    All(&'static [Expr]),
+    Any(&'static [Expr]),
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Condition {
+    pub name: &'static str,
+    pub description: &'static str,
+    #[serde(skip)]
+    pub expr: Expr,
+}
+
+const fn cond(name: &'static str, description: &'static str, expr: Expr) -> Condition {
+    Condition {
+        name,
+        description,
+        expr,
+    }
+}
+
+use Expr::*;
+
+#[rustfmt::skip]
+pub static CATALOGUE: &[Condition] = &[
+    cond(PASS_THROUGH, "always matches", Always),
+    cond("from_diet_campaign", "installed from the diet campaign (install_source = diet_campaign)", Eq("install_source", "diet_campaign")),
+    cond("from_sleep_campaign", "installed from the sleep campaign (install_source = sleep_campaign)", Eq("install_source", "sleep_campaign")),
+    cond("from_organic", "installed without a campaign (install_source blank or organic)", Any(&[Not(&Present("install_source")), Eq("install_source", "organic")])),
+    cond("female", "gender is female", Eq("gender", "female")),
+    cond("male", "gender is male", Eq("gender", "male")),
+    cond("age_under_30", "younger than 30 (current year − birth_year)", Age(None, Some(29))),
+    cond("age_30s", "aged 30 to 39 (current year − birth_year)", Age(Some(30), Some(39))),
+    cond("age_40_plus", "aged 40 or more (current year − birth_year)", Age(Some(40), None)),
+    cond("ios", "uses the iOS app (platform = ios)", Eq("platform", "ios")),
+    cond("android", "uses the Android app (platform = android)", Eq("platform", "android")),
+    cond("premium_member", "has a premium subscription (subscription = premium)", Eq("subscription", "premium")),
+    cond("free_member", "has no premium subscription (subscription anything but premium, or missing)", Not(&Eq("subscription", "premium"))),
+    cond("goal_lose_weight", "answered goal = lose_weight", Eq("goal", "lose_weight")),
+    cond("goal_sleep_better", "answered goal = sleep_better", Eq("goal", "sleep_better")),
+    cond("goal_eat_healthier", "answered goal = eat_healthier", Eq("goal", "eat_healthier")),
+    cond("has_nickname", "told us a nickname", Present("nickname")),
+    cond("japanese_locale", "device locale is Japanese (ja or ja-JP)", OneOf("locale", &["ja", "ja-JP", "ja_JP"])),
+    cond("app_2_plus", "app version 2.0.0 or later", VersionAtLeast("app_version", "2.0.0")),
+];
+
+pub fn catalogue() -> &'static [Condition] {
+    CATALOGUE
+}
+
+pub fn find(name: &str) -> Option<&'static Condition> {
+    CATALOGUE.iter().find(|c| c.name == name)
+}
+
+/// The text form of an attribute, `None` when missing or blank.
+pub fn attribute_text(attrs: &Attributes, name: &str) -> Option<String> {
+    let text = match attrs.get(name)? {
+        Value::Null => return None,
+        Value::String(s) => s.trim().to_owned(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Array(items) => items
+            .iter()
+            .map(|v| match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        Value::Object(_) => return None,
+    };
+    (!text.is_empty()).then_some(text)
+}
+
+impl Expr {
+    pub fn eval(&self, attrs: &Attributes, today: NaiveDate) -> bool {
+        match *self {
+            Always => true,
+            Eq(attr, value) => attribute_text(attrs, attr).as_deref() == Some(value),
+            OneOf(attr, values) => {
+                attribute_text(attrs, attr).is_some_and(|v| values.contains(&v.as_str()))
+            }
+            Present(attr) => attribute_text(attrs, attr).is_some(),
+            Age(min, max) => {
+                let Some(year) =
+                    attribute_text(attrs, "birth_year").and_then(|y| y.parse::<i32>().ok())
+                else {
+                    return false;
+                };
+                let age = today.year() - year;
+                min.is_none_or(|m| age >= m) && max.is_none_or(|m| age <= m)
+            }
+            VersionAtLeast(attr, min) => attribute_text(attrs, attr)
+                .and_then(|v| parse_version(&v))
+                .zip(parse_version(min))
+                .is_some_and(|(have, want)| have >= want),
+            Not(inner) => !inner.eval(attrs, today),
+            All(parts) => parts.iter().all(|p| p.eval(attrs, today)),
+            Any(parts) => parts.iter().any(|p| p.eval(attrs, today)),
+        }
+    }
+
+    /// The attributes this expression reads, for operators and QA.
+    pub fn attributes(&self, out: &mut Vec<&'static str>) {
+        let mut add = |a: &'static str| {
+            if !out.contains(&a) {
+                out.push(a)
+            }
+        };
+        match *self {
+            Always => {}
+            Eq(a, _) | OneOf(a, _) | Present(a) | VersionAtLeast(a, _) => add(a),
+            Age(..) => add("birth_year"),
+            Not(inner) => inner.attributes(out),
+            All(parts) | Any(parts) => parts.iter().for_each(|p| p.attributes(out)),
+        }
+    }
+}
+
+impl Condition {
+    pub fn attributes(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        self.expr.attributes(&mut out);
+        out
+    }
+
+    pub fn matches(&self, attrs: &Attributes, today: NaiveDate) -> bool {
+        self.expr.eval(attrs, today)
+    }
+}
+
+fn parse_version(raw: &str) -> Option<Vec<u64>> {
+    raw.trim().split('.').map(|p| p.parse().ok()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn attrs(v: Value) -> Attributes {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn check(name: &str, v: Value) -> bool {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        find(name).unwrap().matches(&attrs(v), today)
+    }
+
+    #[test]
+    fn names_are_unique_keys() {
+        let mut names: Vec<_> = CATALOGUE.iter().map(|c| c.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), CATALOGUE.len());
+        assert!(names.iter().all(|n| {
+            n.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        }));
+    }
+
+    #[test]
+    fn contract_conditions_behave() {
+        assert!(check("pass_through", json!({})));
+        assert!(check(
+            "from_diet_campaign",
+            json!({"install_source": "diet_campaign"})
+        ));
+        assert!(!check(
+            "from_diet_campaign",
+            json!({"install_source": "sleep_campaign"})
+        ));
+        assert!(check(
+            "from_sleep_campaign",
+            json!({"install_source": "sleep_campaign"})
+        ));
+        assert!(check("from_organic", json!({})));
+        assert!(check("from_organic", json!({"install_source": " "})));
+        assert!(check("from_organic", json!({"install_source": "organic"})));
+        assert!(!check(
+            "from_organic",
+            json!({"install_source": "diet_campaign"})
+        ));
+        assert!(check("female", json!({"gender": "female"})));
+        assert!(check("male", json!({"gender": "male"})));
+        assert!(!check("male", json!({})));
+        assert!(check("age_under_30", json!({"birth_year": 1997})));
+        assert!(!check("age_under_30", json!({"birth_year": 1996})));
+        assert!(check("age_30s", json!({"birth_year": "1996"})));
+        assert!(check("age_30s", json!({"birth_year": 1987})));
+        assert!(check("age_40_plus", json!({"birth_year": 1986})));
+        assert!(!check("age_40_plus", json!({})));
+        assert!(check("ios", json!({"platform": "ios"})));
+        assert!(check("android", json!({"platform": "android"})));
+        assert!(check("premium_member", json!({"subscription": "premium"})));
+        assert!(check("free_member", json!({})));
+        assert!(check("free_member", json!({"subscription": "trial"})));
+        assert!(!check("free_member", json!({"subscription": "premium"})));
+        assert!(check("goal_lose_weight", json!({"goal": "lose_weight"})));
+        assert!(check("goal_sleep_better", json!({"goal": "sleep_better"})));
+        assert!(check(
+            "goal_eat_healthier",
+            json!({"goal": "eat_healthier"})
+        ));
+    }
+
+    #[test]
+    fn extra_conditions_behave() {
+        assert!(check("has_nickname", json!({"nickname": "ゆき"})));
+        assert!(!check("has_nickname", json!({"nickname": ""})));
+        assert!(check("japanese_locale", json!({"locale": "ja-JP"})));
+        assert!(check("app_2_plus", json!({"app_version": "2.10.1"})));
+        assert!(!check("app_2_plus", json!({"app_version": "1.99"})));
+        assert!(!check("app_2_plus", json!({"app_version": "beta"})));
+    }
+
+    #[test]
+    fn conditions_list_the_attributes_they_read() {
+        assert_eq!(
+            find("from_organic").unwrap().attributes(),
+            vec!["install_source"]
+        );
+        assert_eq!(find("age_30s").unwrap().attributes(), vec!["birth_year"]);
+        assert!(find("pass_through").unwrap().attributes().is_empty());
+    }
+}

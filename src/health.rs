@@ -1,0 +1,40 @@
+//! `/healthz` (the process answers) and `/readyz` (database reachable, a flow published).
+
+use actix_web::{HttpResponse, web};
+use serde_json::json;
+
+use crate::startup::AppState;
+use crate::store::channels;
+
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    match state.db.run(channels::list).await {
+        Ok(rows) => {
+            let flows: serde_json::Map<String, serde_json::Value> = rows
+                .iter()
+                .map(|c| (c.name.clone(), json!(c.version_id)))
+                .collect();
+            let ready = flows.contains_key(channels::PRODUCTION);
+            let body = json!({
+                "status": if ready { "ready" } else { "not_ready" },
+                "database": "ok",
+                "flows": flows,
+                "reason": if ready { None } else { Some("no version is published on the production channel") },
+            });
+            if ready {
+                HttpResponse::Ok().json(body)
+            } else {
+                HttpResponse::ServiceUnavailable().json(body)
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check: database unreachable");
+            HttpResponse::ServiceUnavailable()
+                .insert_header(("Retry-After", crate::error::RETRY_AFTER_SECONDS.to_string()))
+                .json(json!({"status": "not_ready", "database": "unreachable", "flows": {}}))
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! sceneflow: chat-style onboarding for mobile apps, authored as spreadsheets.
+
+pub mod admin;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod flow;
+pub mod health;
+pub mod master_data;
+pub mod startup;
+pub mod storage;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,81 @@
+//! A flow back as a workbook, in the layout operators upload.
+
+use rust_xlsxwriter::{Format, Workbook, XlsxError};
+
+use super::validate::{CHOICES, SCENES};
+use crate::flow::{Bound, FlowDef};
+
+pub fn to_xlsx(flow: &FlowDef) -> Result<Vec<u8>, XlsxError> {
+    let mut book = Workbook::new();
+    let bold = Format::new().set_bold();
+    let messages = flow
+        .scenes
+        .iter()
+        .map(|s| s.messages.len())
+        .max()
+        .unwrap_or(1)
+        .max(1);
+
+    let scenes = book.add_worksheet().set_name(SCENES)?;
+    let mut header: Vec<String> = ["step", "scene", "condition", "weight"]
+        .map(String::from)
+        .to_vec();
+    header.extend((1..=messages).map(|n| format!("message_{n}")));
+    header.extend(["input", "save_as", "min", "max", "placeholder", "next_step"].map(String::from));
+    for (c, name) in header.iter().enumerate() {
+        scenes.write_string_with_format(0, c as u16, name, &bold)?;
+    }
+    for (i, s) in flow.scenes.iter().enumerate() {
+        let r = i as u32 + 1;
+        scenes.write_string(r, 0, &s.step)?;
+        scenes.write_string(r, 1, &s.key)?;
+        scenes.write_string(r, 2, &s.condition)?;
+        scenes.write_number(r, 3, s.weight)?;
+        for (m, text) in s.messages.iter().enumerate() {
+            scenes.write_string(r, 4 + m as u16, text)?;
+        }
+        let c = 4 + messages as u16;
+        scenes.write_string(r, c, s.input.as_str())?;
+        if let Some(v) = &s.save_as {
+            scenes.write_string(r, c + 1, v)?;
+        }
+        for (offset, bound) in [(2, s.min), (3, s.max)] {
+            match bound {
+                Some(Bound::Number(n)) => {
+                    scenes.write_number(r, c + offset, n)?;
+                }
+                Some(b @ Bound::Date(_)) => {
+                    scenes.write_string(r, c + offset, b.to_text())?;
+                }
+                None => {}
+            }
+        }
+        if let Some(v) = &s.placeholder {
+            scenes.write_string(r, c + 4, v)?;
+        }
+        if let Some(t) = &s.next_step {
+            scenes.write_string(r, c + 5, t.as_str())?;
+        }
+    }
+    scenes.autofit();
+
+    let choices = book.add_worksheet().set_name(CHOICES)?;
+    for (c, name) in ["scene", "choice", "label", "value", "next_step"]
+        .iter()
+        .enumerate()
+    {
+        choices.write_string_with_format(0, c as u16, *name, &bold)?;
+    }
+    for (i, ch) in flow.choices.iter().enumerate() {
+        let r = i as u32 + 1;
+        choices.write_string(r, 0, &ch.scene)?;
+        choices.write_string(r, 1, &ch.key)?;
+        choices.write_string(r, 2, &ch.label)?;
+        choices.write_string(r, 3, &ch.value)?;
+        if let Some(t) = &ch.next_step {
+            choices.write_string(r, 4, t.as_str())?;
+        }
+    }
+    choices.autofit();
+    book.save_to_buffer()
+}

@@ -1,0 +1,190 @@
+//! Building the application: database, object store, sample data, routes,
+//! and the HTTP server bound to its listener (port 0 in tests).
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpResponse, HttpServer, web};
+
+use crate::config::Settings;
+use crate::error::{ApiError, extractor_error};
+use crate::master_data::import::{ImportError, Importer, Outcome};
+use crate::master_data::{self, Limits};
+use crate::storage::{Storage, StorageError};
+use crate::store::{Db, StoreError, channels, versions};
+
+/// Everything a request handler may need; cheap to clone.
+pub struct AppState {
+    pub settings: Settings,
+    pub db: Db,
+    pub storage: Storage,
+    pub importer: Importer,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    #[error("the built-in sample workbook is invalid: {0}")]
+    Sample(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+impl AppState {
+    /// Connect to the database (running migrations) and the object store.
+    pub async fn connect(settings: Settings) -> Result<AppState, StartupError> {
+        let db = Db::new(&settings.database_url, settings.db_pool_size)?;
+        let migrating = db.clone();
+        tokio::task::spawn_blocking(move || migrating.migrate())
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))??;
+        let storage = Storage::from_url(&settings.store, &settings.s3).await?;
+        let limits = Limits {
+            max_bytes: settings.max_upload_bytes,
+            ..Limits::default()
+        };
+        let importer = Importer {
+            db: db.clone(),
+            storage: storage.clone(),
+            limits,
+        };
+        Ok(AppState {
+            settings,
+            db,
+            storage,
+            importer,
+        })
+    }
+
+    /// On a database with no version, import the built-in sample and point
+    /// both channels at it. Safe when several instances start at once.
+    pub async fn load_sample_if_empty(&self) -> Result<(), StartupError> {
+        if self.db.run(versions::count).await? > 0 {
+            return Ok(());
+        }
+        let outcome = self
+            .importer
+            .import(
+                master_data::SAMPLE_WORKBOOK.to_vec(),
+                Some(master_data::SAMPLE_FILE_NAME.into()),
+                "system",
+            )
+            .await?;
+        let version = match outcome {
+            Outcome::Created { version, .. } | Outcome::Existing { version, .. } => version,
+            Outcome::Invalid { report } => return Err(StartupError::Sample(report.render_text())),
+        };
+        for channel in channels::ALL {
+            let id = version.id.clone();
+            let result = self
+                .db
+                .run(move |c| match channels::get(c, channel)? {
+                    Some(_) => Ok(()),
+                    None => channels::set(c, channel, &id, "system", "sample").map(|_| ()),
+                })
+                .await;
+            match result {
+                Ok(()) => {}
+                Err(e) if e.is_unique_violation() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        tracing::info!(version = %version.id, "sample workbook loaded on staging and production");
+        Ok(())
+    }
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        let state = AppState::connect(settings).await?;
+        if state.settings.sample {
+            state.load_sample_if_empty().await?;
+        }
+        let bind = state.settings.bind.clone();
+        let listener = TcpListener::bind(&bind).map_err(|source| StartupError::Bind {
+            addr: bind.clone(),
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind {
+                addr: bind.clone(),
+                source,
+            })?
+            .port();
+        let workers = state.settings.workers;
+        let state = web::Data::new(state);
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(tracing_actix_web::TracingLogger::default())
+                .app_data(state.clone())
+                .configure(configure)
+        })
+        .shutdown_timeout(30);
+        if let Some(n) = workers {
+            server = server.workers(n);
+        }
+        let server = server
+            .listen(listener)
+            .map_err(|source| StartupError::Bind { addr: bind, source })?
+            .run();
+        Ok(Application { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn server_handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serve until stopped; SIGTERM and SIGINT stop accepting connections and
+    /// let in-flight requests (imports included) finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Routes and extractor settings; shared by the server and in-process tests.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(1024 * 1024)
+            .error_handler(|err, _| {
+                let too_large = matches!(
+                    err,
+                    actix_web::error::JsonPayloadError::OverflowKnownLength { .. }
+                        | actix_web::error::JsonPayloadError::Overflow { .. }
+                );
+                extractor_error(err, too_large)
+            }),
+    )
+    .app_data(web::PathConfig::default().error_handler(|err, _| extractor_error(err, false)))
+    .app_data(web::QueryConfig::default().error_handler(|err, _| extractor_error(err, false)))
+    .route("/healthz", web::get().to(crate::health::healthz))
+    .route("/readyz", web::get().to(crate::health::readyz))
+    .configure(crate::admin::routes)
+    .default_service(web::to(not_found));
+}
+
+async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound(format!(
+        "there is no route {} {}",
+        req.method(),
+        req.path()
+    )))
+}

@@ -1,0 +1,307 @@
+//! The object store: a local directory or an S3 bucket, behind one type.
+//!
+//! Keys are paths relative to the store's root (`file://DIR` → `DIR/KEY`,
+//! `s3://BUCKET/PREFIX` → `PREFIX/KEY`). Writes are atomic: a local write goes
+//! to a temporary file that is renamed into place; an S3 put is atomic itself.
+
+use std::path::{Path, PathBuf};
+
+use aws_sdk_s3::primitives::ByteStream;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("'{0}' is not a valid object key")]
+    InvalidKey(String),
+    #[error("'{0}' is not a valid store URL: use file://DIR or s3://BUCKET/PREFIX")]
+    InvalidUrl(String),
+    #[error("the object store failed: {0}")]
+    Backend(String),
+    #[error("local store I/O failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Explicit S3 settings; anything unset comes from the usual `AWS_*` variables.
+#[derive(Debug, Clone, Default)]
+pub struct S3Settings {
+    pub endpoint_url: Option<String>,
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    /// Path-style addressing, which S3-compatible servers usually need.
+    pub force_path_style: Option<bool>,
+}
+
+#[derive(Clone, Debug)]
+pub enum Storage {
+    Local {
+        root: PathBuf,
+    },
+    S3 {
+        client: aws_sdk_s3::Client,
+        bucket: String,
+        prefix: String,
+    },
+}
+
+/// Refuse keys that could escape the root or mean different things on different stores.
+pub fn check_key(key: &str) -> Result<(), StorageError> {
+    let bad = key.is_empty()
+        || key.len() > 1024
+        || key.starts_with('/')
+        || key.contains('\\')
+        || key.contains('\0')
+        || key
+            .split('/')
+            .any(|part| part.is_empty() || part == "." || part == "..");
+    if bad {
+        Err(StorageError::InvalidKey(key.to_owned()))
+    } else {
+        Ok(())
+    }
+}
+
+impl Storage {
+    pub async fn from_url(url: &str, s3: &S3Settings) -> Result<Storage, StorageError> {
+        if let Some(dir) = url.strip_prefix("file://") {
+            let root = PathBuf::from(dir);
+            std::fs::create_dir_all(&root)?;
+            return Ok(Storage::Local { root });
+        }
+        let Some(rest) = url.strip_prefix("s3://") else {
+            return Err(StorageError::InvalidUrl(url.to_owned()));
+        };
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(StorageError::InvalidUrl(url.to_owned()));
+        }
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(endpoint) = &s3.endpoint_url {
+            loader = loader.endpoint_url(endpoint);
+        }
+        if let Some(region) = &s3.region {
+            loader = loader.region(aws_config::Region::new(region.clone()));
+        }
+        if let (Some(id), Some(secret)) = (&s3.access_key_id, &s3.secret_access_key) {
+            loader = loader.credentials_provider(aws_sdk_s3::config::Credentials::new(
+                id,
+                secret,
+                None,
+                None,
+                "sceneflow",
+            ));
+        }
+        let shared = loader.load().await;
+        let path_style = s3
+            .force_path_style
+            .unwrap_or(shared.endpoint_url().is_some());
+        let config = aws_sdk_s3::config::Builder::from(&shared)
+            .force_path_style(path_style)
+            .build();
+        Ok(Storage::S3 {
+            client: aws_sdk_s3::Client::from_conf(config),
+            bucket: bucket.to_owned(),
+            prefix: prefix.trim_matches('/').to_owned(),
+        })
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Storage::Local { root } => format!("file://{}", root.display()),
+            Storage::S3 { bucket, prefix, .. } => format!("s3://{bucket}/{prefix}"),
+        }
+    }
+
+    fn s3_key(prefix: &str, key: &str) -> String {
+        if prefix.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{prefix}/{key}")
+        }
+    }
+
+    pub async fn put(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), StorageError> {
+        check_key(key)?;
+        match self {
+            Storage::Local { root } => {
+                let path = root.join(key);
+                let dir = path.parent().unwrap_or(root).to_owned();
+                tokio::task::spawn_blocking(move || write_atomic(&dir, &path, &bytes))
+                    .await
+                    .map_err(|e| StorageError::Backend(e.to_string()))?
+            }
+            Storage::S3 {
+                client,
+                bucket,
+                prefix,
+            } => {
+                client
+                    .put_object()
+                    .bucket(bucket)
+                    .key(Self::s3_key(prefix, key))
+                    .content_type(content_type)
+                    .body(ByteStream::from(bytes))
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        StorageError::Backend(aws_sdk_s3::error::DisplayErrorContext(e).to_string())
+                    })?;
+                Ok(())
+            }
+        }
+    }
+
+    /// The object's bytes, `None` when there is no such key.
+    pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        check_key(key)?;
+        match self {
+            Storage::Local { root } => match tokio::fs::read(root.join(key)).await {
+                Ok(bytes) => Ok(Some(bytes)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e.into()),
+            },
+            Storage::S3 {
+                client,
+                bucket,
+                prefix,
+            } => {
+                match client
+                    .get_object()
+                    .bucket(bucket)
+                    .key(Self::s3_key(prefix, key))
+                    .send()
+                    .await
+                {
+                    Ok(out) => {
+                        let data = out
+                            .body
+                            .collect()
+                            .await
+                            .map_err(|e| StorageError::Backend(e.to_string()))?;
+                        Ok(Some(data.into_bytes().to_vec()))
+                    }
+                    Err(e) => {
+                        if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
+                            Ok(None)
+                        } else {
+                            Err(StorageError::Backend(
+                                aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
+                            ))
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Keys under a prefix (`inbox/`), sorted.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        match self {
+            Storage::Local { root } => {
+                let root = root.clone();
+                let prefix = prefix.to_owned();
+                tokio::task::spawn_blocking(move || {
+                    let mut keys = Vec::new();
+                    list_dir(&root, &root.join(&prefix), &mut keys)?;
+                    keys.sort();
+                    Ok(keys)
+                })
+                .await
+                .map_err(|e| StorageError::Backend(e.to_string()))?
+            }
+            Storage::S3 {
+                client,
+                bucket,
+                prefix: root,
+            } => {
+                let mut keys = Vec::new();
+                let mut pages = client
+                    .list_objects_v2()
+                    .bucket(bucket)
+                    .prefix(Self::s3_key(root, prefix))
+                    .into_paginator()
+                    .send();
+                while let Some(page) = pages.next().await {
+                    let page = page.map_err(|e| {
+                        StorageError::Backend(aws_sdk_s3::error::DisplayErrorContext(e).to_string())
+                    })?;
+                    for object in page.contents() {
+                        if let Some(key) = object.key() {
+                            let relative = if root.is_empty() {
+                                key
+                            } else {
+                                key.strip_prefix(&format!("{root}/")).unwrap_or(key)
+                            };
+                            keys.push(relative.to_owned());
+                        }
+                    }
+                }
+                keys.sort();
+                Ok(keys)
+            }
+        }
+    }
+}
+
+fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+    use std::io::Write;
+    std::fs::create_dir_all(dir)?;
+    let mut suffix = [0u8; 8];
+    getrandom::fill(&mut suffix).map_err(|e| StorageError::Backend(e.to_string()))?;
+    let tmp = dir.join(format!(".tmp-{}", hex::encode(suffix)));
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+fn list_dir(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let path = entry?.path();
+        if path.is_dir() {
+            list_dir(root, &path, out)?;
+        } else if let Ok(rel) = path.strip_prefix(root) {
+            let rel = rel.to_string_lossy().replace('\\', "/");
+            if !rel
+                .rsplit('/')
+                .next()
+                .is_some_and(|n| n.starts_with(".tmp-"))
+            {
+                out.push(rel);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_cannot_escape_the_root() {
+        assert!(check_key("inbox/book.xlsx").is_ok());
+        assert!(check_key("inbox/オンボーディング.xlsx").is_ok());
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "inbox/../../x",
+            "a//b",
+            "a\\b",
+            "inbox/",
+        ] {
+            assert!(check_key(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! The database: one connection type over SQLite and PostgreSQL, a pool,
+//! embedded migrations, and the queries, one file per table group.
+//!
+//! diesel is synchronous; [`Db::run`] moves each unit of work to the blocking
+//! thread pool so request handlers never block the async workers.
+
+pub mod audit;
+pub mod channels;
+pub mod schema;
+pub mod tokens;
+pub mod versions;
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    Postgresql(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the database cannot be reached: {0}")]
+    Unavailable(String),
+    #[error("'{0}' is not a database URL: use sqlite://PATH or postgres://…")]
+    InvalidUrl(String),
+    #[error("database query failed: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("migrations failed: {0}")]
+    Migration(String),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Query(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _
+            ))
+        )
+    }
+
+    /// Whether the failure is the database being away, as opposed to a bad query.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Unavailable(_) => true,
+            StoreError::Query(diesel::result::Error::DatabaseError(kind, _)) => matches!(
+                kind,
+                diesel::result::DatabaseErrorKind::ClosedConnection
+                    | diesel::result::DatabaseErrorKind::UnableToSendCommand
+            ),
+            StoreError::Query(diesel::result::Error::BrokenTransactionManager) => true,
+            _ => false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+#[derive(Debug, Clone)]
+pub struct DbUrl {
+    pub backend: Backend,
+    /// What the driver takes: the URL for PostgreSQL, the path for SQLite.
+    target: String,
+}
+
+impl DbUrl {
+    pub fn parse(url: &str) -> Result<DbUrl, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DbUrl {
+                backend: Backend::Postgres,
+                target: url.to_owned(),
+            });
+        }
+        match url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            Some(path) if !path.is_empty() => Ok(DbUrl {
+                backend: Backend::Sqlite,
+                target: path.to_owned(),
+            }),
+            _ => Err(StoreError::InvalidUrl(url.to_owned())),
+        }
+    }
+}
+
+/// Opens connections for the pool, picking the backend from the URL scheme
+/// (the derive's own `establish` would hide the real error).
+#[derive(Debug, Clone)]
+pub struct Manager {
+    url: DbUrl,
+}
+
+impl ManageConnection for Manager {
+    type Connection = AnyConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<AnyConnection, r2d2::Error> {
+        match self.url.backend {
+            Backend::Postgres => diesel::PgConnection::establish(&self.url.target)
+                .map(AnyConnection::Postgresql)
+                .map_err(r2d2::Error::ConnectionError),
+            Backend::Sqlite => {
+                let mut conn = diesel::SqliteConnection::establish(&self.url.target)
+                    .map_err(r2d2::Error::ConnectionError)?;
+                conn.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+                    .map_err(r2d2::Error::QueryError)?;
+                Ok(AnyConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
+        false
+    }
+}
+
+pub type Conn = PooledConnection<Manager>;
+
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool<Manager>,
+    pub backend: Backend,
+}
+
+impl Db {
+    /// Build the pool without connecting; the first use reports an unreachable database.
+    pub fn new(url: &str, max_size: u32) -> Result<Db, StoreError> {
+        let url = DbUrl::parse(url)?;
+        let backend = url.backend;
+        let pool = Pool::builder()
+            .max_size(max_size)
+            .min_idle(Some(0))
+            .connection_timeout(Duration::from_secs(5))
+            .test_on_check_out(true)
+            .build_unchecked(Manager { url });
+        Ok(Db { pool, backend })
+    }
+
+    pub fn conn(&self) -> Result<Conn, StoreError> {
+        self.pool
+            .get()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    pub fn migrate(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let result = match &mut *conn {
+            AnyConnection::Postgresql(c) => {
+                c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ())
+            }
+            AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+        };
+        result.map_err(|e| StoreError::Migration(e.to_string()))
+    }
+
+    /// Run a unit of work on a pooled connection, off the async workers.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = db.conn()?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("database task failed: {e}")))?
+    }
+
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.idle_connections)
+    }
+}
+
+/// Timestamps as both backends store them (PostgreSQL keeps microseconds).
+pub fn now() -> chrono::NaiveDateTime {
+    let now = chrono::Utc::now().naive_utc();
+    let micros = now.and_utc().timestamp_micros();
+    chrono::DateTime::from_timestamp_micros(micros)
+        .map(|d| d.naive_utc())
+        .unwrap_or(now)
+}

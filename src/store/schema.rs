@@ -1,0 +1,109 @@
+//! Tables, as diesel sees them. Kept by hand, in step with both migration sets.
+
+diesel::table! {
+    versions (id) {
+        id -> Text,
+        sha256 -> Text,
+        file_name -> Nullable<Text>,
+        format -> Text,
+        store_key -> Text,
+        size_bytes -> BigInt,
+        uploaded_by -> Text,
+        created_at -> Timestamp,
+        report -> Text,
+        step_count -> Integer,
+        scene_count -> Integer,
+        choice_count -> Integer,
+        warning_count -> Integer,
+    }
+}
+
+diesel::table! {
+    steps (version_id, key) {
+        version_id -> Text,
+        key -> Text,
+        position -> Integer,
+    }
+}
+
+diesel::table! {
+    scenes (version_id, key) {
+        version_id -> Text,
+        key -> Text,
+        step_key -> Text,
+        position -> Integer,
+        sheet_row -> Integer,
+        condition_name -> Text,
+        weight -> Double,
+        input_kind -> Text,
+        save_as -> Nullable<Text>,
+        min_bound -> Nullable<Text>,
+        max_bound -> Nullable<Text>,
+        placeholder -> Nullable<Text>,
+        next_step -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    scene_messages (version_id, scene_key, position) {
+        version_id -> Text,
+        scene_key -> Text,
+        position -> Integer,
+        body -> Text,
+    }
+}
+
+diesel::table! {
+    choices (version_id, scene_key, key) {
+        version_id -> Text,
+        scene_key -> Text,
+        key -> Text,
+        position -> Integer,
+        sheet_row -> Integer,
+        label -> Text,
+        value -> Text,
+        next_step -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    channels (name) {
+        name -> Text,
+        version_id -> Text,
+        updated_at -> Timestamp,
+        updated_by -> Text,
+    }
+}
+
+diesel::table! {
+    admin_tokens (token_hash) {
+        token_hash -> Text,
+        name -> Text,
+        role -> Text,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        created_at -> Timestamp,
+        actor -> Text,
+        action -> Text,
+        version_from -> Nullable<Text>,
+        version_to -> Nullable<Text>,
+        note -> Nullable<Text>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    versions,
+    steps,
+    scenes,
+    scene_messages,
+    choices,
+    channels,
+    admin_tokens,
+    audit_log
+);
