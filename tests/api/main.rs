@@ -1,0 +1,10 @@
+//! HTTP tests against the real server on a random port, on SQLite and PostgreSQL.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod cli;
+mod health;
+mod s3;
+mod shutdown;
+mod versions;

@@ -1,0 +1,9 @@
+//! Workbook reading and validation, without a server.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod codes;
+mod formats;
+mod hostile;
+mod migrations;

@@ -1,0 +1,255 @@
+//! Test support shared by the test binaries: backends, the app on a random
+//! port, throwaway PostgreSQL databases, workbooks written by
+//! rust_xlsxwriter, and an S3-compatible server on loopback.
+#![allow(dead_code)]
+
+pub mod book;
+pub mod s3;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use diesel::Connection;
+use diesel::connection::SimpleConnection;
+use sceneflow::auth::Role;
+use sceneflow::config::Settings;
+use sceneflow::startup::{AppState, Application};
+use sceneflow::store::Db;
+
+#[derive(Debug, Clone)]
+pub enum Backend {
+    Sqlite,
+    Postgres(String),
+}
+
+impl Backend {
+    /// PostgreSQL from `SCENEFLOW_TEST_PG_URL` (the test command sets it).
+    /// Without it the test is skipped, except under CI where it fails.
+    pub fn postgres() -> Option<Backend> {
+        match std::env::var("SCENEFLOW_TEST_PG_URL") {
+            Ok(url) if !url.is_empty() => Some(Backend::Postgres(url)),
+            _ if std::env::var("CI").as_deref() == Ok("true") => {
+                panic!(
+                    "SCENEFLOW_TEST_PG_URL is not set: run the tests with scripts/test.sh, which starts PostgreSQL"
+                )
+            }
+            _ => {
+                eprintln!("skipped: PostgreSQL not configured (run scripts/test.sh)");
+                None
+            }
+        }
+    }
+}
+
+/// Generate `sqlite` and `postgres` tests for each async fn taking a `Backend`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::support::Backend::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(backend) = $crate::support::Backend::postgres() {
+                        super::$name(backend).await
+                    }
+                }
+            }
+        )*
+    };
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A database of its own for one test.
+pub struct TestDb {
+    pub url: String,
+    admin_url: Option<String>,
+    name: String,
+}
+
+impl TestDb {
+    pub fn create(backend: &Backend, dir: &std::path::Path) -> TestDb {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        match backend {
+            Backend::Sqlite => TestDb {
+                url: format!("sqlite://{}/test-{n}.db", dir.display()),
+                admin_url: None,
+                name: String::new(),
+            },
+            Backend::Postgres(base) => {
+                let name = format!(
+                    "sceneflow_test_{}_{n}_{}",
+                    std::process::id(),
+                    sceneflow::auth::random_hex(4)
+                );
+                let mut conn = diesel::PgConnection::establish(base)
+                    .expect("connect to the PostgreSQL test server");
+                conn.batch_execute(&format!("CREATE DATABASE {name}"))
+                    .expect("create a test database");
+                let (prefix, _) = base.rsplit_once('/').expect("a database URL with a path");
+                TestDb {
+                    url: format!("{prefix}/{name}"),
+                    admin_url: Some(base.clone()),
+                    name,
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(admin) = &self.admin_url
+            && let Ok(mut conn) = diesel::PgConnection::establish(admin)
+        {
+            let _ = conn.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub settings: Settings,
+    pub store_dir: PathBuf,
+    pub db: Db,
+    pub handle: actix_web::dev::ServerHandle,
+    pub backend: Backend,
+    // Dropped last: the database, then the directory.
+    pub test_db: TestDb,
+    pub dir: tempfile::TempDir,
+}
+
+pub fn test_settings(backend: &Backend, dir: &std::path::Path) -> (Settings, TestDb) {
+    let test_db = TestDb::create(backend, dir);
+    let mut settings = Settings::from_sources(None, |_| None).expect("default settings");
+    settings.database_url = test_db.url.clone();
+    settings.bind = "127.0.0.1:0".into();
+    settings.store = format!("file://{}/store", dir.display());
+    settings.sample = false;
+    settings.workers = Some(1);
+    settings.db_pool_size = 4;
+    (settings, test_db)
+}
+
+/// Start the real server on a random port.
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (mut settings, test_db) = test_settings(&backend, dir.path());
+    configure(&mut settings);
+    let app = Application::build(settings.clone())
+        .await
+        .expect("the application starts");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.server_handle();
+    tokio::spawn(app.run_until_stopped());
+    let db = Db::new(&settings.database_url, 2).expect("a pool");
+    let store_dir = dir.path().join("store");
+    TestApp {
+        base,
+        client: reqwest::Client::new(),
+        settings,
+        store_dir,
+        db,
+        handle,
+        backend,
+        test_db,
+        dir,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn token(&self, role: Role) -> String {
+        let name = format!("{role}-user");
+        self.db
+            .run(move |c| sceneflow::auth::mint_admin_token(c, &name, role, 1))
+            .await
+            .expect("mint a token")
+    }
+
+    pub async fn upload(&self, token: &str, bytes: Vec<u8>) -> reqwest::Response {
+        self.client
+            .post(self.url("/admin/api/versions"))
+            .bearer_auth(token)
+            .body(bytes)
+            .send()
+            .await
+            .expect("the request is sent")
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("the request is sent")
+    }
+
+    /// Rows in a table, straight from the database.
+    pub async fn count(&self, table: &'static str) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        self.db
+            .run(move |c| {
+                use diesel::RunQueryDsl;
+                Ok(
+                    diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}"))
+                        .get_result::<Count>(c)?
+                        .n,
+                )
+            })
+            .await
+            .expect("count rows")
+    }
+
+    pub async fn exec(&self, sql: &'static str) {
+        self.db
+            .run(move |c| Ok(c.batch_execute(sql)?))
+            .await
+            .expect("run SQL");
+    }
+
+    /// Files under the local store, relative to its root.
+    pub fn stored_files(&self) -> Vec<String> {
+        fn walk(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<String>) {
+            if let Ok(entries) = std::fs::read_dir(dir) {
+                for e in entries.flatten() {
+                    let p = e.path();
+                    if p.is_dir() {
+                        walk(root, &p, out)
+                    } else {
+                        out.push(p.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.store_dir, &self.store_dir, &mut out);
+        out.sort();
+        out
+    }
+}
+
+/// An app state without a server, for tests of the import service itself.
+pub async fn state_for(settings: Settings) -> AppState {
+    AppState::connect(settings).await.expect("connect")
+}
