@@ -3,38 +3,15 @@
 # and PostgreSQL (S3 runs in-process). Starts what the tests need.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/postgres.sh
 
-say() { printf '\n==> %s\n' "$*"; }
-ci() { [ "${CI:-}" = "true" ]; }
-as_postgres() { if [ "$(id -u)" = 0 ]; then su postgres -c "$1"; else sudo -u postgres sh -c "$1"; fi; }
+ensure_postgres
 
-# PostgreSQL: use SCENEFLOW_TEST_PG_URL if given, else the local cluster.
-if [ -z "${SCENEFLOW_TEST_PG_URL:-}" ]; then
-  if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql/15/main ]; then
-    if ! pg_lsclusters -h 2>/dev/null | awk '$1=="15" && $2=="main" {print $4}' | grep -q online; then
-      say "starting PostgreSQL 15"
-      pg_ctlcluster 15 main start
-    fi
-    for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.5; done
-    as_postgres "psql -qtAc \"SELECT 1 FROM pg_roles WHERE rolname = 'sceneflow_test'\"" | grep -q 1 ||
-      as_postgres "psql -qc \"CREATE ROLE sceneflow_test LOGIN SUPERUSER PASSWORD 'sceneflow_test'\""
-    # Throwaway databases left by an interrupted run.
-    for db in $(as_postgres "psql -qtAc \"SELECT datname FROM pg_database WHERE datname LIKE 'sceneflow_test_%'\""); do
-      as_postgres "psql -qc 'DROP DATABASE IF EXISTS $db WITH (FORCE)'" >/dev/null
-    done
-    export SCENEFLOW_TEST_PG_URL="postgres://sceneflow_test:sceneflow_test@127.0.0.1:5432/postgres"
-  else
-    msg="PostgreSQL 15 is not installed. Install it with: apt-get install postgresql-15 (or set SCENEFLOW_TEST_PG_URL to a server where the user may CREATE DATABASE)."
-    if ci; then echo "error: $msg" >&2; exit 1; fi
-    echo "warning: $msg PostgreSQL tests are skipped." >&2
-  fi
-fi
-
-say "cargo fmt --check"
+echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 
-say "cargo clippy"
+echo "==> cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
 
-say "cargo test"
+echo "==> cargo test"
 cargo test --locked "$@"

@@ -182,7 +182,7 @@ fn contains_utf16(bytes: &[u8], needle: &str) -> bool {
 pub fn read_workbook(
     bytes: &[u8],
     limits: &Limits,
-    wanted: impl Fn(&str) -> bool,
+    wanted: impl Fn(&str) -> bool + Sync,
 ) -> Result<RawWorkbook, Unreadable> {
     if bytes.len() > limits.max_bytes {
         return Err(unreadable(format!(
@@ -343,26 +343,54 @@ fn check_sheet_count(names: &[String], limits: &Limits) -> Result<(), Unreadable
     Ok(())
 }
 
+/// xlsx sheets are read two at a time: each thread opens its own reader over
+/// the same bytes, which halves the wall time of the usual two-sheet file.
 fn read_xlsx(
     bytes: &[u8],
     limits: &Limits,
-    wanted: &dyn Fn(&str) -> bool,
+    wanted: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<RawWorkbook, Unreadable> {
-    let mut book = Xlsx::new(Cursor::new(bytes)).map_err(corrupt)?;
-    let sheet_names = book.sheet_names();
-    check_sheet_count(&sheet_names, limits)?;
-    let mut sheets = Vec::new();
-    for name in sheet_names.iter().filter(|n| wanted(n)) {
-        let mut grid = Grid::new(limits);
-        let mut reader = book.worksheet_cells_reader(name).map_err(corrupt)?;
-        while let Some(cell) = reader.next_cell().map_err(corrupt)? {
-            let (row, col) = cell.get_position();
-            grid.put(row, col, from_data_ref(cell.get_value()))?;
+    let read_every_other = |start: usize| -> Result<(Vec<String>, Vec<Sheet>), Unreadable> {
+        let mut book = Xlsx::new(Cursor::new(bytes)).map_err(corrupt)?;
+        let sheet_names = book.sheet_names();
+        check_sheet_count(&sheet_names, limits)?;
+        let mut sheets = Vec::new();
+        for name in sheet_names
+            .iter()
+            .filter(|n| wanted(n))
+            .skip(start)
+            .step_by(2)
+        {
+            let mut grid = Grid::new(limits);
+            let mut reader = book.worksheet_cells_reader(name).map_err(corrupt)?;
+            while let Some(cell) = reader.next_cell().map_err(corrupt)? {
+                let (row, col) = cell.get_position();
+                grid.put(row, col, from_data_ref(cell.get_value()))?;
+            }
+            sheets.push(Sheet {
+                name: name.clone(),
+                rows: grid.rows,
+            });
         }
-        sheets.push(Sheet {
-            name: name.clone(),
-            rows: grid.rows,
-        });
+        Ok((sheet_names, sheets))
+    };
+    let (first, second) = std::thread::scope(|scope| {
+        let second = scope.spawn(|| read_every_other(1));
+        let first = read_every_other(0);
+        (first, second.join())
+    });
+    let (sheet_names, evens) = first?;
+    let (_, odds) = second.map_err(|_| {
+        unreadable("the file is damaged (the reader gave up on it); save it again as .xlsx")
+    })??;
+    // Back to workbook order: evens and odds interleave.
+    let mut sheets = Vec::with_capacity(evens.len() + odds.len());
+    let (mut evens, mut odds) = (evens.into_iter(), odds.into_iter());
+    loop {
+        match (evens.next(), odds.next()) {
+            (None, None) => break,
+            (a, b) => sheets.extend(a.into_iter().chain(b)),
+        }
     }
     Ok(RawWorkbook {
         format: Format::Xlsx,

@@ -6,7 +6,12 @@
 //! malformed its normalised form stands in for cross-references, so a single
 //! `"Welcome "` does not also produce an `unknown_scene` on every choice.
 
-use std::collections::{HashMap, HashSet};
+// foldhash: the validator hashes every key of a workbook several times, and
+// SipHash showed as the largest cost in profiles. Keys are not secret here.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
+
+use std::borrow::Cow;
 
 use chrono::NaiveDate;
 
@@ -125,14 +130,18 @@ impl Problems {
 
 /// Column positions found in a header row.
 struct Columns {
-    by_name: HashMap<String, u32>,
+    /// A dozen names at most: a linear search beats hashing.
+    by_name: Vec<(String, u32)>,
     /// `(N, column index, name)` of each `message_N`, by N.
     messages: Vec<(u32, u32, String)>,
 }
 
 impl Columns {
     fn get(&self, name: &str) -> Option<u32> {
-        self.by_name.get(name).copied()
+        self.by_name
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, i)| *i)
     }
 }
 
@@ -149,7 +158,7 @@ fn read_header(
     with_messages: bool,
     p: &mut Problems,
 ) -> Columns {
-    let mut by_name: HashMap<String, u32> = HashMap::new();
+    let mut by_name: Vec<(String, u32)> = Vec::new();
     let mut messages = Vec::new();
     let known: Vec<&str> = specs.iter().map(|s| s.name).collect();
     let header = sheet.rows.first().map(Vec::as_slice).unwrap_or(&[]);
@@ -176,7 +185,7 @@ fn read_header(
             );
             continue;
         }
-        if let Some(first) = by_name.get(&name) {
+        if let Some((_, first)) = by_name.iter().find(|(n, _)| *n == name) {
             p.push(
                 Code::DuplicateColumn,
                 label,
@@ -191,7 +200,7 @@ fn read_header(
             );
             continue;
         }
-        by_name.insert(name.clone(), i);
+        by_name.push((name.clone(), i));
         if let Some(n) = message_number(&name).filter(|_| with_messages) {
             messages.push((n, i, name.clone()));
         }
@@ -199,7 +208,7 @@ fn read_header(
     messages.sort();
     for spec in specs
         .iter()
-        .filter(|s| s.required && !by_name.contains_key(s.name))
+        .filter(|s| s.required && !by_name.iter().any(|(n, _)| n == s.name))
     {
         p.push(
             Code::MissingColumn,
@@ -216,17 +225,17 @@ fn read_header(
 }
 
 /// A cell as text, the way the spreadsheet shows it; `None` when blank.
-fn display_text(cell: &CellValue) -> Option<String> {
-    let text = match cell {
+fn display_text(cell: &CellValue) -> Option<Cow<'_, str>> {
+    let text: Cow<'_, str> = match cell {
         CellValue::Empty => return None,
-        CellValue::Text(s) => s.clone(),
-        CellValue::Number(n) => format_number(*n),
-        CellValue::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_owned(),
+        CellValue::Text(s) => Cow::Borrowed(s),
+        CellValue::Number(n) => format_number(*n).into(),
+        CellValue::Bool(b) => Cow::Borrowed(if *b { "TRUE" } else { "FALSE" }),
         CellValue::Date(d) if d.time() == chrono::NaiveTime::MIN => {
-            d.date().format("%Y-%m-%d").to_string()
+            d.date().format("%Y-%m-%d").to_string().into()
         }
-        CellValue::Date(d) => d.format("%Y-%m-%d %H:%M:%S").to_string(),
-        CellValue::Error(e) => e.clone(),
+        CellValue::Date(d) => d.format("%Y-%m-%d %H:%M:%S").to_string().into(),
+        CellValue::Error(e) => Cow::Borrowed(e),
     };
     (!text.trim().is_empty()).then_some(text)
 }
@@ -260,7 +269,12 @@ impl<'a> RowReader<'a> {
     }
 
     /// Text of a cell, reporting blanks in required columns and error cells.
-    fn text(&self, column: &'a str, required: bool, p: &mut Problems) -> Option<(At<'a>, String)> {
+    fn text(
+        &self,
+        column: &'a str,
+        required: bool,
+        p: &mut Problems,
+    ) -> Option<(At<'a>, Cow<'a, str>)> {
         let (at, cell) = self.cell(column)?;
         if let CellValue::Error(e) = cell {
             p.at(
@@ -291,7 +305,7 @@ impl<'a> RowReader<'a> {
     fn key(&self, column: &'a str, required: bool, p: &mut Problems) -> Option<(At<'a>, String)> {
         let (at, raw) = self.text(column, required, p)?;
         if is_valid_key(&raw) {
-            return Some((at, raw));
+            return Some((at, raw.into_owned()));
         }
         let suggestion = suggested_key(&raw);
         let fix = match &suggestion {
@@ -352,7 +366,10 @@ struct ChoiceRow<'a> {
 fn read_next<'a>(r: &RowReader<'a>, p: &mut Problems) -> Option<NextRef<'a>> {
     let (at, raw) = r.text("next_step", false, p)?;
     if raw == END || is_valid_key(&raw) {
-        return Some(NextRef { at, raw });
+        return Some(NextRef {
+            at,
+            raw: raw.into_owned(),
+        });
     }
     if raw.trim().eq_ignore_ascii_case(END) {
         p.at(
@@ -442,7 +459,7 @@ fn read_scene_row<'a>(r: &RowReader<'a>, p: &mut Problems) -> SceneRow<'a> {
     let key = r.key("scene", true, p);
     let condition = match r.text("condition", false, p) {
         None => Some(PASS_THROUGH.to_owned()),
-        Some((_, raw)) if conditions::find(&raw).is_some() => Some(raw),
+        Some((_, raw)) if conditions::find(&raw).is_some() => Some(raw.into_owned()),
         Some((at, raw)) => {
             let names = conditions::catalogue().iter().map(|c| c.name);
             let suggestion = nearest(&raw, names);
@@ -664,7 +681,7 @@ pub fn validate_workbook(raw: &RawWorkbook) -> Validated {
     }
 
     cross_check(&scene_rows, &choice_rows, scenes_sheet.is_some(), &mut p);
-    let flow = (!p.has_errors()).then(|| build_flow(&scene_rows, &choice_rows));
+    let flow = (!p.has_errors()).then(|| build_flow(scene_rows, choice_rows));
     Validated {
         report: Report::from_problems(p.0),
         flow,
@@ -672,13 +689,13 @@ pub fn validate_workbook(raw: &RawWorkbook) -> Validated {
 }
 
 fn step_order(scene_rows: &[SceneRow<'_>]) -> Vec<String> {
-    let mut steps: Vec<String> = Vec::new();
-    for s in scene_rows.iter().filter_map(|r| r.step.as_ref()) {
-        if !steps.contains(s) {
-            steps.push(s.clone());
-        }
-    }
-    steps
+    let mut seen = HashSet::default();
+    scene_rows
+        .iter()
+        .filter_map(|r| r.step.as_ref())
+        .filter(|s| seen.insert(s.as_str()))
+        .cloned()
+        .collect()
 }
 
 fn cross_check(
@@ -695,7 +712,7 @@ fn cross_check(
         .collect();
 
     // Scene keys are unique in the workbook.
-    let mut scene_by_key: HashMap<&str, &SceneRow<'_>> = HashMap::new();
+    let mut scene_by_key: HashMap<&str, &SceneRow<'_>> = HashMap::default();
     for row in scene_rows {
         let Some((at, key)) = &row.key else { continue };
         match scene_by_key.get(key.as_str()) {
@@ -739,8 +756,8 @@ fn cross_check(
     }
 
     // Choices: their scene exists, accepts choices, and keys are unique per scene.
-    let mut seen_choices: HashMap<(&str, &str), u32> = HashMap::new();
-    let mut choice_count: HashMap<&str, usize> = HashMap::new();
+    let mut seen_choices: HashMap<(&str, &str), u32> = HashMap::default();
+    let mut choice_count: HashMap<&str, usize> = HashMap::default();
     for row in choice_rows {
         let Some((at, scene_key)) = &row.scene else {
             continue;
@@ -799,27 +816,26 @@ fn cross_check(
         }
     }
 
-    // Templates name known attributes or answers of earlier steps.
-    let mut saved_before: Vec<HashSet<&str>> = vec![HashSet::new(); steps.len() + 1];
-    for (i, step) in steps.iter().enumerate() {
-        let mut set = saved_before[i].clone();
-        set.extend(
-            scene_rows
-                .iter()
-                .filter(|r| r.step.as_ref() == Some(step))
-                .filter_map(|r| r.save_as.as_deref()),
-        );
-        saved_before[i + 1] = set;
+    // Templates name known attributes or answers of earlier steps: an answer
+    // is usable from the step after the first step that saves it.
+    let mut first_saved: HashMap<&str, usize> = HashMap::default();
+    for row in scene_rows {
+        if let (Some(save), Some(&pos)) = (
+            row.save_as.as_deref(),
+            row.step.as_ref().and_then(|s| position.get(s.as_str())),
+        ) {
+            let entry = first_saved.entry(save).or_insert(pos);
+            *entry = (*entry).min(pos);
+        }
     }
     for row in scene_rows {
-        let Some(pos) = row.step.as_ref().and_then(|s| position.get(s.as_str())) else {
+        let Some(&pos) = row.step.as_ref().and_then(|s| position.get(s.as_str())) else {
             continue;
         };
-        let allowed: Vec<&str> = KNOWN_START_ATTRIBUTES
-            .iter()
-            .copied()
-            .chain(saved_before[*pos].iter().copied())
-            .collect();
+        let allowed = |v: &str| {
+            KNOWN_START_ATTRIBUTES.contains(&v)
+                || first_saved.get(v).is_some_and(|&saved| saved < pos)
+        };
         for (at, text) in &row.messages {
             match template::variables(text) {
                 Err(e) => p.at(
@@ -829,12 +845,18 @@ fn cross_check(
                     None,
                 ),
                 Ok(vars) => {
-                    for var in vars.into_iter().filter(|v| !allowed.contains(v)) {
+                    for var in vars.into_iter().filter(|v| !allowed(v)) {
+                        let candidates = KNOWN_START_ATTRIBUTES.iter().copied().chain(
+                            first_saved
+                                .iter()
+                                .filter(|(_, s)| **s < pos)
+                                .map(|(k, _)| *k),
+                        );
                         p.at(
                             *at,
                             Code::UnknownVariable,
                             format!("{{{{{var}}}}} is neither an attribute the app sends ({}) nor the save_as of an earlier step. Fix the name or save that answer in an earlier step.", KNOWN_START_ATTRIBUTES.join(", ")),
-                            nearest(var, allowed.iter().copied()),
+                            nearest(var, candidates),
                         );
                     }
                 }
@@ -853,7 +875,13 @@ fn flow_warnings(
     p: &mut Problems,
 ) {
     let mut skippable = vec![true; steps.len()];
-    let mut edges: Vec<HashSet<usize>> = vec![HashSet::new(); steps.len()];
+    let mut edges: Vec<HashSet<usize>> = vec![HashSet::default(); steps.len()];
+    let mut choices_by_scene: HashMap<&str, Vec<&ChoiceRow<'_>>> = HashMap::default();
+    for c in choice_rows {
+        if let Some((_, scene)) = &c.scene {
+            choices_by_scene.entry(scene).or_default().push(c);
+        }
+    }
     let target = |raw: &str| {
         if raw == END {
             Some(usize::MAX)
@@ -872,12 +900,13 @@ fn flow_warnings(
             Some(n) => target(&n.raw),
             None => Some(from + 1),
         };
-        let key = row.key.as_ref().map(|(_, k)| k.as_str());
-        let mut choices = choice_rows
-            .iter()
-            .filter(|c| c.scene.as_ref().map(|(_, s)| s.as_str()) == key)
-            .peekable();
-        let mut falls = choices.peek().is_none();
+        let choices = row
+            .key
+            .as_ref()
+            .and_then(|(_, k)| choices_by_scene.get(k.as_str()))
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let mut falls = choices.is_empty();
         for c in choices {
             match &c.next {
                 Some(n) => edges[from].extend(target(&n.raw)),
@@ -927,37 +956,38 @@ fn flow_warnings(
     }
 }
 
-fn build_flow(scene_rows: &[SceneRow<'_>], choice_rows: &[ChoiceRow<'_>]) -> FlowDef {
-    let text = |s: &Option<String>| s.clone().expect("validated");
+fn build_flow(scene_rows: Vec<SceneRow<'_>>, choice_rows: Vec<ChoiceRow<'_>>) -> FlowDef {
+    const CHECKED: &str = "validated before the flow is built";
+    let steps = step_order(&scene_rows);
     FlowDef {
-        steps: step_order(scene_rows),
+        steps,
         scenes: scene_rows
-            .iter()
+            .into_iter()
             .map(|r| SceneDef {
-                key: r.key.as_ref().map(|(_, k)| k.clone()).expect("validated"),
-                step: text(&r.step),
-                condition: text(&r.condition),
+                key: r.key.expect(CHECKED).1,
+                step: r.step.expect(CHECKED),
+                condition: r.condition.expect(CHECKED),
                 weight: r.weight,
-                messages: r.messages.iter().map(|(_, m)| m.clone()).collect(),
-                input: r.input.expect("validated"),
-                save_as: r.save_as.clone(),
+                messages: r.messages.into_iter().map(|(_, m)| m).collect(),
+                input: r.input.expect(CHECKED),
+                save_as: r.save_as,
                 min: r.min,
                 max: r.max,
-                placeholder: r.placeholder.clone(),
-                next_step: r.next.as_ref().map(|n| Target::parse(&n.raw)),
+                placeholder: r.placeholder,
+                next_step: r.next.map(|n| Target::parse(&n.raw)),
                 row: r.row,
             })
             .collect(),
         choices: choice_rows
-            .iter()
+            .into_iter()
             .map(|r| {
-                let key = r.key.as_ref().map(|(_, k)| k.clone()).expect("validated");
+                let key = r.key.expect(CHECKED).1;
                 ChoiceDef {
-                    scene: r.scene.as_ref().map(|(_, s)| s.clone()).expect("validated"),
-                    value: r.value.clone().unwrap_or_else(|| key.clone()),
+                    scene: r.scene.expect(CHECKED).1,
+                    value: r.value.unwrap_or_else(|| key.clone()),
                     key,
-                    label: text(&r.label),
-                    next_step: r.next.as_ref().map(|n| Target::parse(&n.raw)),
+                    label: r.label.expect(CHECKED),
+                    next_step: r.next.map(|n| Target::parse(&n.raw)),
                     row: r.row,
                 }
             })
