@@ -63,3 +63,22 @@ impl FromRequest for Admin {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::ResponseError;
+
+    fn admin(role: Role) -> Admin {
+        Admin(AdminIdentity { name: "x".into(), role })
+    }
+
+    #[test]
+    fn roles_below_the_needed_one_get_403() {
+        assert!(admin(Role::Admin).require(Role::Qa).is_ok());
+        assert!(admin(Role::Qa).require(Role::Qa).is_ok());
+        let err = admin(Role::Operator).require(Role::Qa).unwrap_err();
+        assert_eq!(err.status_code(), actix_web::http::StatusCode::FORBIDDEN);
+        assert_eq!(err.code(), "forbidden");
+    }
+}

@@ -1,0 +1,468 @@
+//! Validation of a workbook: every problem at once, pointing at the cell to fix.
+//!
+//! The layout is data ([`SCENE_COLUMNS`], [`CHOICE_COLUMNS`]); each row is read
+//! into typed fields, problems are collected, and cross-sheet checks run on
+//! what could be read, so one typo does not hide the next. When a key is
+//! malformed its normalised form stands in for cross-references, so a single
+//! `"Welcome "` does not also produce an `unknown_scene` on every choice.
+
+// foldhash: the validator hashes every key of a workbook several times, and
+// SipHash showed as the largest cost in profiles. Keys are not secret here.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
+
+mod rows;
+
+use super::keys::nearest;
+use super::read::{RawWorkbook, Sheet};
+use super::report::{Code, Report};
+use crate::flow::conditions::{KNOWN_START_ATTRIBUTES, PASS_THROUGH};
+use crate::flow::model::END;
+use crate::flow::{ChoiceDef, FlowDef, SceneDef, Target, template};
+use rows::{
+    ChoiceRow, NextRef, Problems, RowReader, SceneRow, read_choice_row, read_header, read_scene_row,
+};
+
+pub const SCENES: &str = "scenes";
+pub const CHOICES: &str = "choices";
+
+pub struct ColumnSpec {
+    pub name: &'static str,
+    pub required: bool,
+}
+
+const fn col(name: &'static str, required: bool) -> ColumnSpec {
+    ColumnSpec { name, required }
+}
+
+/// `message_1` … `message_N` are matched by pattern; `message_1` is required.
+pub const SCENE_COLUMNS: &[ColumnSpec] = &[
+    col("step", true),
+    col("scene", true),
+    col("condition", false),
+    col("weight", false),
+    col("message_1", true),
+    col("input", false),
+    col("save_as", false),
+    col("min", false),
+    col("max", false),
+    col("placeholder", false),
+    col("next_step", false),
+];
+
+pub const CHOICE_COLUMNS: &[ColumnSpec] = &[
+    col("scene", true),
+    col("choice", true),
+    col("label", true),
+    col("value", false),
+    col("next_step", false),
+];
+
+/// The outcome: always a report, and the flow when there are no errors.
+#[derive(Debug, Clone)]
+pub struct Validated {
+    pub report: Report,
+    pub flow: Option<FlowDef>,
+}
+
+/// Whether a sheet name is one of the two that matter.
+pub fn is_wanted_sheet(name: &str) -> bool {
+    let n = name.trim().to_lowercase();
+    n == SCENES || n == CHOICES
+}
+
+fn find_sheet<'w>(raw: &'w RawWorkbook, name: &str, p: &mut Problems) -> Option<&'w Sheet> {
+    let mut found = raw
+        .sheets
+        .iter()
+        .filter(|s| s.name.trim().to_lowercase() == name);
+    let first = found.next();
+    for extra in found {
+        p.push(
+            Code::DuplicateSheet,
+            name,
+            0,
+            None,
+            format!("the workbook has two sheets named {name} ('{}' and '{}'). Delete or rename one of them.", first.map(|s| s.name.as_str()).unwrap_or(""), extra.name),
+            None,
+        );
+    }
+    if first.is_none() {
+        p.push(Code::MissingSheet, name, 0, None, format!("the workbook has no sheet named {name}. Add a sheet called {name} (see the workbook format in the README)."), None);
+    }
+    first
+}
+
+/// Validate a workbook that could be read.
+pub fn validate_workbook(raw: &RawWorkbook) -> Validated {
+    let mut p = Problems::default();
+    for name in raw.sheet_names.iter().filter(|n| !is_wanted_sheet(n)) {
+        p.push(
+            Code::IgnoredSheet,
+            name,
+            0,
+            None,
+            format!("the sheet '{name}' is not scenes or choices and is ignored."),
+            None,
+        );
+    }
+    let scenes_sheet = find_sheet(raw, SCENES, &mut p);
+    let choices_sheet = find_sheet(raw, CHOICES, &mut p);
+
+    let scene_columns = scenes_sheet.map(|s| read_header(s, SCENES, SCENE_COLUMNS, true, &mut p));
+    let choice_columns =
+        choices_sheet.map(|s| read_header(s, CHOICES, CHOICE_COLUMNS, false, &mut p));
+    let mut scene_rows = Vec::new();
+    if let (Some(sheet), Some(columns)) = (scenes_sheet, &scene_columns) {
+        for index in 1..sheet.rows.len() {
+            let r = RowReader {
+                sheet,
+                label: SCENES,
+                index,
+                columns,
+            };
+            if !r.is_blank() {
+                scene_rows.push(read_scene_row(&r, &mut p));
+            }
+        }
+        if scene_rows.is_empty() {
+            p.push(
+                Code::EmptyFlow,
+                SCENES,
+                0,
+                None,
+                "the scenes sheet has no scenes below its header row. Add at least one scene."
+                    .to_owned(),
+                None,
+            );
+        }
+    }
+    let mut choice_rows = Vec::new();
+    if let (Some(sheet), Some(columns)) = (choices_sheet, &choice_columns) {
+        for index in 1..sheet.rows.len() {
+            let r = RowReader {
+                sheet,
+                label: CHOICES,
+                index,
+                columns,
+            };
+            if !r.is_blank() {
+                choice_rows.push(read_choice_row(&r, &mut p));
+            }
+        }
+    }
+
+    cross_check(&scene_rows, &choice_rows, scenes_sheet.is_some(), &mut p);
+    let flow = (!p.has_errors()).then(|| build_flow(scene_rows, choice_rows));
+    Validated {
+        report: Report::from_problems(p.0),
+        flow,
+    }
+}
+
+fn step_order(scene_rows: &[SceneRow<'_>]) -> Vec<String> {
+    let mut seen = HashSet::default();
+    scene_rows
+        .iter()
+        .filter_map(|r| r.step.as_ref())
+        .filter(|s| seen.insert(s.as_str()))
+        .cloned()
+        .collect()
+}
+
+fn cross_check(
+    scene_rows: &[SceneRow<'_>],
+    choice_rows: &[ChoiceRow<'_>],
+    have_scenes: bool,
+    p: &mut Problems,
+) {
+    let steps = step_order(scene_rows);
+    let position: HashMap<&str, usize> = steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i))
+        .collect();
+
+    // Scene keys are unique in the workbook.
+    let mut scene_by_key: HashMap<&str, &SceneRow<'_>> = HashMap::default();
+    for row in scene_rows {
+        let Some((at, key)) = &row.key else { continue };
+        match scene_by_key.get(key.as_str()) {
+            Some(first) => p.at(*at, Code::DuplicateScene, format!("the scene key '{key}' is already used on row {}. Scene keys must be unique in the workbook: rename one of them.", first.row), None),
+            None => {
+                scene_by_key.insert(key, row);
+            }
+        }
+    }
+
+    let check_next = |next: &Option<NextRef<'_>>, from_step: Option<&String>, p: &mut Problems| {
+        let Some(NextRef { at, raw }) = next else {
+            return;
+        };
+        if raw == END {
+            return;
+        }
+        match position.get(raw.as_str()) {
+            None => p.at(
+                *at,
+                Code::UnknownStep,
+                format!("there is no step named '{raw}' in the step column of the scenes sheet. Use an existing step key, or END to finish the flow."),
+                nearest(raw, steps.iter().map(String::as_str)),
+            ),
+            Some(&to) => {
+                if let Some(from) = from_step.and_then(|s| position.get(s.as_str()))
+                    && to <= *from
+                {
+                    p.at(
+                        *at,
+                        Code::PossibleLoop,
+                        format!("this jumps back from step '{}' to step '{raw}', which comes at or before it, so users can go round in a loop. Make sure the loop ends.", steps[*from]),
+                        None,
+                    );
+                }
+            }
+        }
+    };
+    for row in scene_rows {
+        check_next(&row.next, row.step.as_ref(), p);
+    }
+
+    // Choices: their scene exists, accepts choices, and keys are unique per scene.
+    let mut seen_choices: HashMap<(&str, &str), u32> = HashMap::default();
+    let mut choice_count: HashMap<&str, usize> = HashMap::default();
+    for row in choice_rows {
+        let Some((at, scene_key)) = &row.scene else {
+            continue;
+        };
+        *choice_count.entry(scene_key).or_default() += 1;
+        let scene = scene_by_key.get(scene_key.as_str());
+        match scene {
+            None if have_scenes => p.at(
+                *at,
+                Code::UnknownScene,
+                format!("there is no scene named '{scene_key}' in the scene column of the scenes sheet. Use the key of a scene whose input is choice or multi_choice."),
+                nearest(scene_key, scene_by_key.keys().copied()),
+            ),
+            None => {}
+            Some(scene) => {
+                if let Some(input) = scene.input.filter(|i| !i.has_choices()) {
+                    p.at(
+                        *at,
+                        Code::ChoicesWithoutChoiceInput,
+                        format!("scene '{scene_key}' (scenes row {}) has input {}, which shows no buttons. Set its input to choice or multi_choice, or delete this choice.", scene.row, input.as_str()),
+                        None,
+                    );
+                }
+                check_next(&row.next, scene.step.as_ref(), p);
+            }
+        }
+        if let Some((key_at, key)) = &row.key {
+            match seen_choices.get(&(scene_key.as_str(), key.as_str())) {
+                Some(first) => p.at(
+                    *key_at,
+                    Code::DuplicateChoice,
+                    format!("the choice key '{key}' is already used for scene '{scene_key}' on row {first}. Choice keys must be unique within a scene: rename one of them."),
+                    None,
+                ),
+                None => {
+                    seen_choices.insert((scene_key, key), row.row);
+                }
+            }
+        }
+    }
+
+    for row in scene_rows {
+        let (Some(input), Some((_, key))) = (row.input, &row.key) else {
+            continue;
+        };
+        if input.has_choices() && !choice_count.contains_key(key.as_str()) {
+            let at = row
+                .input_at
+                .expect("input column exists when input is a choice kind");
+            p.at(
+                at,
+                Code::MissingChoices,
+                format!("scene '{key}' has input {} but no rows in the choices sheet. Add its buttons to the choices sheet (scene = {key}), or change the input.", input.as_str()),
+                None,
+            );
+        }
+    }
+
+    // Templates name known attributes or answers of earlier steps: an answer
+    // is usable from the step after the first step that saves it.
+    let mut first_saved: HashMap<&str, usize> = HashMap::default();
+    for row in scene_rows {
+        if let (Some(save), Some(&pos)) = (
+            row.save_as.as_deref(),
+            row.step.as_ref().and_then(|s| position.get(s.as_str())),
+        ) {
+            let entry = first_saved.entry(save).or_insert(pos);
+            *entry = (*entry).min(pos);
+        }
+    }
+    for row in scene_rows {
+        let Some(&pos) = row.step.as_ref().and_then(|s| position.get(s.as_str())) else {
+            continue;
+        };
+        let allowed = |v: &str| {
+            KNOWN_START_ATTRIBUTES.contains(&v)
+                || first_saved.get(v).is_some_and(|&saved| saved < pos)
+        };
+        for (at, text) in &row.messages {
+            match template::variables(text) {
+                Err(e) => p.at(
+                    *at,
+                    Code::InvalidTemplate,
+                    format!("{e}. Write a variable as {{{{name}}}} or {{{{name|fallback}}}}."),
+                    None,
+                ),
+                Ok(vars) => {
+                    for var in vars.into_iter().filter(|v| !allowed(v)) {
+                        let candidates = KNOWN_START_ATTRIBUTES.iter().copied().chain(
+                            first_saved
+                                .iter()
+                                .filter(|(_, s)| **s < pos)
+                                .map(|(k, _)| *k),
+                        );
+                        p.at(
+                            *at,
+                            Code::UnknownVariable,
+                            format!("{{{{{var}}}}} is neither an attribute the app sends ({}) nor the save_as of an earlier step. Fix the name or save that answer in an earlier step.", KNOWN_START_ATTRIBUTES.join(", ")),
+                            nearest(var, candidates),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    flow_warnings(scene_rows, choice_rows, &steps, &position, p);
+}
+
+fn flow_warnings(
+    scene_rows: &[SceneRow<'_>],
+    choice_rows: &[ChoiceRow<'_>],
+    steps: &[String],
+    position: &HashMap<&str, usize>,
+    p: &mut Problems,
+) {
+    let mut skippable = vec![true; steps.len()];
+    let mut edges: Vec<HashSet<usize>> = vec![HashSet::default(); steps.len()];
+    let mut choices_by_scene: HashMap<&str, Vec<&ChoiceRow<'_>>> = HashMap::default();
+    for c in choice_rows {
+        if let Some((_, scene)) = &c.scene {
+            choices_by_scene.entry(scene).or_default().push(c);
+        }
+    }
+    let target = |raw: &str| {
+        if raw == END {
+            Some(usize::MAX)
+        } else {
+            position.get(raw).copied()
+        }
+    };
+    for row in scene_rows {
+        let Some(&from) = row.step.as_ref().and_then(|s| position.get(s.as_str())) else {
+            continue;
+        };
+        if row.condition.as_deref() == Some(PASS_THROUGH) {
+            skippable[from] = false;
+        }
+        let fallthrough = match &row.next {
+            Some(n) => target(&n.raw),
+            None => Some(from + 1),
+        };
+        let choices = row
+            .key
+            .as_ref()
+            .and_then(|(_, k)| choices_by_scene.get(k.as_str()))
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let mut falls = choices.is_empty();
+        for c in choices {
+            match &c.next {
+                Some(n) => edges[from].extend(target(&n.raw)),
+                None => falls = true,
+            }
+        }
+        if falls {
+            edges[from].extend(fallthrough);
+        }
+    }
+    for (i, step) in steps.iter().enumerate() {
+        if skippable[i] {
+            edges[i].insert(i + 1);
+            p.push(
+                Code::StepSkippable,
+                SCENES,
+                0,
+                None,
+                format!("no scene of step '{step}' has the condition pass_through (a blank condition), so users who match none of its conditions skip this step. Add a pass_through scene if every user must see it."),
+                None,
+            );
+        }
+    }
+    let mut reached = vec![false; steps.len()];
+    let mut stack = vec![0usize];
+    while let Some(i) = stack.pop() {
+        if i >= steps.len() || reached[i] {
+            continue;
+        }
+        reached[i] = true;
+        stack.extend(edges[i].iter().copied());
+    }
+    for (_, step) in steps.iter().enumerate().filter(|(i, _)| !reached[*i]) {
+        let first_row = scene_rows
+            .iter()
+            .find(|r| r.step.as_ref() == Some(step))
+            .map(|r| r.row)
+            .unwrap_or(0);
+        p.push(
+            Code::UnreachableStep,
+            SCENES,
+            0,
+            None,
+            format!("no path from the first step '{}' leads to step '{step}' (first used on row {first_row}): every scene or choice before it jumps past it. Point a next_step at it, or delete it.", steps[0]),
+            None,
+        );
+    }
+}
+
+fn build_flow(scene_rows: Vec<SceneRow<'_>>, choice_rows: Vec<ChoiceRow<'_>>) -> FlowDef {
+    const CHECKED: &str = "validated before the flow is built";
+    let steps = step_order(&scene_rows);
+    FlowDef {
+        steps,
+        scenes: scene_rows
+            .into_iter()
+            .map(|r| SceneDef {
+                key: r.key.expect(CHECKED).1,
+                step: r.step.expect(CHECKED),
+                condition: r.condition.expect(CHECKED),
+                weight: r.weight,
+                messages: r.messages.into_iter().map(|(_, m)| m).collect(),
+                input: r.input.expect(CHECKED),
+                save_as: r.save_as,
+                min: r.min,
+                max: r.max,
+                placeholder: r.placeholder,
+                next_step: r.next.map(|n| Target::parse(&n.raw)),
+                row: r.row,
+            })
+            .collect(),
+        choices: choice_rows
+            .into_iter()
+            .map(|r| {
+                let key = r.key.expect(CHECKED).1;
+                ChoiceDef {
+                    scene: r.scene.expect(CHECKED).1,
+                    value: r.value.unwrap_or_else(|| key.clone()),
+                    key,
+                    label: r.label.expect(CHECKED),
+                    next_step: r.next.map(|n| Target::parse(&n.raw)),
+                    row: r.row,
+                }
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,552 @@
+//! Reading rows: the header, typed fields of each row, and the problems of
+//! single cells. Cross-sheet checks are in the parent module.
+
+use std::borrow::Cow;
+
+use chrono::NaiveDate;
+
+use super::super::keys::{self, column_letter, is_valid_key, nearest, suggested_key};
+use super::super::read::{CellValue, Sheet};
+use super::super::report::{Code, Level, Problem};
+use super::ColumnSpec;
+use crate::flow::conditions::{self, PASS_THROUGH};
+use crate::flow::model::{END, format_number};
+use crate::flow::{Bound, BoundKind, InputKind};
+
+#[derive(Default)]
+pub(super) struct Problems(pub(super) Vec<Problem>);
+
+/// A cell: sheet, spreadsheet row, column name and index.
+#[derive(Clone, Copy)]
+pub(super) struct At<'a> {
+    pub(super) sheet: &'a str,
+    pub(super) row: u32,
+    pub(super) column: &'a str,
+    pub(super) index: u32,
+}
+
+impl At<'_> {
+    pub(super) fn cell(&self) -> String {
+        format!("{}!{}{}", self.sheet, column_letter(self.index), self.row)
+    }
+}
+
+impl Problems {
+    pub(super) fn push(
+        &mut self,
+        code: Code,
+        sheet: &str,
+        row: u32,
+        column: Option<(&str, u32)>,
+        message: String,
+        suggestion: Option<String>,
+    ) {
+        self.0.push(Problem {
+            sheet: sheet.to_owned(),
+            row,
+            column: column.map(|(c, _)| c.to_owned()),
+            column_letter: column.map(|(_, i)| column_letter(i)),
+            code,
+            message,
+            suggestion,
+        });
+    }
+
+    pub(super) fn at(
+        &mut self,
+        at: At<'_>,
+        code: Code,
+        message: String,
+        suggestion: Option<String>,
+    ) {
+        let message = format!("{} (column {}): {}", at.cell(), at.column, message);
+        self.push(
+            code,
+            at.sheet,
+            at.row,
+            Some((at.column, at.index)),
+            message,
+            suggestion,
+        );
+    }
+
+    pub(super) fn has_errors(&self) -> bool {
+        self.0.iter().any(|p| p.code.level() == Level::Error)
+    }
+}
+
+/// Column positions found in a header row.
+pub(super) struct Columns {
+    /// A dozen names at most: a linear search beats hashing.
+    pub(super) by_name: Vec<(String, u32)>,
+    /// `(N, column index, name)` of each `message_N`, by N.
+    pub(super) messages: Vec<(u32, u32, String)>,
+}
+
+impl Columns {
+    pub(super) fn get(&self, name: &str) -> Option<u32> {
+        self.by_name
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, i)| *i)
+    }
+}
+
+pub(super) fn message_number(name: &str) -> Option<u32> {
+    name.strip_prefix("message_")
+        .and_then(|n| n.parse().ok())
+        .filter(|n| *n >= 1)
+}
+
+pub(super) fn read_header(
+    sheet: &Sheet,
+    label: &str,
+    specs: &[ColumnSpec],
+    with_messages: bool,
+    p: &mut Problems,
+) -> Columns {
+    let mut by_name: Vec<(String, u32)> = Vec::new();
+    let mut messages = Vec::new();
+    let known: Vec<&str> = specs.iter().map(|s| s.name).collect();
+    let header = sheet.rows.first().map(Vec::as_slice).unwrap_or(&[]);
+    for (i, cell) in header.iter().enumerate() {
+        let i = i as u32;
+        let Some(raw) = display_text(cell) else {
+            continue;
+        };
+        let name = raw.trim().to_lowercase();
+        let is_message = with_messages && message_number(&name).is_some();
+        if !is_message && !known.contains(&name.as_str()) {
+            let cell_ref = format!("{label}!{}1", column_letter(i));
+            p.push(
+                Code::UnknownColumn,
+                label,
+                1,
+                Some((&raw, i)),
+                format!(
+                    "{cell_ref}: the column '{raw}' is not part of the {label} sheet and will be ignored. Known columns: {}{}.",
+                    known.join(", "),
+                    if with_messages { ", message_2, message_3, …" } else { "" }
+                ),
+                nearest(&name, known.iter().copied()),
+            );
+            continue;
+        }
+        if let Some((_, first)) = by_name.iter().find(|(n, _)| *n == name) {
+            p.push(
+                Code::DuplicateColumn,
+                label,
+                1,
+                Some((&name, i)),
+                format!(
+                    "{label}!{}1: the column '{name}' appears twice (first in column {}). Delete or rename one of them.",
+                    column_letter(i),
+                    column_letter(*first)
+                ),
+                None,
+            );
+            continue;
+        }
+        by_name.push((name.clone(), i));
+        if let Some(n) = message_number(&name).filter(|_| with_messages) {
+            messages.push((n, i, name.clone()));
+        }
+    }
+    messages.sort();
+    for spec in specs
+        .iter()
+        .filter(|s| s.required && !by_name.iter().any(|(n, _)| n == s.name))
+    {
+        p.push(
+            Code::MissingColumn,
+            label,
+            1,
+            Some((spec.name, 0)),
+            format!("{label} row 1: the required column '{}' is missing. Add a header cell '{}' in row 1.", spec.name, spec.name),
+            None,
+        );
+        // A missing column has no letter.
+        p.0.last_mut().expect("just pushed").column_letter = None;
+    }
+    Columns { by_name, messages }
+}
+
+/// A cell as text, the way the spreadsheet shows it; `None` when blank.
+pub(super) fn display_text(cell: &CellValue) -> Option<Cow<'_, str>> {
+    let text: Cow<'_, str> = match cell {
+        CellValue::Empty => return None,
+        CellValue::Text(s) => Cow::Borrowed(s),
+        CellValue::Number(n) => format_number(*n).into(),
+        CellValue::Bool(b) => Cow::Borrowed(if *b { "TRUE" } else { "FALSE" }),
+        CellValue::Date(d) if d.time() == chrono::NaiveTime::MIN => {
+            d.date().format("%Y-%m-%d").to_string().into()
+        }
+        CellValue::Date(d) => d.format("%Y-%m-%d %H:%M:%S").to_string().into(),
+        CellValue::Error(e) => Cow::Borrowed(e),
+    };
+    (!text.trim().is_empty()).then_some(text)
+}
+
+/// Reads typed fields of one row, reporting what is wrong.
+pub(super) struct RowReader<'a> {
+    pub(super) sheet: &'a Sheet,
+    pub(super) label: &'a str,
+    pub(super) index: usize,
+    pub(super) columns: &'a Columns,
+}
+
+impl<'a> RowReader<'a> {
+    pub(super) fn row(&self) -> u32 {
+        self.index as u32 + 1
+    }
+
+    pub(super) fn at(&self, column: &'a str, index: u32) -> At<'a> {
+        At {
+            sheet: self.label,
+            row: self.row(),
+            column,
+            index,
+        }
+    }
+
+    /// The cell of a column, `None` when the column is absent.
+    pub(super) fn cell(&self, column: &'a str) -> Option<(At<'a>, &'a CellValue)> {
+        let index = self.columns.get(column)?;
+        Some((self.at(column, index), self.sheet.cell(self.index, index)))
+    }
+
+    /// Text of a cell, reporting blanks in required columns and error cells.
+    pub(super) fn text(
+        &self,
+        column: &'a str,
+        required: bool,
+        p: &mut Problems,
+    ) -> Option<(At<'a>, Cow<'a, str>)> {
+        let (at, cell) = self.cell(column)?;
+        if let CellValue::Error(e) = cell {
+            p.at(
+                at,
+                Code::CellError,
+                format!("the cell shows the error {e}. Replace the formula with a plain value."),
+                None,
+            );
+            return None;
+        }
+        match display_text(cell) {
+            Some(text) => Some((at, text)),
+            None => {
+                if required {
+                    p.at(
+                        at,
+                        Code::EmptyRequired,
+                        format!("this cell is empty, but every row needs a {column}. Fill it in."),
+                        None,
+                    );
+                }
+                None
+            }
+        }
+    }
+
+    /// A key; on a malformed key the normalised form stands in (the error is reported).
+    pub(super) fn key(
+        &self,
+        column: &'a str,
+        required: bool,
+        p: &mut Problems,
+    ) -> Option<(At<'a>, String)> {
+        let (at, raw) = self.text(column, required, p)?;
+        if is_valid_key(&raw) {
+            return Some((at, raw.into_owned()));
+        }
+        let suggestion = suggested_key(&raw);
+        let fix = match &suggestion {
+            Some(s) => format!("Write '{s}' instead."),
+            None => "Write it with a-z, 0-9 and _ only.".to_owned(),
+        };
+        p.at(
+            at,
+            Code::InvalidKey,
+            format!(
+                "'{raw}' is not a valid key. Keys use only lower-case letters a-z, digits 0-9 and _, at most {} characters, with no spaces (full-width spaces included). {fix}",
+                keys::MAX_KEY_LEN
+            ),
+            suggestion.clone(),
+        );
+        suggestion.map(|s| (at, s))
+    }
+
+    pub(super) fn is_blank(&self) -> bool {
+        self.sheet
+            .rows
+            .get(self.index)
+            .is_none_or(|cells| cells.iter().all(CellValue::is_blank))
+    }
+}
+
+/// A `next_step` reference waiting for the list of steps.
+pub(super) struct NextRef<'a> {
+    pub(super) at: At<'a>,
+    pub(super) raw: String,
+}
+
+pub(super) struct SceneRow<'a> {
+    pub(super) row: u32,
+    pub(super) step: Option<String>,
+    pub(super) key: Option<(At<'a>, String)>,
+    pub(super) condition: Option<String>,
+    pub(super) weight: f64,
+    pub(super) messages: Vec<(At<'a>, String)>,
+    pub(super) input: Option<InputKind>,
+    pub(super) input_at: Option<At<'a>>,
+    pub(super) save_as: Option<String>,
+    pub(super) min: Option<Bound>,
+    pub(super) max: Option<Bound>,
+    pub(super) placeholder: Option<String>,
+    pub(super) next: Option<NextRef<'a>>,
+}
+
+pub(super) struct ChoiceRow<'a> {
+    pub(super) row: u32,
+    pub(super) scene: Option<(At<'a>, String)>,
+    pub(super) key: Option<(At<'a>, String)>,
+    pub(super) label: Option<String>,
+    pub(super) value: Option<String>,
+    pub(super) next: Option<NextRef<'a>>,
+}
+
+pub(super) fn read_next<'a>(r: &RowReader<'a>, p: &mut Problems) -> Option<NextRef<'a>> {
+    let (at, raw) = r.text("next_step", false, p)?;
+    if raw == END || is_valid_key(&raw) {
+        return Some(NextRef {
+            at,
+            raw: raw.into_owned(),
+        });
+    }
+    if raw.trim().eq_ignore_ascii_case(END) {
+        p.at(
+            at,
+            Code::InvalidKey,
+            format!("'{raw}' is not a valid next step. To end the flow write END in capitals, with nothing around it."),
+            Some(END.to_owned()),
+        );
+        return None;
+    }
+    let suggestion = suggested_key(&raw);
+    p.at(
+        at,
+        Code::InvalidKey,
+        format!("'{raw}' is not a valid step key. Keys use only lower-case letters a-z, digits 0-9 and _, with no spaces; END ends the flow."),
+        suggestion.clone(),
+    );
+    suggestion.map(|raw| NextRef { at, raw })
+}
+
+pub(super) fn read_bound(
+    at: At<'_>,
+    raw: &str,
+    cell: &CellValue,
+    kind: BoundKind,
+    input: InputKind,
+    p: &mut Problems,
+) -> Option<Bound> {
+    let number = match cell {
+        CellValue::Number(n) => Some(*n),
+        CellValue::Text(s) => s.trim().parse::<f64>().ok().filter(|n| n.is_finite()),
+        _ => None,
+    };
+    let kind_name = input.as_str();
+    match kind {
+        BoundKind::Number => match number {
+            Some(n) => Some(Bound::Number(n)),
+            None => {
+                p.at(
+                    at,
+                    Code::InvalidBound,
+                    format!("'{raw}' is not a number, but input {kind_name} needs a number here."),
+                    None,
+                );
+                None
+            }
+        },
+        BoundKind::Count => match number.filter(|n| *n >= 0.0 && n.fract() == 0.0) {
+            Some(n) => Some(Bound::Number(n)),
+            None => {
+                let what = if input == InputKind::Text {
+                    "characters"
+                } else {
+                    "picked choices"
+                };
+                p.at(at, Code::InvalidBound, format!("'{raw}' is not a whole number, but input {kind_name} needs a count of {what} here (for example 1)."), None);
+                None
+            }
+        },
+        BoundKind::Date => {
+            let date = match cell {
+                CellValue::Date(d) => Some(d.date()),
+                CellValue::Text(s) => NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok(),
+                _ => None,
+            };
+            match date {
+                Some(d) => Some(Bound::Date(d)),
+                None => {
+                    p.at(at, Code::InvalidBound, format!("'{raw}' is not a date, but input date needs a date here, written YYYY-MM-DD (for example 1990-01-31)."), None);
+                    None
+                }
+            }
+        }
+    }
+}
+
+pub(super) fn bound_le(a: &Bound, b: &Bound) -> bool {
+    match (a, b) {
+        (Bound::Number(x), Bound::Number(y)) => x <= y,
+        (Bound::Date(x), Bound::Date(y)) => x <= y,
+        _ => true,
+    }
+}
+
+pub(super) fn read_scene_row<'a>(r: &RowReader<'a>, p: &mut Problems) -> SceneRow<'a> {
+    let step = r.key("step", true, p).map(|(_, k)| k);
+    let key = r.key("scene", true, p);
+    let condition = match r.text("condition", false, p) {
+        None => Some(PASS_THROUGH.to_owned()),
+        Some((_, raw)) if conditions::find(&raw).is_some() => Some(raw.into_owned()),
+        Some((at, raw)) => {
+            let names = conditions::catalogue().iter().map(|c| c.name);
+            let suggestion = nearest(&raw, names);
+            p.at(
+                at,
+                Code::UnknownCondition,
+                format!(
+                    "there is no condition named '{raw}'. Conditions are defined in code; leave the cell blank for pass_through, or use a name from the condition catalogue{}.",
+                    suggestion.as_ref().map(|s| format!(" such as '{s}'")).unwrap_or_default()
+                ),
+                suggestion,
+            );
+            None
+        }
+    };
+    let weight = match r.cell("weight") {
+        Some((at, cell)) if !cell.is_blank() => {
+            let n = match cell {
+                CellValue::Number(n) => Some(*n),
+                CellValue::Text(s) => s.trim().parse::<f64>().ok(),
+                _ => None,
+            };
+            match n.filter(|n| n.is_finite() && *n > 0.0) {
+                Some(n) => n,
+                None => {
+                    let raw = display_text(cell).unwrap_or_default();
+                    p.at(at, Code::InvalidWeight, format!("'{raw}' is not a positive number. Write a number above 0 (for example 1 or 2.5), or leave it blank for 1."), None);
+                    1.0
+                }
+            }
+        }
+        _ => 1.0,
+    };
+    let mut messages = Vec::new();
+    for (n, index, column) in &r.columns.messages {
+        let (n, index) = (*n, *index);
+        let at = r.at(column, index);
+        let cell = r.sheet.cell(r.index, index);
+        if let CellValue::Error(e) = cell {
+            p.at(
+                at,
+                Code::CellError,
+                format!("the cell shows the error {e}. Replace the formula with plain text."),
+                None,
+            );
+            continue;
+        }
+        match display_text(cell) {
+            Some(text) => messages.push((at, text.trim().to_owned())),
+            None if n == 1 => p.at(at, Code::EmptyRequired, "this cell is empty, but every scene needs at least its first bubble in message_1. Write the text the user sees.".to_owned(), None),
+            None => {}
+        }
+    }
+    let (input, input_at) = match r.text("input", false, p) {
+        None => (Some(InputKind::None), r.cell("input").map(|(at, _)| at)),
+        Some((at, raw)) => match InputKind::parse(&raw) {
+            Some(kind) => (Some(kind), Some(at)),
+            None => {
+                let kinds = InputKind::ALL.map(InputKind::as_str);
+                let suggestion = nearest(&raw, kinds);
+                p.at(
+                    at,
+                    Code::InvalidInput,
+                    format!(
+                        "'{raw}' is not an input kind. Use one of: {}.",
+                        kinds.join(", ")
+                    ),
+                    suggestion,
+                );
+                (None, Some(at))
+            }
+        },
+    };
+    let save_as = r.key("save_as", false, p).map(|(_, k)| k);
+    let mut bounds = [None, None];
+    for (slot, column) in bounds.iter_mut().zip(["min", "max"]) {
+        let Some((at, raw)) = r.text(column, false, p) else {
+            continue;
+        };
+        let Some(input) = input else { continue };
+        let cell = r.sheet.cell(r.index, at.index);
+        match input.bound_kind() {
+            Some(kind) => *slot = read_bound(at, &raw, cell, kind, input, p).map(|b| (at, b)),
+            None => p.at(
+                at,
+                Code::InvalidBound,
+                format!(
+                    "input {} takes no {column}. Clear this cell.",
+                    input.as_str()
+                ),
+                None,
+            ),
+        }
+    }
+    let [min, max] = bounds;
+    if let (Some((at, lo)), Some((_, hi))) = (&min, &max)
+        && !bound_le(lo, hi)
+    {
+        p.at(
+            *at,
+            Code::InvalidBound,
+            format!(
+                "min {} is greater than max {}. Swap them or correct one.",
+                lo.to_text(),
+                hi.to_text()
+            ),
+            None,
+        );
+    }
+    SceneRow {
+        row: r.row(),
+        step,
+        key,
+        condition,
+        weight,
+        messages,
+        input,
+        input_at,
+        save_as,
+        min: min.map(|(_, b)| b),
+        max: max.map(|(_, b)| b),
+        placeholder: r
+            .text("placeholder", false, p)
+            .map(|(_, t)| t.trim().to_owned()),
+        next: read_next(r, p),
+    }
+}
+
+pub(super) fn read_choice_row<'a>(r: &RowReader<'a>, p: &mut Problems) -> ChoiceRow<'a> {
+    ChoiceRow {
+        row: r.row(),
+        scene: r.key("scene", true, p),
+        key: r.key("choice", true, p),
+        label: r.text("label", true, p).map(|(_, t)| t.trim().to_owned()),
+        value: r.text("value", false, p).map(|(_, t)| t.trim().to_owned()),
+        next: read_next(r, p),
+    }
+}
