@@ -70,7 +70,10 @@ mod tests {
     use actix_web::ResponseError;
 
     fn admin(role: Role) -> Admin {
-        Admin(AdminIdentity { name: "x".into(), role })
+        Admin(AdminIdentity {
+            name: "x".into(),
+            role,
+        })
     }
 
     #[test]
