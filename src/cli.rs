@@ -62,6 +62,13 @@ enum Command {
         #[arg(long, default_value_t = 90)]
         days: u32,
     },
+    /// Print a mobile API token (JWT) for a user id, signed with this configuration's secret.
+    Token {
+        user_id: String,
+        /// Days until the token expires.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+    },
     /// Run database migrations and exit.
     Migrate,
 }
@@ -79,6 +86,13 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Command::Token { user_id, days } = &command {
+        println!(
+            "{}",
+            auth::mint_user_token(&settings.jwt_secret, user_id, *days)
+        );
+        return ExitCode::SUCCESS;
+    }
     let level = if matches!(command, Command::Serve) {
         "info"
     } else {
@@ -140,6 +154,7 @@ async fn run(command: Command, settings: Settings) -> Result<ExitCode, String> {
     match command {
         Command::Serve => serve(settings).await,
         Command::Validate { file, format } => Ok(validate(&file, format)),
+        Command::Token { .. } => unreachable!("handled before the runtime starts"),
         Command::Migrate => {
             AppState::connect(settings)
                 .await
@@ -250,7 +265,10 @@ async fn serve(settings: Settings) -> Result<ExitCode, String> {
     let base = format!("http://{host}:{}", app.port());
     tracing::info!("sceneflow is serving on {base} ({summary})");
     tracing::info!("admin API: {base}/admin/api · health: {base}/healthz, {base}/readyz");
-    tracing::info!("admin token: sceneflow admin-token --role admin --name you");
+    tracing::info!("mobile API: {base}/v1/onboarding/start · OpenAPI: {base}/openapi.json");
+    tracing::info!(
+        "tokens: `sceneflow token USER_ID` (mobile), `sceneflow admin-token --role admin --name you` (admin)"
+    );
     app.run_until_stopped().await.map_err(|e| e.to_string())?;
     tracing::info!("sceneflow stopped");
     Ok(ExitCode::SUCCESS)

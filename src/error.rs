@@ -7,8 +7,10 @@ use actix_web::{HttpResponse, ResponseError};
 use serde_json::{Value, json};
 
 use crate::auth::Role;
+use crate::flow::answer::AnswerError;
 use crate::master_data::import::ImportError;
 use crate::master_data::report::Report;
+use crate::onboarding::OnboardingError;
 use crate::storage::StorageError;
 use crate::store::StoreError;
 
@@ -31,6 +33,16 @@ pub enum ApiError {
     InvalidWorkbook(Box<Report>),
     #[error("no flow is published on the {0} channel")]
     FlowUnavailable(String),
+    #[error("this user has not started onboarding: call POST /v1/onboarding/start first")]
+    NotStarted,
+    #[error("scene_id is not the scene this user is on; fetch GET /v1/onboarding/current")]
+    SceneMismatch { current: Option<String> },
+    #[error("this scene was already answered with a different answer")]
+    AlreadyAnswered,
+    #[error("this user's onboarding is already completed")]
+    AlreadyCompleted,
+    #[error("the answer does not fit this scene: {0}")]
+    InvalidAnswer(AnswerError),
     #[error("the database or object store cannot be reached; retry shortly")]
     StorageUnavailable,
     #[error("something went wrong on our side; it has been logged")]
@@ -48,6 +60,11 @@ impl ApiError {
             ApiError::InvalidWorkbook(r) if r.is_unreadable() => "unreadable_workbook",
             ApiError::InvalidWorkbook(_) => "invalid_workbook",
             ApiError::FlowUnavailable(_) => "flow_unavailable",
+            ApiError::NotStarted => "not_started",
+            ApiError::SceneMismatch { .. } => "scene_mismatch",
+            ApiError::AlreadyAnswered => "already_answered",
+            ApiError::AlreadyCompleted => "already_completed",
+            ApiError::InvalidAnswer(_) => "invalid_answer",
             ApiError::StorageUnavailable => "storage_unavailable",
             ApiError::Internal => "internal",
         }
@@ -59,6 +76,9 @@ impl ApiError {
             ApiError::InvalidWorkbook(r) => {
                 json!({"errors": r.errors.len(), "warnings": r.warnings.len()})
             }
+            ApiError::FlowUnavailable(channel) => json!({"channel": channel}),
+            ApiError::SceneMismatch { current } => json!({"current_scene_id": current}),
+            ApiError::InvalidAnswer(e) => e.details(),
             _ => json!({}),
         }
     }
@@ -71,7 +91,11 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::NotFound(_) | ApiError::NotStarted => StatusCode::NOT_FOUND,
+            ApiError::SceneMismatch { .. }
+            | ApiError::AlreadyAnswered
+            | ApiError::AlreadyCompleted => StatusCode::CONFLICT,
+            ApiError::InvalidAnswer(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::InvalidWorkbook(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::FlowUnavailable(_) | ApiError::StorageUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -106,6 +130,40 @@ impl From<StoreError> for ApiError {
             ApiError::Internal
         }
     }
+}
+
+impl From<OnboardingError> for ApiError {
+    fn from(e: OnboardingError) -> Self {
+        match e {
+            OnboardingError::NotStarted => ApiError::NotStarted,
+            OnboardingError::FlowUnavailable(channel) => ApiError::FlowUnavailable(channel),
+            OnboardingError::SceneMismatch { current } => ApiError::SceneMismatch { current },
+            OnboardingError::AlreadyAnswered => ApiError::AlreadyAnswered,
+            OnboardingError::AlreadyCompleted => ApiError::AlreadyCompleted,
+            OnboardingError::InvalidAnswer(e) => ApiError::InvalidAnswer(e),
+            OnboardingError::Store(e) => e.into(),
+            OnboardingError::Conflict => {
+                tracing::error!("a run kept changing while being written");
+                ApiError::StorageUnavailable
+            }
+        }
+    }
+}
+
+/// The error body, for the OpenAPI document.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// A stable snake_case code (README, "Errors").
+    #[schema(example = "scene_mismatch")]
+    pub code: String,
+    pub message: String,
+    #[schema(value_type = Object)]
+    pub details: Value,
 }
 
 impl From<StorageError> for ApiError {

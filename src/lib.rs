@@ -1,6 +1,7 @@
 //! sceneflow: chat-style onboarding for mobile apps, authored as spreadsheets.
 
 pub mod admin;
+pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod config;
@@ -8,6 +9,7 @@ pub mod error;
 pub mod flow;
 pub mod health;
 pub mod master_data;
+pub mod onboarding;
 pub mod startup;
 pub mod storage;
 pub mod store;

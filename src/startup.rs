@@ -10,6 +10,7 @@ use crate::config::Settings;
 use crate::error::{ApiError, extractor_error};
 use crate::master_data::import::{ImportError, Importer, Outcome};
 use crate::master_data::{self, Limits};
+use crate::onboarding::Onboarding;
 use crate::storage::{Storage, StorageError};
 use crate::store::{Db, StoreError, channels, versions};
 
@@ -19,6 +20,7 @@ pub struct AppState {
     pub db: Db,
     pub storage: Storage,
     pub importer: Importer,
+    pub onboarding: Onboarding,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,7 +58,9 @@ impl AppState {
             storage: storage.clone(),
             limits,
         };
+        let onboarding = Onboarding::new(db.clone());
         Ok(AppState {
+            onboarding,
             settings,
             db,
             storage,
@@ -177,6 +181,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .app_data(web::QueryConfig::default().error_handler(|err, _| extractor_error(err, false)))
     .route("/healthz", web::get().to(crate::health::healthz))
     .route("/readyz", web::get().to(crate::health::readyz))
+    .configure(crate::api::routes)
     .configure(crate::admin::routes)
     .default_service(web::to(not_found));
 }

@@ -1,10 +1,16 @@
-//! The flow engine: the model of a flow and the condition catalogue.
+//! The flow engine: the model of a flow, the condition catalogue, templates,
+//! A/B bucketing, scene selection, transitions and answer checks.
 //!
 //! Nothing in here knows about HTTP or SQL, so it can be tested alone.
 
+pub mod answer;
+pub mod bucket;
 pub mod conditions;
+pub mod engine;
 pub mod model;
 pub mod template;
+pub mod view;
 
 pub use conditions::{Attributes, Condition, catalogue};
+pub use engine::{CompiledFlow, Context, Next, Reached, Selection};
 pub use model::{Bound, BoundKind, ChoiceDef, FlowDef, InputKind, SceneDef, Target};

@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod channels;
+pub mod runs;
 pub mod schema;
 pub mod tokens;
 pub mod versions;
@@ -19,6 +20,28 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// Rows per INSERT: well under both backends' limits on bound parameters.
+pub const CHUNK: usize = 500;
+
+/// Insert rows in multi-row statements of [`CHUNK`] rows. The derived
+/// multi-backend cannot express SQLite's batch insert, so this goes to the
+/// inner connection, inside the same transaction.
+#[macro_export]
+macro_rules! insert_chunks {
+    ($conn:expr, $table:expr, $rows:expr) => {
+        for chunk in $rows.chunks($crate::store::CHUNK) {
+            match &mut *$conn {
+                $crate::store::AnyConnection::Postgresql(c) => {
+                    diesel::insert_into($table).values(chunk).execute(c)?
+                }
+                $crate::store::AnyConnection::Sqlite(c) => {
+                    diesel::insert_into($table).values(chunk).execute(c)?
+                }
+            };
+        }
+    };
+}
 
 #[derive(diesel::MultiConnection)]
 pub enum AnyConnection {
@@ -49,6 +72,25 @@ impl StoreError {
                 _
             ))
         )
+    }
+
+    /// Whether running the same transaction again may succeed: a lost race
+    /// (unique key, serialisation) or SQLite's lock held by another writer.
+    pub fn is_retryable(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            StoreError::Query(Error::DatabaseError(kind, info)) => match kind {
+                DatabaseErrorKind::UniqueViolation | DatabaseErrorKind::SerializationFailure => {
+                    true
+                }
+                DatabaseErrorKind::Unknown => {
+                    let m = info.message();
+                    m.contains("locked") || m.contains("busy")
+                }
+                _ => false,
+            },
+            _ => false,
+        }
     }
 
     /// Whether the failure is the database being away, as opposed to a bad query.
@@ -180,6 +222,16 @@ impl Db {
     where
         T: Send + 'static,
         F: FnOnce(&mut AnyConnection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.run_with(work).await
+    }
+
+    /// [`Db::run`] for work that fails with a service's own error type.
+    pub async fn run_with<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
     {
         let db = self.clone();
         tokio::task::spawn_blocking(move || {

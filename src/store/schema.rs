@@ -97,6 +97,75 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    testers (user_id) {
+        user_id -> Text,
+        added_by -> Text,
+        added_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    runs (id) {
+        id -> Text,
+        user_id -> Text,
+        channel -> Text,
+        version_id -> Text,
+        status -> Text,
+        step_key -> Nullable<Text>,
+        scene_key -> Nullable<Text>,
+        scene_id -> Nullable<Text>,
+        shown -> Integer,
+        answered -> Integer,
+        attributes -> Text,
+        answers -> Text,
+        revision -> BigInt,
+        started_at -> Timestamp,
+        updated_at -> Timestamp,
+        completed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    run_answers (run_id, scene_id) {
+        run_id -> Text,
+        scene_id -> Text,
+        step_key -> Text,
+        scene_key -> Text,
+        answer -> Text,
+        response -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    assignments (user_id, step_key, condition_name) {
+        user_id -> Text,
+        step_key -> Text,
+        condition_name -> Text,
+        scene_key -> Text,
+        source -> Text,
+        assigned_at -> Timestamp,
+        exposed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    events (id) {
+        id -> BigInt,
+        kind -> Text,
+        occurred_at -> Timestamp,
+        user_id -> Text,
+        run_id -> Text,
+        version_id -> Text,
+        channel -> Text,
+        step_key -> Nullable<Text>,
+        scene_key -> Nullable<Text>,
+        experiment_id -> Nullable<Text>,
+        variation_id -> Nullable<Text>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     versions,
     steps,
@@ -105,5 +174,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     choices,
     channels,
     admin_tokens,
-    audit_log
+    audit_log,
+    testers,
+    runs,
+    run_answers,
+    assignments,
+    events
 );

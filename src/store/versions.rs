@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::schema::{choices, scene_messages, scenes, steps, versions};
 use super::{AnyConnection, StoreError};
 use crate::flow::{Bound, ChoiceDef, FlowDef, InputKind, SceneDef, Target};
+use crate::insert_chunks;
 use crate::master_data::report::Report;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
@@ -80,25 +81,6 @@ struct ChoiceRow {
     label: String,
     value: String,
     next_step: Option<String>,
-}
-
-/// Rows per INSERT: well under both backends' limits on bound parameters.
-const CHUNK: usize = 500;
-
-/// Insert rows in multi-row statements of [`CHUNK`] rows. The derived
-/// multi-backend cannot express SQLite's batch insert, so this goes to the
-/// inner connection, inside the same transaction.
-macro_rules! insert_chunks {
-    ($conn:expr, $table:expr, $rows:expr) => {
-        for chunk in $rows.chunks(CHUNK) {
-            match &mut *$conn {
-                AnyConnection::Postgresql(c) => {
-                    diesel::insert_into($table).values(chunk).execute(c)?
-                }
-                AnyConnection::Sqlite(c) => diesel::insert_into($table).values(chunk).execute(c)?,
-            };
-        }
-    };
 }
 
 /// Store a version and its content in one transaction: all of it or nothing.

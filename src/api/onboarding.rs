@@ -1,0 +1,138 @@
+//! `/v1/onboarding`: start, current, answers.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use super::auth::MobileUser;
+use crate::error::{ApiError, ErrorBody};
+use crate::flow::view::State;
+use crate::startup::AppState;
+
+/// Most start attributes a request may carry, and the longest text value.
+const MAX_ATTRIBUTES: usize = 64;
+const MAX_ATTRIBUTE_TEXT: usize = 1000;
+
+#[derive(Deserialize, ToSchema)]
+pub struct StartRequest {
+    /// The user's attributes: install_source, campaign, gender, birth_year,
+    /// platform, app_version, locale, nickname, subscription (others are kept too).
+    #[serde(default)]
+    #[schema(value_type = Object, example = json!({"install_source": "diet_campaign", "nickname": "ゆき", "birth_year": 1994}))]
+    pub attributes: Map<String, Value>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct AnswerRequest {
+    /// The `scene.id` of the state being answered.
+    pub scene_id: String,
+    /// null (none), a choice key (choice), a list of keys (multi_choice),
+    /// a string (text), a number (number) or "YYYY-MM-DD" (date).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub answer: Value,
+}
+
+fn check_attributes(attributes: &Map<String, Value>) -> Result<(), ApiError> {
+    if attributes.len() > MAX_ATTRIBUTES {
+        return Err(ApiError::InvalidRequest(format!(
+            "at most {MAX_ATTRIBUTES} attributes are accepted"
+        )));
+    }
+    for (key, value) in attributes {
+        if !crate::master_data::keys::is_valid_key(key) {
+            return Err(ApiError::InvalidRequest(format!(
+                "attribute name '{key}' must match [a-z0-9_]{{1,64}}"
+            )));
+        }
+        let scalar_ok = |v: &Value| match v {
+            Value::String(s) => s.chars().count() <= MAX_ATTRIBUTE_TEXT,
+            Value::Null | Value::Bool(_) | Value::Number(_) => true,
+            _ => false,
+        };
+        let ok = match value {
+            Value::Array(items) => items.len() <= MAX_ATTRIBUTES && items.iter().all(scalar_ok),
+            other => scalar_ok(other),
+        };
+        if !ok {
+            return Err(ApiError::InvalidRequest(format!(
+                "attribute '{key}' must be a string (up to {MAX_ATTRIBUTE_TEXT} characters), number, boolean, null or a list of those"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Start onboarding, or get the run already started.
+#[utoipa::path(
+    post,
+    path = "/v1/onboarding/start",
+    request_body = StartRequest,
+    responses(
+        (status = 200, description = "The run's state", body = State),
+        (status = 400, description = "invalid_request", body = ErrorBody),
+        (status = 401, description = "unauthorized", body = ErrorBody),
+        (status = 503, description = "flow_unavailable, storage_unavailable", body = ErrorBody),
+    )
+)]
+pub async fn start(
+    user: MobileUser,
+    state: web::Data<AppState>,
+    body: web::Json<StartRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let attributes = body.into_inner().attributes;
+    check_attributes(&attributes)?;
+    let run = state
+        .onboarding
+        .start(user.0, attributes.into_iter().collect())
+        .await?;
+    Ok(HttpResponse::Ok().json(run))
+}
+
+/// The current state of the user's run.
+#[utoipa::path(
+    get,
+    path = "/v1/onboarding/current",
+    responses(
+        (status = 200, description = "The run's state", body = State),
+        (status = 401, description = "unauthorized", body = ErrorBody),
+        (status = 404, description = "not_started", body = ErrorBody),
+        (status = 503, description = "storage_unavailable", body = ErrorBody),
+    )
+)]
+pub async fn current(
+    user: MobileUser,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.onboarding.current(user.0).await?))
+}
+
+/// Answer the current scene; a retry of the same answer returns the same state.
+#[utoipa::path(
+    post,
+    path = "/v1/onboarding/answers",
+    request_body = AnswerRequest,
+    responses(
+        (status = 200, description = "The next state", body = State),
+        (status = 400, description = "invalid_request", body = ErrorBody),
+        (status = 401, description = "unauthorized", body = ErrorBody),
+        (status = 404, description = "not_started", body = ErrorBody),
+        (status = 409, description = "scene_mismatch, already_answered, already_completed", body = ErrorBody),
+        (status = 422, description = "invalid_answer", body = ErrorBody),
+        (status = 503, description = "storage_unavailable", body = ErrorBody),
+    )
+)]
+pub async fn answer(
+    user: MobileUser,
+    state: web::Data<AppState>,
+    body: web::Json<AnswerRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let AnswerRequest { scene_id, answer } = body.into_inner();
+    if scene_id.is_empty() || scene_id.len() > 200 {
+        return Err(ApiError::InvalidRequest(
+            "scene_id must be the id of the scene being answered".into(),
+        ));
+    }
+    Ok(HttpResponse::Ok().json(state.onboarding.answer(user.0, scene_id, answer).await?))
+}

@@ -1,0 +1,324 @@
+//! A version compiled once into indexes, and the rules of CONTRACT section 3:
+//! which scene a user sees at a step, and where an answer leads.
+//!
+//! Nothing here reads a database: stored A/B assignments come in through a
+//! lookup the caller provides.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use super::bucket;
+use super::conditions::{self, Attributes};
+use super::model::{ChoiceDef, FlowDef, SceneDef, Target};
+
+/// A flow ready to run: the definition plus indexes by key and by step.
+#[derive(Debug)]
+pub struct CompiledFlow {
+    pub version: String,
+    pub def: FlowDef,
+    step_index: HashMap<String, usize>,
+    scene_index: HashMap<String, usize>,
+    /// Scene indexes of each step, in sheet order.
+    scenes_by_step: Vec<Vec<usize>>,
+    /// Choice indexes of each scene, in sheet order.
+    choices_by_scene: Vec<Vec<usize>>,
+    /// Fewest steps from each step to the end, the step itself included.
+    remaining: Vec<u32>,
+}
+
+/// Where the flow goes next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    Step(usize),
+    End,
+}
+
+/// An A/B group: the scenes of one step that share the matching condition.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Group {
+    /// `step:condition`, the experiment id of warehouse exposure tables.
+    pub experiment_id: String,
+    pub condition: String,
+    /// Scene keys and weights, in sheet order.
+    pub variants: Vec<(String, f64)>,
+}
+
+/// How the scene of a group was decided.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum Assignment {
+    /// The step had one scene for the matching condition.
+    Only,
+    /// A stored assignment (earlier bucketing, or forced by QA).
+    Stored,
+    /// Bucketed now; the caller stores it.
+    Bucketed { bucket: u64 },
+}
+
+/// The scene chosen for a step, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selection {
+    pub step: usize,
+    pub scene: usize,
+    pub condition: String,
+    pub group: Option<Group>,
+    pub assignment: Assignment,
+    /// Steps passed over because none of their rows matched.
+    pub skipped: Vec<String>,
+}
+
+/// What a user reaches from a position: a scene, or the end of the flow.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reached {
+    Scene(Selection),
+    End { skipped: Vec<String> },
+}
+
+/// Who is being served, for selection.
+pub struct Context<'a> {
+    pub user_id: &'a str,
+    pub attributes: &'a Attributes,
+    pub today: NaiveDate,
+}
+
+impl CompiledFlow {
+    pub fn compile(version: impl Into<String>, def: FlowDef) -> CompiledFlow {
+        let step_index: HashMap<String, usize> = def
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.clone(), i))
+            .collect();
+        let scene_index: HashMap<String, usize> = def
+            .scenes
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.key.clone(), i))
+            .collect();
+        let mut scenes_by_step = vec![Vec::new(); def.steps.len()];
+        for (i, s) in def.scenes.iter().enumerate() {
+            if let Some(&p) = step_index.get(&s.step) {
+                scenes_by_step[p].push(i);
+            }
+        }
+        let mut choices_by_scene = vec![Vec::new(); def.scenes.len()];
+        for (i, c) in def.choices.iter().enumerate() {
+            if let Some(&s) = scene_index.get(&c.scene) {
+                choices_by_scene[s].push(i);
+            }
+        }
+        let mut flow = CompiledFlow {
+            version: version.into(),
+            def,
+            step_index,
+            scene_index,
+            scenes_by_step,
+            choices_by_scene,
+            remaining: Vec::new(),
+        };
+        flow.remaining = flow.shortest_paths_to_end();
+        flow
+    }
+
+    pub fn step_key(&self, step: usize) -> &str {
+        &self.def.steps[step]
+    }
+
+    pub fn step_position(&self, key: &str) -> Option<usize> {
+        self.step_index.get(key).copied()
+    }
+
+    pub fn scene(&self, index: usize) -> &SceneDef {
+        &self.def.scenes[index]
+    }
+
+    pub fn scene_position(&self, key: &str) -> Option<usize> {
+        self.scene_index.get(key).copied()
+    }
+
+    pub fn choices(&self, scene: usize) -> impl Iterator<Item = &ChoiceDef> {
+        self.choices_by_scene[scene]
+            .iter()
+            .map(|&i| &self.def.choices[i])
+    }
+
+    /// Scene indexes of a step, in sheet order.
+    pub fn scenes_of(&self, step: usize) -> &[usize] {
+        &self.scenes_by_step[step]
+    }
+
+    /// Fewest scenes still to answer from a step, the step's own included.
+    pub fn remaining_from(&self, step: usize) -> u32 {
+        self.remaining[step]
+    }
+
+    fn resolve(&self, target: &Target) -> Next {
+        match target {
+            Target::End => Next::End,
+            Target::Step(key) => self.step_position(key).map_or(Next::End, Next::Step),
+        }
+    }
+
+    /// The step after `step` in sheet order.
+    fn following(&self, step: usize) -> Next {
+        if step + 1 < self.def.steps.len() {
+            Next::Step(step + 1)
+        } else {
+            Next::End
+        }
+    }
+
+    /// Where an answer to `scene` leads: the first picked choice (in sheet
+    /// order) with a `next_step`, else the scene's `next_step`, else the next
+    /// step in order.
+    pub fn next_after(&self, scene: usize, picked: &[&str]) -> Next {
+        let s = self.scene(scene);
+        let by_choice = self
+            .choices(scene)
+            .filter(|c| picked.contains(&c.key.as_str()))
+            .find_map(|c| c.next_step.as_ref());
+        match by_choice.or(s.next_step.as_ref()) {
+            Some(target) => self.resolve(target),
+            None => self.following(self.step_position(&s.step).unwrap_or(usize::MAX - 1)),
+        }
+    }
+
+    /// The group a user falls in at a step: the rows with the first matching
+    /// condition, in sheet order. `None`: no row matches, the step is skipped.
+    pub fn group_at(&self, step: usize, ctx: &Context) -> Option<(String, Vec<usize>)> {
+        let rows = &self.scenes_by_step[step];
+        let condition = rows.iter().map(|&i| &self.scene(i).condition).find(|c| {
+            conditions::find(c).is_some_and(|cond| cond.matches(ctx.attributes, ctx.today))
+        })?;
+        let members = rows
+            .iter()
+            .copied()
+            .filter(|&i| &self.scene(i).condition == condition)
+            .collect();
+        Some((condition.clone(), members))
+    }
+
+    /// Choose the scene at `step`, skipping steps where nothing matches.
+    /// `stored` returns the stored assignment of `(step, condition)`, if any.
+    pub fn reach(
+        &self,
+        from: Next,
+        ctx: &Context,
+        stored: &mut dyn FnMut(&str, &str) -> Option<String>,
+    ) -> Reached {
+        let mut skipped = Vec::new();
+        let mut at = from;
+        while let Next::Step(step) = at {
+            if let Some(selection) = self.select(step, ctx, stored, &mut skipped) {
+                return Reached::Scene(selection);
+            }
+            skipped.push(self.step_key(step).to_owned());
+            at = self.following(step);
+        }
+        Reached::End { skipped }
+    }
+
+    fn select(
+        &self,
+        step: usize,
+        ctx: &Context,
+        stored: &mut dyn FnMut(&str, &str) -> Option<String>,
+        skipped: &mut Vec<String>,
+    ) -> Option<Selection> {
+        let (condition, members) = self.group_at(step, ctx)?;
+        let step_key = self.step_key(step);
+        let (scene, group, assignment) = if members.len() == 1 {
+            (members[0], None, Assignment::Only)
+        } else {
+            let keys: Vec<&str> = members
+                .iter()
+                .map(|&i| self.scene(i).key.as_str())
+                .collect();
+            let kept = stored(step_key, &condition)
+                .and_then(|key| keys.iter().position(|k| *k == key))
+                .map(|p| (members[p], Assignment::Stored));
+            let (scene, assignment) = kept.unwrap_or_else(|| {
+                let b = bucket::bucket(ctx.user_id, step_key, &condition);
+                let weights: Vec<f64> = members.iter().map(|&i| self.scene(i).weight).collect();
+                (
+                    members[bucket::pick(b, &weights)],
+                    Assignment::Bucketed { bucket: b },
+                )
+            });
+            let group = Group {
+                experiment_id: format!("{step_key}:{condition}"),
+                condition: condition.clone(),
+                variants: members
+                    .iter()
+                    .map(|&i| (self.scene(i).key.clone(), self.scene(i).weight))
+                    .collect(),
+            };
+            (scene, Some(group), assignment)
+        };
+        Some(Selection {
+            step,
+            scene,
+            condition,
+            group,
+            assignment,
+            skipped: std::mem::take(skipped),
+        })
+    }
+
+    /// Every edge a scene or choice can take, for the progress estimate.
+    fn successors(&self, step: usize) -> Vec<Next> {
+        let mut out = Vec::new();
+        for &s in &self.scenes_by_step[step] {
+            let scene = self.scene(s);
+            let choices: Vec<&ChoiceDef> = self.choices(s).collect();
+            let fallback = scene
+                .next_step
+                .as_ref()
+                .map_or(self.following(step), |t| self.resolve(t));
+            if choices.is_empty() || choices.iter().any(|c| c.next_step.is_none()) {
+                out.push(fallback);
+            }
+            out.extend(
+                choices
+                    .iter()
+                    .filter_map(|c| c.next_step.as_ref())
+                    .map(|t| self.resolve(t)),
+            );
+        }
+        if out.is_empty() {
+            out.push(self.following(step));
+        }
+        out
+    }
+
+    /// Bellman-Ford style relaxation: the graph is small, loops are allowed.
+    fn shortest_paths_to_end(&self) -> Vec<u32> {
+        let n = self.def.steps.len();
+        let edges: Vec<Vec<Next>> = (0..n).map(|s| self.successors(s)).collect();
+        let mut dist = vec![u32::MAX; n];
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for s in (0..n).rev() {
+                let best = edges[s]
+                    .iter()
+                    .map(|e| match e {
+                        Next::End => 0,
+                        Next::Step(t) => dist[*t],
+                    })
+                    .min()
+                    .unwrap_or(0);
+                let d = best.saturating_add(1);
+                if d < dist[s] {
+                    dist[s] = d;
+                    changed = true;
+                }
+            }
+        }
+        dist.into_iter()
+            .map(|d| if d == u32::MAX { 1 } else { d })
+            .collect()
+    }
+}

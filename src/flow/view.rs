@@ -1,0 +1,113 @@
+//! What a mobile app receives: the state of a run and the scene to show.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::conditions::Attributes;
+use super::engine::CompiledFlow;
+use super::model::{Bound, InputKind};
+use super::template;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    InProgress,
+    Completed,
+}
+
+/// The state of a user's run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct State {
+    pub status: Status,
+    /// The version the run is pinned to.
+    #[schema(example = "3f2a9c0d1e4b")]
+    pub version: String,
+    /// The scene to show; null once the flow is completed.
+    pub scene: Option<SceneView>,
+    pub progress: Progress,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SceneView {
+    /// Opaque id of this showing of the scene; send it back with the answer.
+    pub id: String,
+    pub step: String,
+    pub key: String,
+    pub messages: Vec<Message>,
+    pub input: InputView,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Message {
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct InputView {
+    pub kind: InputKind,
+    pub choices: Vec<ChoiceView>,
+    /// Number, text length, picked-choice count, or date (YYYY-MM-DD).
+    #[schema(value_type = Option<Object>)]
+    pub min: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub max: Option<Value>,
+    pub placeholder: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ChoiceView {
+    pub key: String,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Progress {
+    /// Accepted answers of the run, from 0.
+    pub answered: u32,
+    /// Fewest scenes still to answer, the current one included.
+    pub remaining_estimate: u32,
+}
+
+fn bound_value(b: Option<Bound>) -> Option<Value> {
+    b.map(|b| match b {
+        Bound::Number(n) if n.fract() == 0.0 && n.abs() < 1e15 => Value::from(n as i64),
+        Bound::Number(n) => Value::from(n),
+        Bound::Date(_) => Value::String(b.to_text()),
+    })
+}
+
+/// The scene at index `scene`, with its messages rendered for `attributes`.
+pub fn scene_view(
+    flow: &CompiledFlow,
+    scene: usize,
+    id: String,
+    attributes: &Attributes,
+) -> SceneView {
+    let s = flow.scene(scene);
+    SceneView {
+        id,
+        step: s.step.clone(),
+        key: s.key.clone(),
+        messages: s
+            .messages
+            .iter()
+            .map(|m| Message {
+                text: template::render(m, attributes),
+            })
+            .collect(),
+        input: InputView {
+            kind: s.input,
+            choices: flow
+                .choices(scene)
+                .map(|c| ChoiceView {
+                    key: c.key.clone(),
+                    label: c.label.clone(),
+                })
+                .collect(),
+            min: bound_value(s.min),
+            max: bound_value(s.max),
+            placeholder: s.placeholder.clone(),
+        },
+    }
+}
