@@ -11,6 +11,9 @@ pub mod model;
 pub mod template;
 pub mod view;
 
+#[cfg(test)]
+mod tests;
+
 pub use conditions::{Attributes, Condition, catalogue};
 pub use engine::{CompiledFlow, Context, Next, Reached, Selection};
 pub use model::{Bound, BoundKind, ChoiceDef, FlowDef, InputKind, SceneDef, Target};

@@ -5,6 +5,7 @@ mod support;
 
 mod cli;
 mod health;
+mod onboarding;
 mod s3;
 mod shutdown;
 mod versions;

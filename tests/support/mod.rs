@@ -202,23 +202,37 @@ impl TestApp {
     }
 
     /// Rows in a table, straight from the database.
-    pub async fn count(&self, table: &'static str) -> i64 {
+    pub async fn count(&self, table: &str) -> i64 {
+        self.count_sql(format!("SELECT COUNT(*) AS n FROM {table}"))
+            .await
+    }
+
+    /// The value of a `SELECT COUNT(*) AS n …` query.
+    pub async fn count_sql(&self, sql: impl Into<String>) -> i64 {
         #[derive(diesel::QueryableByName)]
         struct Count {
             #[diesel(sql_type = diesel::sql_types::BigInt)]
             n: i64,
         }
+        let sql = sql.into();
         self.db
             .run(move |c| {
                 use diesel::RunQueryDsl;
-                Ok(
-                    diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}"))
-                        .get_result::<Count>(c)?
-                        .n,
-                )
+                Ok(diesel::sql_query(sql).get_result::<Count>(c)?.n)
             })
             .await
             .expect("count rows")
+    }
+
+    /// Point the production channel at a version, straight in the database.
+    pub async fn publish(&self, version: &str) {
+        let version = version.to_owned();
+        self.db
+            .run(move |c| {
+                sceneflow::store::channels::set(c, "production", &version, "test", "publish")
+            })
+            .await
+            .expect("publish");
     }
 
     pub async fn exec(&self, sql: &'static str) {

@@ -1,0 +1,451 @@
+//! Engine tests: selection, transitions, answers, bucketing vectors, and
+//! properties over random valid flows.
+
+use chrono::NaiveDate;
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+use super::answer::{AnswerError, accept};
+use super::engine::{Assignment, CompiledFlow, Context, Next, Reached};
+use super::model::{Bound, ChoiceDef, FlowDef, InputKind, SceneDef, Target};
+use super::{Attributes, bucket};
+
+fn scene(step: &str, key: &str, condition: &str) -> SceneDef {
+    SceneDef {
+        key: key.into(),
+        step: step.into(),
+        condition: condition.into(),
+        weight: 1.0,
+        messages: vec![format!("{key} says hi")],
+        input: InputKind::None,
+        save_as: None,
+        min: None,
+        max: None,
+        placeholder: None,
+        next_step: None,
+        row: 0,
+    }
+}
+
+fn choice(scene: &str, key: &str, next: Option<&str>) -> ChoiceDef {
+    ChoiceDef {
+        scene: scene.into(),
+        key: key.into(),
+        label: key.to_uppercase(),
+        value: format!("v_{key}"),
+        next_step: next.map(Target::parse),
+        row: 0,
+    }
+}
+
+fn flow(scenes: Vec<SceneDef>, choices: Vec<ChoiceDef>) -> CompiledFlow {
+    let mut steps: Vec<String> = Vec::new();
+    for s in &scenes {
+        if !steps.contains(&s.step) {
+            steps.push(s.step.clone());
+        }
+    }
+    CompiledFlow::compile(
+        "v1",
+        FlowDef {
+            steps,
+            scenes,
+            choices,
+        },
+    )
+}
+
+fn attrs(v: Value) -> Attributes {
+    serde_json::from_value(v).unwrap()
+}
+
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()
+}
+
+fn reach(f: &CompiledFlow, from: Next, user: &str, a: &Attributes) -> Reached {
+    let ctx = Context {
+        user_id: user,
+        attributes: a,
+        today: today(),
+    };
+    f.reach(from, &ctx, &mut |_, _| None)
+}
+
+fn scene_key(f: &CompiledFlow, r: &Reached) -> String {
+    match r {
+        Reached::Scene(s) => f.scene(s.scene).key.clone(),
+        Reached::End { .. } => "END".into(),
+    }
+}
+
+#[test]
+fn the_first_matching_row_fixes_the_group_and_unmatched_steps_are_skipped() {
+    let f = flow(
+        vec![
+            scene("welcome", "w_diet", "from_diet_campaign"),
+            scene("welcome", "w_default", "pass_through"),
+            scene("premium", "p_only", "premium_member"),
+            scene("done", "d", "pass_through"),
+        ],
+        vec![],
+    );
+    let diet = attrs(json!({"install_source": "diet_campaign"}));
+    assert_eq!(
+        scene_key(&f, &reach(&f, Next::Step(0), "u", &diet)),
+        "w_diet"
+    );
+    assert_eq!(
+        scene_key(&f, &reach(&f, Next::Step(0), "u", &attrs(json!({})))),
+        "w_default"
+    );
+    let Reached::Scene(s) = reach(&f, Next::Step(1), "u", &attrs(json!({}))) else {
+        panic!("done is reached")
+    };
+    assert_eq!(f.scene(s.scene).key, "d");
+    assert_eq!(s.skipped, vec!["premium"]);
+    assert_eq!(s.assignment, Assignment::Only);
+}
+
+#[test]
+fn a_group_of_several_scenes_is_bucketed_and_a_stored_assignment_wins() {
+    let mut b = scene("intro", "intro_b", "pass_through");
+    b.weight = 3.0;
+    let f = flow(vec![scene("intro", "intro_a", "pass_through"), b], vec![]);
+    let a = attrs(json!({}));
+    let ctx = Context {
+        user_id: "user-1",
+        attributes: &a,
+        today: today(),
+    };
+    let Reached::Scene(s) = f.reach(Next::Step(0), &ctx, &mut |_, _| None) else {
+        panic!()
+    };
+    let expected = bucket::pick(
+        bucket::bucket("user-1", "intro", "pass_through"),
+        &[1.0, 3.0],
+    );
+    assert_eq!(s.scene, expected);
+    assert!(matches!(s.assignment, Assignment::Bucketed { .. }));
+    let group = s.group.unwrap();
+    assert_eq!(group.experiment_id, "intro:pass_through");
+    assert_eq!(group.variants.len(), 2);
+
+    let other = if expected == 0 { "intro_b" } else { "intro_a" };
+    let Reached::Scene(s) = f.reach(Next::Step(0), &ctx, &mut |step, condition| {
+        assert_eq!((step, condition), ("intro", "pass_through"));
+        Some(other.to_owned())
+    }) else {
+        panic!()
+    };
+    assert_eq!(f.scene(s.scene).key, other);
+    assert_eq!(s.assignment, Assignment::Stored);
+
+    // A stored scene that left the group is bucketed again.
+    let Reached::Scene(s) = f.reach(Next::Step(0), &ctx, &mut |_, _| Some("gone".into())) else {
+        panic!()
+    };
+    assert_eq!(s.scene, expected);
+}
+
+#[test]
+fn choice_next_step_beats_scene_next_step_beats_order() {
+    let mut q = scene("q", "q", "pass_through");
+    q.input = InputKind::Choice;
+    q.next_step = Some(Target::parse("c"));
+    let f = flow(
+        vec![
+            q,
+            scene("b", "b", "pass_through"),
+            scene("c", "c", "pass_through"),
+            scene("d", "d", "pass_through"),
+        ],
+        vec![
+            choice("q", "to_d", Some("d")),
+            choice("q", "plain", None),
+            choice("q", "to_end", Some("END")),
+        ],
+    );
+    assert_eq!(f.next_after(0, &["to_d"]), Next::Step(3));
+    assert_eq!(f.next_after(0, &["plain"]), Next::Step(2));
+    assert_eq!(f.next_after(0, &["to_end"]), Next::End);
+    // multi_choice: the first picked choice in sheet order that has one.
+    assert_eq!(f.next_after(0, &["to_end", "plain", "to_d"]), Next::Step(3));
+    assert_eq!(f.next_after(1, &[]), Next::Step(2));
+    assert_eq!(f.next_after(3, &[]), Next::End);
+}
+
+#[test]
+fn remaining_estimate_follows_the_shortest_path() {
+    let mut q = scene("q", "q", "pass_through");
+    q.input = InputKind::Choice;
+    let f = flow(
+        vec![
+            q,
+            scene("b", "b", "pass_through"),
+            scene("c", "c", "pass_through"),
+        ],
+        vec![choice("q", "skip", Some("c")), choice("q", "all", None)],
+    );
+    assert_eq!(f.remaining_from(0), 2);
+    assert_eq!(f.remaining_from(1), 2);
+    assert_eq!(f.remaining_from(2), 1);
+}
+
+fn with_input(kind: InputKind, min: Option<Bound>, max: Option<Bound>) -> CompiledFlow {
+    let mut s = scene("q", "q", "pass_through");
+    s.input = kind;
+    s.min = min;
+    s.max = max;
+    s.save_as = Some("x".into());
+    let choices = if kind.has_choices() {
+        vec![
+            choice("q", "a", None),
+            choice("q", "b", None),
+            choice("q", "c", None),
+        ]
+    } else {
+        vec![]
+    };
+    flow(vec![s], choices)
+}
+
+#[test]
+fn answers_are_checked_against_the_input() {
+    let none = with_input(InputKind::None, None, None);
+    assert!(accept(&none, 0, &Value::Null).is_ok());
+    assert_eq!(
+        accept(&none, 0, &json!("x")),
+        Err(AnswerError::WrongType { expected: "null" })
+    );
+
+    let one = with_input(InputKind::Choice, None, None);
+    assert_eq!(accept(&one, 0, &json!("b")).unwrap().value, json!("v_b"));
+    assert_eq!(
+        accept(&one, 0, &json!("z")),
+        Err(AnswerError::UnknownChoice("z".into()))
+    );
+
+    let many = with_input(
+        InputKind::MultiChoice,
+        Some(Bound::Number(1.0)),
+        Some(Bound::Number(2.0)),
+    );
+    assert_eq!(
+        accept(&many, 0, &json!(["c", "a"])).unwrap().value,
+        json!(["v_c", "v_a"])
+    );
+    assert!(matches!(
+        accept(&many, 0, &json!(["a", "b", "c"])),
+        Err(AnswerError::ChoiceCount { got: 3, .. })
+    ));
+    assert!(matches!(
+        accept(&many, 0, &json!([])),
+        Err(AnswerError::ChoiceCount { got: 0, .. })
+    ));
+    assert_eq!(
+        accept(&many, 0, &json!(["a", "a"])),
+        Err(AnswerError::RepeatedChoice("a".into()))
+    );
+
+    let text = with_input(InputKind::Text, None, Some(Bound::Number(3.0)));
+    assert_eq!(
+        accept(&text, 0, &json!(" ゆき ")).unwrap().value,
+        json!("ゆき")
+    );
+    assert!(matches!(
+        accept(&text, 0, &json!("ゆきさん")),
+        Err(AnswerError::TextLength { got: 4, .. })
+    ));
+    assert!(accept(&text, 0, &json!("  ")).is_err());
+
+    let number = with_input(
+        InputKind::Number,
+        Some(Bound::Number(30.0)),
+        Some(Bound::Number(200.0)),
+    );
+    assert!(accept(&number, 0, &json!(62.5)).is_ok());
+    assert!(accept(&number, 0, &json!(200)).is_ok());
+    assert!(matches!(
+        accept(&number, 0, &json!(29.9)),
+        Err(AnswerError::OutOfRange { .. })
+    ));
+    assert!(accept(&number, 0, &json!("62")).is_err());
+
+    let date = with_input(
+        InputKind::Date,
+        Some(Bound::Date(NaiveDate::from_ymd_opt(2026, 1, 1).unwrap())),
+        None,
+    );
+    assert!(accept(&date, 0, &json!("2027-03-01")).is_ok());
+    assert!(matches!(
+        accept(&date, 0, &json!("2025-12-31")),
+        Err(AnswerError::OutOfRange { .. })
+    ));
+    assert_eq!(
+        accept(&date, 0, &json!("2027-3-1")),
+        Err(AnswerError::NotADate("2027-3-1".into()))
+    );
+}
+
+#[test]
+fn bucketing_matches_the_committed_vectors() {
+    let doc: Value =
+        serde_json::from_str(include_str!("../../tests/fixtures/bucketing_vectors.json")).unwrap();
+    let cases = doc["cases"].as_array().unwrap();
+    assert!(cases.len() >= 40);
+    for case in cases {
+        let (user, step, condition) = (
+            case["user_id"].as_str().unwrap(),
+            case["step"].as_str().unwrap(),
+            case["condition"].as_str().unwrap(),
+        );
+        let b = bucket::bucket(user, step, condition);
+        assert_eq!(b, case["bucket"].as_u64().unwrap(), "bucket of {user:?}");
+        let variants = case["variants"].as_array().unwrap();
+        let weights: Vec<f64> = variants
+            .iter()
+            .map(|v| v["weight"].as_f64().unwrap())
+            .collect();
+        let picked = &variants[bucket::pick(b, &weights)]["scene"];
+        assert_eq!(picked, &case["scene"], "scene of {user:?} at {step}");
+    }
+}
+
+/// A random valid flow: steps with one to three scenes, some choice inputs,
+/// and next_step jumps that go forward only unless `loops` allows any target.
+fn arb_flow(loops: bool) -> impl Strategy<Value = (CompiledFlow, bool)> {
+    let conditions = prop::sample::select(vec![
+        "pass_through",
+        "pass_through",
+        "female",
+        "premium_member",
+        "free_member",
+    ]);
+    let scene_spec = (
+        conditions,
+        prop::bool::ANY,
+        prop::option::of(0usize..10),
+        prop::collection::vec(prop::option::of(0usize..10), 1..4),
+    );
+    prop::collection::vec(prop::collection::vec(scene_spec, 1..4), 1..8).prop_map(move |steps| {
+        let n = steps.len();
+        // Map a raw index onto a target: forward only, or anywhere (END at n).
+        let target = |from: usize, raw: usize| -> Option<Target> {
+            let to = if loops {
+                raw % (n + 1)
+            } else {
+                from + 1 + raw % (n - from)
+            };
+            Some(if to >= n {
+                Target::End
+            } else {
+                Target::Step(format!("s{to}"))
+            })
+        };
+        let mut scenes = Vec::new();
+        let mut choices = Vec::new();
+        let mut has_backward = false;
+        for (i, specs) in steps.iter().enumerate() {
+            for (j, (condition, is_choice, next, choice_nexts)) in specs.iter().enumerate() {
+                let key = format!("s{i}_{j}");
+                let mut s = scene(&format!("s{i}"), &key, condition);
+                s.next_step = next.and_then(|raw| target(i, raw));
+                if *is_choice {
+                    s.input = InputKind::Choice;
+                    for (k, raw) in choice_nexts.iter().enumerate() {
+                        let t = raw.and_then(|raw| target(i, raw));
+                        choices.push(ChoiceDef {
+                            next_step: t,
+                            ..choice(&key, &format!("c{k}"), None)
+                        });
+                    }
+                }
+                scenes.push(s);
+            }
+        }
+        let position = |t: Option<&Target>| match t {
+            Some(Target::Step(k)) => k[1..].parse::<usize>().ok(),
+            _ => None,
+        };
+        for s in &scenes {
+            let from: usize = s.step[1..].parse().unwrap();
+            let jumps = std::iter::once(s.next_step.as_ref()).chain(
+                choices
+                    .iter()
+                    .filter(|c| c.scene == s.key)
+                    .map(|c| c.next_step.as_ref()),
+            );
+            has_backward |= jumps.filter_map(position).any(|to| to <= from);
+        }
+        (flow(scenes, choices), has_backward)
+    })
+}
+
+/// Walk a flow answering with the `pick`-th choice; the number of answers
+/// until the end, or `None` past `limit`.
+fn walk(f: &CompiledFlow, a: &Attributes, picks: &[usize], limit: usize) -> Option<usize> {
+    let mut at = Next::Step(0);
+    for n in 0..limit {
+        match reach(f, at, "walker", a) {
+            Reached::End { .. } => return Some(n),
+            Reached::Scene(s) => {
+                let keys: Vec<String> = f.choices(s.scene).map(|c| c.key.clone()).collect();
+                let answer = if keys.is_empty() {
+                    Value::Null
+                } else {
+                    json!(keys[picks[n % picks.len()] % keys.len()])
+                };
+                at = accept(f, s.scene, &answer).expect("a valid answer").next;
+            }
+        }
+    }
+    None
+}
+
+proptest! {
+    #[test]
+    fn forward_only_flows_always_terminate(
+        (f, _) in arb_flow(false),
+        premium in prop::bool::ANY,
+        picks in prop::collection::vec(0usize..5, 1..10),
+    ) {
+        let a = attrs(json!({"subscription": if premium { "premium" } else { "free" }}));
+        let steps = f.def.steps.len();
+        let answers = walk(&f, &a, &picks, steps + 1);
+        prop_assert!(answers.is_some_and(|n| n <= steps), "no end within {} answers", steps);
+    }
+
+    #[test]
+    fn a_walk_that_does_not_end_needs_a_backward_jump(
+        (f, has_backward) in arb_flow(true),
+        picks in prop::collection::vec(0usize..5, 1..10),
+    ) {
+        let a = attrs(json!({}));
+        if walk(&f, &a, &picks, 200).is_none() {
+            prop_assert!(has_backward);
+        }
+    }
+
+    #[test]
+    fn next_step_precedence_holds(
+        (f, _) in arb_flow(true),
+    ) {
+        for (i, s) in f.def.scenes.iter().enumerate() {
+            let step = f.step_position(&s.step).unwrap();
+            let by_order = if step + 1 < f.def.steps.len() { Next::Step(step + 1) } else { Next::End };
+            let resolve = |t: &Target| match t {
+                Target::End => Next::End,
+                Target::Step(k) => Next::Step(f.step_position(k).unwrap()),
+            };
+            let fallback = s.next_step.as_ref().map_or(by_order, resolve);
+            for c in f.choices(i) {
+                let expected = c.next_step.as_ref().map_or(fallback, resolve);
+                prop_assert_eq!(f.next_after(i, &[c.key.as_str()]), expected);
+            }
+            if f.choices(i).next().is_none() {
+                prop_assert_eq!(f.next_after(i, &[]), fallback);
+            }
+        }
+    }
+}
