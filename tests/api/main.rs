@@ -6,6 +6,7 @@ mod support;
 mod cli;
 mod health;
 mod onboarding;
+mod outage;
 mod s3;
 mod shutdown;
 mod versions;
