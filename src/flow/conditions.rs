@@ -38,6 +38,8 @@ pub enum Expr {
     OneOf(&'static str, &'static [&'static str]),
     /// The attribute is present and not blank.
     Present(&'static str),
+    /// A numeric attribute in `[min, max)`; a missing bound is open.
+    Range(&'static str, Option<f64>, Option<f64>),
     /// Age (current year − `birth_year`) within inclusive bounds.
     Age(Option<i32>, Option<i32>),
     /// A dotted version attribute (`app_version`) at or above the given one.
@@ -86,6 +88,8 @@ pub static CATALOGUE: &[Condition] = &[
     cond("has_nickname", "told us a nickname", Present("nickname")),
     cond("japanese_locale", "device locale is Japanese (ja or ja-JP)", OneOf("locale", &["ja", "ja-JP", "ja_JP"])),
     cond("app_2_plus", "app version 2.0.0 or later", VersionAtLeast("app_version", "2.0.0")),
+    cond("short_sleeper", "answered sleep_hours below 6", Range("sleep_hours", None, Some(6.0))),
+    cond("weight_100_plus", "answered weight_kg of 100 or more", Range("weight_kg", Some(100.0), None)),
 ];
 
 pub fn catalogue() -> &'static [Condition] {
@@ -125,6 +129,9 @@ impl Expr {
                 attribute_text(attrs, attr).is_some_and(|v| values.contains(&v.as_str()))
             }
             Present(attr) => attribute_text(attrs, attr).is_some(),
+            Range(attr, min, max) => attribute_text(attrs, attr)
+                .and_then(|v| v.parse::<f64>().ok())
+                .is_some_and(|n| min.is_none_or(|m| n >= m) && max.is_none_or(|m| n < m)),
             Age(min, max) => {
                 let Some(year) =
                     attribute_text(attrs, "birth_year").and_then(|y| y.parse::<i32>().ok())
@@ -153,7 +160,7 @@ impl Expr {
         };
         match *self {
             Always => {}
-            Eq(a, _) | OneOf(a, _) | Present(a) | VersionAtLeast(a, _) => add(a),
+            Eq(a, _) | OneOf(a, _) | Present(a) | Range(a, ..) | VersionAtLeast(a, _) => add(a),
             Age(..) => add("birth_year"),
             Not(inner) => inner.attributes(out),
             All(parts) | Any(parts) => parts.iter().for_each(|p| p.attributes(out)),
@@ -256,6 +263,11 @@ mod tests {
         assert!(check("app_2_plus", json!({"app_version": "2.10.1"})));
         assert!(!check("app_2_plus", json!({"app_version": "1.99"})));
         assert!(!check("app_2_plus", json!({"app_version": "beta"})));
+        assert!(check("short_sleeper", json!({"sleep_hours": 5.5})));
+        assert!(!check("short_sleeper", json!({"sleep_hours": 6})));
+        assert!(!check("short_sleeper", json!({})));
+        assert!(check("weight_100_plus", json!({"weight_kg": "100"})));
+        assert!(!check("weight_100_plus", json!({"weight_kg": 99.9})));
     }
 
     #[test]

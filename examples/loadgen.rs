@@ -1,0 +1,166 @@
+//! Load generator: N concurrent users each run the flow served at BASE from
+//! start to completed, again and again, for a fixed time. Prints completed
+//! runs/s, answers/s, request latency percentiles and errors.
+//!
+//! `cargo run --release --example loadgen -- --base http://127.0.0.1:8080 --users 64 --seconds 20`
+//! (the tokens are signed with `SCENEFLOW_JWT_SECRET`, or the development
+//! default). `scripts/load.sh` runs it against PostgreSQL next to pgbench.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+struct Args {
+    base: String,
+    users: usize,
+    seconds: u64,
+    secret: String,
+}
+
+fn args() -> Args {
+    let mut out = Args {
+        base: "http://127.0.0.1:8080".into(),
+        users: 64,
+        seconds: 20,
+        secret: std::env::var("SCENEFLOW_JWT_SECRET")
+            .unwrap_or_else(|_| sceneflow::config::DEFAULT_JWT_SECRET.into()),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        match flag.as_str() {
+            "--base" => out.base = value,
+            "--users" => out.users = value.parse().expect("--users N"),
+            "--seconds" => out.seconds = value.parse().expect("--seconds N"),
+            other => panic!("unknown flag {other}"),
+        }
+    }
+    out
+}
+
+/// An answer the scene accepts: the first choice, the lower bound, a name.
+fn valid_answer(scene: &Value) -> Value {
+    let input = &scene["input"];
+    let first = || input["choices"][0]["key"].clone();
+    match input["kind"].as_str().unwrap_or("none") {
+        "choice" => first(),
+        "multi_choice" => json!([first()]),
+        "text" => json!("ゆき"),
+        "number" | "date" => input["min"].clone(),
+        _ => Value::Null,
+    }
+}
+
+#[derive(Default)]
+struct Totals {
+    runs: AtomicU64,
+    answers: AtomicU64,
+    errors: AtomicU64,
+}
+
+const SOURCES: [&str; 3] = ["diet_campaign", "sleep_campaign", "organic"];
+
+#[tokio::main]
+async fn main() {
+    let args = args();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.users)
+        .build()
+        .unwrap();
+    let totals = Arc::new(Totals::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let prefix = sceneflow::auth::random_hex(4);
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for worker in 0..args.users {
+        let (client, totals, stop) = (client.clone(), totals.clone(), stop.clone());
+        let (base, secret, prefix) = (args.base.clone(), args.secret.clone(), prefix.clone());
+        workers.push(tokio::spawn(async move {
+            let mut latencies: Vec<u32> = Vec::with_capacity(100_000);
+            let mut n = 0u64;
+            let mut timed = |t: Instant| latencies.push(t.elapsed().as_micros() as u32);
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
+                let user = format!("load-{prefix}-{worker}-{n}");
+                let token = sceneflow::auth::mint_user_token(&secret, &user, 1);
+                let attributes = json!({
+                    "install_source": SOURCES[(n as usize + worker) % 3],
+                    "nickname": if n % 2 == 0 { "ゆき" } else { "" },
+                    "birth_year": 1970 + (n % 40),
+                });
+                let t = Instant::now();
+                let res = client
+                    .post(format!("{base}/v1/onboarding/start"))
+                    .bearer_auth(&token)
+                    .json(&json!({ "attributes": attributes }))
+                    .send()
+                    .await;
+                let mut state: Value = match res {
+                    Ok(r) if r.status().is_success() => r.json().await.unwrap_or(Value::Null),
+                    _ => {
+                        totals.errors.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                };
+                timed(t);
+                while state["status"] == "in_progress" && !stop.load(Ordering::Relaxed) {
+                    let scene = &state["scene"];
+                    let body = json!({"scene_id": scene["id"], "answer": valid_answer(scene)});
+                    let t = Instant::now();
+                    let res = client
+                        .post(format!("{base}/v1/onboarding/answers"))
+                        .bearer_auth(&token)
+                        .json(&body)
+                        .send()
+                        .await;
+                    match res {
+                        Ok(r) if r.status().is_success() => {
+                            state = r.json().await.unwrap_or(Value::Null);
+                            timed(t);
+                            totals.answers.fetch_add(1, Ordering::Relaxed);
+                        }
+                        _ => {
+                            totals.errors.fetch_add(1, Ordering::Relaxed);
+                            break;
+                        }
+                    }
+                }
+                if state["status"] == "completed" {
+                    totals.runs.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            latencies
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(args.seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut latencies = Vec::new();
+    for w in workers {
+        latencies.extend(w.await.unwrap());
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    let pct = |p: f64| -> f64 {
+        if latencies.is_empty() {
+            return 0.0;
+        }
+        let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
+        f64::from(latencies[i]) / 1000.0
+    };
+    let answers = totals.answers.load(Ordering::Relaxed);
+    println!(
+        "users {}  seconds {:.1}  completed runs/s {:.1}  answers/s {:.1}  requests {}  p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  max {:.2} ms  errors {}",
+        args.users,
+        elapsed,
+        totals.runs.load(Ordering::Relaxed) as f64 / elapsed,
+        answers as f64 / elapsed,
+        latencies.len(),
+        pct(0.50),
+        pct(0.90),
+        pct(0.99),
+        pct(1.0),
+        totals.errors.load(Ordering::Relaxed),
+    );
+}
