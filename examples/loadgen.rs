@@ -87,7 +87,7 @@ async fn main() {
                 let token = sceneflow::auth::mint_user_token(&secret, &user, 1);
                 let attributes = json!({
                     "install_source": SOURCES[(n as usize + worker) % 3],
-                    "nickname": if n % 2 == 0 { "ゆき" } else { "" },
+                    "nickname": if n.is_multiple_of(2) { "ゆき" } else { "" },
                     "birth_year": 1970 + (n % 40),
                 });
                 let t = Instant::now();

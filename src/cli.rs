@@ -69,8 +69,36 @@ enum Command {
         #[arg(long, default_value_t = 30)]
         days: u32,
     },
+    /// Manage dashboard users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Run database migrations and exit.
     Migrate,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a dashboard user, or set the role and password of an existing one.
+    /// The password comes from SCENEFLOW_PASSWORD, or is asked for.
+    Add {
+        name: String,
+        #[arg(long, value_enum)]
+        role: Role,
+    },
+}
+
+fn read_password() -> Result<String, String> {
+    if let Ok(p) = std::env::var("SCENEFLOW_PASSWORD") {
+        return Ok(p);
+    }
+    let first = rpassword::prompt_password("Password: ").map_err(|e| e.to_string())?;
+    let again = rpassword::prompt_password("Again: ").map_err(|e| e.to_string())?;
+    if first != again {
+        return Err("the passwords differ".into());
+    }
+    Ok(first)
 }
 
 pub fn main() -> ExitCode {
@@ -221,6 +249,29 @@ async fn run(command: Command, settings: Settings) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::User {
+            command: UserCommand::Add { name, role },
+        } => {
+            let password = read_password()?;
+            if password.chars().count() < 8 {
+                return Err("the password needs at least 8 characters".into());
+            }
+            let name = name.trim().to_owned();
+            if name.is_empty() || name.len() > 64 {
+                return Err("the user name needs 1 to 64 characters".into());
+            }
+            let state = AppState::connect(settings)
+                .await
+                .map_err(|e| e.to_string())?;
+            let who = name.clone();
+            state
+                .db
+                .run(move |c| crate::dashboard::session::add_user(c, &who, role, &password))
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("{name} can sign in to the dashboard as {role}");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Export { channel, file } => {
             let state = AppState::connect(settings)
                 .await
@@ -264,7 +315,9 @@ async fn serve(settings: Settings) -> Result<ExitCode, String> {
         .unwrap_or("127.0.0.1");
     let base = format!("http://{host}:{}", app.port());
     tracing::info!("sceneflow is serving on {base} ({summary})");
-    tracing::info!("admin API: {base}/admin/api · health: {base}/healthz, {base}/readyz");
+    tracing::info!(
+        "dashboard: {base}/admin (users: sceneflow user add NAME --role admin) · admin API: {base}/admin/api · health: {base}/healthz, {base}/readyz"
+    );
     tracing::info!("mobile API: {base}/v1/onboarding/start · OpenAPI: {base}/openapi.json");
     tracing::info!(
         "tokens: `sceneflow token USER_ID` (mobile), `sceneflow admin-token --role admin --name you` (admin)"

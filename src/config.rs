@@ -34,6 +34,10 @@ pub struct Settings {
     pub workers: Option<usize>,
     pub log_format: LogFormat,
     pub s3: S3Settings,
+    /// Single-person teams: the uploader may approve their own version.
+    pub allow_self_approval: bool,
+    /// Follow the channel pointers in the object store instead of the database's own.
+    pub follow_store: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -152,6 +156,17 @@ impl Settings {
                 }
             },
             s3: S3Settings::default(),
+            allow_self_approval: flag("SCENEFLOW_SELF_APPROVAL", false)?,
+            follow_store: match get("SCENEFLOW_FOLLOW").as_deref() {
+                None | Some("none") => false,
+                Some("store") => true,
+                Some(other) => {
+                    return Err(invalid(
+                        "SCENEFLOW_FOLLOW",
+                        format!("'{other}' is not store or none"),
+                    ));
+                }
+            },
         };
         settings.check()?;
         Ok(settings)

@@ -11,6 +11,7 @@ use crate::flow::answer::AnswerError;
 use crate::master_data::import::ImportError;
 use crate::master_data::report::Report;
 use crate::onboarding::OnboardingError;
+use crate::release::ReleaseError;
 use crate::storage::StorageError;
 use crate::store::StoreError;
 
@@ -43,6 +44,10 @@ pub enum ApiError {
     AlreadyCompleted,
     #[error("the answer does not fit this scene: {0}")]
     InvalidAnswer(AnswerError),
+    /// A release rule refused the action (`not_approved`, `not_on_staging`,
+    /// `self_approval`, `nothing_to_roll_back`).
+    #[error("{message}")]
+    Release { code: &'static str, message: String },
     #[error("the database or object store cannot be reached; retry shortly")]
     StorageUnavailable,
     #[error("something went wrong on our side; it has been logged")]
@@ -65,6 +70,7 @@ impl ApiError {
             ApiError::AlreadyAnswered => "already_answered",
             ApiError::AlreadyCompleted => "already_completed",
             ApiError::InvalidAnswer(_) => "invalid_answer",
+            ApiError::Release { code, .. } => code,
             ApiError::StorageUnavailable => "storage_unavailable",
             ApiError::Internal => "internal",
         }
@@ -96,6 +102,8 @@ impl ResponseError for ApiError {
             | ApiError::AlreadyAnswered
             | ApiError::AlreadyCompleted => StatusCode::CONFLICT,
             ApiError::InvalidAnswer(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Release { code, .. } if *code == "self_approval" => StatusCode::FORBIDDEN,
+            ApiError::Release { .. } => StatusCode::CONFLICT,
             ApiError::InvalidWorkbook(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::FlowUnavailable(_) | ApiError::StorageUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -164,6 +172,29 @@ pub struct ErrorDetail {
     pub message: String,
     #[schema(value_type = Object)]
     pub details: Value,
+}
+
+impl From<ReleaseError> for ApiError {
+    fn from(e: ReleaseError) -> Self {
+        let code = match &e {
+            ReleaseError::UnknownVersion(_) => return ApiError::NotFound(e.to_string()),
+            ReleaseError::Store(_) | ReleaseError::Storage(_) => {
+                return match e {
+                    ReleaseError::Store(e) => e.into(),
+                    ReleaseError::Storage(e) => e.into(),
+                    _ => unreachable!(),
+                };
+            }
+            ReleaseError::NotOnStaging { .. } => "not_on_staging",
+            ReleaseError::SelfApproval(_) => "self_approval",
+            ReleaseError::NotApproved(_) => "not_approved",
+            ReleaseError::NothingToRollBack => "nothing_to_roll_back",
+        };
+        ApiError::Release {
+            code,
+            message: e.to_string(),
+        }
+    }
 }
 
 impl From<StorageError> for ApiError {

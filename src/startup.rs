@@ -11,6 +11,7 @@ use crate::error::{ApiError, extractor_error};
 use crate::master_data::import::{ImportError, Importer, Outcome};
 use crate::master_data::{self, Limits};
 use crate::onboarding::Onboarding;
+use crate::release::Releases;
 use crate::storage::{Storage, StorageError};
 use crate::store::{Db, StoreError, channels, versions};
 
@@ -21,6 +22,7 @@ pub struct AppState {
     pub storage: Storage,
     pub importer: Importer,
     pub onboarding: Onboarding,
+    pub releases: Releases,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,7 +61,13 @@ impl AppState {
             limits,
         };
         let onboarding = Onboarding::new(db.clone());
+        let releases = Releases {
+            db: db.clone(),
+            storage: storage.clone(),
+            allow_self_approval: settings.allow_self_approval,
+        };
         Ok(AppState {
+            releases,
             onboarding,
             settings,
             db,
@@ -129,6 +137,9 @@ impl Application {
                 source,
             })?
             .port();
+        if state.settings.follow_store {
+            tokio::spawn(crate::release::follow_store(state.importer.clone()));
+        }
         let workers = state.settings.workers;
         let state = web::Data::new(state);
         let mut server = HttpServer::new(move || {
@@ -183,6 +194,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/readyz", web::get().to(crate::health::readyz))
     .configure(crate::api::routes)
     .configure(crate::admin::routes)
+    .configure(crate::dashboard::routes)
     .default_service(web::to(not_found));
 }
 

@@ -1,6 +1,7 @@
 //! The admin JSON API under `/admin/api`.
 
 pub mod auth;
+pub mod channels;
 pub mod versions;
 
 use actix_web::{HttpResponse, web};
@@ -8,7 +9,7 @@ use serde_json::json;
 
 use crate::error::ApiError;
 use crate::startup::AppState;
-use crate::store::{audit, channels};
+use crate::store::audit;
 use auth::Admin;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -19,18 +20,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/versions/import", web::post().to(versions::import_key))
             .route("/versions/{id}", web::get().to(versions::show))
             .route("/versions/{id}/workbook", web::get().to(versions::workbook))
-            .route("/channels", web::get().to(list_channels))
+            .route("/versions/{id}/approve", web::post().to(channels::approve))
+            .route("/channels", web::get().to(channels::list))
+            .route(
+                "/channels/production/rollback",
+                web::post().to(channels::rollback),
+            )
+            .route("/channels/{name}", web::put().to(channels::put))
             .route("/audit", web::get().to(list_audit))
             .route("/conditions", web::get().to(list_conditions)),
     );
-}
-
-async fn list_channels(
-    _admin: Admin,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let rows = state.db.run(channels::list).await?;
-    Ok(HttpResponse::Ok().json(json!({"channels": rows})))
 }
 
 async fn list_audit(_admin: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

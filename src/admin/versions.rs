@@ -183,13 +183,17 @@ pub async fn workbook(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
-    let lookup = id.clone();
+    serve_workbook(&state, &id).await
+}
+
+/// The original file of a version, as an attachment.
+pub async fn serve_workbook(state: &AppState, id: &str) -> Result<HttpResponse, ApiError> {
+    let lookup = id.to_owned();
     let version = state
         .db
         .run(move |c| versions::find(c, &lookup))
         .await?
-        .ok_or_else(|| not_found(&id))?;
+        .ok_or_else(|| not_found(id))?;
     let bytes = state.storage.get(&version.store_key).await?.ok_or_else(|| {
         tracing::error!(version = %version.id, key = %version.store_key, "stored workbook is missing");
         ApiError::NotFound(format!("the original file of version '{id}' is missing from the store"))

@@ -6,6 +6,7 @@
 pub mod answer;
 pub mod bucket;
 pub mod conditions;
+pub mod diff;
 pub mod engine;
 pub mod model;
 pub mod template;

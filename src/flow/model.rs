@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 /// The step key that ends a flow when used as a `next_step`.
 pub const END: &str = "END";
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FlowDef {
     /// Step keys in order of first appearance in the `scenes` sheet.
     pub steps: Vec<String>,

@@ -9,6 +9,7 @@ pub mod channels;
 pub mod runs;
 pub mod schema;
 pub mod tokens;
+pub mod users;
 pub mod versions;
 
 use std::time::Duration;

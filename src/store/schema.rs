@@ -179,5 +179,51 @@ diesel::allow_tables_to_appear_in_same_query!(
     runs,
     run_answers,
     assignments,
-    events
+    events,
+    approvals,
+    channel_history,
+    users,
+    sessions
 );
+
+diesel::table! {
+    approvals (version_id) {
+        version_id -> Text,
+        approved_by -> Text,
+        approved_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    channel_history (id) {
+        id -> BigInt,
+        channel -> Text,
+        version_id -> Text,
+        set_by -> Text,
+        set_at -> Timestamp,
+        undone_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    users (name) {
+        name -> Text,
+        role -> Text,
+        password_hash -> Text,
+        failed_logins -> Integer,
+        last_failure_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sessions (token_hash) {
+        token_hash -> Text,
+        user_name -> Text,
+        csrf_token -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_name));

@@ -7,6 +7,7 @@ mod cli;
 mod health;
 mod onboarding;
 mod outage;
+mod release;
 mod s3;
 mod shutdown;
 mod versions;

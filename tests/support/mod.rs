@@ -225,6 +225,16 @@ impl TestApp {
             .expect("count rows")
     }
 
+    /// Another instance on the same database and store; its base URL.
+    pub async fn spawn_sibling(&self) -> String {
+        let app = Application::build(self.settings.clone())
+            .await
+            .expect("the second instance starts");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        base
+    }
+
     /// Point the production channel at a version, straight in the database.
     pub async fn publish(&self, version: &str) {
         let version = version.to_owned();

@@ -1,0 +1,89 @@
+//! `/admin/api/channels` and approval: deploy, approve, publish, rollback.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::Admin;
+use crate::auth::Role;
+use crate::error::ApiError;
+use crate::startup::AppState;
+use crate::store::channels;
+
+#[derive(Deserialize)]
+pub struct PointRequest {
+    version: String,
+}
+
+/// Each channel with its version, since when, by whom, and its approval;
+/// plus what a production rollback would go back to.
+pub async fn list(_admin: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let (rows, approvals, previous) = state
+        .db
+        .run(|c| {
+            Ok((
+                channels::list(c)?,
+                channels::approvals(c)?,
+                channels::previous(c, channels::PRODUCTION)?,
+            ))
+        })
+        .await?;
+    let list: Vec<_> = rows
+        .iter()
+        .map(|ch| {
+            let approval = approvals.iter().find(|a| a.version_id == ch.version_id);
+            json!({
+                "name": ch.name,
+                "version_id": ch.version_id,
+                "updated_at": ch.updated_at,
+                "updated_by": ch.updated_by,
+                "approval": approval,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "channels": list,
+        "production_rollback_to": previous,
+    })))
+}
+
+pub async fn put(
+    admin: Admin,
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+    body: web::Json<PointRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let version = body.into_inner().version;
+    let change = match name.as_str() {
+        channels::STAGING => {
+            let who = admin.require(Role::Operator)?;
+            state.releases.deploy_staging(&version, &who.name).await?
+        }
+        channels::PRODUCTION => {
+            let who = admin.require(Role::Admin)?;
+            state.releases.publish(&version, &who.name).await?
+        }
+        other => {
+            return Err(ApiError::NotFound(format!(
+                "there is no channel '{other}': use staging or production"
+            )));
+        }
+    };
+    Ok(HttpResponse::Ok().json(json!({"change": change})))
+}
+
+pub async fn rollback(admin: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let who = admin.require(Role::Admin)?;
+    let change = state.releases.rollback(&who.name).await?;
+    Ok(HttpResponse::Ok().json(json!({"change": change})))
+}
+
+pub async fn approve(
+    admin: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let who = admin.require(Role::Qa)?;
+    let approval = state.releases.approve(&id, &who.name).await?;
+    Ok(HttpResponse::Ok().json(json!({"approval": approval})))
+}

@@ -1,0 +1,133 @@
+//! The HTML dashboard at `/admin`: server-rendered askama templates from
+//! `admin/templates`, Bootstrap's CSS embedded from `admin/static`, plain
+//! forms (no JavaScript). Every page and action checks the role itself; the
+//! release rules are those of [`crate::release`], shared with the JSON API.
+
+pub mod diagram;
+mod pages;
+pub mod session;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError, web};
+use askama::Template;
+
+use crate::auth::Role;
+use crate::error::ApiError;
+use crate::store::StoreError;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/admin", web::get().to(pages::overview))
+        .route("/admin/", web::get().to(pages::overview))
+        .route("/admin/static/bootstrap.min.css", web::get().to(css))
+        .route("/admin/login", web::get().to(pages::login_form))
+        .route("/admin/login", web::post().to(pages::login))
+        .route("/admin/logout", web::post().to(pages::logout))
+        .route("/admin/upload", web::get().to(pages::upload_form))
+        .route("/admin/upload", web::post().to(pages::upload))
+        .route("/admin/versions/{id}", web::get().to(pages::version))
+        .route(
+            "/admin/versions/{id}/workbook",
+            web::get().to(pages::workbook),
+        )
+        .route("/admin/versions/{id}/diff", web::get().to(pages::diff))
+        .route(
+            "/admin/versions/{id}/confirm/{action}",
+            web::get().to(pages::confirm),
+        )
+        .route("/admin/versions/{id}/{action}", web::post().to(pages::act))
+        .route("/admin/rollback", web::get().to(pages::confirm_rollback))
+        .route("/admin/rollback", web::post().to(pages::rollback))
+        .route("/admin/audit", web::get().to(pages::audit))
+        .route("/admin/conditions", web::get().to(pages::conditions));
+}
+
+const BOOTSTRAP_CSS: &[u8] = include_bytes!("../../admin/static/bootstrap.min.css");
+
+async fn css() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=86400"))
+        .body(BOOTSTRAP_CSS)
+}
+
+/// What a dashboard request can fail with, rendered as a page (or a redirect
+/// to the sign-in page).
+#[derive(Debug, thiserror::Error)]
+pub enum DashboardError {
+    #[error("please sign in")]
+    LoginRequired,
+    #[error("this needs the role {needed} or higher; you are signed in as {have}")]
+    Forbidden { needed: Role, have: Role },
+    #[error(
+        "the form has expired or did not come from this dashboard; go back, reload and try again"
+    )]
+    BadCsrf,
+    #[error("{0}")]
+    Api(#[from] ApiError),
+}
+
+impl From<StoreError> for DashboardError {
+    fn from(e: StoreError) -> Self {
+        DashboardError::Api(e.into())
+    }
+}
+
+impl From<crate::release::ReleaseError> for DashboardError {
+    fn from(e: crate::release::ReleaseError) -> Self {
+        DashboardError::Api(e.into())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage<'a> {
+    nav: Option<pages::Nav>,
+    title: &'a str,
+    text: String,
+    style: &'a str,
+}
+
+impl ResponseError for DashboardError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            DashboardError::LoginRequired => StatusCode::SEE_OTHER,
+            DashboardError::Forbidden { .. } | DashboardError::BadCsrf => StatusCode::FORBIDDEN,
+            DashboardError::Api(e) => e.status_code(),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let DashboardError::LoginRequired = self {
+            return HttpResponse::SeeOther()
+                .insert_header(("Location", "/admin/login"))
+                .finish();
+        }
+        let title = match self {
+            DashboardError::Forbidden { .. } => "Not allowed",
+            DashboardError::BadCsrf => "Form expired",
+            DashboardError::Api(e) if e.status_code().is_server_error() => "Try again shortly",
+            _ => "That did not work",
+        };
+        let page = MessagePage {
+            nav: None,
+            title,
+            text: self.to_string(),
+            style: "danger",
+        };
+        html(self.status_code(), &page)
+    }
+}
+
+pub fn html(status: StatusCode, page: &impl Template) -> HttpResponse {
+    match page.render() {
+        Ok(body) => HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .insert_header(("X-Frame-Options", "DENY"))
+            .insert_header(("Content-Security-Policy", "default-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'"))
+            .body(body),
+        Err(e) => {
+            tracing::error!(error = %e, "a dashboard template failed to render");
+            HttpResponse::InternalServerError().body("the page could not be rendered")
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! Dashboard sign-in: argon2 password hashes, a session cookie (HttpOnly,
+//! SameSite=Strict, Secure behind TLS), a CSRF token per session checked on
+//! every form, and a growing delay after failed logins.
+
+use std::time::Duration;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use argon2::{Argon2, PasswordHasher, PasswordVerifier};
+use futures_util::future::LocalBoxFuture;
+
+use super::DashboardError;
+use crate::auth::{Role, random_hex, sha256_hex};
+use crate::startup::AppState;
+use crate::store::users::{self, SessionRow, UserRow};
+use crate::store::{AnyConnection, StoreError};
+
+pub const COOKIE: &str = "sceneflow_session";
+const SESSION_HOURS: i64 = 12;
+/// After this many failures in a row, logins wait out [`LOCKOUT`].
+const FAILURES_BEFORE_LOCKOUT: i32 = 5;
+const LOCKOUT: chrono::Duration = chrono::Duration::seconds(60);
+
+/// The signed-in user of a dashboard request.
+#[derive(Debug, Clone)]
+pub struct Signed {
+    pub name: String,
+    pub role: Role,
+    pub csrf: String,
+    token_hash: String,
+}
+
+impl Signed {
+    pub fn require(&self, needed: Role) -> Result<(), DashboardError> {
+        if self.role >= needed {
+            Ok(())
+        } else {
+            Err(DashboardError::Forbidden {
+                needed,
+                have: self.role,
+            })
+        }
+    }
+
+    /// Refuse a form whose CSRF token is not this session's.
+    pub fn check_csrf(&self, sent: &str) -> Result<(), DashboardError> {
+        if !sent.is_empty() && sent == self.csrf {
+            Ok(())
+        } else {
+            Err(DashboardError::BadCsrf)
+        }
+    }
+}
+
+impl FromRequest for Signed {
+    type Error = DashboardError;
+    type Future = LocalBoxFuture<'static, Result<Self, DashboardError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = req.cookie(COOKIE).map(|c| c.value().to_owned());
+        Box::pin(async move {
+            let state = state.ok_or(DashboardError::LoginRequired)?;
+            let token = token.ok_or(DashboardError::LoginRequired)?;
+            let hash = sha256_hex(token.as_bytes());
+            let lookup = hash.clone();
+            let (session, user) = state
+                .db
+                .run(move |c| users::session(c, &lookup))
+                .await?
+                .ok_or(DashboardError::LoginRequired)?;
+            let role = Role::parse(&user.role)
+                .ok_or_else(|| StoreError::Corrupt(format!("role '{}'", user.role)))?;
+            Ok(Signed {
+                name: user.name,
+                role,
+                csrf: session.csrf_token,
+                token_hash: hash,
+            })
+        })
+    }
+}
+
+pub fn hash_password(password: &str) -> String {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .expect("argon2 hashing with default parameters works")
+        .to_string()
+}
+
+fn verify_password(password: &str, hash: &str) -> bool {
+    Argon2::default()
+        .verify_password(password.as_bytes(), hash)
+        .is_ok()
+}
+
+/// Create or update a dashboard user (`sceneflow user add`).
+pub fn add_user(
+    conn: &mut AnyConnection,
+    name: &str,
+    role: Role,
+    password: &str,
+) -> Result<(), StoreError> {
+    users::upsert(
+        conn,
+        &UserRow {
+            name: name.to_owned(),
+            role: role.as_str().to_owned(),
+            password_hash: hash_password(password),
+            failed_logins: 0,
+            last_failure_at: None,
+            created_at: crate::store::now(),
+        },
+    )
+}
+
+pub enum LoginOutcome {
+    /// The cookie value of the new session.
+    Session(String),
+    WrongPassword,
+    LockedOut,
+}
+
+/// Check a name and password; on success open a session.
+pub async fn login(
+    state: &AppState,
+    name: String,
+    password: String,
+) -> Result<LoginOutcome, StoreError> {
+    let lookup = name.clone();
+    let user = state.db.run(move |c| users::find(c, &lookup)).await?;
+    let now = crate::store::now();
+    if let Some(u) = &user
+        && u.failed_logins >= FAILURES_BEFORE_LOCKOUT
+        && u.last_failure_at.is_some_and(|t| now - t < LOCKOUT)
+    {
+        return Ok(LoginOutcome::LockedOut);
+    }
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    // argon2 is deliberately slow: keep it off the async workers.
+    let ok =
+        tokio::task::spawn_blocking(move || hash.is_some_and(|h| verify_password(&password, &h)))
+            .await
+            .unwrap_or(false);
+    let Some(user) = user else {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        return Ok(LoginOutcome::WrongPassword);
+    };
+    if !ok {
+        let (name, failures) = (user.name, user.failed_logins + 1);
+        state
+            .db
+            .run(move |c| users::record_failure(c, &name, failures))
+            .await?;
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        return Ok(LoginOutcome::WrongPassword);
+    }
+    let token = random_hex(32);
+    let row = SessionRow {
+        token_hash: sha256_hex(token.as_bytes()),
+        user_name: user.name,
+        csrf_token: random_hex(16),
+        created_at: now,
+        expires_at: now + chrono::Duration::hours(SESSION_HOURS),
+    };
+    state
+        .db
+        .run(move |c| users::create_session(c, &row))
+        .await?;
+    Ok(LoginOutcome::Session(token))
+}
+
+pub async fn logout(state: &AppState, signed: &Signed) -> Result<(), StoreError> {
+    let hash = signed.token_hash.clone();
+    state.db.run(move |c| users::end_session(c, &hash)).await
+}
+
+/// The session cookie; `Secure` when the request came over TLS.
+pub fn cookie(req: &HttpRequest, value: String) -> Cookie<'static> {
+    let secure = req.connection_info().scheme() == "https";
+    Cookie::build(COOKIE, value)
+        .path("/admin")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure)
+        .max_age(actix_web::cookie::time::Duration::hours(SESSION_HOURS))
+        .finish()
+}
+
+pub fn removal(req: &HttpRequest) -> Cookie<'static> {
+    let mut c = cookie(req, String::new());
+    c.make_removal();
+    c
+}

@@ -1,0 +1,93 @@
+//! Dashboard users (argon2 password hashes) and their sessions.
+
+use diesel::prelude::*;
+
+use super::schema::{sessions, users};
+use super::{AnyConnection, StoreError};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub name: String,
+    pub role: String,
+    pub password_hash: String,
+    pub failed_logins: i32,
+    pub last_failure_at: Option<chrono::NaiveDateTime>,
+    pub created_at: chrono::NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = sessions)]
+pub struct SessionRow {
+    pub token_hash: String,
+    pub user_name: String,
+    pub csrf_token: String,
+    pub created_at: chrono::NaiveDateTime,
+    pub expires_at: chrono::NaiveDateTime,
+}
+
+/// Create a user, or replace the role and password of an existing one.
+pub fn upsert(conn: &mut AnyConnection, row: &UserRow) -> Result<(), StoreError> {
+    conn.transaction(|conn| {
+        diesel::delete(users::table.find(&row.name)).execute(conn)?;
+        diesel::insert_into(users::table)
+            .values(row)
+            .execute(conn)?;
+        Ok(())
+    })
+}
+
+pub fn find(conn: &mut AnyConnection, name: &str) -> Result<Option<UserRow>, StoreError> {
+    Ok(users::table
+        .find(name)
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn record_failure(
+    conn: &mut AnyConnection,
+    name: &str,
+    failed_logins: i32,
+) -> Result<(), StoreError> {
+    diesel::update(users::table.find(name))
+        .set((
+            users::failed_logins.eq(failed_logins),
+            users::last_failure_at.eq(Some(super::now())),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn create_session(conn: &mut AnyConnection, row: &SessionRow) -> Result<(), StoreError> {
+    conn.transaction(|conn| {
+        diesel::update(users::table.find(&row.user_name))
+            .set(users::failed_logins.eq(0))
+            .execute(conn)?;
+        diesel::delete(sessions::table.filter(sessions::expires_at.lt(super::now())))
+            .execute(conn)?;
+        diesel::insert_into(sessions::table)
+            .values(row)
+            .execute(conn)?;
+        Ok(())
+    })
+}
+
+/// The live session with this token hash, and its user.
+pub fn session(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+) -> Result<Option<(SessionRow, UserRow)>, StoreError> {
+    Ok(sessions::table
+        .inner_join(users::table)
+        .filter(sessions::token_hash.eq(token_hash))
+        .filter(sessions::expires_at.gt(super::now()))
+        .select((SessionRow::as_select(), UserRow::as_select()))
+        .first(conn)
+        .optional()?)
+}
+
+pub fn end_session(conn: &mut AnyConnection, token_hash: &str) -> Result<(), StoreError> {
+    diesel::delete(sessions::table.find(token_hash)).execute(conn)?;
+    Ok(())
+}
