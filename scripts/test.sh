@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: formatting, clippy, unit and integration tests on SQLite
-# and PostgreSQL (S3 runs in-process). Starts what the tests need.
+# and PostgreSQL (S3 runs in-process), and the dashboard in headless Chromium.
+# Starts or installs what the tests need.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/postgres.sh
@@ -15,3 +16,5 @@ cargo clippy --all-targets --locked -- -D warnings
 
 echo "==> cargo test"
 cargo test --locked "$@"
+
+bash scripts/browser-test.sh

@@ -4,6 +4,7 @@
 mod support;
 
 mod cli;
+mod dashboard;
 mod health;
 mod onboarding;
 mod outage;

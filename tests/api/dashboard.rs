@@ -1,0 +1,242 @@
+//! The HTML dashboard's rules over HTTP: sign-in, session cookie, CSRF,
+//! roles on every page and action, lockout after failed sign-ins.
+
+use reqwest::StatusCode;
+use sceneflow::auth::Role;
+use serde_json::Value;
+
+use crate::on_both_backends;
+use crate::support::{Backend, TestApp, book, spawn_app_with};
+
+on_both_backends!(
+    pages_need_a_session,
+    actions_check_role_and_csrf,
+    repeated_failed_sign_ins_lock_the_user_out,
+);
+
+const PASSWORD: &str = "correct-horse-battery";
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn add_user(app: &TestApp, name: &'static str, role: Role) {
+    app.db
+        .run(move |c| sceneflow::dashboard::session::add_user(c, name, role, PASSWORD))
+        .await
+        .unwrap();
+}
+
+/// Sign in; the session cookie (`name=value`) and its CSRF token.
+async fn sign_in(app: &TestApp, name: &str) -> (String, String) {
+    let client = no_redirects();
+    let res = client
+        .post(app.url("/admin/login"))
+        .form(&[("name", name), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let set_cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/admin"] {
+        assert!(set_cookie.contains(flag), "{flag} in {set_cookie}");
+    }
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let page = client
+        .get(app.url("/admin"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a CSRF token in the page")
+        .to_owned();
+    (cookie, csrf)
+}
+
+async fn post(app: &TestApp, cookie: &str, path: &str, csrf: &str) -> (StatusCode, String) {
+    let res = no_redirects()
+        .post(app.url(path))
+        .header("cookie", cookie)
+        .form(&[("csrf", csrf)])
+        .send()
+        .await
+        .unwrap();
+    (res.status(), res.text().await.unwrap())
+}
+
+async fn pages_need_a_session(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.sample = true).await;
+    let sample = &sceneflow::auth::sha256_hex(sceneflow::master_data::SAMPLE_WORKBOOK)[..12];
+    for path in [
+        "/admin".to_owned(),
+        "/admin/upload".to_owned(),
+        "/admin/audit".to_owned(),
+        "/admin/conditions".to_owned(),
+        "/admin/rollback".to_owned(),
+        format!("/admin/versions/{sample}"),
+        format!("/admin/versions/{sample}/diff"),
+        format!("/admin/versions/{sample}/workbook"),
+        format!("/admin/versions/{sample}/confirm/publish"),
+    ] {
+        let res = no_redirects().get(app.url(&path)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(res.headers()["location"], "/admin/login", "{path}");
+    }
+    let (status, _) = post(&app, "", &format!("/admin/versions/{sample}/publish"), "x").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+
+    add_user(&app, "olive", Role::Operator).await;
+    let (cookie, _) = sign_in(&app, "olive").await;
+    let page = no_redirects()
+        .get(app.url(&format!("/admin/versions/{sample}")))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("flow diagram") && html.contains("welcome_diet"));
+    let css = no_redirects()
+        .get(app.url("/admin/static/bootstrap.min.css"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(css.status(), StatusCode::OK);
+}
+
+async fn actions_check_role_and_csrf(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.sample = true).await;
+    let token = app.token(Role::Operator).await;
+    let body: Value = app
+        .upload(&token, book::valid().bytes())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let v2 = body["version"]["id"].as_str().unwrap().to_owned();
+    add_user(&app, "olive", Role::Operator).await;
+    add_user(&app, "quinn", Role::Qa).await;
+    add_user(&app, "ada", Role::Admin).await;
+    let (olive, olive_csrf) = sign_in(&app, "olive").await;
+    let (quinn, quinn_csrf) = sign_in(&app, "quinn").await;
+    let (ada, ada_csrf) = sign_in(&app, "ada").await;
+
+    // CSRF: a form without this session's token changes nothing.
+    for bad in ["", "forged", quinn_csrf.as_str()] {
+        let (status, html) = post(&app, &olive, &format!("/admin/versions/{v2}/deploy"), bad).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "csrf {bad:?}");
+        assert!(html.contains("Form expired"));
+    }
+    assert_eq!(
+        app.count_sql("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'deploy'")
+            .await,
+        0
+    );
+
+    // Roles: each action refuses the roles below it, whatever the buttons show.
+    let (status, _) = post(
+        &app,
+        &olive,
+        &format!("/admin/versions/{v2}/approve"),
+        &olive_csrf,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = post(
+        &app,
+        &quinn,
+        &format!("/admin/versions/{v2}/publish"),
+        &quinn_csrf,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = post(&app, &quinn, "/admin/rollback", &quinn_csrf).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let (status, _) = post(
+        &app,
+        &olive,
+        &format!("/admin/versions/{v2}/deploy"),
+        &olive_csrf,
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, html) = post(
+        &app,
+        &ada,
+        &format!("/admin/versions/{v2}/publish"),
+        &ada_csrf,
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "publishing needs approval first"
+    );
+    assert!(html.contains("not been approved"));
+    let (status, _) = post(
+        &app,
+        &quinn,
+        &format!("/admin/versions/{v2}/approve"),
+        &quinn_csrf,
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _) = post(
+        &app,
+        &ada,
+        &format!("/admin/versions/{v2}/publish"),
+        &ada_csrf,
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _) = post(&app, &ada, "/admin/rollback", &ada_csrf).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let actors = app
+        .count_sql(
+            "SELECT COUNT(*) AS n FROM audit_log WHERE (action, actor) IN (('deploy', 'olive'), ('approve', 'quinn'), ('publish', 'ada'), ('rollback', 'ada'))",
+        )
+        .await;
+    assert_eq!(actors, 4);
+
+    // Signing out ends the session on the server.
+    let (status, _) = post(&app, &olive, "/admin/logout", &olive_csrf).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let res = no_redirects()
+        .get(app.url("/admin"))
+        .header("cookie", &olive)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+}
+
+async fn repeated_failed_sign_ins_lock_the_user_out(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    add_user(&app, "ada", Role::Admin).await;
+    let client = no_redirects();
+    let attempt = |password: &'static str| {
+        client
+            .post(app.url("/admin/login"))
+            .form(&[("name", "ada"), ("password", password)])
+            .send()
+    };
+    for _ in 0..5 {
+        let res = attempt("wrong-password").await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert!(res.text().await.unwrap().contains("wrong"));
+    }
+    let res = attempt(PASSWORD).await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(res.text().await.unwrap().contains("Wait a minute"));
+}
