@@ -44,6 +44,10 @@ pub enum ApiError {
     AlreadyCompleted,
     #[error("the answer does not fit this scene: {0}")]
     InvalidAnswer(AnswerError),
+    #[error(
+        "the user {0} is not a registered tester; debug calls only touch testers (PUT /debug/testers/{0})"
+    )]
+    NotATester(String),
     /// A release rule refused the action (`not_approved`, `not_on_staging`,
     /// `self_approval`, `nothing_to_roll_back`).
     #[error("{message}")]
@@ -71,6 +75,7 @@ impl ApiError {
             ApiError::AlreadyCompleted => "already_completed",
             ApiError::InvalidAnswer(_) => "invalid_answer",
             ApiError::Release { code, .. } => code,
+            ApiError::NotATester(_) => "not_a_tester",
             ApiError::StorageUnavailable => "storage_unavailable",
             ApiError::Internal => "internal",
         }
@@ -96,7 +101,7 @@ impl ResponseError for ApiError {
             ApiError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::Forbidden { .. } | ApiError::NotATester(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::NotStarted => StatusCode::NOT_FOUND,
             ApiError::SceneMismatch { .. }
             | ApiError::AlreadyAnswered
@@ -150,6 +155,9 @@ impl From<OnboardingError> for ApiError {
             OnboardingError::AlreadyCompleted => ApiError::AlreadyCompleted,
             OnboardingError::InvalidAnswer(e) => ApiError::InvalidAnswer(e),
             OnboardingError::Store(e) => e.into(),
+            OnboardingError::NotATester(user) => ApiError::NotATester(user),
+            OnboardingError::UnknownKey(message) => ApiError::NotFound(message),
+            OnboardingError::Invalid(message) => ApiError::InvalidRequest(message),
             OnboardingError::Conflict => {
                 tracing::error!("a run kept changing while being written");
                 ApiError::StorageUnavailable

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod dashboard;
+pub mod debug;
 pub mod error;
 pub mod flow;
 pub mod health;

@@ -146,7 +146,7 @@ impl Application {
             App::new()
                 .wrap(tracing_actix_web::TracingLogger::default())
                 .app_data(state.clone())
-                .configure(configure)
+                .configure(|cfg| configure(cfg, state.settings.debug))
         })
         .shutdown_timeout(30);
         if let Some(n) = workers {
@@ -174,8 +174,11 @@ impl Application {
     }
 }
 
-/// Routes and extractor settings; shared by the server and in-process tests.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// Routes and extractor settings; the debug API only when `debug` is on.
+pub fn configure(cfg: &mut web::ServiceConfig, debug: bool) {
+    if debug {
+        cfg.configure(crate::debug::routes);
+    }
     cfg.app_data(
         web::JsonConfig::default()
             .limit(1024 * 1024)

@@ -34,7 +34,7 @@ pub struct AnswerRequest {
     pub answer: Value,
 }
 
-fn check_attributes(attributes: &Map<String, Value>) -> Result<(), ApiError> {
+pub fn check_attributes(attributes: &Map<String, Value>) -> Result<(), ApiError> {
     if attributes.len() > MAX_ATTRIBUTES {
         return Err(ApiError::InvalidRequest(format!(
             "at most {MAX_ATTRIBUTES} attributes are accepted"

@@ -9,6 +9,7 @@ pub mod conditions;
 pub mod diff;
 pub mod engine;
 pub mod model;
+pub mod simulate;
 pub mod template;
 pub mod view;
 

@@ -7,6 +7,7 @@
 //! advance the run exactly once and the other nine replay its state.
 
 pub mod flows;
+pub mod qa;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +20,7 @@ use crate::flow::engine::Assignment;
 use crate::flow::view::{self, Progress, State, Status};
 use crate::flow::{Attributes, CompiledFlow, Context, Next, Reached};
 use crate::store::runs::{self, AnswerRow, AssignmentRow, NewEvent, RunRow};
-use crate::store::{AnyConnection, Db, StoreError, channels};
+use crate::store::{AnyConnection, Db, StoreError, channels, testers};
 pub use flows::FlowCache;
 
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +39,12 @@ pub enum OnboardingError {
     InvalidAnswer(#[from] AnswerError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("the user {0} is not a registered tester")]
+    NotATester(String),
+    #[error("{0}")]
+    UnknownKey(String),
+    #[error("{0}")]
+    Invalid(String),
     /// The run changed under us; retried, and surfaced only if it keeps happening.
     #[error("the run kept changing while it was being written")]
     Conflict,
@@ -110,10 +117,11 @@ impl Onboarding {
         let flows = self.flows.clone();
         self.db
             .run_with(move |c| {
-                let channel = channel_for(c, &user_id)?;
-                let run = runs::find(c, &user_id, channel)?.ok_or(OnboardingError::NotStarted)?;
+                let who = who(c, &user_id)?;
+                let run =
+                    runs::find(c, &user_id, who.channel)?.ok_or(OnboardingError::NotStarted)?;
                 let flow = flows.get(c, &run.version_id)?;
-                render(&flow, &run)
+                render(&flow, &run, &who.overrides)
             })
             .await
     }
@@ -128,12 +136,27 @@ impl Onboarding {
     }
 }
 
-/// Testers are served staging; everybody else production.
-pub fn channel_for(conn: &mut AnyConnection, user_id: &str) -> Result<&'static str> {
-    Ok(if runs::is_tester(conn, user_id)? {
-        channels::STAGING
-    } else {
-        channels::PRODUCTION
+/// Who is asking: testers are served staging and may have QA overrides;
+/// everybody else is served production.
+pub struct Who {
+    pub channel: &'static str,
+    pub overrides: Attributes,
+}
+
+pub fn who(conn: &mut AnyConnection, user_id: &str) -> Result<Who> {
+    if !runs::is_tester(conn, user_id)? {
+        return Ok(Who {
+            channel: channels::PRODUCTION,
+            overrides: Attributes::new(),
+        });
+    }
+    let overrides = match testers::overrides(conn, user_id)? {
+        Some(text) => parse_object(&text, "overrides")?,
+        None => Attributes::new(),
+    };
+    Ok(Who {
+        channel: channels::STAGING,
+        overrides,
     })
 }
 
@@ -142,10 +165,12 @@ fn parse_object(text: &str, what: &str) -> Result<Attributes> {
         .map_err(|e| StoreError::Corrupt(format!("{what} of a run: {e}")).into())
 }
 
-/// Attributes as conditions and templates see them: answers over start attributes.
-pub fn effective_attributes(run: &RunRow) -> Result<Attributes> {
+/// Attributes as conditions and templates see them: QA overrides, then
+/// answers, then start attributes.
+pub fn effective_attributes(run: &RunRow, overrides: &Attributes) -> Result<Attributes> {
     let mut attrs = parse_object(&run.attributes, "attributes")?;
     attrs.extend(parse_object(&run.answers, "answers")?);
+    attrs.extend(overrides.clone());
     Ok(attrs)
 }
 
@@ -155,10 +180,10 @@ fn start(
     user_id: &str,
     attributes: &Attributes,
 ) -> Result<State> {
-    let channel = channel_for(c, user_id)?;
+    let Who { channel, overrides } = who(c, user_id)?;
     if let Some(run) = runs::find(c, user_id, channel)? {
         let flow = flows.get(c, &run.version_id)?;
-        return render(&flow, &run);
+        return render(&flow, &run, &overrides);
     }
     let version = channels::get(c, channel)?
         .ok_or_else(|| OnboardingError::FlowUnavailable(channel.to_owned()))?
@@ -184,10 +209,11 @@ fn start(
         completed_at: None,
     };
     let mut events = Vec::new();
-    advance(c, &flow, &mut run, Next::Step(0), attributes, &mut events)?;
+    let attrs = effective_attributes(&run, &overrides)?;
+    advance(c, &flow, &mut run, Next::Step(0), &attrs, &mut events)?;
     runs::insert(c, &run)?;
     runs::record_events(c, &events)?;
-    render(&flow, &run)
+    render(&flow, &run, &overrides)
 }
 
 fn answer_scene(
@@ -197,7 +223,7 @@ fn answer_scene(
     scene_id: &str,
     answer: &Value,
 ) -> Result<State> {
-    let channel = channel_for(c, user_id)?;
+    let Who { channel, overrides } = who(c, user_id)?;
     let mut run = runs::find(c, user_id, channel)?.ok_or(OnboardingError::NotStarted)?;
     let answer_text = serde_json::to_string(answer).expect("JSON serialises");
     if let Some(earlier) = runs::find_answer(c, &run.id, scene_id)? {
@@ -246,9 +272,9 @@ fn answer_scene(
         variation_id,
         ..event(&run, now)
     }];
-    let attrs = effective_attributes(&run)?;
+    let attrs = effective_attributes(&run, &overrides)?;
     advance(c, &flow, &mut run, accepted.next, &attrs, &mut events)?;
-    let state = render(&flow, &run)?;
+    let state = render(&flow, &run, &overrides)?;
     runs::insert_answer(
         c,
         &AnswerRow {
@@ -402,7 +428,7 @@ pub fn advance(
 }
 
 /// The state of a run as the app sees it.
-pub fn render(flow: &CompiledFlow, run: &RunRow) -> Result<State> {
+pub fn render(flow: &CompiledFlow, run: &RunRow, overrides: &Attributes) -> Result<State> {
     let answered = run.answered.max(0) as u32;
     let Some(scene_key) = &run.scene_key else {
         return Ok(State {
@@ -421,7 +447,7 @@ pub fn render(flow: &CompiledFlow, run: &RunRow) -> Result<State> {
     let step = flow
         .step_position(&flow.scene(scene).step)
         .unwrap_or_default();
-    let attrs = effective_attributes(run)?;
+    let attrs = effective_attributes(run, overrides)?;
     Ok(State {
         status: Status::InProgress,
         version: run.version_id.clone(),

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod channels;
 pub mod runs;
 pub mod schema;
+pub mod testers;
 pub mod tokens;
 pub mod users;
 pub mod versions;

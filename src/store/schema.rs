@@ -183,7 +183,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     approvals,
     channel_history,
     users,
-    sessions
+    sessions,
+    overrides
 );
 
 diesel::table! {
@@ -227,3 +228,12 @@ diesel::table! {
 }
 
 diesel::joinable!(sessions -> users (user_name));
+
+diesel::table! {
+    overrides (user_id) {
+        user_id -> Text,
+        attributes -> Text,
+        updated_by -> Text,
+        updated_at -> Timestamp,
+    }
+}

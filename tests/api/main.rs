@@ -5,6 +5,7 @@ mod support;
 
 mod cli;
 mod dashboard;
+mod debug;
 mod health;
 mod onboarding;
 mod outage;

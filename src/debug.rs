@@ -1,0 +1,240 @@
+//! The QA debug API under `/debug` (CONTRACT section 5). Needs an admin token
+//! of role `qa` or `admin`, only ever touches registered testers, and writes
+//! every call to the audit log. Absent (404) when `SCENEFLOW_DEBUG=false`.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::admin::auth::Admin;
+use crate::api::onboarding::check_attributes;
+use crate::auth::Role;
+use crate::error::ApiError;
+use crate::startup::AppState;
+use crate::store::{audit, testers};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/debug")
+            .route("/testers/{user_id}", web::put().to(add_tester))
+            .route("/testers/{user_id}", web::delete().to(remove_tester))
+            .route("/users/{user_id}", web::get().to(user))
+            .route("/users/{user_id}/overrides", web::put().to(overrides))
+            .route("/users/{user_id}/variants", web::put().to(variant))
+            .route("/users/{user_id}/jump", web::post().to(jump))
+            .route("/users/{user_id}/reset", web::post().to(reset))
+            .route("/simulate", web::post().to(simulate)),
+    );
+}
+
+/// The QA identity of a call, after the role check.
+fn qa(admin: &Admin) -> Result<String, ApiError> {
+    Ok(admin.require(Role::Qa)?.name.clone())
+}
+
+async fn record(
+    state: &AppState,
+    actor: &str,
+    action: &'static str,
+    note: String,
+) -> Result<(), ApiError> {
+    let actor = actor.to_owned();
+    state
+        .db
+        .run(move |c| audit::record(c, &actor, action, None, None, Some(&note)))
+        .await?;
+    Ok(())
+}
+
+async fn add_tester(
+    admin: Admin,
+    state: web::Data<AppState>,
+    user: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = qa(&admin)?;
+    let user = user.into_inner();
+    if user.is_empty() || user.len() > 255 {
+        return Err(ApiError::InvalidRequest(
+            "a user id has 1 to 255 bytes".into(),
+        ));
+    }
+    let (u, a) = (user.clone(), actor.clone());
+    let added = state.db.run(move |c| testers::add(c, &u, &a)).await?;
+    record(&state, &actor, "debug_add_tester", format!("tester {user}")).await?;
+    Ok(HttpResponse::Ok().json(json!({"tester": user, "added": added, "channel": "staging"})))
+}
+
+async fn remove_tester(
+    admin: Admin,
+    state: web::Data<AppState>,
+    user: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = qa(&admin)?;
+    let user = user.into_inner();
+    let u = user.clone();
+    if !state.db.run(move |c| testers::remove(c, &u)).await? {
+        return Err(ApiError::NotATester(user));
+    }
+    record(
+        &state,
+        &actor,
+        "debug_remove_tester",
+        format!("tester {user}"),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({"tester": user, "removed": true})))
+}
+
+async fn user(
+    admin: Admin,
+    state: web::Data<AppState>,
+    user: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = qa(&admin)?;
+    let user = user.into_inner();
+    let view = state.onboarding.debug_state(user.clone()).await?;
+    record(&state, &actor, "debug_view", format!("tester {user}")).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+async fn overrides(
+    admin: Admin,
+    state: web::Data<AppState>,
+    user: web::Path<String>,
+    body: web::Json<Map<String, Value>>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = qa(&admin)?;
+    let user = user.into_inner();
+    let attributes = body.into_inner();
+    check_attributes(&attributes)?;
+    // Only testers: the debug state refuses anybody else.
+    state.onboarding.debug_state(user.clone()).await?;
+    let text = serde_json::to_string(&attributes).expect("JSON serialises");
+    let (u, a, t) = (user.clone(), actor.clone(), text.clone());
+    state
+        .db
+        .run(move |c| testers::set_overrides(c, &u, &t, &a))
+        .await?;
+    record(
+        &state,
+        &actor,
+        "debug_overrides",
+        format!("tester {user}: {text}"),
+    )
+    .await?;
+    let view = state.onboarding.debug_state(user).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+#[derive(Deserialize)]
+struct VariantRequest {
+    step: String,
+    scene: String,
+}
+
+async fn variant(
+    admin: Admin,
+    state: web::Data<AppState>,
+    user: web::Path<String>,
+    body: web::Json<VariantRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = qa(&admin)?;
+    let user = user.into_inner();
+    let VariantRequest { step, scene } = body.into_inner();
+    state
+        .onboarding
+        .force_variant(user.clone(), step.clone(), scene.clone())
+        .await?;
+    record(
+        &state,
+        &actor,
+        "debug_variant",
+        format!("tester {user}: {step} → {scene}"),
+    )
+    .await?;
+    let view = state.onboarding.debug_state(user).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+#[derive(Deserialize)]
+struct JumpRequest {
+    step: String,
+}
+
+async fn jump(
+    admin: Admin,
+    state: web::Data<AppState>,
+    user: web::Path<String>,
+    body: web::Json<JumpRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = qa(&admin)?;
+    let user = user.into_inner();
+    let step = body.into_inner().step;
+    let run = state.onboarding.jump(user.clone(), step.clone()).await?;
+    record(
+        &state,
+        &actor,
+        "debug_jump",
+        format!("tester {user} → {step}"),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(run))
+}
+
+async fn reset(
+    admin: Admin,
+    state: web::Data<AppState>,
+    user: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = qa(&admin)?;
+    let user = user.into_inner();
+    let forgotten = state.onboarding.reset(user.clone()).await?;
+    record(&state, &actor, "debug_reset", format!("tester {user}")).await?;
+    Ok(HttpResponse::Ok().json(json!({"tester": user, "run_forgotten": forgotten})))
+}
+
+#[derive(Deserialize)]
+struct SimulateRequest {
+    version: Option<String>,
+    /// Whose stored A/B assignments to honour, and whose bucket to use.
+    #[serde(default = "simulated_user")]
+    user_id: String,
+    #[serde(default)]
+    attributes: Map<String, Value>,
+    /// Answers by step key.
+    #[serde(default)]
+    answers: BTreeMap<String, Value>,
+}
+
+fn simulated_user() -> String {
+    "simulated-user".into()
+}
+
+async fn simulate(
+    admin: Admin,
+    state: web::Data<AppState>,
+    body: web::Json<SimulateRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = qa(&admin)?;
+    let req = body.into_inner();
+    check_attributes(&req.attributes)?;
+    let result = state
+        .onboarding
+        .simulate(
+            req.version,
+            req.user_id.clone(),
+            req.attributes.into_iter().collect(),
+            req.answers,
+        )
+        .await?;
+    record(
+        &state,
+        &actor,
+        "debug_simulate",
+        format!("version {} as {}", result.version, req.user_id),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(result))
+}

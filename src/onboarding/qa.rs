@@ -1,0 +1,278 @@
+//! What QA does to a tester's run: look at it whole, force an A/B variant,
+//! jump to a step, reset; and simulate a path without writing anything.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::{
+    Onboarding, OnboardingError, Result, Who, advance, effective_attributes, parse_object, render,
+    transact, who,
+};
+use crate::flow::simulate::{self, Simulation};
+use crate::flow::view::State;
+use crate::flow::{Attributes, Next};
+use crate::store::runs::{self, AssignmentRow};
+use crate::store::{AnyConnection, channels, testers};
+
+/// Everything QA needs to see about one tester.
+#[derive(Debug, Serialize)]
+pub struct DebugState {
+    pub user_id: String,
+    pub channel: &'static str,
+    /// Attributes by source, and the effective values conditions see.
+    pub attributes: Value,
+    /// Every condition of the catalogue with its result for this user.
+    pub conditions: Vec<Value>,
+    pub variants: Vec<Value>,
+    pub run: Option<Value>,
+    /// The state the app gets now.
+    pub state: Option<State>,
+    /// Answers of the run, oldest first.
+    pub history: Vec<Value>,
+}
+
+fn require_tester(c: &mut AnyConnection, user_id: &str) -> Result<Who> {
+    if !runs::is_tester(c, user_id)? {
+        return Err(OnboardingError::NotATester(user_id.to_owned()));
+    }
+    who(c, user_id)
+}
+
+impl Onboarding {
+    pub async fn debug_state(&self, user_id: String) -> Result<DebugState> {
+        let flows = self.flows.clone();
+        self.db
+            .run_with(move |c| {
+                let Who { channel, overrides } = require_tester(c, &user_id)?;
+                let run = runs::find(c, &user_id, channel)?;
+                let (start, answers) = match &run {
+                    Some(r) => (
+                        parse_object(&r.attributes, "attributes")?,
+                        parse_object(&r.answers, "answers")?,
+                    ),
+                    None => (Attributes::new(), Attributes::new()),
+                };
+                let mut effective = start.clone();
+                effective.extend(answers.clone());
+                effective.extend(overrides.clone());
+                let today = crate::store::now().date();
+                let conditions = crate::flow::catalogue()
+                    .iter()
+                    .map(|cond| {
+                        json!({
+                            "name": cond.name,
+                            "description": cond.description,
+                            "attributes": cond.attributes(),
+                            "matches": cond.matches(&effective, today),
+                        })
+                    })
+                    .collect();
+                let variants = testers::assignments_of(c, &user_id)?
+                    .into_iter()
+                    .map(|a| {
+                        json!({"step": a.step_key, "condition": a.condition_name, "scene": a.scene_key,
+                               "source": a.source, "assigned_at": a.assigned_at, "exposed_at": a.exposed_at})
+                    })
+                    .collect();
+                let (state, history, run_json) = match &run {
+                    Some(r) => {
+                        let flow = flows.get(c, &r.version_id)?;
+                        let history = testers::answers_of(c, &r.id)?
+                            .into_iter()
+                            .map(|a| {
+                                let answer: Value =
+                                    serde_json::from_str(&a.answer).unwrap_or(Value::Null);
+                                json!({"scene_id": a.scene_id, "step": a.step_key, "scene": a.scene_key,
+                                       "answer": answer, "at": a.created_at})
+                            })
+                            .collect();
+                        let run_json = json!({
+                            "id": r.id, "version": r.version_id, "status": r.status,
+                            "step": r.step_key, "scene": r.scene_key, "scene_id": r.scene_id,
+                            "answered": r.answered, "started_at": r.started_at, "updated_at": r.updated_at,
+                        });
+                        (Some(render(&flow, r, &overrides)?), history, Some(run_json))
+                    }
+                    None => (None, Vec::new(), None),
+                };
+                Ok(DebugState {
+                    user_id,
+                    channel,
+                    attributes: json!({"start": start, "answers": answers, "overrides": overrides, "effective": effective}),
+                    conditions,
+                    variants,
+                    run: run_json,
+                    state,
+                    history,
+                })
+            })
+            .await
+    }
+
+    /// Store `scene` as the tester's assignment in its A/B group; the run
+    /// shows it whenever it reaches that step (jump there to see it now).
+    pub async fn force_variant(&self, user_id: String, step: String, scene: String) -> Result<()> {
+        let flows = self.flows.clone();
+        self.db
+            .run_with(move |c| {
+                let Who { channel, .. } = require_tester(c, &user_id)?;
+                let version = match runs::find(c, &user_id, channel)? {
+                    Some(r) => r.version_id,
+                    None => {
+                        channels::get(c, channel)?
+                            .ok_or_else(|| OnboardingError::FlowUnavailable(channel.into()))?
+                            .version_id
+                    }
+                };
+                let flow = flows.get(c, &version)?;
+                let position = flow.step_position(&step).ok_or_else(|| {
+                    OnboardingError::UnknownKey(format!("version {version} has no step '{step}'"))
+                })?;
+                let found = flow
+                    .scenes_of(position)
+                    .iter()
+                    .copied()
+                    .find(|&i| flow.scene(i).key == scene)
+                    .ok_or_else(|| {
+                        OnboardingError::UnknownKey(format!(
+                            "step '{step}' of version {version} has no scene '{scene}'"
+                        ))
+                    })?;
+                let condition = flow.scene(found).condition.clone();
+                let peers = flow
+                    .scenes_of(position)
+                    .iter()
+                    .filter(|&&i| flow.scene(i).condition == condition)
+                    .count();
+                if peers < 2 {
+                    return Err(OnboardingError::Invalid(format!(
+                        "scene '{scene}' is the only scene of step '{step}' for condition {condition}: it is not an A/B group"
+                    )));
+                }
+                runs::put_assignment(
+                    c,
+                    &AssignmentRow {
+                        user_id,
+                        step_key: step,
+                        condition_name: condition,
+                        scene_key: scene,
+                        source: "forced".into(),
+                        assigned_at: crate::store::now(),
+                        exposed_at: None,
+                    },
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// Move the tester's run to `step`; the scene is chosen as usual.
+    pub async fn jump(&self, user_id: String, step: String) -> Result<State> {
+        let flows = self.flows.clone();
+        self.db
+            .run_with(move |c| {
+                transact(c, |c| {
+                    let Who { channel, overrides } = require_tester(c, &user_id)?;
+                    let mut run =
+                        runs::find(c, &user_id, channel)?.ok_or(OnboardingError::NotStarted)?;
+                    let flow = flows.get(c, &run.version_id)?;
+                    let position = flow.step_position(&step).ok_or_else(|| {
+                        OnboardingError::UnknownKey(format!(
+                            "version {} has no step '{step}'",
+                            run.version_id
+                        ))
+                    })?;
+                    let expected = run.revision;
+                    run.revision += 1;
+                    run.updated_at = crate::store::now();
+                    run.status = runs::IN_PROGRESS.into();
+                    run.completed_at = None;
+                    let attrs = effective_attributes(&run, &overrides)?;
+                    let mut events = Vec::new();
+                    advance(
+                        c,
+                        &flow,
+                        &mut run,
+                        Next::Step(position),
+                        &attrs,
+                        &mut events,
+                    )?;
+                    if !runs::update(c, &run, expected)? {
+                        return Err(OnboardingError::Conflict);
+                    }
+                    runs::record_events(c, &events)?;
+                    render(&flow, &run, &overrides)
+                })
+            })
+            .await
+    }
+
+    /// Forget the tester's run and answers; overrides and assignments stay.
+    pub async fn reset(&self, user_id: String) -> Result<bool> {
+        self.db
+            .run_with(move |c| {
+                let Who { channel, .. } = require_tester(c, &user_id)?;
+                match runs::find(c, &user_id, channel)? {
+                    Some(run) => {
+                        testers::delete_run(c, &run.id)?;
+                        Ok(true)
+                    }
+                    None => Ok(false),
+                }
+            })
+            .await
+    }
+
+    /// The path a user would take on `version` (default: staging), with why
+    /// each scene was chosen. Reads stored assignments of `user_id`; writes nothing.
+    pub async fn simulate(
+        &self,
+        version: Option<String>,
+        user_id: String,
+        attributes: Attributes,
+        answers: BTreeMap<String, Value>,
+    ) -> Result<Simulation> {
+        let flows = self.flows.clone();
+        self.db
+            .run_with(move |c| {
+                let version = match version {
+                    Some(v) => {
+                        let lookup = v.clone();
+                        crate::store::versions::find(c, &lookup)?.ok_or_else(|| {
+                            OnboardingError::UnknownKey(format!("there is no version '{v}'"))
+                        })?;
+                        v
+                    }
+                    None => {
+                        channels::get(c, channels::STAGING)?
+                            .ok_or_else(|| OnboardingError::FlowUnavailable("staging".into()))?
+                            .version_id
+                    }
+                };
+                let flow = flows.get(c, &version)?;
+                let mut failure = None;
+                let today = crate::store::now().date();
+                let result = simulate::simulate(
+                    &flow,
+                    &user_id,
+                    &attributes,
+                    &answers,
+                    today,
+                    &mut |step, condition| match runs::assignment(c, &user_id, step, condition) {
+                        Ok(a) => a.map(|a| a.scene_key),
+                        Err(e) => {
+                            failure = Some(e);
+                            None
+                        }
+                    },
+                );
+                match failure {
+                    Some(e) => Err(e.into()),
+                    None => Ok(result),
+                }
+            })
+            .await
+    }
+}
