@@ -34,5 +34,6 @@ for _ in $(seq 1 100); do
 done
 
 echo "==> browser test (headless Chromium)"
+TESTER_TOKEN=$(target/debug/sceneflow token qa-phone-1) \
 BASE="http://127.0.0.1:$port" ARTIFACTS="$PWD/tests/artifacts" FIXTURES="$PWD/tests/fixtures" \
   node --test tests/browser/

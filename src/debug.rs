@@ -34,7 +34,8 @@ fn qa(admin: &Admin) -> Result<String, ApiError> {
     Ok(admin.require(Role::Qa)?.name.clone())
 }
 
-async fn record(
+/// Write a debug call to the audit log (the dashboard's QA pages use it too).
+pub async fn record(
     state: &AppState,
     actor: &str,
     action: &'static str,

@@ -5,6 +5,7 @@
 
 pub mod diagram;
 mod pages;
+mod qa;
 pub mod session;
 
 use actix_web::http::StatusCode;
@@ -37,6 +38,21 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/versions/{id}/{action}", web::post().to(pages::act))
         .route("/admin/rollback", web::get().to(pages::confirm_rollback))
         .route("/admin/rollback", web::post().to(pages::rollback))
+        .route("/admin/qa", web::get().to(qa::index))
+        .route("/admin/qa/testers", web::post().to(qa::register))
+        .route("/admin/qa/users/{user}", web::get().to(qa::tester))
+        .route(
+            "/admin/qa/users/{user}/overrides",
+            web::post().to(qa::overrides),
+        )
+        .route(
+            "/admin/qa/users/{user}/variant",
+            web::post().to(qa::variant),
+        )
+        .route("/admin/qa/users/{user}/jump", web::post().to(qa::jump))
+        .route("/admin/qa/users/{user}/reset", web::post().to(qa::reset))
+        .route("/admin/qa/users/{user}/preview", web::get().to(qa::preview))
+        .route("/admin/qa/users/{user}/answer", web::post().to(qa::answer))
         .route("/admin/audit", web::get().to(pages::audit))
         .route("/admin/conditions", web::get().to(pages::conditions));
 }
@@ -66,17 +82,22 @@ pub enum DashboardError {
     Api(#[from] ApiError),
 }
 
-impl From<StoreError> for DashboardError {
-    fn from(e: StoreError) -> Self {
-        DashboardError::Api(e.into())
-    }
+/// Module errors reach a page through the one mapping to [`ApiError`].
+macro_rules! through_api_error {
+    ($($t:ty),*) => {$(
+        impl From<$t> for DashboardError {
+            fn from(e: $t) -> Self {
+                DashboardError::Api(e.into())
+            }
+        }
+    )*};
 }
 
-impl From<crate::release::ReleaseError> for DashboardError {
-    fn from(e: crate::release::ReleaseError) -> Self {
-        DashboardError::Api(e.into())
-    }
-}
+through_api_error!(
+    StoreError,
+    crate::release::ReleaseError,
+    crate::onboarding::OnboardingError
+);
 
 #[derive(Template)]
 #[template(path = "message.html")]

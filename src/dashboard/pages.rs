@@ -28,7 +28,7 @@ pub struct Nav {
     pub csrf: String,
 }
 
-fn nav(s: &Signed) -> Option<Nav> {
+pub(super) fn nav(s: &Signed) -> Option<Nav> {
     Some(Nav {
         name: s.name.clone(),
         role: s.role,
@@ -36,7 +36,7 @@ fn nav(s: &Signed) -> Option<Nav> {
     })
 }
 
-fn redirect(to: &str) -> HttpResponse {
+pub(super) fn redirect(to: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header(("Location", to.to_owned()))
         .finish()
@@ -109,7 +109,7 @@ pub async fn login(
 #[derive(Deserialize)]
 pub struct CsrfForm {
     #[serde(default)]
-    csrf: String,
+    pub csrf: String,
 }
 
 pub async fn logout(

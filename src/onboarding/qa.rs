@@ -33,6 +33,36 @@ pub struct DebugState {
     pub history: Vec<Value>,
 }
 
+/// Why a scene of `flow` is served, in words for QA: its condition, and for
+/// an A/B group how the variant was assigned (`bucket` or `forced`).
+pub fn reason(flow: &crate::flow::CompiledFlow, scene: usize, source: Option<&str>) -> String {
+    let s = flow.scene(scene);
+    let step = flow.step_position(&s.step).unwrap_or_default();
+    let peers = flow
+        .scenes_of(step)
+        .iter()
+        .filter(|&&i| flow.scene(i).condition == s.condition)
+        .count();
+    let matched = if s.condition == crate::flow::conditions::PASS_THROUGH {
+        "no earlier row's condition matched; pass_through always does".to_owned()
+    } else {
+        format!("condition {} matched first", s.condition)
+    };
+    if peers > 1 {
+        let how = match source {
+            Some("forced") => "forced by QA",
+            Some(_) => "assigned by bucket",
+            None => "not yet assigned",
+        };
+        format!(
+            "{matched}; A/B group {}:{} ({peers} scenes), {how}",
+            s.step, s.condition
+        )
+    } else {
+        matched
+    }
+}
+
 fn require_tester(c: &mut AnyConnection, user_id: &str) -> Result<Who> {
     if !runs::is_tester(c, user_id)? {
         return Err(OnboardingError::NotATester(user_id.to_owned()));

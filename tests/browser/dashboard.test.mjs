@@ -25,6 +25,65 @@ async function signOut(page) {
   await page.waitForURL(`${BASE}/admin/login`);
 }
 
+test('QA puts a tester into a state and previews it as the phone shows it', async () => {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu'],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const shot = (name) => page.screenshot({ path: `${ARTIFACTS}/${name}.png`, fullPage: true });
+    await signIn(page, 'quinn');
+    await page.click('text=QA');
+    await page.fill('#tester-id', 'qa-phone-1');
+    await page.click('text=Register tester');
+    await page.waitForSelector('#done');
+
+    // "Premium user from the diet campaign, variant B, at step goal."
+    await page.fill('#o-subscription', 'premium');
+    await page.fill('#o-install_source', 'diet_campaign');
+    await page.click('text=Save overrides');
+    await page.waitForSelector('#done');
+    assert.match(await page.textContent('#conditions'), /premium_member\s*matches/);
+
+    // The phone starts its run (on staging, as a tester).
+    const started = await fetch(`${BASE}/v1/onboarding/start`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${process.env.TESTER_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ attributes: {} }),
+    }).then((r) => r.json());
+    assert.equal(started.scene.key, 'welcome_diet');
+
+    await page.reload();
+    await page.selectOption('#variant', 'intro|intro_friendly');
+    await page.click('text=Force variant');
+    await page.waitForSelector('#done');
+    assert.match(await page.textContent('#variants'), /intro_friendly — forced/);
+    await page.selectOption('#jump-step', 'intro');
+    await page.click('text=Jump to step');
+    await page.waitForSelector('#done');
+    assert.match(await page.textContent('#run'), /scene intro_friendly/);
+    await page.selectOption('#jump-step', 'goal');
+    await page.click('text=Jump to step');
+    await page.waitForSelector('#done');
+    assert.match(await page.textContent('#run'), /at step goal, scene goal_diet/);
+    await shot('06-qa-tester');
+
+    await page.click('text=Preview as this user…');
+    const why = await page.locator('.why').last().textContent();
+    assert.match(why, /goal_diet/);
+    assert.match(why, /from_diet_campaign matched first/);
+    await page.click('#answer-form button[value=lose_weight]');
+    await page.waitForSelector('#answer-form');
+    assert.match(await page.locator('.answer').last().textContent(), /lose_weight/);
+    assert.match(await page.locator('.why').last().textContent(), /current_weight/);
+    await shot('07-qa-preview');
+  } finally {
+    await browser.close();
+  }
+});
+
+// After the QA test: this one leaves another flow on staging and production.
 test('an operator, a QA tester and an admin take a workbook to production', async () => {
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',

@@ -1,0 +1,541 @@
+//! The QA pages: testers, a tester's state with forms to fake attributes,
+//! force a variant, jump and reset, and "preview as" a phone would show it.
+//! Same service and audit as the `/debug` API; refused when debug is off.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::pages::{CsrfForm, Nav, nav, redirect};
+use super::session::Signed;
+use super::{DashboardError, html};
+use crate::auth::Role;
+use crate::error::ApiError;
+use crate::flow::conditions::KNOWN_START_ATTRIBUTES;
+use crate::flow::view;
+use crate::startup::AppState;
+use crate::store::testers;
+
+type Page = Result<HttpResponse, DashboardError>;
+
+fn require_qa(signed: &Signed, state: &AppState) -> Result<(), DashboardError> {
+    signed.require(Role::Qa)?;
+    if !state.settings.debug {
+        return Err(ApiError::NotFound("the debug tools are off on this deployment".into()).into());
+    }
+    Ok(())
+}
+
+fn user_url(user: &str) -> String {
+    let encoded: String = form_urlencoded::byte_serialize(user.as_bytes()).collect();
+    format!("/admin/qa/users/{encoded}")
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "qa.html")]
+struct QaPage {
+    nav: Option<Nav>,
+    csrf: String,
+    debug: bool,
+    testers: Vec<(String, String)>,
+}
+
+pub async fn index(signed: Signed, state: web::Data<AppState>) -> Page {
+    signed.require(Role::Qa)?;
+    let list = state.db.run(testers::list).await?;
+    Ok(html(
+        StatusCode::OK,
+        &QaPage {
+            nav: nav(&signed),
+            csrf: signed.csrf.clone(),
+            debug: state.settings.debug,
+            testers: list,
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct RegisterForm {
+    csrf: String,
+    user_id: String,
+}
+
+pub async fn register(
+    signed: Signed,
+    state: web::Data<AppState>,
+    form: web::Form<RegisterForm>,
+) -> Page {
+    require_qa(&signed, &state)?;
+    signed.check_csrf(&form.csrf)?;
+    let user = form.user_id.trim().to_owned();
+    if user.is_empty() || user.len() > 255 {
+        return Err(ApiError::InvalidRequest("a user id has 1 to 255 bytes".into()).into());
+    }
+    let (u, a) = (user.clone(), signed.name.clone());
+    state.db.run(move |c| testers::add(c, &u, &a)).await?;
+    crate::debug::record(
+        &state,
+        &signed.name,
+        "debug_add_tester",
+        format!("tester {user}"),
+    )
+    .await?;
+    Ok(redirect(&format!("{}?done=registered", user_url(&user))))
+}
+
+#[derive(Template)]
+#[template(path = "tester.html")]
+struct TesterPage {
+    nav: Option<Nav>,
+    csrf: String,
+    user: String,
+    done: Option<String>,
+    run_summary: String,
+    /// name, start, answer, override, effective
+    attributes: Vec<(String, String, String, String, String)>,
+    conditions: Vec<(String, bool)>,
+    known: Vec<(String, String)>,
+    extra: String,
+    /// `step|scene` and its label
+    groups: Vec<(String, String)>,
+    steps: Vec<String>,
+    variants: Vec<String>,
+}
+
+#[derive(Deserialize)]
+pub struct DoneQuery {
+    done: Option<String>,
+}
+
+pub async fn tester(
+    signed: Signed,
+    state: web::Data<AppState>,
+    user: web::Path<String>,
+    query: web::Query<DoneQuery>,
+) -> Page {
+    require_qa(&signed, &state)?;
+    let user = user.into_inner();
+    let debug = state.onboarding.debug_state(user.clone()).await?;
+    let attrs = &debug.attributes;
+    let source = |s: &str| attrs[s].as_object().cloned().unwrap_or_default();
+    let (start, answers, overrides, effective) = (
+        source("start"),
+        source("answers"),
+        source("overrides"),
+        source("effective"),
+    );
+    let attributes = effective
+        .iter()
+        .map(|(k, v)| {
+            let get = |m: &Map<String, Value>| m.get(k).map(text).unwrap_or_default();
+            (
+                k.clone(),
+                get(&start),
+                get(&answers),
+                get(&overrides),
+                text(v),
+            )
+        })
+        .collect();
+    let known = KNOWN_START_ATTRIBUTES
+        .iter()
+        .map(|k| {
+            (
+                k.to_string(),
+                overrides.get(*k).map(text).unwrap_or_default(),
+            )
+        })
+        .collect();
+    let extra = overrides
+        .iter()
+        .filter(|(k, _)| !KNOWN_START_ATTRIBUTES.contains(&k.as_str()))
+        .map(|(k, v)| format!("{k}={}", text(v)))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let version = match &debug.run {
+        Some(run) => run["version"].as_str().map(str::to_owned),
+        None => state
+            .db
+            .run(|c| crate::store::channels::get(c, crate::store::channels::STAGING))
+            .await?
+            .map(|c| c.version_id),
+    };
+    let (mut groups, mut steps) = (Vec::new(), Vec::new());
+    if let Some(version) = version {
+        let flows = state.onboarding.flows().clone();
+        let flow = state.db.run(move |c| flows.get(c, &version)).await?;
+        for (position, step) in flow.def.steps.iter().enumerate() {
+            steps.push(step.clone());
+            let scenes = flow.scenes_of(position);
+            for &i in scenes {
+                let s = flow.scene(i);
+                let peers = scenes
+                    .iter()
+                    .filter(|&&j| flow.scene(j).condition == s.condition)
+                    .count();
+                if peers > 1 {
+                    groups.push((
+                        format!("{step}|{}", s.key),
+                        format!("{step} ({}): {}", s.condition, s.key),
+                    ));
+                }
+            }
+        }
+    }
+    let run_summary = match (&debug.run, &debug.state) {
+        (Some(run), Some(st)) => format!(
+            "version {}, {}, at step {}, scene {}, {} answers",
+            text(&run["version"]),
+            text(&run["status"]),
+            st.scene.as_ref().map_or("—".into(), |s| s.step.clone()),
+            st.scene.as_ref().map_or("—".into(), |s| s.key.clone()),
+            st.progress.answered
+        ),
+        _ => "No run yet: the phone starts one with POST /v1/onboarding/start.".into(),
+    };
+    Ok(html(
+        StatusCode::OK,
+        &TesterPage {
+            nav: nav(&signed),
+            csrf: signed.csrf.clone(),
+            done: query.into_inner().done.map(|d| format!("Done: {d}.")),
+            run_summary,
+            attributes,
+            conditions: debug
+                .conditions
+                .iter()
+                .map(|c| (text(&c["name"]), c["matches"] == Value::Bool(true)))
+                .collect(),
+            known,
+            extra,
+            groups,
+            steps,
+            variants: debug
+                .variants
+                .iter()
+                .map(|v| {
+                    format!(
+                        "{} ({}): {} — {}",
+                        text(&v["step"]),
+                        text(&v["condition"]),
+                        text(&v["scene"]),
+                        text(&v["source"])
+                    )
+                })
+                .collect(),
+            user,
+        },
+    ))
+}
+
+/// Parse an urlencoded body into its pairs, keeping repeated keys.
+fn pairs(body: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(body).into_owned().collect()
+}
+
+fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+pub async fn overrides(
+    signed: Signed,
+    state: web::Data<AppState>,
+    user: web::Path<String>,
+    body: web::Bytes,
+) -> Page {
+    require_qa(&signed, &state)?;
+    let form = pairs(&body);
+    signed.check_csrf(field(&form, "csrf"))?;
+    let user = user.into_inner();
+    let mut attributes = Map::new();
+    for (k, v) in &form {
+        if let Some(name) = k.strip_prefix("o_")
+            && !v.trim().is_empty()
+        {
+            attributes.insert(name.to_owned(), Value::String(v.trim().to_owned()));
+        }
+    }
+    for line in field(&form, "extra").lines() {
+        if let Some((k, v)) = line.split_once('=')
+            && !k.trim().is_empty()
+        {
+            attributes.insert(k.trim().to_owned(), Value::String(v.trim().to_owned()));
+        }
+    }
+    crate::api::onboarding::check_attributes(&attributes)?;
+    state.onboarding.debug_state(user.clone()).await?;
+    let text = serde_json::to_string(&attributes).expect("JSON serialises");
+    let (u, a, t) = (user.clone(), signed.name.clone(), text.clone());
+    state
+        .db
+        .run(move |c| testers::set_overrides(c, &u, &t, &a))
+        .await?;
+    crate::debug::record(
+        &state,
+        &signed.name,
+        "debug_overrides",
+        format!("tester {user}: {text}"),
+    )
+    .await?;
+    Ok(redirect(&format!(
+        "{}?done=overrides%20saved",
+        user_url(&user)
+    )))
+}
+
+#[derive(Deserialize)]
+pub struct VariantForm {
+    csrf: String,
+    choice: String,
+}
+
+pub async fn variant(
+    signed: Signed,
+    state: web::Data<AppState>,
+    user: web::Path<String>,
+    form: web::Form<VariantForm>,
+) -> Page {
+    require_qa(&signed, &state)?;
+    signed.check_csrf(&form.csrf)?;
+    let user = user.into_inner();
+    let (step, scene) = form
+        .choice
+        .split_once('|')
+        .ok_or_else(|| ApiError::InvalidRequest("choose a variant".into()))?;
+    state
+        .onboarding
+        .force_variant(user.clone(), step.into(), scene.into())
+        .await?;
+    crate::debug::record(
+        &state,
+        &signed.name,
+        "debug_variant",
+        format!("tester {user}: {step} → {scene}"),
+    )
+    .await?;
+    Ok(redirect(&format!(
+        "{}?done=variant%20forced",
+        user_url(&user)
+    )))
+}
+
+#[derive(Deserialize)]
+pub struct JumpForm {
+    csrf: String,
+    step: String,
+}
+
+pub async fn jump(
+    signed: Signed,
+    state: web::Data<AppState>,
+    user: web::Path<String>,
+    form: web::Form<JumpForm>,
+) -> Page {
+    require_qa(&signed, &state)?;
+    signed.check_csrf(&form.csrf)?;
+    let user = user.into_inner();
+    let step = form.into_inner().step;
+    state.onboarding.jump(user.clone(), step.clone()).await?;
+    crate::debug::record(
+        &state,
+        &signed.name,
+        "debug_jump",
+        format!("tester {user} → {step}"),
+    )
+    .await?;
+    Ok(redirect(&format!(
+        "{}?done=moved%20to%20{step}",
+        user_url(&user)
+    )))
+}
+
+pub async fn reset(
+    signed: Signed,
+    state: web::Data<AppState>,
+    user: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> Page {
+    require_qa(&signed, &state)?;
+    signed.check_csrf(&form.csrf)?;
+    let user = user.into_inner();
+    state.onboarding.reset(user.clone()).await?;
+    crate::debug::record(
+        &state,
+        &signed.name,
+        "debug_reset",
+        format!("tester {user}"),
+    )
+    .await?;
+    Ok(redirect(&format!("{}?done=run%20reset", user_url(&user))))
+}
+
+struct Turn {
+    step: String,
+    scene: String,
+    why: String,
+    messages: Vec<String>,
+    answer: Option<String>,
+}
+
+struct InputForm {
+    scene_id: String,
+    kind: String,
+    choices: Vec<(String, String)>,
+    placeholder: String,
+}
+
+#[derive(Template)]
+#[template(path = "preview.html")]
+struct PreviewPage {
+    nav: Option<Nav>,
+    csrf: String,
+    user: String,
+    turns: Vec<Turn>,
+    input: Option<InputForm>,
+    ending: String,
+}
+
+pub async fn preview(signed: Signed, state: web::Data<AppState>, user: web::Path<String>) -> Page {
+    require_qa(&signed, &state)?;
+    let user = user.into_inner();
+    let debug = state.onboarding.debug_state(user.clone()).await?;
+    let (Some(run), Some(current)) = (&debug.run, &debug.state) else {
+        return Ok(html(
+            StatusCode::OK,
+            &PreviewPage {
+                nav: nav(&signed),
+                csrf: signed.csrf.clone(),
+                user,
+                turns: Vec::new(),
+                input: None,
+                ending:
+                    "No run yet: start one from the phone (POST /v1/onboarding/start), then reload."
+                        .into(),
+            },
+        ));
+    };
+    let version = text(&run["version"]);
+    let flows = state.onboarding.flows().clone();
+    let flow = state.db.run(move |c| flows.get(c, &version)).await?;
+    let effective: crate::flow::Attributes = debug.attributes["effective"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let source_of = |step: &str, condition: &str| {
+        debug
+            .variants
+            .iter()
+            .find(|v| v["step"] == step && v["condition"] == condition)
+            .map(|v| text(&v["source"]))
+    };
+    let turn = |scene_key: &str, answer: Option<String>| -> Option<Turn> {
+        let i = flow.scene_position(scene_key)?;
+        let s = flow.scene(i);
+        let view = view::scene_view(&flow, i, String::new(), &effective);
+        Some(Turn {
+            step: s.step.clone(),
+            scene: s.key.clone(),
+            why: crate::onboarding::qa::reason(
+                &flow,
+                i,
+                source_of(&s.step, &s.condition).as_deref(),
+            ),
+            messages: view.messages.into_iter().map(|m| m.text).collect(),
+            answer,
+        })
+    };
+    let mut turns: Vec<Turn> = debug
+        .history
+        .iter()
+        .filter_map(|h| {
+            let answer = match &h["answer"] {
+                Value::Null => "(next)".to_owned(),
+                Value::Array(items) => items.iter().map(text).collect::<Vec<_>>().join(", "),
+                other => text(other),
+            };
+            turn(h["scene"].as_str()?, Some(answer))
+        })
+        .collect();
+    let input = current.scene.as_ref().map(|s| {
+        turns.extend(turn(&s.key, None));
+        InputForm {
+            scene_id: s.id.clone(),
+            kind: s.input.kind.as_str().to_owned(),
+            choices: s
+                .input
+                .choices
+                .iter()
+                .map(|c| (c.key.clone(), c.label.clone()))
+                .collect(),
+            placeholder: s.input.placeholder.clone().unwrap_or_default(),
+        }
+    });
+    Ok(html(
+        StatusCode::OK,
+        &PreviewPage {
+            nav: nav(&signed),
+            csrf: signed.csrf.clone(),
+            user,
+            turns,
+            input,
+            ending: "The flow is completed. Reset the run to go again.".into(),
+        },
+    ))
+}
+
+/// Answer the tester's current scene through the real run, as the phone would.
+pub async fn answer(
+    signed: Signed,
+    state: web::Data<AppState>,
+    user: web::Path<String>,
+    body: web::Bytes,
+) -> Page {
+    require_qa(&signed, &state)?;
+    let form = pairs(&body);
+    signed.check_csrf(field(&form, "csrf"))?;
+    let user = user.into_inner();
+    let debug = state.onboarding.debug_state(user.clone()).await?;
+    let scene = debug
+        .state
+        .and_then(|s| s.scene)
+        .ok_or_else(|| ApiError::InvalidRequest("the run has no scene to answer".into()))?;
+    let raw = field(&form, "answer").trim().to_owned();
+    let answer = match scene.input.kind.as_str() {
+        "none" => Value::Null,
+        "multi_choice" => Value::Array(
+            form.iter()
+                .filter(|(k, _)| k == "pick")
+                .map(|(_, v)| Value::String(v.clone()))
+                .collect(),
+        ),
+        "number" => raw
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(Value::Number)
+            .unwrap_or(Value::String(raw)),
+        _ => Value::String(raw),
+    };
+    let scene_id = field(&form, "scene_id").to_owned();
+    state
+        .onboarding
+        .answer(user.clone(), scene_id, answer)
+        .await
+        .map_err(ApiError::from)?;
+    Ok(redirect(&format!("{}/preview", user_url(&user))))
+}
