@@ -38,6 +38,7 @@ pub struct Settings {
     pub allow_self_approval: bool,
     /// Follow the channel pointers in the object store instead of the database's own.
     pub follow_store: bool,
+    pub alerts: crate::alerts::AlertSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -157,6 +158,14 @@ impl Settings {
             },
             s3: S3Settings::default(),
             allow_self_approval: flag("SCENEFLOW_SELF_APPROVAL", false)?,
+            alerts: crate::alerts::AlertSettings {
+                webhook: get("SCENEFLOW_ALERT_WEBHOOK"),
+                pagerduty_routing_key: get("SCENEFLOW_PAGERDUTY_ROUTING_KEY"),
+                pagerduty_url: get("SCENEFLOW_PAGERDUTY_URL")
+                    .unwrap_or_else(|| "https://events.pagerduty.com/v2/enqueue".into()),
+                client_errors_per_minute: number("SCENEFLOW_ALERT_CLIENT_ERRORS_PER_MINUTE", 100)?
+                    as usize,
+            },
             follow_store: match get("SCENEFLOW_FOLLOW").as_deref() {
                 None | Some("none") => false,
                 Some("store") => true,

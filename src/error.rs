@@ -129,7 +129,10 @@ impl ResponseError for ApiError {
         if matches!(self, ApiError::Unauthorized(_)) {
             response.insert_header(("WWW-Authenticate", "Bearer"));
         }
-        response.json(body)
+        let mut res = response.json(body);
+        res.extensions_mut()
+            .insert(crate::metrics::ErrorCode(self.code()));
+        res
     }
 }
 

@@ -10,6 +10,20 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let pointers = state
+        .db
+        .run(channels::list)
+        .await
+        .map(|rows| {
+            rows.into_iter()
+                .map(|c| (c.name, c.version_id))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    state.metrics.render(state.db.pool_state(), &pointers)
+}
+
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     match state.db.run(channels::list).await {
         Ok(rows) => {

@@ -1,6 +1,8 @@
 //! sceneflow: chat-style onboarding for mobile apps, authored as spreadsheets.
 
 pub mod admin;
+pub mod alerts;
+pub mod analytics;
 pub mod api;
 pub mod auth;
 pub mod cli;
@@ -11,6 +13,7 @@ pub mod error;
 pub mod flow;
 pub mod health;
 pub mod master_data;
+pub mod metrics;
 pub mod onboarding;
 pub mod release;
 pub mod startup;

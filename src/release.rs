@@ -58,6 +58,7 @@ pub struct Releases {
     pub storage: Storage,
     /// Single-person teams: the uploader may approve their own version.
     pub allow_self_approval: bool,
+    pub alerts: crate::alerts::Alerts,
 }
 
 impl Releases {
@@ -130,8 +131,18 @@ impl Releases {
         {
             return Err(ReleaseError::NotApproved(version.to_owned()));
         }
-        self.point(channels::PRODUCTION, version, actor, "publish")
-            .await
+        let change = self
+            .point(channels::PRODUCTION, version, actor, "publish")
+            .await?;
+        self.alerts.send(
+            crate::alerts::Severity::Info,
+            "published",
+            format!(
+                "{actor} published {version} to production (was {})",
+                change.from.as_deref().unwrap_or("nothing")
+            ),
+        );
+        Ok(change)
     }
 
     pub async fn rollback(&self, actor: &str) -> Result<Change, ReleaseError> {
@@ -142,6 +153,11 @@ impl Releases {
             .await?
             .ok_or(ReleaseError::NothingToRollBack)?;
         self.mirror(channels::PRODUCTION, &to, actor).await;
+        self.alerts.send(
+            crate::alerts::Severity::Warning,
+            "rolled_back",
+            format!("{actor} rolled production back from {from} to {to}"),
+        );
         Ok(Change {
             channel: channels::PRODUCTION.into(),
             from: Some(from),
@@ -207,14 +223,30 @@ pub const FOLLOW_INTERVAL: std::time::Duration = std::time::Duration::from_secs(
 
 /// `SCENEFLOW_FOLLOW=store`: serve whatever version the store's pointers
 /// name, importing (and so re-validating) workbooks this database lacks.
-pub async fn follow_store(importer: crate::master_data::import::Importer) {
+pub async fn follow_store(
+    importer: crate::master_data::import::Importer,
+    alerts: crate::alerts::Alerts,
+) {
     let mut tick = tokio::time::interval(FOLLOW_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_failure: [Option<String>; 2] = [None, None];
     loop {
         tick.tick().await;
-        for channel in channels::ALL {
-            if let Err(e) = follow_once(&importer, channel).await {
-                tracing::warn!(channel, error = %e, "could not follow the store's channel pointer");
+        for (i, channel) in channels::ALL.into_iter().enumerate() {
+            match follow_once(&importer, channel).await {
+                Ok(()) => last_failure[i] = None,
+                Err(e) => {
+                    tracing::warn!(channel, error = %e, "could not follow the store's channel pointer");
+                    // Alert once per distinct failure, not every second.
+                    if last_failure[i].as_deref() != Some(e.as_str()) {
+                        alerts.send(
+                            crate::alerts::Severity::Critical,
+                            "version_load_failed",
+                            format!("cannot load the {channel} version named in the store: {e}"),
+                        );
+                    }
+                    last_failure[i] = Some(e);
+                }
             }
         }
     }

@@ -6,10 +6,12 @@ use std::net::TcpListener;
 use actix_web::dev::Server;
 use actix_web::{App, HttpResponse, HttpServer, web};
 
+use crate::alerts::{Alerts, Severity};
 use crate::config::Settings;
 use crate::error::{ApiError, extractor_error};
 use crate::master_data::import::{ImportError, Importer, Outcome};
 use crate::master_data::{self, Limits};
+use crate::metrics::Metrics;
 use crate::onboarding::Onboarding;
 use crate::release::Releases;
 use crate::storage::{Storage, StorageError};
@@ -23,6 +25,8 @@ pub struct AppState {
     pub importer: Importer,
     pub onboarding: Onboarding,
     pub releases: Releases,
+    pub metrics: Metrics,
+    pub alerts: Alerts,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,18 +59,25 @@ impl AppState {
             max_bytes: settings.max_upload_bytes,
             ..Limits::default()
         };
+        let metrics = Metrics::new();
+        let alerts = Alerts::start(&settings.alerts);
         let importer = Importer {
             db: db.clone(),
             storage: storage.clone(),
             limits,
+            metrics: metrics.clone(),
+            alerts: alerts.clone(),
         };
-        let onboarding = Onboarding::new(db.clone());
+        let onboarding = Onboarding::new(db.clone(), metrics.clone());
         let releases = Releases {
             db: db.clone(),
             storage: storage.clone(),
             allow_self_approval: settings.allow_self_approval,
+            alerts: alerts.clone(),
         };
         Ok(AppState {
+            metrics,
+            alerts,
             releases,
             onboarding,
             settings,
@@ -138,12 +149,28 @@ impl Application {
             })?
             .port();
         if state.settings.follow_store {
-            tokio::spawn(crate::release::follow_store(state.importer.clone()));
+            tokio::spawn(crate::release::follow_store(
+                state.importer.clone(),
+                state.alerts.clone(),
+            ));
         }
+        tokio::spawn(watch_readiness(state.db.clone(), state.alerts.clone()));
         let workers = state.settings.workers;
         let state = web::Data::new(state);
         let mut server = HttpServer::new(move || {
+            let observed = state.clone();
             App::new()
+                .wrap_fn(move |req, srv| {
+                    use actix_web::dev::Service;
+                    let started = std::time::Instant::now();
+                    let state = observed.clone();
+                    let call = srv.call(req);
+                    async move {
+                        let res = call.await?;
+                        crate::metrics::record(&state.metrics, &state.alerts, started, &res);
+                        Ok(res)
+                    }
+                })
                 .wrap(tracing_actix_web::TracingLogger::default())
                 .app_data(state.clone())
                 .configure(|cfg| configure(cfg, state.settings.debug))
@@ -195,10 +222,43 @@ pub fn configure(cfg: &mut web::ServiceConfig, debug: bool) {
     .app_data(web::QueryConfig::default().error_handler(|err, _| extractor_error(err, false)))
     .route("/healthz", web::get().to(crate::health::healthz))
     .route("/readyz", web::get().to(crate::health::readyz))
+    .route("/metrics", web::get().to(crate::health::metrics))
     .configure(crate::api::routes)
     .configure(crate::admin::routes)
     .configure(crate::dashboard::routes)
     .default_service(web::to(not_found));
+}
+
+/// How often an instance checks its own readiness, to alert when it is lost.
+const READINESS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Alert when the database stops answering or production loses its flow,
+/// and again when it recovers.
+async fn watch_readiness(db: Db, alerts: Alerts) {
+    let mut ready = true;
+    let mut tick = tokio::time::interval(READINESS_INTERVAL);
+    loop {
+        tick.tick().await;
+        let now = match db.run(|c| channels::get(c, channels::PRODUCTION)).await {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err("no version is published on production".to_owned()),
+            Err(e) => Err(format!("the database cannot be reached: {e}")),
+        };
+        match (&now, ready) {
+            (Err(why), true) => alerts.send(
+                Severity::Critical,
+                "readiness_lost",
+                format!("instance not ready: {why}"),
+            ),
+            (Ok(()), false) => alerts.send(
+                Severity::Info,
+                "readiness_recovered",
+                "instance ready again",
+            ),
+            _ => {}
+        }
+        ready = now.is_ok();
+    }
 }
 
 async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {

@@ -1,5 +1,6 @@
 //! The admin JSON API under `/admin/api`.
 
+pub mod analytics;
 pub mod auth;
 pub mod channels;
 pub mod versions;
@@ -21,6 +22,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/versions/{id}", web::get().to(versions::show))
             .route("/versions/{id}/workbook", web::get().to(versions::workbook))
             .route("/versions/{id}/approve", web::post().to(channels::approve))
+            .route("/versions/{id}/funnel", web::get().to(analytics::funnel))
+            .route("/versions/{id}/impact", web::get().to(analytics::impact))
+            .route("/experiments", web::get().to(analytics::experiments))
+            .route("/events", web::get().to(analytics::events))
             .route("/channels", web::get().to(channels::list))
             .route(
                 "/channels/production/rollback",

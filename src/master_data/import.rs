@@ -44,10 +44,49 @@ pub struct Importer {
     pub db: Db,
     pub storage: Storage,
     pub limits: Limits,
+    pub metrics: crate::metrics::Metrics,
+    pub alerts: crate::alerts::Alerts,
 }
 
 impl Importer {
+    /// Validate and store a workbook; counts the outcome and alerts on failure.
     pub async fn import(
+        &self,
+        bytes: Vec<u8>,
+        file_name: Option<String>,
+        actor: &str,
+    ) -> Result<Outcome, ImportError> {
+        use crate::alerts::Severity;
+        let name = file_name.clone().unwrap_or_else(|| "a workbook".into());
+        let result = self.import_inner(bytes, file_name, actor).await;
+        let outcome = match &result {
+            Ok(Outcome::Created { .. }) => "created",
+            Ok(Outcome::Existing { .. }) => "existing",
+            Ok(Outcome::Invalid { report }) => {
+                self.alerts.send(
+                    Severity::Info,
+                    "import_refused",
+                    format!(
+                        "{actor} uploaded {name}: refused with {} error(s)",
+                        report.errors.len()
+                    ),
+                );
+                "invalid"
+            }
+            Err(e) => {
+                self.alerts.send(
+                    Severity::Critical,
+                    "import_failed",
+                    format!("importing {name} for {actor} failed: {e}"),
+                );
+                "error"
+            }
+        };
+        self.metrics.imports.with_label_values(&[outcome]).inc();
+        result
+    }
+
+    async fn import_inner(
         &self,
         bytes: Vec<u8>,
         file_name: Option<String>,

@@ -91,13 +91,15 @@ fn transact<T>(
 pub struct Onboarding {
     db: Db,
     flows: Arc<FlowCache>,
+    metrics: crate::metrics::Metrics,
 }
 
 impl Onboarding {
-    pub fn new(db: Db) -> Onboarding {
+    pub fn new(db: Db, metrics: crate::metrics::Metrics) -> Onboarding {
         Onboarding {
             db,
             flows: Arc::new(FlowCache::default()),
+            metrics,
         }
     }
 
@@ -128,11 +130,19 @@ impl Onboarding {
 
     pub async fn answer(&self, user_id: String, scene_id: String, answer: Value) -> Result<State> {
         let flows = self.flows.clone();
-        self.db
+        let (state, counted) = self
+            .db
             .run_with(move |c| {
                 transact(c, |c| answer_scene(c, &flows, &user_id, &scene_id, &answer))
             })
-            .await
+            .await?;
+        if let Some((version, step)) = counted {
+            self.metrics
+                .answers
+                .with_label_values(&[version.as_str(), step.as_str()])
+                .inc();
+        }
+        Ok(state)
     }
 }
 
@@ -222,7 +232,7 @@ fn answer_scene(
     user_id: &str,
     scene_id: &str,
     answer: &Value,
-) -> Result<State> {
+) -> Result<(State, Option<(String, String)>)> {
     let Who { channel, overrides } = who(c, user_id)?;
     let mut run = runs::find(c, user_id, channel)?.ok_or(OnboardingError::NotStarted)?;
     let answer_text = serde_json::to_string(answer).expect("JSON serialises");
@@ -230,9 +240,12 @@ fn answer_scene(
         if earlier.answer != answer_text {
             return Err(OnboardingError::AlreadyAnswered);
         }
-        return serde_json::from_str(&earlier.response).map_err(|e| {
-            StoreError::Corrupt(format!("stored response of {scene_id}: {e}")).into()
-        });
+        let state = serde_json::from_str(&earlier.response).map_err(|e| {
+            OnboardingError::from(StoreError::Corrupt(format!(
+                "stored response of {scene_id}: {e}"
+            )))
+        })?;
+        return Ok((state, None));
     }
     if run.status == runs::COMPLETED {
         return Err(OnboardingError::AlreadyCompleted);
@@ -264,6 +277,7 @@ fn answer_scene(
     run.updated_at = now;
 
     let (experiment_id, variation_id) = experiment_of(&flow, scene);
+    let answered_step = step_key.clone();
     let mut events = vec![NewEvent {
         kind: "answered",
         step_key: Some(step_key.clone()),
@@ -291,7 +305,7 @@ fn answer_scene(
         return Err(OnboardingError::Conflict);
     }
     runs::record_events(c, &events)?;
-    Ok(state)
+    Ok((state, Some((run.version_id.clone(), answered_step))))
 }
 
 /// The experiment a scene belongs to, when its step and condition have

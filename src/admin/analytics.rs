@@ -1,0 +1,141 @@
+//! `/admin/api`: funnel, experiments, event export, impact scope.
+
+use actix_web::{HttpResponse, web};
+use chrono::NaiveDateTime;
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::Admin;
+use crate::analytics::{self, export};
+use crate::error::ApiError;
+use crate::startup::AppState;
+use crate::store::{channels, versions};
+
+#[derive(Deserialize)]
+pub struct ChannelQuery {
+    channel: Option<String>,
+}
+
+async fn known_version(state: &AppState, id: &str) -> Result<(), ApiError> {
+    let lookup = id.to_owned();
+    state
+        .db
+        .run(move |c| versions::find(c, &lookup))
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| ApiError::NotFound(format!("there is no version '{id}'")))
+}
+
+pub async fn funnel(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    query: web::Query<ChannelQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let channel = query
+        .into_inner()
+        .channel
+        .unwrap_or_else(|| channels::PRODUCTION.into());
+    if !channels::ALL.contains(&channel.as_str()) {
+        return Err(ApiError::InvalidRequest(
+            "channel is staging or production".into(),
+        ));
+    }
+    known_version(&state, &id).await?;
+    let flows = state.onboarding.flows().clone();
+    let funnel = state
+        .db
+        .run(move |c| analytics::funnel(c, &flows, &id, &channel))
+        .await?;
+    Ok(HttpResponse::Ok().json(funnel))
+}
+
+pub async fn experiments(
+    _admin: Admin,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let flows = state.onboarding.flows().clone();
+    let list = state
+        .db
+        .run(move |c| analytics::experiments(c, &flows))
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({"experiments": list})))
+}
+
+pub async fn impact(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    known_version(&state, &id).await?;
+    let lookup = id.clone();
+    let channels = state.db.run(move |c| analytics::impact(c, &lookup)).await?;
+    Ok(HttpResponse::Ok().json(json!({"version": id, "channels": channels})))
+}
+
+#[derive(Deserialize)]
+pub struct ExportQuery {
+    since: Option<String>,
+    until: Option<String>,
+    format: Option<String>,
+}
+
+/// `2026-11-25`, `2026-11-25T10:00:00Z` or with an offset; as UTC.
+fn parse_time(name: &str, raw: &str) -> Result<NaiveDateTime, ApiError> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(raw) {
+        return Ok(t.naive_utc());
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight exists"));
+    }
+    Err(ApiError::InvalidRequest(format!(
+        "{name} must be a date (2026-11-25) or an RFC 3339 time (2026-11-25T10:00:00Z)"
+    )))
+}
+
+pub async fn events(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    query: web::Query<ExportQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let since = q
+        .since
+        .as_deref()
+        .map(|s| parse_time("since", s))
+        .transpose()?;
+    let until = q
+        .until
+        .as_deref()
+        .map(|s| parse_time("until", s))
+        .transpose()?;
+    let format = match q.format.as_deref() {
+        None | Some("ndjson") => export::Format::Ndjson,
+        Some("csv") => export::Format::Csv,
+        Some(other) => {
+            return Err(ApiError::InvalidRequest(format!(
+                "format '{other}' is ndjson or csv"
+            )));
+        }
+    };
+    let body = export::stream(state.db.clone(), since, until, format).map(|chunk| {
+        chunk.map_err(|e| {
+            tracing::error!(error = %e, "the event export stopped");
+            actix_web::error::ErrorServiceUnavailable("the export stopped")
+        })
+    });
+    let file = match format {
+        export::Format::Csv => "events.csv",
+        export::Format::Ndjson => "events.ndjson",
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(format.content_type())
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"{file}\""),
+        ))
+        .streaming(body))
+}

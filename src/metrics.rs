@@ -1,0 +1,157 @@
+//! Prometheus metrics (the `prometheus` crate), served as text at `/metrics`.
+//! Counters move as requests, answers and imports happen; the pool and
+//! channel gauges are read when scraped.
+
+use std::time::Instant;
+
+use actix_web::HttpResponse;
+use actix_web::body::MessageBody;
+use actix_web::dev::ServiceResponse;
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+/// Set on error responses so the request middleware can count them by code.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorCode(pub &'static str);
+
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    pub requests: IntCounterVec,
+    pub latency: HistogramVec,
+    pub answers: IntCounterVec,
+    pub errors: IntCounterVec,
+    pub imports: IntCounterVec,
+    pool: IntGaugeVec,
+    channel_version: IntGaugeVec,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry =
+            Registry::new_custom(Some("sceneflow".into()), None).expect("a valid metrics prefix");
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("registered once");
+            c
+        };
+        let gauge = |name: &str, help: &str, labels: &[&str]| {
+            let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
+            registry
+                .register(Box::new(g.clone()))
+                .expect("registered once");
+            g
+        };
+        let latency = HistogramVec::new(
+            HistogramOpts::new("http_request_duration_seconds", "Request latency by route")
+                .buckets(vec![
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+                ]),
+            &["route"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(latency.clone()))
+            .expect("registered once");
+        Metrics {
+            requests: counter(
+                "http_requests_total",
+                "Requests by route, method and status",
+                &["route", "method", "status"],
+            ),
+            answers: counter(
+                "answers_total",
+                "Accepted answers by version and step",
+                &["version", "step"],
+            ),
+            errors: counter("errors_total", "Error responses by code", &["code"]),
+            imports: counter("imports_total", "Workbook imports by outcome", &["outcome"]),
+            pool: gauge(
+                "db_pool_connections",
+                "Database pool connections by state",
+                &["state"],
+            ),
+            channel_version: gauge(
+                "channel_version",
+                "1 for the version each channel serves",
+                &["channel", "version"],
+            ),
+            latency,
+            registry,
+        }
+    }
+
+    /// Record one finished request.
+    pub fn observe<B: MessageBody>(&self, started: Instant, res: &ServiceResponse<B>) {
+        let route = res
+            .request()
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".into());
+        let status = res.status().as_u16().to_string();
+        self.requests
+            .with_label_values(&[
+                route.as_str(),
+                res.request().method().as_str(),
+                status.as_str(),
+            ])
+            .inc();
+        self.latency
+            .with_label_values(&[route.as_str()])
+            .observe(started.elapsed().as_secs_f64());
+        if let Some(code) = res.response().extensions().get::<ErrorCode>() {
+            self.errors.with_label_values(&[code.0]).inc();
+        }
+    }
+
+    /// The text exposition, with the gauges read now.
+    pub fn render(&self, pool: (u32, u32), channels: &[(String, String)]) -> HttpResponse {
+        let (connections, idle) = pool;
+        self.pool
+            .with_label_values(&["open"])
+            .set(i64::from(connections));
+        self.pool.with_label_values(&["idle"]).set(i64::from(idle));
+        self.pool
+            .with_label_values(&["in_use"])
+            .set(i64::from(connections.saturating_sub(idle)));
+        self.channel_version.reset();
+        for (channel, version) in channels {
+            self.channel_version
+                .with_label_values(&[channel.as_str(), version.as_str()])
+                .set(1);
+        }
+        let mut out = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .expect("text encoding does not fail");
+        HttpResponse::Ok()
+            .content_type("text/plain; version=0.0.4")
+            .body(out)
+    }
+}
+
+/// Wrap every request: count it, time it, and watch client-inconsistency errors.
+pub fn record<B: MessageBody>(
+    metrics: &Metrics,
+    alerts: &crate::alerts::Alerts,
+    started: Instant,
+    res: &ServiceResponse<B>,
+) {
+    metrics.observe(started, res);
+    if let Some(ErrorCode(code)) = res.response().extensions().get::<ErrorCode>()
+        && matches!(
+            *code,
+            "scene_mismatch" | "already_answered" | "invalid_answer"
+        )
+    {
+        alerts.client_error();
+    }
+}

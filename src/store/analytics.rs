@@ -1,0 +1,205 @@
+//! Aggregates over the event log, for funnels, experiments and impact.
+
+use chrono::NaiveDateTime;
+use diesel::dsl::{count, max, min};
+use diesel::prelude::*;
+
+use super::runs::IN_PROGRESS;
+use super::schema::{events, runs};
+use super::{AnyConnection, StoreError};
+
+diesel::alias!(events as completions: Completions);
+
+/// Distinct users per step and kind (`scene_shown`, `answered`).
+pub fn users_by_step(
+    conn: &mut AnyConnection,
+    version: &str,
+    channel: &str,
+) -> Result<Vec<(Option<String>, String, i64)>, StoreError> {
+    Ok(events::table
+        .filter(events::version_id.eq(version))
+        .filter(events::channel.eq(channel))
+        .filter(events::kind.eq_any(["scene_shown", "answered"]))
+        .group_by((events::step_key, events::kind))
+        .select((
+            events::step_key,
+            events::kind,
+            count(events::user_id).aggregate_distinct(),
+        ))
+        .load(conn)?)
+}
+
+/// Distinct users with any event, and with a `completed` event.
+pub fn started_and_completed(
+    conn: &mut AnyConnection,
+    version: &str,
+    channel: &str,
+) -> Result<(i64, i64), StoreError> {
+    let base = || {
+        events::table
+            .filter(events::version_id.eq(version))
+            .filter(events::channel.eq(channel))
+    };
+    let started = base()
+        .select(count(events::user_id).aggregate_distinct())
+        .first(conn)?;
+    let completed = base()
+        .filter(events::kind.eq("completed"))
+        .select(count(events::user_id).aggregate_distinct())
+        .first(conn)?;
+    Ok((started, completed))
+}
+
+/// Runs in progress per current step: the users who left there (so far).
+pub fn waiting_by_step(
+    conn: &mut AnyConnection,
+    version: &str,
+    channel: &str,
+) -> Result<Vec<(Option<String>, i64)>, StoreError> {
+    Ok(runs::table
+        .filter(runs::version_id.eq(version))
+        .filter(runs::channel.eq(channel))
+        .filter(runs::status.eq(IN_PROGRESS))
+        .group_by(runs::step_key)
+        .select((runs::step_key, count(runs::user_id).aggregate_distinct()))
+        .load(conn)?)
+}
+
+/// First time each user saw and answered each step.
+pub type StepTime = (String, Option<String>, String, Option<NaiveDateTime>);
+
+pub fn step_times(
+    conn: &mut AnyConnection,
+    version: &str,
+    channel: &str,
+) -> Result<Vec<StepTime>, StoreError> {
+    Ok(events::table
+        .filter(events::version_id.eq(version))
+        .filter(events::channel.eq(channel))
+        .filter(events::kind.eq_any(["scene_shown", "answered"]))
+        .group_by((events::user_id, events::step_key, events::kind))
+        .select((
+            events::user_id,
+            events::step_key,
+            events::kind,
+            min(events::occurred_at),
+        ))
+        .load(conn)?)
+}
+
+/// Exposed users per version, experiment and variant.
+pub type VariantCount = (String, Option<String>, Option<String>, i64);
+
+pub fn exposures(conn: &mut AnyConnection) -> Result<Vec<VariantCount>, StoreError> {
+    Ok(events::table
+        .filter(events::kind.eq("exposure"))
+        .group_by((
+            events::version_id,
+            events::experiment_id,
+            events::variation_id,
+        ))
+        .select((
+            events::version_id,
+            events::experiment_id,
+            events::variation_id,
+            count(events::user_id).aggregate_distinct(),
+        ))
+        .load(conn)?)
+}
+
+/// Exposed users whose run (the one they were exposed in) completed.
+pub fn exposed_completions(conn: &mut AnyConnection) -> Result<Vec<VariantCount>, StoreError> {
+    let completed_runs = completions
+        .filter(completions.field(events::kind).eq("completed"))
+        .select(completions.field(events::run_id));
+    Ok(events::table
+        .filter(events::kind.eq("exposure"))
+        .filter(events::run_id.eq_any(completed_runs))
+        .group_by((
+            events::version_id,
+            events::experiment_id,
+            events::variation_id,
+        ))
+        .select((
+            events::version_id,
+            events::experiment_id,
+            events::variation_id,
+            count(events::user_id).aggregate_distinct(),
+        ))
+        .load(conn)?)
+}
+
+/// Per channel: users served a version, first and last time, completions.
+pub type ImpactRow = (String, i64, Option<NaiveDateTime>, Option<NaiveDateTime>);
+/// Users served per channel, and completions per channel.
+pub type Impact = (Vec<ImpactRow>, Vec<(String, i64)>);
+
+pub fn impact(conn: &mut AnyConnection, version: &str) -> Result<Impact, StoreError> {
+    let served = events::table
+        .filter(events::version_id.eq(version))
+        .group_by(events::channel)
+        .select((
+            events::channel,
+            count(events::user_id).aggregate_distinct(),
+            min(events::occurred_at),
+            max(events::occurred_at),
+        ))
+        .load(conn)?;
+    let completed = events::table
+        .filter(events::version_id.eq(version))
+        .filter(events::kind.eq("completed"))
+        .group_by(events::channel)
+        .select((events::channel, count(events::user_id).aggregate_distinct()))
+        .load(conn)?;
+    Ok((served, completed))
+}
+
+/// One page of events after `after_id`, for the streaming export.
+pub type EventRow = (
+    i64,
+    String,
+    NaiveDateTime,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+pub fn events_page(
+    conn: &mut AnyConnection,
+    after_id: i64,
+    since: Option<NaiveDateTime>,
+    until: Option<NaiveDateTime>,
+    limit: i64,
+) -> Result<Vec<EventRow>, StoreError> {
+    let mut query = events::table
+        .filter(events::id.gt(after_id))
+        .order(events::id)
+        .limit(limit)
+        .into_boxed();
+    if let Some(since) = since {
+        query = query.filter(events::occurred_at.ge(since));
+    }
+    if let Some(until) = until {
+        query = query.filter(events::occurred_at.lt(until));
+    }
+    Ok(query
+        .select((
+            events::id,
+            events::kind,
+            events::occurred_at,
+            events::user_id,
+            events::run_id,
+            events::version_id,
+            events::channel,
+            events::step_key,
+            events::scene_key,
+            events::experiment_id,
+            events::variation_id,
+        ))
+        .load(conn)?)
+}
