@@ -3,6 +3,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod alerts;
+mod analytics;
 mod cli;
 mod dashboard;
 mod debug;

@@ -1,0 +1,200 @@
+//! Alerts reach a webhook and PagerDuty, and a receiver that hangs holds
+//! nothing up.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use sceneflow::auth::{Role, mint_user_token};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use crate::support::{Backend, TestApp, book, spawn_app_with};
+
+/// A minimal HTTP receiver: records each request body; answers 200 unless
+/// `hang`, in which case it reads the request and never answers.
+async fn receiver(hang: bool) -> (String, Arc<Mutex<Vec<Value>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let seen: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let bodies = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let bodies = bodies.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let n = socket.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).to_string();
+                    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+                        continue;
+                    };
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if body.len() < length {
+                        continue;
+                    }
+                    bodies
+                        .lock()
+                        .unwrap()
+                        .push(serde_json::from_str(body).unwrap_or(Value::Null));
+                    if hang {
+                        tokio::time::sleep(Duration::from_secs(3600)).await;
+                    }
+                    let _ = socket
+                        .write_all(
+                            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                        )
+                        .await;
+                    return;
+                }
+            });
+        }
+    });
+    (url, seen)
+}
+
+async fn wait_for(seen: &Arc<Mutex<Vec<Value>>>, needle: &str) -> Value {
+    let started = Instant::now();
+    loop {
+        if let Some(v) = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|v| v.to_string().contains(needle))
+        {
+            return v.clone();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no alert containing {needle}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn publish(app: &TestApp) -> Duration {
+    let (operator, qa, admin) = (
+        app.token(Role::Operator).await,
+        app.token(Role::Qa).await,
+        app.token(Role::Admin).await,
+    );
+    let body: Value = app
+        .upload(&operator, book::valid().bytes())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let v2 = body["version"]["id"].as_str().unwrap().to_owned();
+    let put = |path: &str, token: &str| {
+        app.client
+            .put(app.url(path))
+            .bearer_auth(token.to_owned())
+            .json(&json!({"version": v2}))
+            .send()
+    };
+    put("/admin/api/channels/staging", &operator).await.unwrap();
+    app.client
+        .post(app.url(&format!("/admin/api/versions/{v2}/approve")))
+        .bearer_auth(&qa)
+        .send()
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let res = put("/admin/api/channels/production", &admin).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    started.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_reach_the_webhook() {
+    let (url, seen) = receiver(false).await;
+    let app = spawn_app_with(Backend::Sqlite, move |s| {
+        s.sample = true;
+        s.alerts.webhook = Some(url);
+        s.alerts.client_errors_per_minute = 3;
+    })
+    .await;
+    let token = app.token(Role::Operator).await;
+    let refused = book::valid().set("choices", 2, "scene", "welcom").bytes();
+    assert_eq!(
+        app.upload(&token, refused).await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let alert = wait_for(&seen, "import_refused").await;
+    assert!(
+        alert["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("[sceneflow] info:")
+    );
+
+    publish(&app).await;
+    let alert = wait_for(&seen, "published").await;
+    assert!(
+        alert["text"]
+            .as_str()
+            .unwrap()
+            .contains("admin-user published")
+    );
+
+    // A burst of client-inconsistency errors above the threshold.
+    let user = mint_user_token(&app.settings.jwt_secret, "burst", 1);
+    app.client
+        .post(app.url("/v1/onboarding/start"))
+        .bearer_auth(&user)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        app.client
+            .post(app.url("/v1/onboarding/answers"))
+            .bearer_auth(&user)
+            .json(&json!({"scene_id": "stale", "answer": null}))
+            .send()
+            .await
+            .unwrap();
+    }
+    let alert = wait_for(&seen, "client_errors_spike").await;
+    assert!(alert["text"].as_str().unwrap().contains("threshold 3"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_receiver_blocks_nothing_and_pagerduty_gets_the_event() {
+    let (hanging, _) = receiver(true).await;
+    let (pagerduty, seen) = receiver(false).await;
+    let app = spawn_app_with(Backend::Sqlite, move |s| {
+        s.sample = true;
+        s.alerts.webhook = Some(hanging);
+        s.alerts.pagerduty_routing_key = Some("routing-key-1".into());
+        s.alerts.pagerduty_url = pagerduty;
+    })
+    .await;
+    let took = publish(&app).await;
+    // The webhook hangs for up to the 5 s delivery timeout per alert; the
+    // request never waits for it.
+    assert!(
+        took < Duration::from_secs(4),
+        "publishing waited for the alert receiver: {took:?}"
+    );
+    let event = wait_for(&seen, "published").await;
+    assert_eq!(event["routing_key"], "routing-key-1");
+    assert_eq!(event["event_action"], "trigger");
+    assert_eq!(event["payload"]["source"], "sceneflow");
+    assert_eq!(event["payload"]["severity"], "info");
+    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+}
