@@ -114,6 +114,45 @@ pub fn svg(flow: &FlowDef) -> String {
     out
 }
 
+/// The funnel as horizontal bars: reached (light) and answered (dark) per step.
+pub fn funnel_svg(funnel: &crate::analytics::Funnel) -> String {
+    const LABEL: usize = 170;
+    const BAR: usize = 420;
+    const ROW: usize = 26;
+    let most = funnel
+        .steps
+        .iter()
+        .map(|s| s.reached)
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64;
+    let width = LABEL + BAR + 90;
+    let height = funnel.steps.len() * ROW + 10;
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="funnel chart" font-family="sans-serif" font-size="12">"##
+    );
+    for (i, s) in funnel.steps.iter().enumerate() {
+        let y = 5 + i * ROW;
+        let reached = (BAR as f64 * s.reached as f64 / most).round() as usize;
+        let answered = (BAR as f64 * s.answered as f64 / most).round() as usize;
+        let _ = write!(
+            out,
+            r##"<text x="0" y="{}">{}</text><rect x="{LABEL}" y="{y}" width="{reached}" height="18" fill="#cfe2ff"/><rect x="{LABEL}" y="{}" width="{answered}" height="10" fill="#0d6efd"/><text x="{}" y="{}">{} / {}</text>"##,
+            y + 13,
+            escape(&s.step),
+            y + 4,
+            LABEL + reached.max(answered) + 6,
+            y + 13,
+            s.answered,
+            s.reached
+        );
+    }
+    out.push_str("</svg>");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

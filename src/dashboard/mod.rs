@@ -38,6 +38,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/versions/{id}/{action}", web::post().to(pages::act))
         .route("/admin/rollback", web::get().to(pages::confirm_rollback))
         .route("/admin/rollback", web::post().to(pages::rollback))
+        .route("/admin/versions/{id}/funnel", web::get().to(pages::funnel))
+        .route("/admin/experiments", web::get().to(pages::experiments))
         .route("/admin/qa", web::get().to(qa::index))
         .route("/admin/qa/testers", web::post().to(qa::register))
         .route("/admin/qa/users/{user}", web::get().to(qa::tester))

@@ -658,3 +658,72 @@ pub async fn conditions(signed: Signed) -> Page {
         },
     ))
 }
+
+#[derive(Template)]
+#[template(path = "funnel.html")]
+struct FunnelPage {
+    nav: Option<Nav>,
+    funnel: crate::analytics::Funnel,
+    chart: String,
+    impact: Vec<crate::analytics::ChannelImpact>,
+}
+
+#[derive(Deserialize)]
+pub struct ChannelQuery {
+    channel: Option<String>,
+}
+
+pub async fn funnel(
+    signed: Signed,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    query: web::Query<ChannelQuery>,
+) -> Page {
+    let loaded = load(&state, &id).await?;
+    let channel = match query.into_inner().channel.as_deref() {
+        Some(channels::STAGING) => channels::STAGING,
+        _ => channels::PRODUCTION,
+    };
+    let flows = state.onboarding.flows().clone();
+    let version = loaded.version.id.clone();
+    let (funnel, impact) = state
+        .db
+        .run(move |c| {
+            Ok((
+                crate::analytics::funnel(c, &flows, &version, channel)?,
+                crate::analytics::impact(c, &version)?,
+            ))
+        })
+        .await?;
+    Ok(html(
+        StatusCode::OK,
+        &FunnelPage {
+            nav: nav(&signed),
+            chart: diagram::funnel_svg(&funnel),
+            funnel,
+            impact,
+        },
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "experiments.html")]
+struct ExperimentsPage {
+    nav: Option<Nav>,
+    experiments: Vec<crate::analytics::Experiment>,
+}
+
+pub async fn experiments(signed: Signed, state: web::Data<AppState>) -> Page {
+    let flows = state.onboarding.flows().clone();
+    let experiments = state
+        .db
+        .run(move |c| crate::analytics::experiments(c, &flows))
+        .await?;
+    Ok(html(
+        StatusCode::OK,
+        &ExperimentsPage {
+            nav: nav(&signed),
+            experiments,
+        },
+    ))
+}

@@ -87,6 +87,9 @@ async fn pages_need_a_session(backend: Backend) {
         format!("/admin/versions/{sample}/diff"),
         format!("/admin/versions/{sample}/workbook"),
         format!("/admin/versions/{sample}/confirm/publish"),
+        format!("/admin/versions/{sample}/funnel"),
+        "/admin/experiments".to_owned(),
+        "/admin/qa".to_owned(),
     ] {
         let res = no_redirects().get(app.url(&path)).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::SEE_OTHER, "{path}");
@@ -106,6 +109,20 @@ async fn pages_need_a_session(backend: Backend) {
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
     assert!(html.contains("flow diagram") && html.contains("welcome_diet"));
+    for (path, marker) in [
+        (format!("/admin/versions/{sample}/funnel"), "funnel chart"),
+        ("/admin/experiments".to_owned(), "A/B results"),
+        ("/admin/conditions".to_owned(), "from_diet_campaign"),
+    ] {
+        let page = no_redirects()
+            .get(app.url(&path))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), StatusCode::OK, "{path}");
+        assert!(page.text().await.unwrap().contains(marker), "{path}");
+    }
     let css = no_redirects()
         .get(app.url("/admin/static/bootstrap.min.css"))
         .send()
