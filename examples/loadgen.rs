@@ -17,6 +17,8 @@ struct Args {
     users: usize,
     seconds: u64,
     secret: String,
+    /// Percent of runs abandoned part-way, so funnels have drop-off.
+    abandon: u64,
 }
 
 fn args() -> Args {
@@ -24,6 +26,7 @@ fn args() -> Args {
         base: "http://127.0.0.1:8080".into(),
         users: 64,
         seconds: 20,
+        abandon: 25,
         secret: std::env::var("SCENEFLOW_JWT_SECRET")
             .unwrap_or_else(|_| sceneflow::config::DEFAULT_JWT_SECRET.into()),
     };
@@ -34,6 +37,7 @@ fn args() -> Args {
             "--base" => out.base = value,
             "--users" => out.users = value.parse().expect("--users N"),
             "--seconds" => out.seconds = value.parse().expect("--seconds N"),
+            "--abandon" => out.abandon = value.parse().expect("--abandon PERCENT"),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -77,6 +81,7 @@ async fn main() {
     for worker in 0..args.users {
         let (client, totals, stop) = (client.clone(), totals.clone(), stop.clone());
         let (base, secret, prefix) = (args.base.clone(), args.secret.clone(), prefix.clone());
+        let abandon = args.abandon;
         workers.push(tokio::spawn(async move {
             let mut latencies: Vec<u32> = Vec::with_capacity(100_000);
             let mut n = 0u64;
@@ -105,7 +110,21 @@ async fn main() {
                     }
                 };
                 timed(t);
+                // Deterministic drop-off: some users stop after a few answers.
+                let seed = n
+                    .wrapping_mul(2654435761)
+                    .wrapping_add(worker as u64 * 40503);
+                let give_up_after = if seed % 100 < abandon {
+                    1 + seed / 100 % 8
+                } else {
+                    u64::MAX
+                };
+                let mut answered = 0u64;
                 while state["status"] == "in_progress" && !stop.load(Ordering::Relaxed) {
+                    if answered == give_up_after {
+                        break;
+                    }
+                    answered += 1;
                     let scene = &state["scene"];
                     let body = json!({"scene_id": scene["id"], "answer": valid_answer(scene)});
                     let t = Instant::now();

@@ -37,6 +37,28 @@ done
 
 echo "==> sceneflow: $USERS users for ${DURATION}s (pool $POOL)"
 target/release/examples/loadgen --base "http://127.0.0.1:$PORT" --users "$USERS" --seconds "$DURATION"
+
+# The funnel and A/B result of the simulated population, for the README.
+token=$(DATABASE_URL=$URL SCENEFLOW_STORE="file://$store" RUST_LOG=error target/release/sceneflow admin-token --role operator --name load)
+version=$(curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$PORT/admin/api/channels" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["channels"][0]["version_id"])')
+curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$PORT/admin/api/versions/$version/funnel" > target/load-funnel.json
+curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$PORT/admin/api/experiments" > target/load-experiments.json
+python3 - <<'PY'
+import json
+f = json.load(open("target/load-funnel.json"))
+print(f"==> funnel: {f['started']} started, {f['completed']} completed ({f['completion_rate']:.1%})")
+for s in f["steps"]:
+    med = "" if s["median_seconds"] is None else f"{s['median_seconds'] * 1000:.1f} ms"
+    print(f"    {s['step']:<15} reached {s['reached']:>6}  answered {s['answered']:>6}  left {s['left']:>5}  median {med}")
+for e in json.load(open("target/load-experiments.json"))["experiments"]:
+    srm = e["sample_ratio"]
+    print(f"==> {e['experiment_id']}: SRM p = {srm['p_value']:.3f}{' MISMATCH' if srm['mismatch'] else ''}")
+    for v in e["variants"]:
+        lo, hi = v["interval"]
+        diff = "" if v["difference"] is None else f"  diff {v['difference'] * 100:+.1f} pt  p {v['p_value']:.3f}"
+        print(f"    {v['scene']:<15} exposed {v['exposures']:>6}  completed {v['completions']:>6}  {v['conversion']:.1%} [{lo:.1%}, {hi:.1%}]{diff}")
+PY
 kill $server; wait $server 2>/dev/null || true
 
 echo "==> pgbench ceiling: the writes of one answer, $USERS clients for ${DURATION}s"
