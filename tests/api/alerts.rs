@@ -86,35 +86,15 @@ async fn wait_for(seen: &Arc<Mutex<Vec<Value>>>, needle: &str) -> Value {
 }
 
 async fn publish(app: &TestApp) -> Duration {
-    let (operator, qa, admin) = (
-        app.token(Role::Operator).await,
-        app.token(Role::Qa).await,
-        app.token(Role::Admin).await,
-    );
+    let token = app.token(Role::Operator).await;
     let body: Value = app
-        .upload(&operator, book::valid().bytes())
+        .upload(&token, book::valid().bytes())
         .await
         .json()
         .await
         .unwrap();
-    let v2 = body["version"]["id"].as_str().unwrap().to_owned();
-    let put = |path: &str, token: &str| {
-        app.client
-            .put(app.url(path))
-            .bearer_auth(token.to_owned())
-            .json(&json!({"version": v2}))
-            .send()
-    };
-    put("/admin/api/channels/staging", &operator).await.unwrap();
-    app.client
-        .post(app.url(&format!("/admin/api/versions/{v2}/approve")))
-        .bearer_auth(&qa)
-        .send()
-        .await
-        .unwrap();
     let started = Instant::now();
-    let res = put("/admin/api/channels/production", &admin).await.unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
+    app.release(body["version"]["id"].as_str().unwrap()).await;
     started.elapsed()
 }
 

@@ -8,7 +8,7 @@ use sceneflow::store::runs::NewEvent;
 use serde_json::{Value, json};
 
 use crate::on_both_backends;
-use crate::support::{Backend, TestApp, spawn_app_with};
+use crate::support::{Backend, TestApp, spawn_app_with, valid_answer};
 
 on_both_backends!(
     funnel_and_experiments_match_the_runs_driven,
@@ -16,18 +16,6 @@ on_both_backends!(
     the_export_streams_every_event_and_neutralises_formulas,
     metrics_move_with_requests,
 );
-
-fn valid_answer(scene: &Value) -> Value {
-    let input = &scene["input"];
-    let first = || input["choices"][0]["key"].clone();
-    match input["kind"].as_str().unwrap() {
-        "choice" => first(),
-        "multi_choice" => json!([first()]),
-        "text" => json!("ゆき"),
-        "number" | "date" => input["min"].clone(),
-        _ => Value::Null,
-    }
-}
 
 async fn post(app: &TestApp, user: &str, path: &str, body: Value) -> Value {
     app.client

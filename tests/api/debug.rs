@@ -2,11 +2,11 @@
 //! simulate, and every refusal.
 
 use reqwest::{Method, StatusCode};
-use sceneflow::auth::{Role, mint_user_token};
+use sceneflow::auth::Role;
 use serde_json::{Value, json};
 
 use crate::on_both_backends;
-use crate::support::{Backend, TestApp, book, spawn_app_with};
+use crate::support::{Backend, book, spawn_app_with, valid_answer};
 
 on_both_backends!(
     debug_calls_are_refused_to_low_roles_and_non_testers,
@@ -14,53 +14,6 @@ on_both_backends!(
     qa_reproduces_a_premium_diet_user_on_variant_b_at_goal,
     simulate_matches_a_real_run,
 );
-
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Value,
-) -> (StatusCode, Value) {
-    let mut req = app
-        .client
-        .request(method.clone(), app.url(path))
-        .bearer_auth(token);
-    if method != Method::GET && method != Method::DELETE {
-        req = req.json(&body);
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
-async fn mobile(app: &TestApp, user: &str, path: &str, body: Value) -> Value {
-    let token = mint_user_token(&app.settings.jwt_secret, user, 1);
-    let req = if path.ends_with("current") {
-        app.client.get(app.url(path))
-    } else {
-        app.client.post(app.url(path)).json(&body)
-    };
-    req.bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-fn valid_answer(scene: &Value) -> Value {
-    let input = &scene["input"];
-    let first = || input["choices"][0]["key"].clone();
-    match input["kind"].as_str().unwrap() {
-        "choice" => first(),
-        "multi_choice" => json!([first()]),
-        "text" => json!("ゆき"),
-        "number" | "date" => input["min"].clone(),
-        _ => Value::Null,
-    }
-}
 
 async fn debug_calls_are_refused_to_low_roles_and_non_testers(backend: Backend) {
     let app = spawn_app_with(backend.clone(), |s| s.sample = true).await;
@@ -95,7 +48,9 @@ async fn debug_calls_are_refused_to_low_roles_and_non_testers(backend: Backend) 
             .await
             .unwrap();
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{method} {path}");
-        let (status, body) = call(&app, method.clone(), path, &operator, body.clone()).await;
+        let (status, body) = app
+            .call(method.clone(), path, &operator, body.clone())
+            .await;
         assert_eq!(
             (status, body["error"]["code"].clone()),
             (StatusCode::FORBIDDEN, json!("forbidden")),
@@ -104,7 +59,7 @@ async fn debug_calls_are_refused_to_low_roles_and_non_testers(backend: Backend) 
     }
     // A QA token still cannot touch a user who is not a tester.
     for (method, path, body) in &calls[1..7] {
-        let (status, body) = call(&app, method.clone(), path, &qa, body.clone()).await;
+        let (status, body) = app.call(method.clone(), path, &qa, body.clone()).await;
         assert_eq!(
             (status, body["error"]["code"].clone()),
             (StatusCode::FORBIDDEN, json!("not_a_tester")),
@@ -120,14 +75,9 @@ async fn debug_calls_are_refused_to_low_roles_and_non_testers(backend: Backend) 
     })
     .await;
     let qa = off.token(Role::Qa).await;
-    let (status, _) = call(
-        &off,
-        Method::PUT,
-        "/debug/testers/someone",
-        &qa,
-        Value::Null,
-    )
-    .await;
+    let (status, _) = off
+        .call(Method::PUT, "/debug/testers/someone", &qa, Value::Null)
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -141,8 +91,7 @@ async fn testers_get_staging_and_overrides_change_the_scene(backend: Backend) {
         .await
         .unwrap();
     let v2 = uploaded["version"]["id"].as_str().unwrap().to_owned();
-    call(
-        &app,
+    app.call(
         Method::PUT,
         "/admin/api/channels/staging",
         &operator,
@@ -150,66 +99,59 @@ async fn testers_get_staging_and_overrides_change_the_scene(backend: Backend) {
     )
     .await;
 
-    let (status, _) = call(
-        &app,
-        Method::PUT,
-        "/debug/testers/qa-phone",
-        &qa,
-        Value::Null,
-    )
-    .await;
+    let (status, _) = app
+        .call(Method::PUT, "/debug/testers/qa-phone", &qa, Value::Null)
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let tester = mobile(
-        &app,
-        "qa-phone",
-        "/v1/onboarding/start",
-        json!({"attributes": {}}),
-    )
-    .await;
+    let tester = app
+        .mobile(
+            "qa-phone",
+            "/v1/onboarding/start",
+            json!({"attributes": {}}),
+        )
+        .await;
     assert_eq!(tester["version"], v2.as_str(), "testers are served staging");
-    let user = mobile(
-        &app,
-        "ordinary",
-        "/v1/onboarding/start",
-        json!({"attributes": {}}),
-    )
-    .await;
+    let user = app
+        .mobile(
+            "ordinary",
+            "/v1/onboarding/start",
+            json!({"attributes": {}}),
+        )
+        .await;
     assert_ne!(user["version"], v2.as_str(), "everybody else production");
 
     // Back to the sample on staging; overrides beat start attributes.
     let sample = user["version"].as_str().unwrap().to_owned();
-    call(
-        &app,
+    app.call(
         Method::PUT,
         "/admin/api/channels/staging",
         &operator,
         json!({"version": sample}),
     )
     .await;
-    call(
-        &app,
+    app.call(
         Method::POST,
         "/debug/users/qa-phone/reset",
         &qa,
         Value::Null,
     )
     .await;
-    let state = mobile(
-        &app,
-        "qa-phone",
-        "/v1/onboarding/start",
-        json!({"attributes": {"install_source": "organic"}}),
-    )
-    .await;
+    let state = app
+        .mobile(
+            "qa-phone",
+            "/v1/onboarding/start",
+            json!({"attributes": {"install_source": "organic"}}),
+        )
+        .await;
     assert_eq!(state["scene"]["key"], "welcome_default");
-    let (status, view) = call(
-        &app,
-        Method::PUT,
-        "/debug/users/qa-phone/overrides",
-        &qa,
-        json!({"install_source": "diet_campaign"}),
-    )
-    .await;
+    let (status, view) = app
+        .call(
+            Method::PUT,
+            "/debug/users/qa-phone/overrides",
+            &qa,
+            json!({"install_source": "diet_campaign"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{view}");
     assert_eq!(view["attributes"]["start"]["install_source"], "organic");
     assert_eq!(
@@ -225,32 +167,27 @@ async fn testers_get_staging_and_overrides_change_the_scene(backend: Backend) {
     assert_eq!(diet["matches"], true);
 
     // Reset forgets the run; the overrides stay and choose the scene.
-    let (_, reset) = call(
-        &app,
-        Method::POST,
-        "/debug/users/qa-phone/reset",
-        &qa,
-        Value::Null,
-    )
-    .await;
+    let (_, reset) = app
+        .call(
+            Method::POST,
+            "/debug/users/qa-phone/reset",
+            &qa,
+            Value::Null,
+        )
+        .await;
     assert_eq!(reset["run_forgotten"], true);
-    let state = mobile(
-        &app,
-        "qa-phone",
-        "/v1/onboarding/start",
-        json!({"attributes": {"install_source": "organic"}}),
-    )
-    .await;
+    let state = app
+        .mobile(
+            "qa-phone",
+            "/v1/onboarding/start",
+            json!({"attributes": {"install_source": "organic"}}),
+        )
+        .await;
     assert_eq!(state["scene"]["key"], "welcome_diet");
 
-    let (_, audit) = call(
-        &app,
-        Method::GET,
-        "/admin/api/audit",
-        &operator,
-        Value::Null,
-    )
-    .await;
+    let (_, audit) = app
+        .call(Method::GET, "/admin/api/audit", &operator, Value::Null)
+        .await;
     let actions: Vec<&str> = audit["entries"]
         .as_array()
         .unwrap()
@@ -261,16 +198,13 @@ async fn testers_get_staging_and_overrides_change_the_scene(backend: Backend) {
     for expected in ["debug_add_tester", "debug_overrides", "debug_reset"] {
         assert!(actions.contains(&expected), "{expected} in {actions:?}");
     }
-    let (status, _) = call(
-        &app,
-        Method::DELETE,
-        "/debug/testers/qa-phone",
-        &qa,
-        Value::Null,
-    )
-    .await;
+    let (status, _) = app
+        .call(Method::DELETE, "/debug/testers/qa-phone", &qa, Value::Null)
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, body) = call(&app, Method::GET, "/debug/users/qa-phone", &qa, Value::Null).await;
+    let (status, body) = app
+        .call(Method::GET, "/debug/users/qa-phone", &qa, Value::Null)
+        .await;
     assert_eq!(
         (status, body["error"]["code"].clone()),
         (StatusCode::FORBIDDEN, json!("not_a_tester"))
@@ -280,30 +214,25 @@ async fn testers_get_staging_and_overrides_change_the_scene(backend: Backend) {
 async fn qa_reproduces_a_premium_diet_user_on_variant_b_at_goal(backend: Backend) {
     let app = spawn_app_with(backend, |s| s.sample = true).await;
     let qa = app.token(Role::Qa).await;
-    call(&app, Method::PUT, "/debug/testers/qa-b", &qa, Value::Null).await;
-    call(
-        &app,
+    app.call(Method::PUT, "/debug/testers/qa-b", &qa, Value::Null)
+        .await;
+    app.call(
         Method::PUT,
         "/debug/users/qa-b/overrides",
         &qa,
         json!({"subscription": "premium", "install_source": "diet_campaign"}),
     )
     .await;
-    mobile(
-        &app,
-        "qa-b",
-        "/v1/onboarding/start",
-        json!({"attributes": {}}),
-    )
-    .await;
-    let (status, view) = call(
-        &app,
-        Method::PUT,
-        "/debug/users/qa-b/variants",
-        &qa,
-        json!({"step": "intro", "scene": "intro_friendly"}),
-    )
-    .await;
+    app.mobile("qa-b", "/v1/onboarding/start", json!({"attributes": {}}))
+        .await;
+    let (status, view) = app
+        .call(
+            Method::PUT,
+            "/debug/users/qa-b/variants",
+            &qa,
+            json!({"step": "intro", "scene": "intro_friendly"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{view}");
     assert!(
         view["variants"]
@@ -313,32 +242,36 @@ async fn qa_reproduces_a_premium_diet_user_on_variant_b_at_goal(backend: Backend
             .any(|v| v["scene"] == "intro_friendly" && v["source"] == "forced")
     );
 
-    let (status, at_intro) = call(
-        &app,
-        Method::POST,
-        "/debug/users/qa-b/jump",
-        &qa,
-        json!({"step": "intro"}),
-    )
-    .await;
+    let (status, at_intro) = app
+        .call(
+            Method::POST,
+            "/debug/users/qa-b/jump",
+            &qa,
+            json!({"step": "intro"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{at_intro}");
     assert_eq!(
         at_intro["scene"]["key"], "intro_friendly",
         "the forced variant is served"
     );
-    let (_, at_goal) = call(
-        &app,
-        Method::POST,
-        "/debug/users/qa-b/jump",
-        &qa,
-        json!({"step": "goal"}),
-    )
-    .await;
+    let (_, at_goal) = app
+        .call(
+            Method::POST,
+            "/debug/users/qa-b/jump",
+            &qa,
+            json!({"step": "goal"}),
+        )
+        .await;
     assert_eq!(at_goal["scene"]["key"], "goal_diet");
-    let current = mobile(&app, "qa-b", "/v1/onboarding/current", Value::Null).await;
+    let current = app
+        .mobile("qa-b", "/v1/onboarding/current", Value::Null)
+        .await;
     assert_eq!(current, at_goal, "the phone sees what QA set up");
 
-    let (_, view) = call(&app, Method::GET, "/debug/users/qa-b", &qa, Value::Null).await;
+    let (_, view) = app
+        .call(Method::GET, "/debug/users/qa-b", &qa, Value::Null)
+        .await;
     assert_eq!(view["run"]["step"], "goal");
     assert_eq!(view["channel"], "staging");
     let premium = view["conditions"]
@@ -350,27 +283,27 @@ async fn qa_reproduces_a_premium_diet_user_on_variant_b_at_goal(backend: Backend
     assert_eq!(premium["matches"], true);
 
     // Refusals name what is wrong.
-    let (status, body) = call(
-        &app,
-        Method::PUT,
-        "/debug/users/qa-b/variants",
-        &qa,
-        json!({"step": "goal", "scene": "goal_diet"}),
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            "/debug/users/qa-b/variants",
+            &qa,
+            json!({"step": "goal", "scene": "goal_diet"}),
+        )
+        .await;
     assert_eq!(
         (status, body["error"]["code"].clone()),
         (StatusCode::BAD_REQUEST, json!("invalid_request")),
         "goal_diet is not an A/B group"
     );
-    let (status, body) = call(
-        &app,
-        Method::POST,
-        "/debug/users/qa-b/jump",
-        &qa,
-        json!({"step": "nowhere"}),
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/debug/users/qa-b/jump",
+            &qa,
+            json!({"step": "nowhere"}),
+        )
+        .await;
     assert_eq!(
         (status, body["error"]["code"].clone()),
         (StatusCode::NOT_FOUND, json!("not_found"))
@@ -382,13 +315,13 @@ async fn simulate_matches_a_real_run(backend: Backend) {
     let qa = app.token(Role::Qa).await;
     let attributes = json!({"install_source": "sleep_campaign", "birth_year": 1990});
     // A real run through the mobile API, answering each scene validly.
-    let mut state = mobile(
-        &app,
-        "real-user",
-        "/v1/onboarding/start",
-        json!({"attributes": attributes}),
-    )
-    .await;
+    let mut state = app
+        .mobile(
+            "real-user",
+            "/v1/onboarding/start",
+            json!({"attributes": attributes}),
+        )
+        .await;
     let mut real = vec![];
     let mut answers = serde_json::Map::new();
     while state["status"] == "in_progress" {
@@ -399,24 +332,24 @@ async fn simulate_matches_a_real_run(backend: Backend) {
             _ => valid_answer(&scene),
         };
         answers.insert(scene["step"].as_str().unwrap().to_owned(), answer.clone());
-        state = mobile(
-            &app,
-            "real-user",
-            "/v1/onboarding/answers",
-            json!({"scene_id": scene["id"], "answer": answer}),
-        )
-        .await;
+        state = app
+            .mobile(
+                "real-user",
+                "/v1/onboarding/answers",
+                json!({"scene_id": scene["id"], "answer": answer}),
+            )
+            .await;
     }
     let runs_before = app.count("runs").await;
     let events_before = app.count("events").await;
-    let (status, sim) = call(
-        &app,
-        Method::POST,
-        "/debug/simulate",
-        &qa,
-        json!({"user_id": "real-user", "attributes": attributes, "answers": answers}),
-    )
-    .await;
+    let (status, sim) = app
+        .call(
+            Method::POST,
+            "/debug/simulate",
+            &qa,
+            json!({"user_id": "real-user", "attributes": attributes, "answers": answers}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{sim}");
     assert_eq!(sim["outcome"], "completed");
     let simulated: Vec<String> = sim["path"]
@@ -452,14 +385,14 @@ async fn simulate_matches_a_real_run(backend: Backend) {
     );
 
     // Without enough answers the path stops where one is needed.
-    let (_, partial) = call(
-        &app,
-        Method::POST,
-        "/debug/simulate",
-        &qa,
-        json!({"attributes": {}}),
-    )
-    .await;
+    let (_, partial) = app
+        .call(
+            Method::POST,
+            "/debug/simulate",
+            &qa,
+            json!({"attributes": {}}),
+        )
+        .await;
     assert_eq!(partial["outcome"], "waiting_for_answer");
     let last = partial["path"].as_array().unwrap().last().unwrap();
     assert_eq!(last["scene"], "nickname_ask");

@@ -6,7 +6,7 @@ use sceneflow::auth::{Role, mint_user_token};
 use serde_json::{Value, json};
 
 use crate::on_both_backends;
-use crate::support::{Backend, TestApp, book, spawn_app, spawn_app_with};
+use crate::support::{Backend, TestApp, book, spawn_app, spawn_app_with, valid_answer};
 
 on_both_backends!(
     a_run_goes_from_start_to_completed,
@@ -55,21 +55,6 @@ impl<'a> Phone<'a> {
         let req = self.app.client.post(self.app.url("/v1/onboarding/answers"));
         self.send(req.json(&json!({"scene_id": scene_id, "answer": answer})))
             .await
-    }
-}
-
-/// An answer any scene of the sample accepts: the first choice, the lower bound…
-fn valid_answer(scene: &Value) -> Value {
-    let input = &scene["input"];
-    let first = || input["choices"][0]["key"].clone();
-    match input["kind"].as_str().unwrap() {
-        "none" => Value::Null,
-        "choice" => first(),
-        "multi_choice" => json!([first()]),
-        "text" => json!("ゆき"),
-        "number" => input["min"].clone(),
-        "date" => input["min"].clone(),
-        other => panic!("unknown input kind {other}"),
     }
 }
 

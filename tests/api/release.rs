@@ -19,25 +19,6 @@ on_both_backends!(
     a_second_instance_serves_a_publish_at_once,
 );
 
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Value,
-) -> (StatusCode, Value) {
-    let mut req = app
-        .client
-        .request(method.clone(), app.url(path))
-        .bearer_auth(token);
-    if method != Method::GET {
-        req = req.json(&body);
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
 /// An app with the sample on both channels, and a second valid version uploaded.
 async fn with_two_versions(backend: Backend) -> (TestApp, String, String) {
     let app = spawn_app_with(backend, |s| s.sample = true).await;
@@ -80,45 +61,40 @@ async fn a_version_goes_from_upload_to_production(backend: Backend) {
         app.token(Role::Qa).await,
         app.token(Role::Admin).await,
     );
-    let (status, body) = call(
-        &app,
-        Method::PUT,
-        "/admin/api/channels/staging",
-        &operator,
-        json!({"version": v2}),
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            "/admin/api/channels/staging",
+            &operator,
+            json!({"version": v2}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["change"]["from"], sample.as_str());
-    let (status, body) = call(
-        &app,
-        Method::POST,
-        &format!("/admin/api/versions/{v2}/approve"),
-        &qa,
-        json!({}),
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/admin/api/versions/{v2}/approve"),
+            &qa,
+            json!({}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["approval"]["approved_by"], "qa-user");
-    let (status, _) = call(
-        &app,
-        Method::PUT,
-        "/admin/api/channels/production",
-        &admin,
-        json!({"version": v2}),
-    )
-    .await;
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            "/admin/api/channels/production",
+            &admin,
+            json!({"version": v2}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(served_version(&app, &app.base, "after-publish").await, v2);
 
-    let (_, channels) = call(
-        &app,
-        Method::GET,
-        "/admin/api/channels",
-        &operator,
-        Value::Null,
-    )
-    .await;
+    let (_, channels) = app
+        .call(Method::GET, "/admin/api/channels", &operator, Value::Null)
+        .await;
     let production = channels["channels"]
         .as_array()
         .unwrap()
@@ -131,14 +107,9 @@ async fn a_version_goes_from_upload_to_production(backend: Backend) {
     assert_eq!(production["approval"]["approved_by"], "qa-user");
     assert_eq!(channels["production_rollback_to"], sample.as_str());
 
-    let (_, audit) = call(
-        &app,
-        Method::GET,
-        "/admin/api/audit",
-        &operator,
-        Value::Null,
-    )
-    .await;
+    let (_, audit) = app
+        .call(Method::GET, "/admin/api/audit", &operator, Value::Null)
+        .await;
     let actions: Vec<(String, String)> = audit["entries"]
         .as_array()
         .unwrap()
@@ -186,39 +157,39 @@ async fn a_version_goes_from_upload_to_production(backend: Backend) {
 async fn publishing_needs_approval_of_that_exact_version(backend: Backend) {
     let (app, _sample, v2) = with_two_versions(backend).await;
     let (qa, admin) = (app.token(Role::Qa).await, app.token(Role::Admin).await);
-    let (status, body) = call(
-        &app,
-        Method::PUT,
-        "/admin/api/channels/production",
-        &admin,
-        json!({"version": v2}),
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            "/admin/api/channels/production",
+            &admin,
+            json!({"version": v2}),
+        )
+        .await;
     assert_eq!(
         (status, body["error"]["code"].clone()),
         (StatusCode::CONFLICT, json!("not_approved"))
     );
     // Approval is only for the version on staging.
-    let (status, body) = call(
-        &app,
-        Method::POST,
-        &format!("/admin/api/versions/{v2}/approve"),
-        &qa,
-        json!({}),
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/admin/api/versions/{v2}/approve"),
+            &qa,
+            json!({}),
+        )
+        .await;
     assert_eq!(
         (status, body["error"]["code"].clone()),
         (StatusCode::CONFLICT, json!("not_on_staging"))
     );
-    let (status, body) = call(
-        &app,
-        Method::PUT,
-        "/admin/api/channels/production",
-        &admin,
-        json!({"version": "000000000000"}),
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            "/admin/api/channels/production",
+            &admin,
+            json!({"version": "000000000000"}),
+        )
+        .await;
     assert_eq!(
         (status, body["error"]["code"].clone()),
         (StatusCode::NOT_FOUND, json!("not_found"))
@@ -240,22 +211,21 @@ async fn the_uploader_cannot_approve_their_own_version(backend: Backend) {
         .await
         .unwrap();
     let v2 = body["version"]["id"].as_str().unwrap().to_owned();
-    call(
-        &app,
+    app.call(
         Method::PUT,
         "/admin/api/channels/staging",
         &admin,
         json!({"version": v2}),
     )
     .await;
-    let (status, body) = call(
-        &app,
-        Method::POST,
-        &format!("/admin/api/versions/{v2}/approve"),
-        &admin,
-        json!({}),
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/admin/api/versions/{v2}/approve"),
+            &admin,
+            json!({}),
+        )
+        .await;
     assert_eq!(
         (status, body["error"]["code"].clone()),
         (StatusCode::FORBIDDEN, json!("self_approval"))
@@ -275,22 +245,21 @@ async fn the_uploader_cannot_approve_their_own_version(backend: Backend) {
         .await
         .unwrap();
     let v2 = body["version"]["id"].as_str().unwrap().to_owned();
-    call(
-        &solo,
+    solo.call(
         Method::PUT,
         "/admin/api/channels/staging",
         &admin,
         json!({"version": v2}),
     )
     .await;
-    let (status, _) = call(
-        &solo,
-        Method::POST,
-        &format!("/admin/api/versions/{v2}/approve"),
-        &admin,
-        json!({}),
-    )
-    .await;
+    let (status, _) = solo
+        .call(
+            Method::POST,
+            &format!("/admin/api/versions/{v2}/approve"),
+            &admin,
+            json!({}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -357,14 +326,14 @@ async fn every_admin_route_checks_the_role(backend: Backend) {
         );
         for (role, token) in &tokens {
             // A harmless body: a version that does not exist where one is read.
-            let (status, body) = call(
-                &app,
-                method.clone(),
-                path,
-                token,
-                json!({"version": "000000000000", "key": "inbox/none.xlsx"}),
-            )
-            .await;
+            let (status, body) = app
+                .call(
+                    method.clone(),
+                    path,
+                    token,
+                    json!({"version": "000000000000", "key": "inbox/none.xlsx"}),
+                )
+                .await;
             if role < needed {
                 assert_eq!(
                     status,
@@ -389,37 +358,34 @@ async fn rollback_goes_back_one_publish_at_a_time(backend: Backend) {
         app.token(Role::Qa).await,
         app.token(Role::Admin).await,
     );
-    let (status, body) = call(
-        &app,
-        Method::POST,
-        "/admin/api/channels/production/rollback",
-        &admin,
-        json!({}),
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/admin/api/channels/production/rollback",
+            &admin,
+            json!({}),
+        )
+        .await;
     assert_eq!(
         (status, body["error"]["code"].clone()),
         (StatusCode::CONFLICT, json!("nothing_to_roll_back"))
     );
 
-    call(
-        &app,
+    app.call(
         Method::PUT,
         "/admin/api/channels/staging",
         &operator,
         json!({"version": v2}),
     )
     .await;
-    call(
-        &app,
+    app.call(
         Method::POST,
         &format!("/admin/api/versions/{v2}/approve"),
         &qa,
         json!({}),
     )
     .await;
-    call(
-        &app,
+    app.call(
         Method::PUT,
         "/admin/api/channels/production",
         &admin,
@@ -428,14 +394,14 @@ async fn rollback_goes_back_one_publish_at_a_time(backend: Backend) {
     .await;
     assert_eq!(served_version(&app, &app.base, "before-rollback").await, v2);
 
-    let (status, body) = call(
-        &app,
-        Method::POST,
-        "/admin/api/channels/production/rollback",
-        &admin,
-        json!({}),
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/admin/api/channels/production/rollback",
+            &admin,
+            json!({}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["change"]["from"], v2.as_str());
     assert_eq!(body["change"]["to"], sample.as_str());
@@ -444,23 +410,18 @@ async fn rollback_goes_back_one_publish_at_a_time(backend: Backend) {
         sample
     );
     // The rolled-back version stays approved and can be published again.
-    let (status, _) = call(
-        &app,
-        Method::PUT,
-        "/admin/api/channels/production",
-        &admin,
-        json!({"version": v2}),
-    )
-    .await;
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            "/admin/api/channels/production",
+            &admin,
+            json!({"version": v2}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let (_, audit) = call(
-        &app,
-        Method::GET,
-        "/admin/api/audit",
-        &operator,
-        Value::Null,
-    )
-    .await;
+    let (_, audit) = app
+        .call(Method::GET, "/admin/api/audit", &operator, Value::Null)
+        .await;
     assert!(
         audit["entries"]
             .as_array()
@@ -479,35 +440,7 @@ async fn a_second_instance_serves_a_publish_at_once(backend: Backend) {
     let (app, sample, v2) = with_two_versions(backend).await;
     let other = app.spawn_sibling().await;
     assert_eq!(served_version(&app, &other, "before").await, sample);
-    let (operator, qa, admin) = (
-        app.token(Role::Operator).await,
-        app.token(Role::Qa).await,
-        app.token(Role::Admin).await,
-    );
-    call(
-        &app,
-        Method::PUT,
-        "/admin/api/channels/staging",
-        &operator,
-        json!({"version": v2}),
-    )
-    .await;
-    call(
-        &app,
-        Method::POST,
-        &format!("/admin/api/versions/{v2}/approve"),
-        &qa,
-        json!({}),
-    )
-    .await;
-    call(
-        &app,
-        Method::PUT,
-        "/admin/api/channels/production",
-        &admin,
-        json!({"version": v2}),
-    )
-    .await;
+    app.release(&v2).await;
     let published = Instant::now();
     let mut n = 0;
     while served_version(&app, &other, &format!("after-{n}")).await != v2 {
@@ -527,11 +460,6 @@ async fn a_second_instance_serves_a_publish_at_once(backend: Backend) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follower_serves_what_the_store_pointer_names() {
     let (leader, _sample, v2) = with_two_versions(Backend::Sqlite).await;
-    let (operator, qa, admin) = (
-        leader.token(Role::Operator).await,
-        leader.token(Role::Qa).await,
-        leader.token(Role::Admin).await,
-    );
     // A separate deployment with its own database, sharing the store.
     let store = leader.settings.store.clone();
     let follower = spawn_app_with(Backend::Sqlite, move |s| {
@@ -539,30 +467,7 @@ async fn a_follower_serves_what_the_store_pointer_names() {
         s.follow_store = true;
     })
     .await;
-    call(
-        &leader,
-        Method::PUT,
-        "/admin/api/channels/staging",
-        &operator,
-        json!({"version": v2}),
-    )
-    .await;
-    call(
-        &leader,
-        Method::POST,
-        &format!("/admin/api/versions/{v2}/approve"),
-        &qa,
-        json!({}),
-    )
-    .await;
-    call(
-        &leader,
-        Method::PUT,
-        "/admin/api/channels/production",
-        &admin,
-        json!({"version": v2}),
-    )
-    .await;
+    leader.release(&v2).await;
     let started = Instant::now();
     loop {
         if served_version(
@@ -581,14 +486,14 @@ async fn a_follower_serves_what_the_store_pointer_names() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let (_, audit) = call(
-        &follower,
-        Method::GET,
-        "/admin/api/audit",
-        &follower.token(Role::Operator).await,
-        Value::Null,
-    )
-    .await;
+    let (_, audit) = follower
+        .call(
+            Method::GET,
+            "/admin/api/audit",
+            &follower.token(Role::Operator).await,
+            Value::Null,
+        )
+        .await;
     assert!(
         audit["entries"]
             .as_array()

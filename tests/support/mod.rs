@@ -274,6 +274,93 @@ impl TestApp {
     }
 }
 
+/// An answer any scene of the sample accepts: the first choice, the lower
+/// bound, a name.
+pub fn valid_answer(scene: &serde_json::Value) -> serde_json::Value {
+    use serde_json::{Value, json};
+    let input = &scene["input"];
+    let first = || input["choices"][0]["key"].clone();
+    match input["kind"].as_str().unwrap_or("none") {
+        "choice" => first(),
+        "multi_choice" => json!([first()]),
+        "text" => json!("ゆき"),
+        "number" | "date" => input["min"].clone(),
+        _ => Value::Null,
+    }
+}
+
+impl TestApp {
+    /// An admin API call with a JSON body (none for GET and DELETE).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: serde_json::Value,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        let mut req = self
+            .client
+            .request(method.clone(), self.url(path))
+            .bearer_auth(token);
+        if method != reqwest::Method::GET && method != reqwest::Method::DELETE {
+            req = req.json(&body);
+        }
+        let res = req.send().await.expect("the request is sent");
+        let status = res.status();
+        (status, res.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// A mobile API call as `user`: GET for `/current`, else POST `body`.
+    pub async fn mobile(
+        &self,
+        user: &str,
+        path: &str,
+        body: serde_json::Value,
+    ) -> serde_json::Value {
+        let token = sceneflow::auth::mint_user_token(&self.settings.jwt_secret, user, 1);
+        let req = if path.ends_with("current") {
+            self.client.get(self.url(path))
+        } else {
+            self.client.post(self.url(path)).json(&body)
+        };
+        req.bearer_auth(token)
+            .send()
+            .await
+            .expect("the request is sent")
+            .json()
+            .await
+            .unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Deploy `version` to staging, approve it and publish it, as three people.
+    pub async fn release(&self, version: &str) {
+        use reqwest::{Method, StatusCode};
+        let body = serde_json::json!({"version": version});
+        let steps = [
+            (
+                Method::PUT,
+                "/admin/api/channels/staging".to_owned(),
+                Role::Operator,
+            ),
+            (
+                Method::POST,
+                format!("/admin/api/versions/{version}/approve"),
+                Role::Qa,
+            ),
+            (
+                Method::PUT,
+                "/admin/api/channels/production".to_owned(),
+                Role::Admin,
+            ),
+        ];
+        for (method, path, role) in steps {
+            let token = self.token(role).await;
+            let (status, answer) = self.call(method, &path, &token, body.clone()).await;
+            assert_eq!(status, StatusCode::OK, "{path}: {answer}");
+        }
+    }
+}
+
 /// An app state without a server, for tests of the import service itself.
 pub async fn state_for(settings: Settings) -> AppState {
     AppState::connect(settings).await.expect("connect")
