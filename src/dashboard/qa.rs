@@ -412,21 +412,41 @@ pub async fn preview(signed: Signed, state: web::Data<AppState>, user: web::Path
     require_qa(&signed, &state)?;
     let user = user.into_inner();
     let debug = state.onboarding.debug_state(user.clone()).await?;
-    let (Some(run), Some(current)) = (&debug.run, &debug.state) else {
-        return Ok(html(
-            StatusCode::OK,
-            &PreviewPage {
-                nav: nav(&signed),
-                csrf: signed.csrf.clone(),
-                user,
-                turns: Vec::new(),
-                input: None,
-                ending:
-                    "No run yet: start one from the phone (POST /v1/onboarding/start), then reload."
-                        .into(),
-            },
-        ));
+    let (turns, input, ending) = match (&debug.run, &debug.state) {
+        (Some(run), Some(current)) => {
+            let (turns, input) = conversation(&state, &debug, run, current).await?;
+            (
+                turns,
+                input,
+                "The flow is completed. Reset the run to go again.",
+            )
+        }
+        _ => (
+            Vec::new(),
+            None,
+            "No run yet: start one from the phone (POST /v1/onboarding/start), then reload.",
+        ),
     };
+    Ok(html(
+        StatusCode::OK,
+        &PreviewPage {
+            nav: nav(&signed),
+            csrf: signed.csrf.clone(),
+            user,
+            turns,
+            input,
+            ending: ending.into(),
+        },
+    ))
+}
+
+/// The run so far as chat turns, with the input of the scene on screen.
+async fn conversation(
+    state: &AppState,
+    debug: &crate::onboarding::qa::DebugState,
+    run: &Value,
+    current: &crate::flow::view::State,
+) -> Result<(Vec<Turn>, Option<InputForm>), DashboardError> {
     let version = text(&run["version"]);
     let flows = state.onboarding.flows().clone();
     let flow = state.db.run(move |c| flows.get(c, &version)).await?;
@@ -485,17 +505,7 @@ pub async fn preview(signed: Signed, state: web::Data<AppState>, user: web::Path
             placeholder: s.input.placeholder.clone().unwrap_or_default(),
         }
     });
-    Ok(html(
-        StatusCode::OK,
-        &PreviewPage {
-            nav: nav(&signed),
-            csrf: signed.csrf.clone(),
-            user,
-            turns,
-            input,
-            ending: "The flow is completed. Reset the run to go again.".into(),
-        },
-    ))
+    Ok((turns, input))
 }
 
 /// Answer the tester's current scene through the real run, as the phone would.
