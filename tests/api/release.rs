@@ -438,7 +438,8 @@ async fn rollback_goes_back_one_publish_at_a_time(backend: Backend) {
 
 async fn a_second_instance_serves_a_publish_at_once(backend: Backend) {
     let (app, sample, v2) = with_two_versions(backend).await;
-    let other = app.spawn_sibling().await;
+    // A second server process on the same database.
+    let (other, _process) = app.spawn_process().await;
     assert_eq!(served_version(&app, &other, "before").await, sample);
     app.release(&v2).await;
     let published = Instant::now();
@@ -452,7 +453,7 @@ async fn a_second_instance_serves_a_publish_at_once(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     eprintln!(
-        "propagation to the second instance: {:?}",
+        "propagation to the second process: {:?}",
         published.elapsed()
     );
 }

@@ -225,14 +225,35 @@ impl TestApp {
             .expect("count rows")
     }
 
-    /// Another instance on the same database and store; its base URL.
-    pub async fn spawn_sibling(&self) -> String {
-        let app = Application::build(self.settings.clone())
-            .await
-            .expect("the second instance starts");
-        let base = format!("http://127.0.0.1:{}", app.port());
-        tokio::spawn(app.run_until_stopped());
-        base
+    /// Another `sceneflow serve` process on the same database and store; its
+    /// base URL. The process is killed when the guard drops.
+    pub async fn spawn_process(&self) -> (String, ChildGuard) {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_sceneflow"))
+            .arg("serve")
+            .env("DATABASE_URL", &self.settings.database_url)
+            .env("SCENEFLOW_STORE", &self.settings.store)
+            .env("SCENEFLOW_BIND", format!("127.0.0.1:{port}"))
+            .env("SCENEFLOW_SAMPLE", "false")
+            .env("SCENEFLOW_WORKERS", "1")
+            .env("SCENEFLOW_JWT_SECRET", &self.settings.jwt_secret)
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .expect("the binary starts");
+        let guard = ChildGuard(child);
+        let base = format!("http://127.0.0.1:{port}");
+        for _ in 0..200 {
+            if let Ok(res) = self.client.get(format!("{base}/healthz")).send().await
+                && res.status().is_success()
+            {
+                return (base, guard);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the second process did not start");
     }
 
     /// Point the production channel at a version, straight in the database.
@@ -271,6 +292,16 @@ impl TestApp {
         walk(&self.store_dir, &self.store_dir, &mut out);
         out.sort();
         out
+    }
+}
+
+/// Kills a child process when dropped.
+pub struct ChildGuard(std::process::Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
