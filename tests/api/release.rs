@@ -306,6 +306,18 @@ async fn every_admin_route_checks_the_role(backend: Backend) {
         ),
         (Method::GET, "/admin/api/audit".into(), Role::Operator),
         (Method::GET, "/admin/api/conditions".into(), Role::Operator),
+        (
+            Method::GET,
+            format!("/admin/api/versions/{v2}/funnel"),
+            Role::Operator,
+        ),
+        (
+            Method::GET,
+            format!("/admin/api/versions/{v2}/impact"),
+            Role::Operator,
+        ),
+        (Method::GET, "/admin/api/experiments".into(), Role::Operator),
+        (Method::GET, "/admin/api/events".into(), Role::Operator),
     ];
     let tokens = [
         (Role::Operator, app.token(Role::Operator).await),
