@@ -178,3 +178,23 @@ async fn a_hanging_receiver_blocks_nothing_and_pagerduty_gets_the_event() {
     let health = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_readiness_raises_an_alert() {
+    let (url, seen) = receiver(false).await;
+    let app = spawn_app_with(Backend::Sqlite, move |s| {
+        s.sample = true;
+        s.alerts.webhook = Some(url);
+    })
+    .await;
+    // Production loses its flow; the watcher notices within its interval.
+    app.exec("DELETE FROM channels WHERE name = 'production'")
+        .await;
+    let alert = wait_for(&seen, "readiness_lost").await;
+    let text = alert["text"].as_str().unwrap();
+    assert!(text.starts_with("[sceneflow] critical:"), "{text}");
+    assert!(
+        text.contains("no version is published on production"),
+        "{text}"
+    );
+}
