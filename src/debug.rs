@@ -13,7 +13,7 @@ use crate::api::onboarding::check_attributes;
 use crate::auth::Role;
 use crate::error::ApiError;
 use crate::startup::AppState;
-use crate::store::{audit, testers};
+use crate::store::audit;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -34,8 +34,8 @@ fn qa(admin: &Admin) -> Result<String, ApiError> {
     Ok(admin.require(Role::Qa)?.name.clone())
 }
 
-/// Write a debug call to the audit log (the dashboard's QA pages use it too).
-pub async fn record(
+/// Audit a read-only debug call; changes are audited by the service itself.
+async fn record(
     state: &AppState,
     actor: &str,
     action: &'static str,
@@ -61,9 +61,7 @@ async fn add_tester(
             "a user id has 1 to 255 bytes".into(),
         ));
     }
-    let (u, a) = (user.clone(), actor.clone());
-    let added = state.db.run(move |c| testers::add(c, &u, &a)).await?;
-    record(&state, &actor, "debug_add_tester", format!("tester {user}")).await?;
+    let added = state.onboarding.add_tester(user.clone(), actor).await?;
     Ok(HttpResponse::Ok().json(json!({"tester": user, "added": added, "channel": "staging"})))
 }
 
@@ -74,17 +72,7 @@ async fn remove_tester(
 ) -> Result<HttpResponse, ApiError> {
     let actor = qa(&admin)?;
     let user = user.into_inner();
-    let u = user.clone();
-    if !state.db.run(move |c| testers::remove(c, &u)).await? {
-        return Err(ApiError::NotATester(user));
-    }
-    record(
-        &state,
-        &actor,
-        "debug_remove_tester",
-        format!("tester {user}"),
-    )
-    .await?;
+    state.onboarding.remove_tester(user.clone(), actor).await?;
     Ok(HttpResponse::Ok().json(json!({"tester": user, "removed": true})))
 }
 
@@ -110,23 +98,11 @@ async fn overrides(
     let user = user.into_inner();
     let attributes = body.into_inner();
     check_attributes(&attributes)?;
-    // Only testers: the debug state refuses anybody else.
-    state.onboarding.debug_state(user.clone()).await?;
-    let text = serde_json::to_string(&attributes).expect("JSON serialises");
-    let (u, a, t) = (user.clone(), actor.clone(), text.clone());
     state
-        .db
-        .run(move |c| testers::set_overrides(c, &u, &t, &a))
+        .onboarding
+        .set_overrides(user.clone(), attributes.into_iter().collect(), actor)
         .await?;
-    record(
-        &state,
-        &actor,
-        "debug_overrides",
-        format!("tester {user}: {text}"),
-    )
-    .await?;
-    let view = state.onboarding.debug_state(user).await?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(HttpResponse::Ok().json(state.onboarding.debug_state(user).await?))
 }
 
 #[derive(Deserialize)]
@@ -146,17 +122,9 @@ async fn variant(
     let VariantRequest { step, scene } = body.into_inner();
     state
         .onboarding
-        .force_variant(user.clone(), step.clone(), scene.clone())
+        .force_variant(user.clone(), step, scene, actor)
         .await?;
-    record(
-        &state,
-        &actor,
-        "debug_variant",
-        format!("tester {user}: {step} → {scene}"),
-    )
-    .await?;
-    let view = state.onboarding.debug_state(user).await?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(HttpResponse::Ok().json(state.onboarding.debug_state(user).await?))
 }
 
 #[derive(Deserialize)]
@@ -171,16 +139,10 @@ async fn jump(
     body: web::Json<JumpRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = qa(&admin)?;
-    let user = user.into_inner();
-    let step = body.into_inner().step;
-    let run = state.onboarding.jump(user.clone(), step.clone()).await?;
-    record(
-        &state,
-        &actor,
-        "debug_jump",
-        format!("tester {user} → {step}"),
-    )
-    .await?;
+    let run = state
+        .onboarding
+        .jump(user.into_inner(), body.into_inner().step, actor)
+        .await?;
     Ok(HttpResponse::Ok().json(run))
 }
 
@@ -191,8 +153,7 @@ async fn reset(
 ) -> Result<HttpResponse, ApiError> {
     let actor = qa(&admin)?;
     let user = user.into_inner();
-    let forgotten = state.onboarding.reset(user.clone()).await?;
-    record(&state, &actor, "debug_reset", format!("tester {user}")).await?;
+    let forgotten = state.onboarding.reset(user.clone(), actor).await?;
     Ok(HttpResponse::Ok().json(json!({"tester": user, "run_forgotten": forgotten})))
 }
 

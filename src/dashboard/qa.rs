@@ -81,15 +81,10 @@ pub async fn register(
     if user.is_empty() || user.len() > 255 {
         return Err(ApiError::InvalidRequest("a user id has 1 to 255 bytes".into()).into());
     }
-    let (u, a) = (user.clone(), signed.name.clone());
-    state.db.run(move |c| testers::add(c, &u, &a)).await?;
-    crate::debug::record(
-        &state,
-        &signed.name,
-        "debug_add_tester",
-        format!("tester {user}"),
-    )
-    .await?;
+    state
+        .onboarding
+        .add_tester(user.clone(), signed.name.clone())
+        .await?;
     Ok(redirect(&format!("{}?done=registered", user_url(&user))))
 }
 
@@ -276,20 +271,14 @@ pub async fn overrides(
         }
     }
     crate::api::onboarding::check_attributes(&attributes)?;
-    state.onboarding.debug_state(user.clone()).await?;
-    let text = serde_json::to_string(&attributes).expect("JSON serialises");
-    let (u, a, t) = (user.clone(), signed.name.clone(), text.clone());
     state
-        .db
-        .run(move |c| testers::set_overrides(c, &u, &t, &a))
+        .onboarding
+        .set_overrides(
+            user.clone(),
+            attributes.into_iter().collect(),
+            signed.name.clone(),
+        )
         .await?;
-    crate::debug::record(
-        &state,
-        &signed.name,
-        "debug_overrides",
-        format!("tester {user}: {text}"),
-    )
-    .await?;
     Ok(redirect(&format!(
         "{}?done=overrides%20saved",
         user_url(&user)
@@ -317,15 +306,8 @@ pub async fn variant(
         .ok_or_else(|| ApiError::InvalidRequest("choose a variant".into()))?;
     state
         .onboarding
-        .force_variant(user.clone(), step.into(), scene.into())
+        .force_variant(user.clone(), step.into(), scene.into(), signed.name.clone())
         .await?;
-    crate::debug::record(
-        &state,
-        &signed.name,
-        "debug_variant",
-        format!("tester {user}: {step} → {scene}"),
-    )
-    .await?;
     Ok(redirect(&format!(
         "{}?done=variant%20forced",
         user_url(&user)
@@ -348,14 +330,10 @@ pub async fn jump(
     signed.check_csrf(&form.csrf)?;
     let user = user.into_inner();
     let step = form.into_inner().step;
-    state.onboarding.jump(user.clone(), step.clone()).await?;
-    crate::debug::record(
-        &state,
-        &signed.name,
-        "debug_jump",
-        format!("tester {user} → {step}"),
-    )
-    .await?;
+    state
+        .onboarding
+        .jump(user.clone(), step.clone(), signed.name.clone())
+        .await?;
     Ok(redirect(&format!(
         "{}?done=moved%20to%20{step}",
         user_url(&user)
@@ -371,14 +349,10 @@ pub async fn reset(
     require_qa(&signed, &state)?;
     signed.check_csrf(&form.csrf)?;
     let user = user.into_inner();
-    state.onboarding.reset(user.clone()).await?;
-    crate::debug::record(
-        &state,
-        &signed.name,
-        "debug_reset",
-        format!("tester {user}"),
-    )
-    .await?;
+    state
+        .onboarding
+        .reset(user.clone(), signed.name.clone())
+        .await?;
     Ok(redirect(&format!("{}?done=run%20reset", user_url(&user))))
 }
 

@@ -123,7 +123,7 @@ impl Onboarding {
                 let run =
                     runs::find(c, &user_id, who.channel)?.ok_or(OnboardingError::NotStarted)?;
                 let flow = flows.get(c, &run.version_id)?;
-                render(&flow, &run, &who.overrides)
+                render(&flow, &run, &effective_attributes(&run, &who.overrides)?)
             })
             .await
     }
@@ -193,7 +193,7 @@ fn start(
     let Who { channel, overrides } = who(c, user_id)?;
     if let Some(run) = runs::find(c, user_id, channel)? {
         let flow = flows.get(c, &run.version_id)?;
-        return render(&flow, &run, &overrides);
+        return render(&flow, &run, &effective_attributes(&run, &overrides)?);
     }
     let version = channels::get(c, channel)?
         .ok_or_else(|| OnboardingError::FlowUnavailable(channel.to_owned()))?
@@ -223,7 +223,7 @@ fn start(
     advance(c, &flow, &mut run, Next::Step(0), &attrs, &mut events)?;
     runs::insert(c, &run)?;
     runs::record_events(c, &events)?;
-    render(&flow, &run, &overrides)
+    render(&flow, &run, &attrs)
 }
 
 fn answer_scene(
@@ -288,7 +288,8 @@ fn answer_scene(
     }];
     let attrs = effective_attributes(&run, &overrides)?;
     advance(c, &flow, &mut run, accepted.next, &attrs, &mut events)?;
-    let state = render(&flow, &run, &overrides)?;
+    // Advancing stores no answer, so these attributes are still the run's.
+    let state = render(&flow, &run, &attrs)?;
     runs::insert_answer(
         c,
         &AnswerRow {
@@ -441,8 +442,9 @@ pub fn advance(
     Ok(())
 }
 
-/// The state of a run as the app sees it.
-pub fn render(flow: &CompiledFlow, run: &RunRow, overrides: &Attributes) -> Result<State> {
+/// The state of a run as the app sees it; `attributes` are the run's
+/// effective attributes ([`effective_attributes`]), which the caller has at hand.
+pub fn render(flow: &CompiledFlow, run: &RunRow, attributes: &Attributes) -> Result<State> {
     let answered = run.answered.max(0) as u32;
     let Some(scene_key) = &run.scene_key else {
         return Ok(State {
@@ -461,7 +463,6 @@ pub fn render(flow: &CompiledFlow, run: &RunRow, overrides: &Attributes) -> Resu
     let step = flow
         .step_position(&flow.scene(scene).step)
         .unwrap_or_default();
-    let attrs = effective_attributes(run, overrides)?;
     Ok(State {
         status: Status::InProgress,
         version: run.version_id.clone(),
@@ -469,7 +470,7 @@ pub fn render(flow: &CompiledFlow, run: &RunRow, overrides: &Attributes) -> Resu
             flow,
             scene,
             run.scene_id.clone().unwrap_or_default(),
-            &attrs,
+            attributes,
         )),
         progress: Progress {
             answered,

@@ -63,6 +63,12 @@ pub fn reason(flow: &crate::flow::CompiledFlow, scene: usize, source: Option<&st
     }
 }
 
+/// Every QA change is audited in the transaction that makes it.
+fn audited(c: &mut AnyConnection, actor: &str, action: &str, note: String) -> Result<()> {
+    crate::store::audit::record(c, actor, action, None, None, Some(&note))?;
+    Ok(())
+}
+
 fn require_tester(c: &mut AnyConnection, user_id: &str) -> Result<Who> {
     if !runs::is_tester(c, user_id)? {
         return Err(OnboardingError::NotATester(user_id.to_owned()));
@@ -123,7 +129,7 @@ impl Onboarding {
                             "step": r.step_key, "scene": r.scene_key, "scene_id": r.scene_id,
                             "answered": r.answered, "started_at": r.started_at, "updated_at": r.updated_at,
                         });
-                        (Some(render(&flow, r, &overrides)?), history, Some(run_json))
+                        (Some(render(&flow, r, &effective)?), history, Some(run_json))
                     }
                     None => (None, Vec::new(), None),
                 };
@@ -141,9 +147,70 @@ impl Onboarding {
             .await
     }
 
+    /// Register a tester (served the staging channel); `false` if it was one.
+    pub async fn add_tester(&self, user_id: String, actor: String) -> Result<bool> {
+        self.db
+            .run_with(move |c| {
+                transact(c, |c| {
+                    let added = testers::add(c, &user_id, &actor)?;
+                    audited(c, &actor, "debug_add_tester", format!("tester {user_id}"))?;
+                    Ok(added)
+                })
+            })
+            .await
+    }
+
+    pub async fn remove_tester(&self, user_id: String, actor: String) -> Result<()> {
+        self.db
+            .run_with(move |c| {
+                transact(c, |c| {
+                    if !testers::remove(c, &user_id)? {
+                        return Err(OnboardingError::NotATester(user_id.clone()));
+                    }
+                    audited(
+                        c,
+                        &actor,
+                        "debug_remove_tester",
+                        format!("tester {user_id}"),
+                    )
+                })
+            })
+            .await
+    }
+
+    /// Replace the tester's faked attributes (`{}` clears them).
+    pub async fn set_overrides(
+        &self,
+        user_id: String,
+        attributes: Attributes,
+        actor: String,
+    ) -> Result<()> {
+        self.db
+            .run_with(move |c| {
+                transact(c, |c| {
+                    require_tester(c, &user_id)?;
+                    let text = serde_json::to_string(&attributes).expect("JSON serialises");
+                    testers::set_overrides(c, &user_id, &text, &actor)?;
+                    audited(
+                        c,
+                        &actor,
+                        "debug_overrides",
+                        format!("tester {user_id}: {text}"),
+                    )
+                })
+            })
+            .await
+    }
+
     /// Store `scene` as the tester's assignment in its A/B group; the run
     /// shows it whenever it reaches that step (jump there to see it now).
-    pub async fn force_variant(&self, user_id: String, step: String, scene: String) -> Result<()> {
+    pub async fn force_variant(
+        &self,
+        user_id: String,
+        step: String,
+        scene: String,
+        actor: String,
+    ) -> Result<()> {
         let flows = self.flows.clone();
         self.db
             .run_with(move |c| {
@@ -181,25 +248,28 @@ impl Onboarding {
                         "scene '{scene}' is the only scene of step '{step}' for condition {condition}: it is not an A/B group"
                     )));
                 }
-                runs::put_assignment(
-                    c,
-                    &AssignmentRow {
-                        user_id,
-                        step_key: step,
-                        condition_name: condition,
-                        scene_key: scene,
-                        source: "forced".into(),
-                        assigned_at: crate::store::now(),
-                        exposed_at: None,
-                    },
-                )?;
-                Ok(())
+                let note = format!("tester {user_id}: {step} → {scene}");
+                transact(c, |c| {
+                    runs::put_assignment(
+                        c,
+                        &AssignmentRow {
+                            user_id: user_id.clone(),
+                            step_key: step.clone(),
+                            condition_name: condition.clone(),
+                            scene_key: scene.clone(),
+                            source: "forced".into(),
+                            assigned_at: crate::store::now(),
+                            exposed_at: None,
+                        },
+                    )?;
+                    audited(c, &actor, "debug_variant", note.clone())
+                })
             })
             .await
     }
 
     /// Move the tester's run to `step`; the scene is chosen as usual.
-    pub async fn jump(&self, user_id: String, step: String) -> Result<State> {
+    pub async fn jump(&self, user_id: String, step: String, actor: String) -> Result<State> {
         let flows = self.flows.clone();
         self.db
             .run_with(move |c| {
@@ -233,24 +303,34 @@ impl Onboarding {
                         return Err(OnboardingError::Conflict);
                     }
                     runs::record_events(c, &events)?;
-                    render(&flow, &run, &overrides)
+                    audited(
+                        c,
+                        &actor,
+                        "debug_jump",
+                        format!("tester {user_id} → {step}"),
+                    )?;
+                    render(&flow, &run, &attrs)
                 })
             })
             .await
     }
 
     /// Forget the tester's run and answers; overrides and assignments stay.
-    pub async fn reset(&self, user_id: String) -> Result<bool> {
+    pub async fn reset(&self, user_id: String, actor: String) -> Result<bool> {
         self.db
             .run_with(move |c| {
-                let Who { channel, .. } = require_tester(c, &user_id)?;
-                match runs::find(c, &user_id, channel)? {
-                    Some(run) => {
-                        testers::delete_run(c, &run.id)?;
-                        Ok(true)
-                    }
-                    None => Ok(false),
-                }
+                transact(c, |c| {
+                    let Who { channel, .. } = require_tester(c, &user_id)?;
+                    let forgotten = match runs::find(c, &user_id, channel)? {
+                        Some(run) => {
+                            testers::delete_run(c, &run.id)?;
+                            true
+                        }
+                        None => false,
+                    };
+                    audited(c, &actor, "debug_reset", format!("tester {user_id}"))?;
+                    Ok(forgotten)
+                })
             })
             .await
     }
