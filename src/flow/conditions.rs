@@ -292,7 +292,11 @@ mod tests {
                 let text = |p: &[u64]| p.iter().map(u64::to_string).collect::<Vec<_>>().join(".");
                 let mut padded = parts.clone();
                 padded.extend([0, 0]);
-                let mut out = vec![json!(text(parts)), json!(text(&padded)), json!(format!(" {} ", text(parts)))];
+                let mut out = vec![
+                    json!(text(parts)),
+                    json!(text(&padded)),
+                    json!(format!(" {} ", text(parts))),
+                ];
                 if let [major] = parts.as_slice() {
                     out.push(json!(major));
                     out.push(json!(*major as f64));
@@ -309,8 +313,20 @@ mod tests {
             (1900i64..2030).prop_map(Base::Int),
             (0i64..200).prop_map(Base::Int),
             proptest::sample::select(vec![
-                "premium", "organic", "diet_campaign", "sleep_campaign", "female", "male",
-                "ios", "android", "ja", "ja-JP", "lose_weight", "sleep_better", "eat_healthier", "",
+                "premium",
+                "organic",
+                "diet_campaign",
+                "sleep_campaign",
+                "female",
+                "male",
+                "ios",
+                "android",
+                "ja",
+                "ja-JP",
+                "lose_weight",
+                "sleep_better",
+                "eat_healthier",
+                "",
             ])
             .prop_map(Base::Word),
             any::<bool>().prop_map(Base::Flag),
@@ -369,6 +385,9 @@ mod tests {
         assert!(check("app_2_plus", json!({"app_version": "2"})));
         assert!(check("app_2_plus", json!({"app_version": 2.0})));
         assert!(check("app_2_plus", json!({"app_version": "2.0"})));
-        assert!(check("premium_member", json!({"subscription": " premium "})));
+        assert!(check(
+            "premium_member",
+            json!({"subscription": " premium "})
+        ));
     }
 }

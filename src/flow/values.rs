@@ -122,7 +122,12 @@ mod tests {
 
     #[test]
     fn normalising_is_idempotent() {
-        for v in [json!(1994.0), json!(" x "), json!(false), json!([2.0, true])] {
+        for v in [
+            json!(1994.0),
+            json!(" x "),
+            json!(false),
+            json!([2.0, true]),
+        ] {
             assert_eq!(normalise(&normalise(&v)), normalise(&v));
         }
     }

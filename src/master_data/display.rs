@@ -129,7 +129,10 @@ pub fn fill_merged(
             _ => continue,
         };
         let top_shown = shown.get(&(r0, c0)).cloned();
-        let last = (range.last.0.min(last_row), range.last.1.min(width.saturating_sub(1)));
+        let last = (
+            range.last.0.min(last_row),
+            range.last.1.min(width.saturating_sub(1)),
+        );
         let mut any = false;
         for r in r0..=last.0 {
             let row = &mut rows[r as usize];

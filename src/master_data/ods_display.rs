@@ -31,7 +31,11 @@ fn attr(e: &BytesStart<'_>, name: &str) -> Option<String> {
     e.attributes()
         .flatten()
         .find(|a| a.key.0 == name)
-        .and_then(|a| quick_xml::escape::unescape(&a.value).ok().map(|v| v.into_owned()))
+        .and_then(|a| {
+            quick_xml::escape::unescape(&a.value)
+                .ok()
+                .map(|v| v.into_owned())
+        })
 }
 
 fn count(e: &BytesStart<'_>, name: &str) -> u32 {

@@ -50,7 +50,13 @@ async fn send(app: &TestApp, user: &str, path: &str, body: Value) -> Value {
 async fn percent_labels_are_served_as_the_sheet_shows_them(backend: Backend) {
     let app = spawn_app(backend).await;
     publish(&app, case("percent_labels.xlsx")).await;
-    let mut state = send(&app, "u1", "/v1/onboarding/start", json!({"attributes": {}})).await;
+    let mut state = send(
+        &app,
+        "u1",
+        "/v1/onboarding/start",
+        json!({"attributes": {}}),
+    )
+    .await;
     for _ in 0..5 {
         let scene = &state["scene"];
         if scene["input"]["kind"] == "choice" {
@@ -111,15 +117,48 @@ async fn number_answers_saved_as_floats_match_conditions(backend: Backend) {
         .sheet(
             "scenes",
             vec![
-                vec!["step", "scene", "condition", "message_1", "input", "save_as", "min", "max"],
-                vec!["born", "ask_year", "", "When were you born?", "number", "birth_year", "#1900", "#2100"],
-                vec!["hello", "hello_30s", "age_30s", "Hi, thirty-something", "", "", "", ""],
+                vec![
+                    "step",
+                    "scene",
+                    "condition",
+                    "message_1",
+                    "input",
+                    "save_as",
+                    "min",
+                    "max",
+                ],
+                vec![
+                    "born",
+                    "ask_year",
+                    "",
+                    "When were you born?",
+                    "number",
+                    "birth_year",
+                    "#1900",
+                    "#2100",
+                ],
+                vec![
+                    "hello",
+                    "hello_30s",
+                    "age_30s",
+                    "Hi, thirty-something",
+                    "",
+                    "",
+                    "",
+                    "",
+                ],
                 vec!["hello", "hello_other", "", "Hi", "", "", "", ""],
             ],
         )
         .sheet("choices", vec![vec!["scene", "choice", "label"]]);
     publish(&app, book.bytes()).await;
-    let state = send(&app, "u1", "/v1/onboarding/start", json!({"attributes": {}})).await;
+    let state = send(
+        &app,
+        "u1",
+        "/v1/onboarding/start",
+        json!({"attributes": {}}),
+    )
+    .await;
     let state = send(
         &app,
         "u1",

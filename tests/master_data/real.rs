@@ -80,7 +80,10 @@ fn merged_cells_count_for_every_cell_with_one_note_per_range() {
     assert!(report.valid, "{report:#?}");
     assert!(report.errors.is_empty() && report.warnings.is_empty());
     let notes: Vec<_> = report.notes.iter().map(|n| n.cell()).collect();
-    assert_eq!(notes, ["scenes!A3", "choices!A2", "choices!A4", "choices!A6"]);
+    assert_eq!(
+        notes,
+        ["scenes!A3", "choices!A2", "choices!A4", "choices!A6"]
+    );
     let flow = flow.unwrap();
     assert_eq!(flow.scenes.iter().filter(|s| s.step == "goal").count(), 3);
 }
@@ -122,7 +125,11 @@ fn date_formatted_bounds_are_dates_in_every_format() {
         let (report, flow) = check(path);
         assert!(report.valid, "{path}: {report:#?}");
         let scene = flow.unwrap().scene("born_ask").cloned().unwrap();
-        let date = |y, m, d| Some(Bound::Date(chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap()));
+        let date = |y, m, d| {
+            Some(Bound::Date(
+                chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap(),
+            ))
+        };
         assert_eq!(scene.min, date(1990, 1, 1), "{path}");
         assert_eq!(scene.max, date(2010, 1, 1), "{path}");
     }

@@ -179,6 +179,15 @@ pub(super) fn display_text(cell: &CellValue) -> Option<Cow<'_, str>> {
         CellValue::Text(s) => Cow::Borrowed(s),
         CellValue::Number(n) => format_number(*n).into(),
         CellValue::Bool(b) => Cow::Borrowed(if *b { "TRUE" } else { "FALSE" }),
+        // A time alone is stored as a date on the spreadsheet epoch (.xls).
+        CellValue::Date(d) if d.date() <= NaiveDate::from_ymd_opt(1899, 12, 31).expect("date") => {
+            let f = if d.format("%S").to_string() == "00" {
+                "%-H:%M"
+            } else {
+                "%-H:%M:%S"
+            };
+            d.format(f).to_string().into()
+        }
         CellValue::Date(d) if d.time() == chrono::NaiveTime::MIN => {
             d.date().format("%Y-%m-%d").to_string().into()
         }
@@ -297,7 +306,9 @@ impl<'a> RowReader<'a> {
                 p.at(
                     at,
                     Code::CellError,
-                    format!("the cell shows the error {e}. Replace the formula with a plain value."),
+                    format!(
+                        "the cell shows the error {e}. Replace the formula with a plain value."
+                    ),
                     None,
                 );
                 true
