@@ -73,6 +73,13 @@ pub fn show(value: f64, code: &str, builtin_id: Option<u32>, is_1904: bool) -> O
     if code.trim() == "@" {
         return None;
     }
+    // The short date (14) and date-time (22) shows differ per computer; the
+    // file's code (`mm-dd-yy`) is what none of them shows, so read ISO order.
+    let code = match builtin_id {
+        Some(14) => "yyyy-mm-dd",
+        Some(22) => "yyyy-mm-dd h:mm",
+        _ => code,
+    };
     let text = ssfmt::format(value, code, &opts).ok()?;
     // Formats pad with spaces for alignment (`_)`, `?`); the sheet's reader
     // sees the characters, not the padding.
@@ -121,7 +128,8 @@ mod tests {
         let shown = show(0.1 + 0.2, "General", Some(0), false).unwrap();
         assert_eq!(shown.text, "0.3");
         assert!(matches!(shown.ambiguity, Some(Ambiguity::Rounded { .. })));
-        let shown = show(45296.0, "m/d/yy", Some(14), false).unwrap();
+        let shown = show(45296.0, "mm-dd-yy", Some(14), false).unwrap();
         assert_eq!(shown.ambiguity, Some(Ambiguity::LocaleDate));
+        assert_eq!(shown.text, "2024-01-05");
     }
 }

@@ -149,12 +149,19 @@ fn formulas_without_a_saved_value_are_named_without_follow_on_errors() {
 }
 
 #[test]
-fn rounded_calculation_results_are_warned_with_the_cell() {
+fn rounded_results_and_locale_dates_are_warned_with_the_cell() {
     let (report, flow) = check("real/google_sheets.xlsx");
     assert!(report.valid);
     assert_eq!(
         codes(&report),
-        [("scenes!E3".to_owned(), "ambiguous_display".to_owned())]
+        [
+            ("scenes!E3".to_owned(), "ambiguous_display".to_owned()),
+            ("scenes!E4".to_owned(), "ambiguous_display".to_owned()),
+        ]
+    );
+    assert!(
+        report.warnings[1].message.contains("'2024-01-05'"),
+        "{report:#?}"
     );
     let flow = flow.unwrap();
     assert_eq!(message(&flow, "rate_ask"), "0.3");
