@@ -355,7 +355,7 @@ impl<'a> RowReader<'a> {
             ),
             None => {}
         }
-        (!shown.text.trim().is_empty()).then(|| Cow::Borrowed(shown.text.as_str()))
+        (!shown.text.trim().is_empty()).then_some(Cow::Borrowed(shown.text.as_str()))
     }
 }
 
