@@ -160,8 +160,9 @@ pub fn accept(flow: &CompiledFlow, scene: usize, answer: &Value) -> Result<Accep
                     max: number_text(s.max, "∞"),
                 });
             }
+            // Stored as conditions read it: `1994.0` is `1994` (README, "Conditions").
             Ok(Accepted {
-                value: answer.clone(),
+                value: super::values::normalise(answer),
                 next: flow.next_after(scene, &[]),
             })
         }

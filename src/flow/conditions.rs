@@ -10,6 +10,8 @@ use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::values;
+
 /// A user's attributes: start attributes, answers and overrides merged.
 pub type Attributes = BTreeMap<String, Value>;
 
@@ -28,7 +30,8 @@ pub const KNOWN_START_ATTRIBUTES: [&str; 9] = [
 
 pub const PASS_THROUGH: &str = "pass_through";
 
-/// An expression over attributes. Attribute values compare as text.
+/// An expression over attributes. Attribute values compare as normalised
+/// text; `Range` and `Age` compare numbers, `VersionAtLeast` versions.
 #[derive(Debug, Clone, Copy)]
 pub enum Expr {
     Always,
@@ -100,24 +103,15 @@ pub fn find(name: &str) -> Option<&'static Condition> {
     CATALOGUE.iter().find(|c| c.name == name)
 }
 
-/// The text form of an attribute, `None` when missing or blank.
+/// The text form of an attribute, `None` when missing or blank; values are
+/// normalised first (see [`super::values`]).
 pub fn attribute_text(attrs: &Attributes, name: &str) -> Option<String> {
-    let text = match attrs.get(name)? {
-        Value::Null => return None,
-        Value::String(s) => s.trim().to_owned(),
-        Value::Number(n) => n.to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::Array(items) => items
-            .iter()
-            .map(|v| match v {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join(", "),
-        Value::Object(_) => return None,
-    };
-    (!text.is_empty()).then_some(text)
+    values::text(attrs.get(name)?)
+}
+
+/// An attribute read as a number (JSON number or numeric string).
+fn attribute_number(attrs: &Attributes, name: &str) -> Option<f64> {
+    values::number(attrs.get(name)?)
 }
 
 impl Expr {
@@ -129,22 +123,21 @@ impl Expr {
                 attribute_text(attrs, attr).is_some_and(|v| values.contains(&v.as_str()))
             }
             Present(attr) => attribute_text(attrs, attr).is_some(),
-            Range(attr, min, max) => attribute_text(attrs, attr)
-                .and_then(|v| v.parse::<f64>().ok())
+            Range(attr, min, max) => attribute_number(attrs, attr)
                 .is_some_and(|n| min.is_none_or(|m| n >= m) && max.is_none_or(|m| n < m)),
             Age(min, max) => {
-                let Some(year) =
-                    attribute_text(attrs, "birth_year").and_then(|y| y.parse::<i32>().ok())
+                let Some(year) = attribute_number(attrs, "birth_year")
+                    .filter(|y| y.fract() == 0.0 && y.abs() < 1e6)
                 else {
                     return false;
                 };
-                let age = today.year() - year;
+                let age = today.year() - year as i32;
                 min.is_none_or(|m| age >= m) && max.is_none_or(|m| age <= m)
             }
             VersionAtLeast(attr, min) => attribute_text(attrs, attr)
-                .and_then(|v| parse_version(&v))
-                .zip(parse_version(min))
-                .is_some_and(|(have, want)| have >= want),
+                .and_then(|v| values::version(&v))
+                .zip(values::version(min))
+                .is_some_and(|(have, want)| values::compare_versions(&have, &want).is_ge()),
             Not(inner) => !inner.eval(attrs, today),
             All(parts) => parts.iter().all(|p| p.eval(attrs, today)),
             Any(parts) => parts.iter().any(|p| p.eval(attrs, today)),
@@ -180,13 +173,10 @@ impl Condition {
     }
 }
 
-fn parse_version(raw: &str) -> Option<Vec<u64>> {
-    raw.trim().split('.').map(|p| p.parse().ok()).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
 
     fn attrs(v: Value) -> Attributes {
@@ -278,5 +268,126 @@ mod tests {
         );
         assert_eq!(find("age_30s").unwrap().attributes(), vec!["birth_year"]);
         assert!(find("pass_through").unwrap().attributes().is_empty());
+    }
+
+    /// One value in several spellings a client may send.
+    #[derive(Debug, Clone)]
+    enum Base {
+        Int(i64),
+        Version(Vec<u64>),
+        Word(&'static str),
+        Flag(bool),
+    }
+
+    fn spellings(base: &Base) -> Vec<Value> {
+        match base {
+            Base::Int(n) => vec![
+                json!(n),
+                json!(*n as f64),
+                json!(n.to_string()),
+                json!(format!(" {n} ")),
+                json!(format!("{n}.0")),
+            ],
+            Base::Version(parts) => {
+                let text = |p: &[u64]| p.iter().map(u64::to_string).collect::<Vec<_>>().join(".");
+                let mut padded = parts.clone();
+                padded.extend([0, 0]);
+                let mut out = vec![
+                    json!(text(parts)),
+                    json!(text(&padded)),
+                    json!(format!(" {} ", text(parts))),
+                ];
+                if let [major] = parts.as_slice() {
+                    out.push(json!(major));
+                    out.push(json!(*major as f64));
+                }
+                out
+            }
+            Base::Word(w) => vec![json!(w), json!(format!(" {w}")), json!(format!("{w}\t"))],
+            Base::Flag(b) => vec![json!(b), json!(b.to_string()), json!(format!(" {b} "))],
+        }
+    }
+
+    fn base() -> impl Strategy<Value = Base> {
+        prop_oneof![
+            (1900i64..2030).prop_map(Base::Int),
+            (0i64..200).prop_map(Base::Int),
+            proptest::sample::select(vec![
+                "premium",
+                "organic",
+                "diet_campaign",
+                "sleep_campaign",
+                "female",
+                "male",
+                "ios",
+                "android",
+                "ja",
+                "ja-JP",
+                "lose_weight",
+                "sleep_better",
+                "eat_healthier",
+                "",
+            ])
+            .prop_map(Base::Word),
+            any::<bool>().prop_map(Base::Flag),
+        ]
+    }
+
+    fn read_attributes() -> Vec<&'static str> {
+        let mut out = Vec::new();
+        for c in CATALOGUE {
+            c.expr.attributes(&mut out);
+        }
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn every_spelling_of_a_value_gives_the_same_result(
+            values in proptest::collection::vec(
+                (base(), proptest::collection::vec(0u64..12, 1..4), 0usize..8),
+                16,
+            ),
+            year in 2000i32..2100,
+        ) {
+            let today = NaiveDate::from_ymd_opt(year, 6, 1).unwrap();
+            let names = read_attributes();
+            // Versions are not numbers: `app_version` gets a version.
+            let bases: Vec<(&str, Base, usize)> = names.iter().zip(values)
+                .map(|(n, (b, parts, pick))| {
+                    (*n, if *n == "app_version" { Base::Version(parts) } else { b }, pick)
+                })
+                .collect();
+            let canonical: Attributes = bases.iter()
+                .map(|(n, b, _)| (n.to_string(), spellings(b)[0].clone()))
+                .collect();
+            let respelled: Attributes = bases.iter()
+                .map(|(n, b, pick)| {
+                    let all = spellings(b);
+                    (n.to_string(), all[pick % all.len()].clone())
+                })
+                .collect();
+            for c in CATALOGUE {
+                prop_assert_eq!(
+                    c.matches(&canonical, today),
+                    c.matches(&respelled, today),
+                    "{} with {:?} vs {:?}", c.name, canonical, respelled
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn client_spellings_of_birth_year_and_versions() {
+        for year in [json!(1994), json!(1994.0), json!("1994"), json!(" 1994 ")] {
+            assert!(check("age_30s", json!({"birth_year": year})), "{year}");
+        }
+        assert!(check("app_2_plus", json!({"app_version": "2"})));
+        assert!(check("app_2_plus", json!({"app_version": 2.0})));
+        assert!(check("app_2_plus", json!({"app_version": "2.0"})));
+        assert!(check(
+            "premium_member",
+            json!({"subscription": " premium "})
+        ));
     }
 }

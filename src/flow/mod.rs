@@ -11,6 +11,7 @@ pub mod engine;
 pub mod model;
 pub mod simulate;
 pub mod template;
+pub mod values;
 pub mod view;
 
 #[cfg(test)]

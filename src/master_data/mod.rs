@@ -2,9 +2,12 @@
 //! validating them into a report and a flow, importing them as versions, and
 //! exporting a flow back as a workbook.
 
+pub mod display;
 pub mod export;
 pub mod import;
 pub mod keys;
+pub mod numfmt;
+pub mod ods_display;
 pub mod read;
 pub mod report;
 pub mod validate;

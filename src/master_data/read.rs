@@ -9,8 +9,12 @@
 
 use std::io::{self, Cursor, Read};
 
-use calamine::{Data, DataRef, Reader, Xlsx};
+use calamine::{Data, DataRef, Reader, Sheets, Xlsx};
 use chrono::NaiveDateTime;
+
+use super::display::{self, Merged};
+use super::numfmt::ShownCells;
+use super::ods_display;
 
 /// Hard limits on an uploaded workbook.
 #[derive(Debug, Clone)]
@@ -83,6 +87,9 @@ pub enum CellValue {
     Date(NaiveDateTime),
     /// A cell showing an error such as `#REF!`.
     Error(String),
+    /// A formula with no saved result (files written by scripts and some
+    /// exporters); holds the formula text.
+    Formula(String),
 }
 
 impl CellValue {
@@ -101,6 +108,10 @@ impl CellValue {
 pub struct Sheet {
     pub name: String,
     pub rows: Vec<Vec<CellValue>>,
+    /// The text number formats give, where it differs from the plain value.
+    pub shown: ShownCells,
+    /// Merged ranges whose value was given to every cell, for the report.
+    pub merged: Vec<Merged>,
 }
 
 impl Sheet {
@@ -363,13 +374,29 @@ fn read_xlsx(
         {
             let mut grid = Grid::new(limits);
             let mut reader = book.worksheet_cells_reader(name).map_err(corrupt)?;
-            while let Some(cell) = reader.next_cell().map_err(corrupt)? {
-                let (row, col) = cell.get_position();
-                grid.put(row, col, from_data_ref(cell.get_value()))?;
+            while let Some(cell) = reader.next_cell_with_formula().map_err(corrupt)? {
+                let (row, col) = cell.pos;
+                let value = match (&cell.value, cell.formula) {
+                    (DataRef::Empty, Some(f)) if !f.trim().is_empty() => CellValue::Formula(f),
+                    (value, _) => from_data_ref(value),
+                };
+                grid.put(row, col, value)?;
             }
+            drop(reader);
+            let mut rows = grid.rows;
+            let mut shown = display::xlsx_shown(&mut book, name, &rows).map_err(corrupt)?;
+            let ranges: Vec<Merged> = book
+                .merge_cells_by_sheet_name(name)
+                .map_err(corrupt)?
+                .iter()
+                .map(Merged::from)
+                .collect();
+            let merged = display::fill_merged(&mut rows, &mut shown, &ranges, limits)?;
             sheets.push(Sheet {
                 name: name.clone(),
-                rows: grid.rows,
+                rows,
+                shown,
+                merged,
             });
         }
         Ok((sheet_names, sheets))
@@ -417,6 +444,10 @@ fn read_generic(
     })?;
     let sheet_names = book.sheet_names();
     check_sheet_count(&sheet_names, limits)?;
+    let mut ods_extras = match format {
+        Format::Ods => ods_display::read(bytes, limits, wanted)?,
+        _ => Default::default(),
+    };
     let mut sheets = Vec::new();
     for name in sheet_names.iter().filter(|n| wanted(n)) {
         let range = book.worksheet_range(name).map_err(corrupt)?;
@@ -426,9 +457,28 @@ fn read_generic(
                 grid.put(r0 + r as u32, c0 + c as u32, from_data(data))?;
             }
         }
+        let extras = ods_extras.remove(name).unwrap_or_default();
+        for ((row, col), formula) in extras.formulas {
+            grid.put(row, col, CellValue::Formula(formula))?;
+        }
+        let mut rows = grid.rows;
+        let mut shown = extras.shown;
+        display::add_rounded(&rows, &mut shown);
+        let ranges = match &book {
+            Sheets::Xls(xls) => xls
+                .merge_cells_by_sheet_name(name)
+                .map_err(corrupt)?
+                .iter()
+                .map(Merged::from)
+                .collect(),
+            _ => extras.merged,
+        };
+        let merged = display::fill_merged(&mut rows, &mut shown, &ranges, limits)?;
         sheets.push(Sheet {
             name: name.clone(),
-            rows: grid.rows,
+            rows,
+            shown,
+            merged,
         });
     }
     Ok(RawWorkbook {

@@ -27,18 +27,24 @@ pub enum Code {
     InvalidTemplate,
     CellError,
     EmptyFlow,
+    FormulaWithoutValue,
     // warnings
     UnknownColumn,
     IgnoredSheet,
     StepSkippable,
     UnreachableStep,
     PossibleLoop,
+    AmbiguousDisplay,
+    // notes
+    MergedCells,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
     Error,
     Warning,
+    /// Worth knowing, nothing to fix.
+    Info,
 }
 
 impl Code {
@@ -48,7 +54,9 @@ impl Code {
             | Code::IgnoredSheet
             | Code::StepSkippable
             | Code::UnreachableStep
-            | Code::PossibleLoop => Level::Warning,
+            | Code::PossibleLoop
+            | Code::AmbiguousDisplay => Level::Warning,
+            Code::MergedCells => Level::Info,
             _ => Level::Error,
         }
     }
@@ -90,6 +98,9 @@ pub struct Report {
     pub valid: bool,
     pub errors: Vec<Problem>,
     pub warnings: Vec<Problem>,
+    /// Info-level notes (merged ranges read as filled); absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<Problem>,
 }
 
 fn sheet_rank(sheet: &str) -> u8 {
@@ -115,15 +126,20 @@ fn sort_key(p: &Problem) -> (u8, String, u32, usize, String, String) {
 
 impl Report {
     pub fn from_problems(problems: Vec<Problem>) -> Report {
-        let (mut errors, mut warnings): (Vec<_>, Vec<_>) = problems
+        let (mut errors, rest): (Vec<_>, Vec<_>) = problems
             .into_iter()
             .partition(|p| p.code.level() == Level::Error);
+        let (mut warnings, mut notes): (Vec<_>, Vec<_>) = rest
+            .into_iter()
+            .partition(|p| p.code.level() == Level::Warning);
         errors.sort_by_cached_key(sort_key);
         warnings.sort_by_cached_key(sort_key);
+        notes.sort_by_cached_key(sort_key);
         Report {
             valid: errors.is_empty(),
             errors,
             warnings,
+            notes,
         }
     }
 
@@ -153,6 +169,7 @@ impl Report {
             .iter()
             .map(|p| ("error", p))
             .chain(self.warnings.iter().map(|p| ("warning", p)))
+            .chain(self.notes.iter().map(|p| ("note", p)))
             .collect();
         all.sort_by_cached_key(|(_, p)| sort_key(p));
         let mut current: Option<&str> = None;

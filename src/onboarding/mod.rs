@@ -18,7 +18,7 @@ use serde_json::Value;
 use crate::flow::answer::{self, AnswerError};
 use crate::flow::engine::Assignment;
 use crate::flow::view::{self, Progress, State, Status};
-use crate::flow::{Attributes, CompiledFlow, Context, Next, Reached};
+use crate::flow::{Attributes, CompiledFlow, Context, Next, Reached, values};
 use crate::store::runs::{self, AnswerRow, AssignmentRow, NewEvent, RunRow};
 use crate::store::{AnyConnection, Db, StoreError, channels, testers};
 pub use flows::FlowCache;
@@ -110,6 +110,8 @@ impl Onboarding {
     /// Start a run, or return the user's existing one (then `attributes` are ignored).
     pub async fn start(&self, user_id: String, attributes: Attributes) -> Result<State> {
         let flows = self.flows.clone();
+        // The boundary: attribute values are stored in their one form.
+        let attributes = values::normalise_all(&attributes);
         self.db
             .run_with(move |c| transact(c, |c| start(c, &flows, &user_id, &attributes)))
             .await
@@ -181,7 +183,8 @@ pub fn effective_attributes(run: &RunRow, overrides: &Attributes) -> Result<Attr
     let mut attrs = parse_object(&run.attributes, "attributes")?;
     attrs.extend(parse_object(&run.answers, "answers")?);
     attrs.extend(overrides.clone());
-    Ok(attrs)
+    // Runs stored before values were normalised at the boundary read the same.
+    Ok(values::normalise_all(&attrs))
 }
 
 fn start(

@@ -11,6 +11,7 @@ mod debug;
 mod health;
 mod onboarding;
 mod outage;
+mod real_clients;
 mod release;
 mod s3;
 mod shutdown;

@@ -7,3 +7,4 @@ mod codes;
 mod formats;
 mod hostile;
 mod migrations;
+mod real;

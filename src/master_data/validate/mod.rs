@@ -152,11 +152,54 @@ pub fn validate_workbook(raw: &RawWorkbook) -> Validated {
         }
     }
 
+    for (sheet, label, columns) in [
+        (scenes_sheet, SCENES, scene_columns.as_ref()),
+        (choices_sheet, CHOICES, choice_columns.as_ref()),
+    ] {
+        if let (Some(sheet), Some(columns)) = (sheet, columns) {
+            note_merged(sheet, label, columns, &mut p);
+        }
+    }
     cross_check(&scene_rows, &choice_rows, scenes_sheet.is_some(), &mut p);
     let flow = (!p.has_errors()).then(|| build_flow(scene_rows, choice_rows));
     Validated {
         report: Report::from_problems(p.0),
         flow,
+    }
+}
+
+/// One note per merged range: its value counts for every cell of the range.
+fn note_merged(sheet: &Sheet, label: &str, columns: &rows::Columns, p: &mut Problems) {
+    use super::keys::column_letter;
+    for m in &sheet.merged {
+        let (r0, c0) = m.first;
+        let (r1, c1) = m.last;
+        let range = format!(
+            "{label}!{}{}:{}{}",
+            column_letter(c0),
+            r0 + 1,
+            column_letter(c1),
+            r1 + 1
+        );
+        let value = rows::display_text(sheet.cell(r0 as usize, c0))
+            .map(|v| v.into_owned())
+            .unwrap_or_default();
+        let name = columns
+            .by_name
+            .iter()
+            .find(|(_, i)| *i == c0)
+            .map(|(n, _)| n.as_str());
+        p.push(
+            Code::MergedCells,
+            label,
+            r0 + 1,
+            name.map(|n| (n, c0)),
+            format!("{range} is merged: its value '{value}' is read in every cell of the range, as the sheet shows it. Nothing to fix; unmerge and fill the cells if a row should differ."),
+            None,
+        );
+        if name.is_none() {
+            p.0.last_mut().expect("just pushed").column_letter = Some(column_letter(c0));
+        }
     }
 }
 
@@ -176,6 +219,22 @@ fn cross_check(
     have_scenes: bool,
     p: &mut Problems,
 ) {
+    // A key that could not be read (formula without a saved value, error
+    // cell) was reported where it is; references that might name it are
+    // not reported again.
+    let unread = |sheet: &str, column: &str| {
+        p.0.iter().any(|x| {
+            matches!(x.code, Code::FormulaWithoutValue | Code::CellError)
+                && x.sheet == sheet
+                && x.column.as_deref() == Some(column)
+        })
+    };
+    let (unread_scene, unread_step, unread_choice_scene, unread_save_as) = (
+        unread(SCENES, "scene"),
+        unread(SCENES, "step"),
+        unread(CHOICES, "scene"),
+        unread(SCENES, "save_as"),
+    );
     let steps = step_order(scene_rows);
     let position: HashMap<&str, usize> = steps
         .iter()
@@ -203,6 +262,7 @@ fn cross_check(
             return;
         }
         match position.get(raw.as_str()) {
+            None if unread_step => {}
             None => p.at(
                 *at,
                 Code::UnknownStep,
@@ -237,7 +297,7 @@ fn cross_check(
         *choice_count.entry(scene_key).or_default() += 1;
         let scene = scene_by_key.get(scene_key.as_str());
         match scene {
-            None if have_scenes => p.at(
+            None if have_scenes && !unread_scene => p.at(
                 *at,
                 Code::UnknownScene,
                 format!("there is no scene named '{scene_key}' in the scene column of the scenes sheet. Use the key of a scene whose input is choice or multi_choice."),
@@ -275,7 +335,7 @@ fn cross_check(
         let (Some(input), Some((_, key))) = (row.input, &row.key) else {
             continue;
         };
-        if input.has_choices() && !choice_count.contains_key(key.as_str()) {
+        if input.has_choices() && !choice_count.contains_key(key.as_str()) && !unread_choice_scene {
             let at = row
                 .input_at
                 .expect("input column exists when input is a choice kind");
@@ -317,7 +377,7 @@ fn cross_check(
                     None,
                 ),
                 Ok(vars) => {
-                    for var in vars.into_iter().filter(|v| !allowed(v)) {
+                    for var in vars.into_iter().filter(|v| !allowed(v) && !unread_save_as) {
                         let candidates = KNOWN_START_ATTRIBUTES.iter().copied().chain(
                             first_saved
                                 .iter()

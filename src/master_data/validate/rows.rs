@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use chrono::NaiveDate;
 
 use super::super::keys::{self, column_letter, is_valid_key, nearest, suggested_key};
+use super::super::numfmt::Ambiguity;
 use super::super::read::{CellValue, Sheet};
 use super::super::report::{Code, Level, Problem};
 use super::ColumnSpec;
@@ -178,11 +179,21 @@ pub(super) fn display_text(cell: &CellValue) -> Option<Cow<'_, str>> {
         CellValue::Text(s) => Cow::Borrowed(s),
         CellValue::Number(n) => format_number(*n).into(),
         CellValue::Bool(b) => Cow::Borrowed(if *b { "TRUE" } else { "FALSE" }),
+        // A time alone is stored as a date on the spreadsheet epoch (.xls).
+        CellValue::Date(d) if d.date() <= NaiveDate::from_ymd_opt(1899, 12, 31).expect("date") => {
+            let f = if d.format("%S").to_string() == "00" {
+                "%-H:%M"
+            } else {
+                "%-H:%M:%S"
+            };
+            d.format(f).to_string().into()
+        }
         CellValue::Date(d) if d.time() == chrono::NaiveTime::MIN => {
             d.date().format("%Y-%m-%d").to_string().into()
         }
         CellValue::Date(d) => d.format("%Y-%m-%d %H:%M:%S").to_string().into(),
         CellValue::Error(e) => Cow::Borrowed(e),
+        CellValue::Formula(f) => Cow::Owned(format!("={}", f.trim_start_matches('='))),
     };
     (!text.trim().is_empty()).then_some(text)
 }
@@ -223,16 +234,10 @@ impl<'a> RowReader<'a> {
         p: &mut Problems,
     ) -> Option<(At<'a>, Cow<'a, str>)> {
         let (at, cell) = self.cell(column)?;
-        if let CellValue::Error(e) = cell {
-            p.at(
-                at,
-                Code::CellError,
-                format!("the cell shows the error {e}. Replace the formula with a plain value."),
-                None,
-            );
+        if self.unusable(at, cell, p) {
             return None;
         }
-        match display_text(cell) {
+        match self.shown(at, cell, p) {
             Some(text) => Some((at, text)),
             None => {
                 if required {
@@ -256,6 +261,14 @@ impl<'a> RowReader<'a> {
         p: &mut Problems,
     ) -> Option<(At<'a>, String)> {
         let (at, raw) = self.text(column, required, p)?;
+        if let Some((_, CellValue::Date(_))) = self.cell(column) {
+            p.at(
+                at,
+                Code::AmbiguousDisplay,
+                format!("the key cell holds a date, read as '{raw}'; how a date shows depends on the cell format and the computer. Format the cell as text (@) and type the key."),
+                None,
+            );
+        }
         if is_valid_key(&raw) {
             return Some((at, raw.into_owned()));
         }
@@ -276,11 +289,73 @@ impl<'a> RowReader<'a> {
         suggestion.map(|s| (at, s))
     }
 
+    /// A row counts only through the format's own columns: content in
+    /// ignored columns (a `=LEN(E2)` helper, notes) does not make a scene.
     pub(super) fn is_blank(&self) -> bool {
-        self.sheet
-            .rows
-            .get(self.index)
-            .is_none_or(|cells| cells.iter().all(CellValue::is_blank))
+        self.columns
+            .by_name
+            .iter()
+            .all(|(_, i)| self.sheet.cell(self.index, *i).is_blank())
+    }
+
+    /// Error cells and formulas without a saved value are reported here, once;
+    /// the caller then treats the cell as unknown (no follow-on errors).
+    pub(super) fn unusable(&self, at: At<'_>, cell: &CellValue, p: &mut Problems) -> bool {
+        match cell {
+            CellValue::Error(e) => {
+                p.at(
+                    at,
+                    Code::CellError,
+                    format!(
+                        "the cell shows the error {e}. Replace the formula with a plain value."
+                    ),
+                    None,
+                );
+                true
+            }
+            CellValue::Formula(f) => {
+                p.at(
+                    at,
+                    Code::FormulaWithoutValue,
+                    format!(
+                        "the cell holds the formula ={} but no saved result (the file was written by a program that does not calculate). Open the file in Excel or LibreOffice and save it again, or type the value instead of the formula.",
+                        f.trim_start_matches('=')
+                    ),
+                    None,
+                );
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The text the operator sees in a cell (its number format applied), with
+    /// a warning when that text may not be what they meant.
+    pub(super) fn shown(
+        &self,
+        at: At<'a>,
+        cell: &'a CellValue,
+        p: &mut Problems,
+    ) -> Option<Cow<'a, str>> {
+        let Some(shown) = self.sheet.shown.get(&(self.index as u32, at.index)) else {
+            return display_text(cell);
+        };
+        match &shown.ambiguity {
+            Some(Ambiguity::LocaleDate) => p.at(
+                at,
+                Code::AmbiguousDisplay,
+                format!("the cell holds a date or time in a built-in format, which each computer shows in its own language's order; it is read as '{}'. To be sure what users see, format the cell as text (@) and type it as it should read, or give it a custom format such as yyyy/m/d.", shown.text),
+                None,
+            ),
+            Some(Ambiguity::Rounded { stored }) => p.at(
+                at,
+                Code::AmbiguousDisplay,
+                format!("the cell holds {stored} (a calculation result) and shows it rounded as '{}', which is what users get. If that is not what you meant, type the value instead of a formula, or format the cell as text (@).", shown.text),
+                None,
+            ),
+            None => {}
+        }
+        (!shown.text.trim().is_empty()).then_some(Cow::Borrowed(shown.text.as_str()))
     }
 }
 
@@ -382,10 +457,11 @@ pub(super) fn read_bound(
             }
         },
         BoundKind::Date => {
+            // A date cell is that date whatever its format; otherwise the
+            // text the cell shows, in the orders operators type.
             let date = match cell {
                 CellValue::Date(d) => Some(d.date()),
-                CellValue::Text(s) => NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok(),
-                _ => None,
+                _ => parse_date(raw),
             };
             match date {
                 Some(d) => Some(Bound::Date(d)),
@@ -428,6 +504,7 @@ pub(super) fn read_scene_row<'a>(r: &RowReader<'a>, p: &mut Problems) -> SceneRo
         }
     };
     let weight = match r.cell("weight") {
+        Some((at, cell)) if r.unusable(at, cell, p) => 1.0,
         Some((at, cell)) if !cell.is_blank() => {
             let n = match cell {
                 CellValue::Number(n) => Some(*n),
@@ -450,16 +527,10 @@ pub(super) fn read_scene_row<'a>(r: &RowReader<'a>, p: &mut Problems) -> SceneRo
         let (n, index) = (*n, *index);
         let at = r.at(column, index);
         let cell = r.sheet.cell(r.index, index);
-        if let CellValue::Error(e) = cell {
-            p.at(
-                at,
-                Code::CellError,
-                format!("the cell shows the error {e}. Replace the formula with plain text."),
-                None,
-            );
+        if r.unusable(at, cell, p) {
             continue;
         }
-        match display_text(cell) {
+        match r.shown(at, cell, p) {
             Some(text) => messages.push((at, text.trim().to_owned())),
             None if n == 1 => p.at(at, Code::EmptyRequired, "this cell is empty, but every scene needs at least its first bubble in message_1. Write the text the user sees.".to_owned(), None),
             None => {}
@@ -549,4 +620,13 @@ pub(super) fn read_choice_row<'a>(r: &RowReader<'a>, p: &mut Problems) -> Choice
         value: r.text("value", false, p).map(|(_, t)| t.trim().to_owned()),
         next: read_next(r, p),
     }
+}
+
+/// A date as operators type or format it: `2000-01-31`, `2000/1/31`,
+/// `2000.1.31`, `2000年1月31日`.
+pub(super) fn parse_date(raw: &str) -> Option<NaiveDate> {
+    let raw = raw.trim();
+    ["%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日"]
+        .iter()
+        .find_map(|f| NaiveDate::parse_from_str(raw, f).ok())
 }

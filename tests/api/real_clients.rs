@@ -1,0 +1,170 @@
+//! Workbooks and clients as they come from the field: what the operator sees
+//! in the sheet is what the app gets, and every spelling of an attribute
+//! value means the same (README, "Workbook: formats, merged cells, formulas"
+//! and "Conditions").
+
+use chrono::Datelike;
+use reqwest::StatusCode;
+use sceneflow::auth::{Role, mint_user_token};
+use serde_json::{Value, json};
+
+use crate::on_both_backends;
+use crate::support::{Backend, TestApp, spawn_app, valid_answer};
+
+on_both_backends!(
+    percent_labels_are_served_as_the_sheet_shows_them,
+    every_spelling_of_a_birth_year_matches_age_30s,
+    number_answers_saved_as_floats_match_conditions,
+);
+
+fn case(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/fixtures/cases/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+async fn publish(app: &TestApp, bytes: Vec<u8>) {
+    let token = app.token(Role::Admin).await;
+    let res = app.upload(&token, bytes).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let body: Value = res.json().await.unwrap();
+    app.publish(body["version"]["id"].as_str().unwrap()).await;
+}
+
+async fn send(app: &TestApp, user: &str, path: &str, body: Value) -> Value {
+    let token = mint_user_token(&app.settings.jwt_secret, user, 1);
+    let res = app
+        .client
+        .post(app.url(path))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "{path} {body}");
+    res.json().await.unwrap()
+}
+
+async fn percent_labels_are_served_as_the_sheet_shows_them(backend: Backend) {
+    let app = spawn_app(backend).await;
+    publish(&app, case("percent_labels.xlsx")).await;
+    let mut state = send(
+        &app,
+        "u1",
+        "/v1/onboarding/start",
+        json!({"attributes": {}}),
+    )
+    .await;
+    for _ in 0..5 {
+        let scene = &state["scene"];
+        if scene["input"]["kind"] == "choice" {
+            let labels: Vec<&str> = scene["input"]["choices"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["label"].as_str().unwrap())
+                .collect();
+            assert_eq!(labels, ["3%", "5%", "10%"]);
+            return;
+        }
+        let answer = valid_answer(scene);
+        state = send(
+            &app,
+            "u1",
+            "/v1/onboarding/answers",
+            json!({"scene_id": scene["id"], "answer": answer}),
+        )
+        .await;
+    }
+    panic!("no choice scene reached: {state}");
+}
+
+async fn every_spelling_of_a_birth_year_matches_age_30s(backend: Backend) {
+    let app = spawn_app(backend).await;
+    publish(&app, case("age_30s.xlsx")).await;
+    let year = chrono::Utc::now().year() - 32;
+    let spellings = [
+        json!(year),
+        json!(year as f64),
+        json!(year.to_string()),
+        json!(format!(" {year} ")),
+        json!(format!("{year}.0")),
+    ];
+    for (i, birth_year) in spellings.into_iter().enumerate() {
+        let state = send(
+            &app,
+            &format!("user{i}"),
+            "/v1/onboarding/start",
+            json!({"attributes": {"birth_year": birth_year}}),
+        )
+        .await;
+        assert_eq!(
+            state["scene"]["key"], "welcome_age_30s",
+            "birth_year {birth_year}"
+        );
+    }
+}
+
+/// A `number` answer sent as a double is stored as the number and matched by
+/// a condition later in the run.
+async fn number_answers_saved_as_floats_match_conditions(backend: Backend) {
+    use crate::support::book::Book;
+    let app = spawn_app(backend).await;
+    let year = chrono::Utc::now().year() - 35;
+    let book = Book { sheets: Vec::new() }
+        .sheet(
+            "scenes",
+            vec![
+                vec![
+                    "step",
+                    "scene",
+                    "condition",
+                    "message_1",
+                    "input",
+                    "save_as",
+                    "min",
+                    "max",
+                ],
+                vec![
+                    "born",
+                    "ask_year",
+                    "",
+                    "When were you born?",
+                    "number",
+                    "birth_year",
+                    "#1900",
+                    "#2100",
+                ],
+                vec![
+                    "hello",
+                    "hello_30s",
+                    "age_30s",
+                    "Hi, thirty-something",
+                    "",
+                    "",
+                    "",
+                    "",
+                ],
+                vec!["hello", "hello_other", "", "Hi", "", "", "", ""],
+            ],
+        )
+        .sheet("choices", vec![vec!["scene", "choice", "label"]]);
+    publish(&app, book.bytes()).await;
+    let state = send(
+        &app,
+        "u1",
+        "/v1/onboarding/start",
+        json!({"attributes": {}}),
+    )
+    .await;
+    let state = send(
+        &app,
+        "u1",
+        "/v1/onboarding/answers",
+        json!({"scene_id": state["scene"]["id"], "answer": year as f64}),
+    )
+    .await;
+    assert_eq!(state["scene"]["key"], "hello_30s");
+}
