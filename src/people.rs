@@ -29,7 +29,9 @@ pub enum PeopleError {
     NoSuchUser(String),
     #[error("no admin token has the id '{0}'; `sceneflow admin-token list` shows the ids")]
     NoSuchToken(String),
-    #[error("'{0}' is not a token id: give the {TOKEN_ID_LEN} hex digits `sceneflow admin-token list` shows")]
+    #[error(
+        "'{0}' is not a token id: give the {TOKEN_ID_LEN} hex digits `sceneflow admin-token list` shows"
+    )]
     InvalidTokenId(String),
     #[error("you cannot remove yourself; sign in as another admin to do it")]
     RemoveSelf,
@@ -70,7 +72,9 @@ impl TokenView {
 /// A trimmed user name of 1 to [`MAX_NAME_CHARS`] characters.
 pub fn check_name(raw: &str) -> Result<String, PeopleError> {
     let name = raw.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control)
+    if name.is_empty()
+        || name.chars().count() > MAX_NAME_CHARS
+        || name.chars().any(char::is_control)
     {
         return Err(PeopleError::InvalidName);
     }
@@ -107,13 +111,27 @@ pub fn add_user(
     if reset {
         users::delete(conn, &name)?;
         users::upsert(conn, &row)?;
-        audit::record(conn, actor, "user_reset", None, None, Some(&format!("{name} ({role})")))?;
+        audit::record(
+            conn,
+            actor,
+            "user_reset",
+            None,
+            None,
+            Some(&format!("{name} ({role})")),
+        )?;
         return Ok(());
     }
     if !users::insert_new(conn, &row)? {
         return Err(PeopleError::UserExists(name));
     }
-    audit::record(conn, actor, "user_add", None, None, Some(&format!("{name} ({role})")))?;
+    audit::record(
+        conn,
+        actor,
+        "user_add",
+        None,
+        None,
+        Some(&format!("{name} ({role})")),
+    )?;
     Ok(())
 }
 

@@ -60,7 +60,10 @@ mod tests {
         let dir = tempfile_dir();
         let missing = format!("sqlite://{}/none.db", dir.display());
         let message = require_existing(&missing).unwrap_err();
-        assert!(message.contains(&format!("{}/none.db", dir.display())), "{message}");
+        assert!(
+            message.contains(&format!("{}/none.db", dir.display())),
+            "{message}"
+        );
         std::fs::write(dir.join("there.db"), b"").unwrap();
         assert!(require_existing(&format!("sqlite:{}/there.db", dir.display())).is_ok());
         assert!(require_existing("postgres://u:p@localhost/db").is_ok());

@@ -78,8 +78,14 @@ mod tests {
                 return;
             }
             {
-                let after = cmd.get_after_help().map(|h| h.to_string()).unwrap_or_default();
-                assert!(after.contains("Environment"), "{path}: no environment in --help");
+                let after = cmd
+                    .get_after_help()
+                    .map(|h| h.to_string())
+                    .unwrap_or_default();
+                assert!(
+                    after.contains("Environment"),
+                    "{path}: no environment in --help"
+                );
                 assert!(cmd.get_about().is_some(), "{path}: no description");
                 for arg in cmd.get_arguments() {
                     assert!(

@@ -91,8 +91,9 @@ fn read_password() -> Result<String, String> {
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
         let ask = |prompt: &str| {
-            rpassword::prompt_password(prompt)
-                .map_err(|e| format!("cannot read the password from the terminal ({e}); {NO_PASSWORD}"))
+            rpassword::prompt_password(prompt).map_err(|e| {
+                format!("cannot read the password from the terminal ({e}); {NO_PASSWORD}")
+            })
         };
         let first = ask("Password: ")?;
         if first != ask("Again: ")? {
@@ -201,7 +202,10 @@ pub async fn admin_token(args: AdminTokenArgs, settings: &Settings) -> Result<Ex
                 }
                 Some(TokenCommand::Revoke { id }) => {
                     let t = people::revoke_token(c, &actor, &id)?;
-                    format!("revoked {} ({}, {}); it no longer works", t.id, t.name, t.role)
+                    format!(
+                        "revoked {} ({}, {}); it no longer works",
+                        t.id, t.name, t.role
+                    )
                 }
                 None => {
                     // clap requires both when there is no subcommand.

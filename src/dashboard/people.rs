@@ -83,9 +83,7 @@ async fn act<T: Send + 'static>(
     signed: &Signed,
     state: &AppState,
     csrf: &str,
-    work: impl FnOnce(&mut crate::store::AnyConnection, &str) -> Result<T, PeopleError>
-    + Send
-    + 'static,
+    work: impl FnOnce(&mut crate::store::AnyConnection, &str) -> Result<T, PeopleError> + Send + 'static,
 ) -> Result<T, DashboardError> {
     signed.require(Role::Admin)?;
     signed.check_csrf(csrf)?;

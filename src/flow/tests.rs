@@ -284,7 +284,9 @@ fn answers_are_checked_against_the_input() {
     );
     assert!(accept(&date, 0, &json!("2027-03-01")).is_ok());
     assert_eq!(
-        accept(&date, 0, &json!("2025-12-31")).unwrap_err().details(),
+        accept(&date, 0, &json!("2025-12-31"))
+            .unwrap_err()
+            .details(),
         json!({"rule": "date_range", "min": "2026-01-01", "max": null, "got": "2025-12-31"})
     );
     assert_eq!(

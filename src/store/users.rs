@@ -95,7 +95,12 @@ pub fn end_session(conn: &mut AnyConnection, token_hash: &str) -> Result<(), Sto
 /// Add a user; `Ok(false)` (nothing written) when the name is taken.
 pub fn insert_new(conn: &mut AnyConnection, row: &UserRow) -> Result<bool, StoreError> {
     conn.transaction(|conn| {
-        if users::table.find(&row.name).count().get_result::<i64>(conn)? > 0 {
+        if users::table
+            .find(&row.name)
+            .count()
+            .get_result::<i64>(conn)?
+            > 0
+        {
             return Ok(false);
         }
         diesel::insert_into(users::table)

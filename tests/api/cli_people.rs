@@ -33,7 +33,10 @@ impl Cli {
             .current_dir(self.dir.path())
             .env_remove("RUST_LOG")
             .env_remove("SCENEFLOW_PASSWORD")
-            .env("DATABASE_URL", format!("sqlite://{}", self.db_path().display()))
+            .env(
+                "DATABASE_URL",
+                format!("sqlite://{}", self.db_path().display()),
+            )
             .env(
                 "SCENEFLOW_STORE",
                 format!("file://{}/store", self.dir.path().display()),
@@ -151,7 +154,8 @@ fn users_are_listed_changed_and_removed_and_never_silently_replaced() {
     assert!(err(&o).contains("--reset-password"), "{}", err(&o));
     let list = out(&cli.run(&["user", "list"], &[]));
     assert!(
-        list.lines().any(|l| l.starts_with("olive") && l.contains("operator")),
+        list.lines()
+            .any(|l| l.starts_with("olive") && l.contains("operator")),
         "{list}"
     );
 
@@ -159,7 +163,8 @@ fn users_are_listed_changed_and_removed_and_never_silently_replaced() {
     assert!(o.status.success(), "{}", err(&o));
     let list = out(&cli.run(&["user", "list"], &[]));
     assert!(
-        list.lines().any(|l| l.starts_with("olive") && l.contains("qa")),
+        list.lines()
+            .any(|l| l.starts_with("olive") && l.contains("qa")),
         "{list}"
     );
 
@@ -188,10 +193,11 @@ fn admin_tokens_are_listed_and_revoked_by_id() {
     assert!(o.status.success(), "{}", err(&o));
     let token = out(&o).trim().to_owned();
     let id = &sceneflow::auth::sha256_hex(token.as_bytes())[..12];
-    assert!(cli
-        .run(&["admin-token", "--role", "admin", "--name", "ada"], &[])
-        .status
-        .success());
+    assert!(
+        cli.run(&["admin-token", "--role", "admin", "--name", "ada"], &[])
+            .status
+            .success()
+    );
 
     let list = out(&cli.run(&["admin-token", "list"], &[]));
     let line = list
@@ -212,10 +218,11 @@ fn admin_tokens_are_listed_and_revoked_by_id() {
         assert!(err(&o).contains("admin-token list"), "{}", err(&o));
     }
     // The old form still needs both --role and --name.
-    assert!(!cli
-        .run(&["admin-token", "--role", "qa"], &[])
-        .status
-        .success());
+    assert!(
+        !cli.run(&["admin-token", "--role", "qa"], &[])
+            .status
+            .success()
+    );
 }
 
 #[test]

@@ -63,7 +63,12 @@ pub(crate) async fn sign_in(app: &TestApp, name: &str) -> (String, String) {
     (cookie, csrf)
 }
 
-pub(crate) async fn post(app: &TestApp, cookie: &str, path: &str, csrf: &str) -> (StatusCode, String) {
+pub(crate) async fn post(
+    app: &TestApp,
+    cookie: &str,
+    path: &str,
+    csrf: &str,
+) -> (StatusCode, String) {
     let res = no_redirects()
         .post(app.url(path))
         .header("cookie", cookie)

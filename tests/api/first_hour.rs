@@ -57,8 +57,14 @@ async fn a_visitor_who_is_not_signed_in_is_not_an_error_in_the_log() {
         .port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_sceneflow"))
         .arg("serve")
-        .env("DATABASE_URL", format!("sqlite://{}/db.sqlite", dir.path().display()))
-        .env("SCENEFLOW_STORE", format!("file://{}/store", dir.path().display()))
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/db.sqlite", dir.path().display()),
+        )
+        .env(
+            "SCENEFLOW_STORE",
+            format!("file://{}/store", dir.path().display()),
+        )
         .env("SCENEFLOW_BIND", format!("127.0.0.1:{port}"))
         .env("SCENEFLOW_WORKERS", "1")
         .env("RUST_LOG", "info")
@@ -96,7 +102,9 @@ async fn a_visitor_who_is_not_signed_in_is_not_an_error_in_the_log() {
     child.stop();
     let lines = reader.join().unwrap();
     assert!(
-        lines.iter().any(|l| l.contains("WARN") && l.contains("nowhere")),
+        lines
+            .iter()
+            .any(|l| l.contains("WARN") && l.contains("nowhere")),
         "{lines:#?}"
     );
     let errors: Vec<_> = lines.iter().filter(|l| l.contains("ERROR")).collect();
@@ -119,7 +127,12 @@ async fn counts_read_as_words_and_empty_variants_show_no_data(backend: Backend) 
     add_user(&app, "ada", Role::Admin).await;
     let (cookie, _) = sign_in(&app, "ada").await;
 
-    let funnel = page(&app, &cookie, &format!("/admin/versions/{}/funnel", sample_id())).await;
+    let funnel = page(
+        &app,
+        &cookie,
+        &format!("/admin/versions/{}/funnel", sample_id()),
+    )
+    .await;
     assert!(funnel.contains("1 user started, 0 completed"), "{funnel}");
 
     let experiments = page(&app, &cookie, "/admin/experiments").await;
@@ -167,9 +180,11 @@ async fn buttons_are_offered_only_to_roles_that_may_use_them(backend: Backend) {
 
     let rollback = "href=\"/admin/rollback\"";
     let approve = format!("/admin/versions/{v3}/confirm/approve");
-    for (name, may_roll_back, may_approve) in
-        [("olive", false, false), ("quinn", false, true), ("ada", true, true)]
-    {
+    for (name, may_roll_back, may_approve) in [
+        ("olive", false, false),
+        ("quinn", false, true),
+        ("ada", true, true),
+    ] {
         let (cookie, _) = sign_in(&app, name).await;
         let overview = page(&app, &cookie, "/admin").await;
         assert_eq!(overview.contains(rollback), may_roll_back, "{name}");

@@ -176,7 +176,12 @@ async fn admins_manage_users_and_tokens(backend: Backend) {
         &app,
         &ada,
         "/admin/people/tokens",
-        &[("csrf", &csrf), ("name", "olive"), ("role", "operator"), ("days", "30")],
+        &[
+            ("csrf", &csrf),
+            ("name", "olive"),
+            ("role", "operator"),
+            ("days", "30"),
+        ],
     )
     .await;
     assert_eq!(status, StatusCode::OK);
@@ -192,10 +197,22 @@ async fn admins_manage_users_and_tokens(backend: Backend) {
     assert!(!page.contains(&token), "a token is shown only once");
     let id = sceneflow::auth::sha256_hex(token.as_bytes())[..12].to_owned();
     assert!(page.contains(&id));
-    let (status, _) = post(&app, &ada, &format!("/admin/people/tokens/{id}/revoke"), "x").await;
+    let (status, _) = post(
+        &app,
+        &ada,
+        &format!("/admin/people/tokens/{id}/revoke"),
+        "x",
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(app.get(&token, "/admin/api/versions").await.status(), 200);
-    let (status, _) = post(&app, &ada, &format!("/admin/people/tokens/{id}/revoke"), &csrf).await;
+    let (status, _) = post(
+        &app,
+        &ada,
+        &format!("/admin/people/tokens/{id}/revoke"),
+        &csrf,
+    )
+    .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(app.get(&token, "/admin/api/versions").await.status(), 401);
 

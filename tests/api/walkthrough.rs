@@ -14,7 +14,9 @@ const SECTION: &str = "## Release walkthrough";
 
 /// Every ```sh block of the walkthrough section, in order.
 fn walkthrough_script() -> String {
-    let start = README.find(SECTION).expect("the README has a release walkthrough");
+    let start = README
+        .find(SECTION)
+        .expect("the README has a release walkthrough");
     let section = &README[start + SECTION.len()..];
     let section = &section[..section.find("\n## ").unwrap_or(section.len())];
     let mut script = String::new();
