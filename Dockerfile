@@ -2,8 +2,9 @@
 # Build: docker build -t sceneflow .
 # Run:   docker run -p 8080:8080 -e SCENEFLOW_JWT_SECRET=... sceneflow
 
+# libpq and OpenSSL are compiled into the binary (pq-sys `bundled`, openssl-sys
+# `vendored`): no libpq-dev here, no libpq5 or libssl at run time.
 FROM rust:1.95-bookworm AS build
-RUN apt-get update && apt-get install -y --no-install-recommends libpq-dev && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Dependencies first, so code changes do not rebuild them.
 COPY Cargo.toml Cargo.lock rust-toolchain.toml ./
@@ -18,7 +19,7 @@ COPY examples examples
 RUN touch src/main.rs src/lib.rs && cargo build --release --locked --bin sceneflow
 
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends libpq5 ca-certificates \
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home /var/lib/sceneflow --create-home sceneflow
 COPY --from=build /src/target/release/sceneflow /usr/local/bin/sceneflow

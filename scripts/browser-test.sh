@@ -12,20 +12,33 @@ if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi ipa
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-ipafont-gothic >/dev/null
 fi
+if ! command -v jq >/dev/null 2>&1; then
+  echo "==> installing jq (Debian package)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >/dev/null
+fi
 if [ ! -d tests/browser/node_modules/playwright-core ]; then
   echo "==> installing playwright-core (npm)"
   npm ci --prefix tests/browser --no-audit --no-fund --silent
 fi
 
-cargo build --locked --bin sceneflow
+# The binary the test build already produced (`cargo test` builds it for the
+# integration tests with the test feature set; a plain `cargo build` would
+# compile ~110 crates again for its own). Asking cargo for the path respects
+# CARGO_TARGET_DIR.
+bin=$(cargo test --locked --no-run --message-format=json 2>/dev/null \
+  | jq -r 'select(.reason == "compiler-artifact" and .profile.test == false
+                  and (.target.kind | index("bin")) and .target.name == "sceneflow")
+           | .executable' | tail -n 1)
+[ -x "$bin" ] || { echo "no sceneflow binary from the test build" >&2; exit 1; }
 dir=$(mktemp -d)
 port=${BROWSER_TEST_PORT:-18282}
 export DATABASE_URL="sqlite://$dir/browser.db" SCENEFLOW_STORE="file://$dir/store" \
   SCENEFLOW_BIND="127.0.0.1:$port" SCENEFLOW_PASSWORD=correct-horse-battery RUST_LOG=warn
+"$bin" migrate >/dev/null
 for user in olive:operator quinn:qa ada:admin; do
-  target/debug/sceneflow user add "${user%%:*}" --role "${user##*:}" >/dev/null
+  "$bin" user add "${user%%:*}" --role "${user##*:}" >/dev/null
 done
-target/debug/sceneflow serve &
+"$bin" serve &
 server=$!
 trap 'kill $server 2>/dev/null || true; rm -rf "$dir"' EXIT
 for _ in $(seq 1 100); do
@@ -34,6 +47,6 @@ for _ in $(seq 1 100); do
 done
 
 echo "==> browser test (headless Chromium)"
-TESTER_TOKEN=$(target/debug/sceneflow token qa-phone-1) \
+TESTER_TOKEN=$("$bin" token qa-phone-1) \
 BASE="http://127.0.0.1:$port" ARTIFACTS="$PWD/tests/artifacts" FIXTURES="$PWD/tests/fixtures" \
   node --test tests/browser/

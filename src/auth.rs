@@ -22,8 +22,11 @@ use crate::store::{AnyConnection, StoreError};
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    /// Upload workbooks and deploy them to staging.
     Operator,
+    /// Also approve the version on staging and use the QA tools.
     Qa,
+    /// Also publish, roll back, and manage people and tokens.
     Admin,
 }
 

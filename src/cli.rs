@@ -1,22 +1,28 @@
 //! The `sceneflow` command line.
 
+mod database;
+mod help;
+mod people;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::auth::{self, Role};
+use crate::auth;
 use crate::config::Settings;
 use crate::master_data::import::Outcome;
 use crate::master_data::{self, Limits, export};
 use crate::startup::{AppState, Application};
 use crate::store::{channels, versions};
+use crate::text::counted;
 
 #[derive(Parser)]
 #[command(
     name = "sceneflow",
     version,
-    about = "Chat-style onboarding flows for mobile apps, authored as spreadsheets"
+    about = "Chat-style onboarding flows for mobile apps, authored as spreadsheets",
+    after_help = help::TOP
 )]
 struct Cli {
     #[command(subcommand)]
@@ -25,80 +31,65 @@ struct Cli {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum OutputFormat {
+    /// Problems grouped by sheet, for people.
     Text,
+    /// The validation report as JSON, for programs.
     Json,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the API and dashboard (the default).
+    /// Serve the API and dashboard (the default); creates the database if missing.
+    #[command(after_help = help::SERVE)]
     Serve,
     /// Check a workbook and print every problem. Exit 0 valid, 1 invalid, 2 unreadable.
+    #[command(after_help = help::VALIDATE)]
     Validate {
+        /// The workbook: .xlsx, .xls or .ods.
         file: PathBuf,
+        /// How to print the report.
         #[arg(long, value_enum, default_value = "text")]
         format: OutputFormat,
     },
-    /// Import a workbook as a new version.
+    /// Import a workbook as a new version into the existing database.
+    #[command(after_help = help::IMPORT)]
     Import {
+        /// The workbook: .xlsx, .xls or .ods.
         file: PathBuf,
         /// Also point this channel at the version (only staging: production needs QA approval).
         #[arg(long, value_parser = ["staging"])]
         deploy: Option<String>,
     },
     /// Write the master data live on a channel back as a workbook.
+    #[command(after_help = help::EXPORT)]
     Export {
+        /// The channel whose version to write.
         #[arg(long, value_parser = ["staging", "production"])]
         channel: String,
+        /// Where to write the .xlsx file.
         file: PathBuf,
     },
-    /// Print a new admin API token.
-    AdminToken {
-        #[arg(long, value_enum)]
-        role: Role,
-        #[arg(long)]
-        name: String,
-        /// Days until the token expires.
-        #[arg(long, default_value_t = 90)]
-        days: u32,
-    },
+    /// Print a new admin API token (--role, --name), or list and revoke tokens.
+    #[command(after_help = help::ADMIN_TOKEN)]
+    AdminToken(people::AdminTokenArgs),
     /// Print a mobile API token (JWT) for a user id, signed with this configuration's secret.
+    #[command(after_help = help::TOKEN)]
     Token {
+        /// The mobile user's id (the token's `sub`), 1 to 255 bytes.
         user_id: String,
         /// Days until the token expires.
         #[arg(long, default_value_t = 30)]
         days: u32,
     },
-    /// Manage dashboard users.
+    /// Manage dashboard users: add, list, remove, passwd.
+    #[command(after_help = help::USER)]
     User {
         #[command(subcommand)]
-        command: UserCommand,
+        command: people::UserCommand,
     },
-    /// Run database migrations and exit.
+    /// Create the database if missing, run its migrations, and exit.
+    #[command(after_help = help::MIGRATE)]
     Migrate,
-}
-
-#[derive(Subcommand)]
-enum UserCommand {
-    /// Create a dashboard user, or set the role and password of an existing one.
-    /// The password comes from SCENEFLOW_PASSWORD, or is asked for.
-    Add {
-        name: String,
-        #[arg(long, value_enum)]
-        role: Role,
-    },
-}
-
-fn read_password() -> Result<String, String> {
-    if let Ok(p) = std::env::var("SCENEFLOW_PASSWORD") {
-        return Ok(p);
-    }
-    let first = rpassword::prompt_password("Password: ").map_err(|e| e.to_string())?;
-    let again = rpassword::prompt_password("Again: ").map_err(|e| e.to_string())?;
-    if first != again {
-        return Err("the passwords differ".into());
-    }
-    Ok(first)
 }
 
 pub fn main() -> ExitCode {
@@ -161,10 +152,10 @@ fn validate(file: &Path, format: OutputFormat) -> ExitCode {
             print!("{}", report.render_text());
             if let Some(flow) = &validated.flow {
                 println!(
-                    "{} steps, {} scenes, {} choices",
-                    flow.steps.len(),
-                    flow.scenes.len(),
-                    flow.choices.len()
+                    "{}, {}, {}",
+                    counted(flow.steps.len() as i64, "step"),
+                    counted(flow.scenes.len() as i64, "scene"),
+                    counted(flow.choices.len() as i64, "choice")
                 );
             }
         }
@@ -179,6 +170,9 @@ fn validate(file: &Path, format: OutputFormat) -> ExitCode {
 }
 
 async fn run(command: Command, settings: Settings) -> Result<ExitCode, String> {
+    if !matches!(command, Command::Serve | Command::Migrate) {
+        database::require_existing(&settings.database_url)?;
+    }
     match command {
         Command::Serve => serve(settings).await,
         Command::Validate { file, format } => Ok(validate(&file, format)),
@@ -190,18 +184,7 @@ async fn run(command: Command, settings: Settings) -> Result<ExitCode, String> {
             println!("migrations are up to date");
             Ok(ExitCode::SUCCESS)
         }
-        Command::AdminToken { role, name, days } => {
-            let state = AppState::connect(settings)
-                .await
-                .map_err(|e| e.to_string())?;
-            let token = state
-                .db
-                .run(move |c| auth::mint_admin_token(c, &name, role, days))
-                .await
-                .map_err(|e| e.to_string())?;
-            println!("{token}");
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::AdminToken(args) => people::admin_token(args, &settings).await,
         Command::Import { file, deploy } => {
             let bytes =
                 std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
@@ -226,17 +209,17 @@ async fn run(command: Command, settings: Settings) -> Result<ExitCode, String> {
                 }
             };
             println!(
-                "{} version {} ({} steps, {} scenes, {} choices, {} warnings)",
+                "{} version {} ({}, {}, {}, {})",
                 if fresh {
                     "imported"
                 } else {
                     "already imported:"
                 },
                 version.id,
-                version.step_count,
-                version.scene_count,
-                version.choice_count,
-                report.warnings.len()
+                counted(version.step_count, "step"),
+                counted(version.scene_count, "scene"),
+                counted(version.choice_count, "choice"),
+                counted(report.warnings.len() as i64, "warning")
             );
             if let Some(channel) = deploy {
                 let id = version.id.clone();
@@ -249,29 +232,7 @@ async fn run(command: Command, settings: Settings) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::User {
-            command: UserCommand::Add { name, role },
-        } => {
-            let password = read_password()?;
-            if password.chars().count() < 8 {
-                return Err("the password needs at least 8 characters".into());
-            }
-            let name = name.trim().to_owned();
-            if name.is_empty() || name.len() > 64 {
-                return Err("the user name needs 1 to 64 characters".into());
-            }
-            let state = AppState::connect(settings)
-                .await
-                .map_err(|e| e.to_string())?;
-            let who = name.clone();
-            state
-                .db
-                .run(move |c| crate::dashboard::session::add_user(c, &who, role, &password))
-                .await
-                .map_err(|e| e.to_string())?;
-            println!("{name} can sign in to the dashboard as {role}");
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::User { command } => people::user(command, &settings).await,
         Command::Export { channel, file } => {
             let state = AppState::connect(settings)
                 .await

@@ -52,6 +52,9 @@ pub enum ApiError {
     /// `self_approval`, `nothing_to_roll_back`).
     #[error("{message}")]
     Release { code: &'static str, message: String },
+    /// The name is taken (`user_exists`).
+    #[error("{0}")]
+    UserExists(String),
     #[error("the database or object store cannot be reached; retry shortly")]
     StorageUnavailable,
     #[error("something went wrong on our side; it has been logged")]
@@ -76,6 +79,7 @@ impl ApiError {
             ApiError::InvalidAnswer(_) => "invalid_answer",
             ApiError::Release { code, .. } => code,
             ApiError::NotATester(_) => "not_a_tester",
+            ApiError::UserExists(_) => "user_exists",
             ApiError::StorageUnavailable => "storage_unavailable",
             ApiError::Internal => "internal",
         }
@@ -104,6 +108,7 @@ impl ResponseError for ApiError {
             ApiError::Forbidden { .. } | ApiError::NotATester(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::NotStarted => StatusCode::NOT_FOUND,
             ApiError::SceneMismatch { .. }
+            | ApiError::UserExists(_)
             | ApiError::AlreadyAnswered
             | ApiError::AlreadyCompleted => StatusCode::CONFLICT,
             ApiError::InvalidAnswer(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -165,6 +170,23 @@ impl From<OnboardingError> for ApiError {
                 tracing::error!("a run kept changing while being written");
                 ApiError::StorageUnavailable
             }
+        }
+    }
+}
+
+impl From<crate::people::PeopleError> for ApiError {
+    fn from(e: crate::people::PeopleError) -> Self {
+        use crate::people::PeopleError;
+        match e {
+            PeopleError::Store(e) => e.into(),
+            PeopleError::UserExists(_) => ApiError::UserExists(e.to_string()),
+            PeopleError::NoSuchUser(_) | PeopleError::NoSuchToken(_) => {
+                ApiError::NotFound(e.to_string())
+            }
+            PeopleError::InvalidName
+            | PeopleError::ShortPassword
+            | PeopleError::InvalidTokenId(_)
+            | PeopleError::RemoveSelf => ApiError::InvalidRequest(e.to_string()),
         }
     }
 }

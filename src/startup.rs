@@ -166,7 +166,7 @@ impl Application {
                     let state = observed.clone();
                     let call = srv.call(req);
                     async move {
-                        let res = call.await?;
+                        let res = crate::dashboard::without_sign_in_error(call.await?);
                         crate::metrics::record(&state.metrics, &state.alerts, started, &res);
                         Ok(res)
                     }
@@ -207,7 +207,13 @@ pub fn configure(cfg: &mut web::ServiceConfig, debug: bool) {
         cfg.configure(crate::debug::routes);
     }
     cfg.app_data(
+        // The body is read as JSON whatever its declared type (none, or the
+        // form type `curl -d` sends): these APIs authenticate with bearer
+        // tokens, never cookies, so a form post from a browser gains nothing
+        // (README, "Errors").
         web::JsonConfig::default()
+            .content_type_required(false)
+            .content_type(|_| true)
             .limit(1024 * 1024)
             .error_handler(|err, _| {
                 let too_large = matches!(
@@ -215,7 +221,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, debug: bool) {
                     actix_web::error::JsonPayloadError::OverflowKnownLength { .. }
                         | actix_web::error::JsonPayloadError::Overflow { .. }
                 );
-                extractor_error(err, too_large)
+                extractor_error(format!("the body must be JSON: {err}"), too_large)
             }),
     )
     .app_data(web::PathConfig::default().error_handler(|err, _| extractor_error(err, false)))

@@ -5,9 +5,11 @@
 
 pub mod diagram;
 mod pages;
+mod people;
 mod qa;
 pub mod session;
 
+use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError, web};
 use askama::Template;
@@ -55,6 +57,21 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/qa/users/{user}/reset", web::post().to(qa::reset))
         .route("/admin/qa/users/{user}/preview", web::get().to(qa::preview))
         .route("/admin/qa/users/{user}/answer", web::post().to(qa::answer))
+        .route("/admin/people", web::get().to(people::index))
+        .route("/admin/people/users", web::post().to(people::add_user))
+        .route(
+            "/admin/people/users/{name}/remove",
+            web::post().to(people::remove_user),
+        )
+        .route(
+            "/admin/people/users/{name}/password",
+            web::post().to(people::set_password),
+        )
+        .route("/admin/people/tokens", web::post().to(people::create_token))
+        .route(
+            "/admin/people/tokens/{id}/revoke",
+            web::post().to(people::revoke_token),
+        )
         .route("/admin/audit", web::get().to(pages::audit))
         .route("/admin/conditions", web::get().to(pages::conditions));
 }
@@ -139,6 +156,26 @@ impl ResponseError for DashboardError {
         };
         html(self.status_code(), &page)
     }
+}
+
+/// A visitor who is not signed in is sent to the sign-in page: routine, not
+/// a failure. Without the error attached to the redirect, the request logger
+/// records it as the request it is instead of at ERROR (it logs every
+/// non-4xx error response at ERROR).
+pub fn without_sign_in_error<B>(res: ServiceResponse<B>) -> ServiceResponse<B> {
+    let redirect = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<DashboardError>())
+        .is_some_and(|e| matches!(e, DashboardError::LoginRequired));
+    if !redirect {
+        return res;
+    }
+    let (req, response) = res.into_parts();
+    let (head, body) = response.into_parts();
+    let mut clean = HttpResponse::with_body(head.status(), ());
+    *clean.headers_mut() = head.headers().clone();
+    ServiceResponse::new(req, clean.set_body(body))
 }
 
 pub fn html(status: StatusCode, page: &impl Template) -> HttpResponse {

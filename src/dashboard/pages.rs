@@ -28,6 +28,13 @@ pub struct Nav {
     pub csrf: String,
 }
 
+impl Nav {
+    /// The People page is for admins only; nobody else sees its link.
+    pub fn is_admin(&self) -> bool {
+        self.role >= Role::Admin
+    }
+}
+
 pub(super) fn nav(s: &Signed) -> Option<Nav> {
     Some(Nav {
         name: s.name.clone(),
@@ -184,7 +191,8 @@ pub async fn overview(signed: Signed, state: web::Data<AppState>) -> Page {
             channels,
             pending,
             versions: list.into_iter().take(50).collect(),
-            rollback_to,
+            // Only admins may roll back: nobody else is offered the button.
+            rollback_to: rollback_to.filter(|_| signed.role >= Role::Admin),
         },
     ))
 }
@@ -350,6 +358,10 @@ struct VersionPage {
     on_staging: bool,
     on_production: bool,
     approved_by: Option<String>,
+    /// Buttons are shown only to roles that may use them (the actions check again).
+    can_deploy: bool,
+    can_approve: bool,
+    can_publish: bool,
     groups: Vec<(String, Vec<Problem>)>,
     svg: String,
     steps: Vec<StepView>,
@@ -428,6 +440,9 @@ pub async fn version(
             on_staging: loaded.on(channels::STAGING),
             on_production: loaded.on(channels::PRODUCTION),
             approved_by: loaded.approved_by.clone(),
+            can_deploy: signed.role >= Role::Operator,
+            can_approve: signed.role >= Role::Qa,
+            can_publish: signed.role >= Role::Admin,
             groups: grouped(&report.warnings),
             svg: diagram::svg(&loaded.flow),
             steps: step_views(&loaded.flow),

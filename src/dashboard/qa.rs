@@ -189,12 +189,12 @@ pub async fn tester(
     }
     let run_summary = match (&debug.run, &debug.state) {
         (Some(run), Some(st)) => format!(
-            "version {}, {}, at step {}, scene {}, {} answers",
+            "version {}, {}, at step {}, scene {}, {}",
             text(&run["version"]),
             text(&run["status"]),
             st.scene.as_ref().map_or("—".into(), |s| s.step.clone()),
             st.scene.as_ref().map_or("—".into(), |s| s.key.clone()),
-            st.progress.answered
+            crate::text::counted(st.progress.answered as i64, "answer")
         ),
         _ => "No run yet: the phone starts one with POST /v1/onboarding/start.".into(),
     };

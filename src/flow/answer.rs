@@ -21,8 +21,18 @@ pub enum AnswerError {
     ChoiceCount { min: usize, max: usize, got: usize },
     #[error("the text must be {min} to {max} characters long")]
     TextLength { min: usize, max: usize, got: usize },
-    #[error("the number must be between {min} and {max}")]
-    OutOfRange { min: String, max: String },
+    #[error("the number must be between {} and {}", bound_text(.min, "-∞"), bound_text(.max, "∞"))]
+    OutOfRange {
+        min: Option<f64>,
+        max: Option<f64>,
+        got: f64,
+    },
+    #[error("the date must be between {} and {}", date_text(.min, "any date"), date_text(.max, "any date"))]
+    DateOutOfRange {
+        min: Option<NaiveDate>,
+        max: Option<NaiveDate>,
+        got: NaiveDate,
+    },
     #[error("'{0}' is not a date written YYYY-MM-DD")]
     NotADate(String),
 }
@@ -39,9 +49,17 @@ impl AnswerError {
             AnswerError::TextLength { min, max, got } => {
                 json!({"rule": "length", "min": min, "max": max, "got": got})
             }
-            AnswerError::OutOfRange { min, max } => {
-                json!({"rule": "range", "min": min, "max": max})
+            // Bounds are JSON numbers (null = unbounded), like `count` and
+            // `length`; dates are ISO strings under their own rule (README, Mobile API).
+            AnswerError::OutOfRange { min, max, got } => {
+                json!({"rule": "range", "min": min, "max": max, "got": got})
             }
+            AnswerError::DateOutOfRange { min, max, got } => json!({
+                "rule": "date_range",
+                "min": min.map(|d| d.to_string()),
+                "max": max.map(|d| d.to_string()),
+                "got": got.to_string(),
+            }),
             AnswerError::NotADate(raw) => json!({"rule": "date_format", "got": raw}),
         }
     }
@@ -64,8 +82,26 @@ fn count_bound(b: Option<Bound>) -> Option<usize> {
     }
 }
 
-fn number_text(b: Option<Bound>, default: &str) -> String {
-    b.map_or_else(|| default.to_owned(), |b| b.to_text())
+fn bound_text(b: &Option<f64>, default: &str) -> String {
+    b.map_or_else(|| default.to_owned(), super::model::format_number)
+}
+
+fn date_text(b: &Option<NaiveDate>, default: &str) -> String {
+    b.map_or_else(|| default.to_owned(), |d| d.to_string())
+}
+
+fn number_bound(b: Option<Bound>) -> Option<f64> {
+    match b {
+        Some(Bound::Number(n)) => Some(n),
+        _ => None,
+    }
+}
+
+fn date_bound(b: Option<Bound>) -> Option<NaiveDate> {
+    match b {
+        Some(Bound::Date(d)) => Some(d),
+        _ => None,
+    }
 }
 
 /// Check `answer` against scene `scene` of `flow`.
@@ -156,8 +192,9 @@ pub fn accept(flow: &CompiledFlow, scene: usize, answer: &Value) -> Result<Accep
             let above = matches!(s.max, Some(Bound::Number(m)) if n > m);
             if below || above {
                 return Err(AnswerError::OutOfRange {
-                    min: number_text(s.min, "-∞"),
-                    max: number_text(s.max, "∞"),
+                    min: number_bound(s.min),
+                    max: number_bound(s.max),
+                    got: n,
                 });
             }
             // Stored as conditions read it: `1994.0` is `1994` (README, "Conditions").
@@ -177,9 +214,10 @@ pub fn accept(flow: &CompiledFlow, scene: usize, answer: &Value) -> Result<Accep
             let below = matches!(s.min, Some(Bound::Date(m)) if date < m);
             let above = matches!(s.max, Some(Bound::Date(m)) if date > m);
             if below || above {
-                return Err(AnswerError::OutOfRange {
-                    min: number_text(s.min, "any date"),
-                    max: number_text(s.max, "any date"),
+                return Err(AnswerError::DateOutOfRange {
+                    min: date_bound(s.min),
+                    max: date_bound(s.max),
+                    got: date,
                 });
             }
             Ok(Accepted {

@@ -266,10 +266,15 @@ fn answers_are_checked_against_the_input() {
     );
     assert!(accept(&number, 0, &json!(62.5)).is_ok());
     assert!(accept(&number, 0, &json!(200)).is_ok());
-    assert!(matches!(
-        accept(&number, 0, &json!(29.9)),
-        Err(AnswerError::OutOfRange { .. })
-    ));
+    let refused = accept(&number, 0, &json!(29.9)).unwrap_err();
+    assert!(matches!(refused, AnswerError::OutOfRange { .. }));
+    // Bounds are JSON numbers, like those of `count` and `length`.
+    assert_eq!(
+        refused.details(),
+        json!({"rule": "range", "min": 30.0, "max": 200.0, "got": 29.9})
+    );
+    assert!(refused.details()["min"].is_number());
+    assert_eq!(refused.to_string(), "the number must be between 30 and 200");
     assert!(accept(&number, 0, &json!("62")).is_err());
 
     let date = with_input(
@@ -278,10 +283,12 @@ fn answers_are_checked_against_the_input() {
         None,
     );
     assert!(accept(&date, 0, &json!("2027-03-01")).is_ok());
-    assert!(matches!(
-        accept(&date, 0, &json!("2025-12-31")),
-        Err(AnswerError::OutOfRange { .. })
-    ));
+    assert_eq!(
+        accept(&date, 0, &json!("2025-12-31"))
+            .unwrap_err()
+            .details(),
+        json!({"rule": "date_range", "min": "2026-01-01", "max": null, "got": "2025-12-31"})
+    );
     assert_eq!(
         accept(&date, 0, &json!("2027-3-1")),
         Err(AnswerError::NotADate("2027-3-1".into()))

@@ -193,11 +193,10 @@ impl Report {
                 out.push_str(&format!("    fix: did you mean '{s}'?\n"));
             }
         }
-        let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
         out.push_str(&format!(
             "\n{}, {}: {}\n",
-            plural(self.errors.len(), "error"),
-            plural(self.warnings.len(), "warning"),
+            crate::text::counted(self.errors.len() as i64, "error"),
+            crate::text::counted(self.warnings.len() as i64, "warning"),
             if self.valid {
                 "the workbook is valid"
             } else {

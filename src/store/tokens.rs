@@ -29,3 +29,15 @@ pub fn find(conn: &mut AnyConnection, token_hash: &str) -> Result<Option<TokenRo
         .first(conn)
         .optional()?)
 }
+
+/// Every admin token, newest first.
+pub fn list(conn: &mut AnyConnection) -> Result<Vec<TokenRow>, StoreError> {
+    Ok(admin_tokens::table
+        .order(admin_tokens::created_at.desc())
+        .select(TokenRow::as_select())
+        .load(conn)?)
+}
+
+pub fn delete(conn: &mut AnyConnection, token_hash: &str) -> Result<bool, StoreError> {
+    Ok(diesel::delete(admin_tokens::table.find(token_hash)).execute(conn)? > 0)
+}

@@ -91,3 +91,56 @@ pub fn end_session(conn: &mut AnyConnection, token_hash: &str) -> Result<(), Sto
     diesel::delete(sessions::table.find(token_hash)).execute(conn)?;
     Ok(())
 }
+
+/// Add a user; `Ok(false)` (nothing written) when the name is taken.
+pub fn insert_new(conn: &mut AnyConnection, row: &UserRow) -> Result<bool, StoreError> {
+    conn.transaction(|conn| {
+        if users::table
+            .find(&row.name)
+            .count()
+            .get_result::<i64>(conn)?
+            > 0
+        {
+            return Ok(false);
+        }
+        diesel::insert_into(users::table)
+            .values(row)
+            .execute(conn)?;
+        Ok(true)
+    })
+}
+
+/// Every user, by name.
+pub fn list(conn: &mut AnyConnection) -> Result<Vec<UserRow>, StoreError> {
+    Ok(users::table
+        .order(users::name.asc())
+        .select(UserRow::as_select())
+        .load(conn)?)
+}
+
+/// Remove a user and end their sessions; `false` when there was none.
+pub fn delete(conn: &mut AnyConnection, name: &str) -> Result<bool, StoreError> {
+    conn.transaction(|conn| {
+        diesel::delete(sessions::table.filter(sessions::user_name.eq(name))).execute(conn)?;
+        Ok(diesel::delete(users::table.find(name)).execute(conn)? > 0)
+    })
+}
+
+/// Replace a user's password hash and end their sessions (a changed password
+/// signs out everywhere); `false` when there is no such user.
+pub fn set_password(
+    conn: &mut AnyConnection,
+    name: &str,
+    password_hash: &str,
+) -> Result<bool, StoreError> {
+    conn.transaction(|conn| {
+        let changed = diesel::update(users::table.find(name))
+            .set((
+                users::password_hash.eq(password_hash),
+                users::failed_logins.eq(0),
+            ))
+            .execute(conn)?;
+        diesel::delete(sessions::table.filter(sessions::user_name.eq(name))).execute(conn)?;
+        Ok(changed > 0)
+    })
+}

@@ -11,10 +11,14 @@ struct Cli {
 }
 
 impl Cli {
+    /// A directory with a migrated database: only `serve` and `migrate`
+    /// create one.
     fn new() -> Cli {
-        Cli {
+        let cli = Cli {
             dir: tempfile::tempdir().unwrap(),
-        }
+        };
+        assert!(cli.run(&["migrate"]).status.success());
+        cli
     }
 
     fn run(&self, args: &[&str]) -> Output {

@@ -14,16 +14,16 @@ on_both_backends!(
     repeated_failed_sign_ins_lock_the_user_out,
 );
 
-const PASSWORD: &str = "correct-horse-battery";
+pub(crate) const PASSWORD: &str = "correct-horse-battery";
 
-fn no_redirects() -> reqwest::Client {
+pub(crate) fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
 }
 
-async fn add_user(app: &TestApp, name: &'static str, role: Role) {
+pub(crate) async fn add_user(app: &TestApp, name: &'static str, role: Role) {
     app.db
         .run(move |c| sceneflow::dashboard::session::add_user(c, name, role, PASSWORD))
         .await
@@ -31,7 +31,7 @@ async fn add_user(app: &TestApp, name: &'static str, role: Role) {
 }
 
 /// Sign in; the session cookie (`name=value`) and its CSRF token.
-async fn sign_in(app: &TestApp, name: &str) -> (String, String) {
+pub(crate) async fn sign_in(app: &TestApp, name: &str) -> (String, String) {
     let client = no_redirects();
     let res = client
         .post(app.url("/admin/login"))
@@ -63,7 +63,12 @@ async fn sign_in(app: &TestApp, name: &str) -> (String, String) {
     (cookie, csrf)
 }
 
-async fn post(app: &TestApp, cookie: &str, path: &str, csrf: &str) -> (StatusCode, String) {
+pub(crate) async fn post(
+    app: &TestApp,
+    cookie: &str,
+    path: &str,
+    csrf: &str,
+) -> (StatusCode, String) {
     let res = no_redirects()
         .post(app.url(path))
         .header("cookie", cookie)

@@ -12,6 +12,14 @@ async fn sigterm_finishes_the_upload_in_flight() {
     let db = format!("sqlite://{}/db.sqlite", dir.path().display());
     let store = format!("file://{}/store", dir.path().display());
     let bin = env!("CARGO_BIN_EXE_sceneflow");
+    // Only `serve` and `migrate` create a database.
+    let migrated = Command::new(bin)
+        .arg("migrate")
+        .env("DATABASE_URL", &db)
+        .env("SCENEFLOW_STORE", &store)
+        .output()
+        .unwrap();
+    assert!(migrated.status.success());
     let token = Command::new(bin)
         .args(["admin-token", "--role", "operator", "--name", "op"])
         .env("DATABASE_URL", &db)

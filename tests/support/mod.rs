@@ -298,6 +298,18 @@ impl TestApp {
 /// Kills a child process when dropped.
 pub struct ChildGuard(std::process::Child);
 
+impl ChildGuard {
+    pub fn new(child: std::process::Child) -> ChildGuard {
+        ChildGuard(child)
+    }
+
+    /// Kill the process now and wait for it.
+    pub fn stop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 impl Drop for ChildGuard {
     fn drop(&mut self) {
         let _ = self.0.kill();

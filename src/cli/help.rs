@@ -1,0 +1,106 @@
+//! The environment variables each command reads, shown under its `--help`
+//! (README, "Configuration" has the meanings and defaults).
+
+pub const TOP: &str = "\
+Environment (the settings of README \"Configuration\"; a sceneflow.toml may set the same keys):
+  DATABASE_URL, SCENEFLOW_BIND, SCENEFLOW_STORE, SCENEFLOW_JWT_SECRET, SCENEFLOW_ENV,
+  SCENEFLOW_DEBUG, SCENEFLOW_SAMPLE, SCENEFLOW_MAX_UPLOAD_MB, SCENEFLOW_DB_POOL_SIZE,
+  SCENEFLOW_WORKERS, SCENEFLOW_LOG_FORMAT, SCENEFLOW_SELF_APPROVAL, SCENEFLOW_FOLLOW,
+  SCENEFLOW_ALERT_WEBHOOK, SCENEFLOW_PAGERDUTY_ROUTING_KEY, SCENEFLOW_PAGERDUTY_URL,
+  SCENEFLOW_ALERT_CLIENT_ERRORS_PER_MINUTE, SCENEFLOW_CONFIG, RUST_LOG, AWS_*.
+Each command's --help lists the ones it reads.";
+
+pub const SERVE: &str = "\
+Environment: every setting of README \"Configuration\":
+  DATABASE_URL       sqlite://PATH or postgres://… (default sqlite://sceneflow.db; created if missing)
+  SCENEFLOW_BIND     listen address (default 127.0.0.1:8080)
+  SCENEFLOW_STORE    file://DIR or s3://BUCKET/PREFIX (default file://master_data/store)
+  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL  for s3:// stores
+  SCENEFLOW_JWT_SECRET, SCENEFLOW_ENV, SCENEFLOW_DEBUG, SCENEFLOW_SAMPLE,
+  SCENEFLOW_MAX_UPLOAD_MB, SCENEFLOW_DB_POOL_SIZE, SCENEFLOW_WORKERS,
+  SCENEFLOW_SELF_APPROVAL, SCENEFLOW_FOLLOW, SCENEFLOW_ALERT_WEBHOOK,
+  SCENEFLOW_PAGERDUTY_ROUTING_KEY, SCENEFLOW_PAGERDUTY_URL,
+  SCENEFLOW_ALERT_CLIENT_ERRORS_PER_MINUTE
+  SCENEFLOW_LOG_FORMAT  text or json;  RUST_LOG  log level (default info)
+  SCENEFLOW_CONFIG   a sceneflow.toml with the same keys";
+
+pub const VALIDATE: &str = "Environment: none (the file is checked on its own).";
+
+pub const IMPORT: &str = "\
+Environment:
+  DATABASE_URL       the existing database (default sqlite://sceneflow.db; never created here)
+  SCENEFLOW_STORE    where the workbook is stored (default file://master_data/store)
+  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL  for s3:// stores
+  SCENEFLOW_MAX_UPLOAD_MB  workbook size limit (default 20)
+  USER               recorded as the uploader (cli:USER)
+  SCENEFLOW_CONFIG, SCENEFLOW_LOG_FORMAT, RUST_LOG";
+
+pub const EXPORT: &str = "\
+Environment:
+  DATABASE_URL       the existing database (default sqlite://sceneflow.db; never created here)
+  SCENEFLOW_CONFIG, SCENEFLOW_LOG_FORMAT, RUST_LOG";
+
+pub const TOKEN: &str = "\
+Environment:
+  SCENEFLOW_JWT_SECRET  the secret the server verifies mobile tokens with
+  SCENEFLOW_CONFIG";
+
+pub const ADMIN_TOKEN: &str = "\
+Environment:
+  DATABASE_URL       the server's existing database (default sqlite://sceneflow.db; never created here)
+  USER               recorded in the audit log (cli:USER)
+  SCENEFLOW_CONFIG, SCENEFLOW_LOG_FORMAT, RUST_LOG";
+
+pub const USER: &str = "\
+Environment:
+  DATABASE_URL       the server's existing database (default sqlite://sceneflow.db; never created here)
+  SCENEFLOW_PASSWORD the password for `add` and `passwd` (else a prompt on a terminal, else stdin's first line)
+  USER               recorded in the audit log (cli:USER)
+  SCENEFLOW_CONFIG, SCENEFLOW_LOG_FORMAT, RUST_LOG";
+
+pub const MIGRATE: &str = "\
+Environment:
+  DATABASE_URL       the database to create or bring up to date (default sqlite://sceneflow.db)
+  SCENEFLOW_CONFIG, SCENEFLOW_LOG_FORMAT, RUST_LOG";
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every command says which environment variables it reads, and every
+    /// argument says what it is.
+    #[test]
+    fn every_command_lists_its_environment_and_describes_its_arguments() {
+        fn walk(cmd: &clap::Command, path: &str) {
+            let path = format!("{path} {}", cmd.get_name());
+            // clap's own `help` subcommand (and its mirror of the tree) is not ours.
+            if cmd.get_name() == "help" {
+                return;
+            }
+            {
+                let after = cmd
+                    .get_after_help()
+                    .map(|h| h.to_string())
+                    .unwrap_or_default();
+                assert!(
+                    after.contains("Environment"),
+                    "{path}: no environment in --help"
+                );
+                assert!(cmd.get_about().is_some(), "{path}: no description");
+                for arg in cmd.get_arguments() {
+                    assert!(
+                        arg.get_help().is_some(),
+                        "{path}: argument {} has no description",
+                        arg.get_id()
+                    );
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &path);
+            }
+        }
+        let mut cli = super::super::Cli::command();
+        cli.build();
+        walk(&cli, "");
+    }
+}
