@@ -74,10 +74,17 @@ pub fn read(
     let (mut row, mut row_repeat, mut col) = (0u32, 1u32, 0u32);
     let mut pending: Option<Pending> = None;
     let mut recorded: usize = 0;
+    // Comments (`office:annotation`) sit inside cells but are not shown in them.
+    let mut in_annotation = 0u32;
     loop {
         let event = xml.read_event().map_err(damaged)?;
         let empty = matches!(event, Event::Empty(_));
         match event {
+            Event::Start(e) if e.name().0 == "office:annotation" => in_annotation += 1,
+            Event::End(e) if e.name().0 == "office:annotation" => {
+                in_annotation = in_annotation.saturating_sub(1)
+            }
+            _ if in_annotation > 0 => {}
             Event::Start(e) | Event::Empty(e) => match e.name().0 {
                 "table:table" => {
                     sheet = attr(&e, "table:name").filter(|n| wanted(n));
@@ -111,7 +118,9 @@ pub fn read(
                         let formula = attr(&e, "table:formula");
                         if value_type.is_empty() {
                             if let Some(f) = formula.filter(|f| !f.trim().is_empty()) {
-                                extras.formulas.push(((row, col), f));
+                                // OpenFormula text: `of:=LEN([.E2])`.
+                                let f = f.trim_start_matches("of:").trim_start_matches('=');
+                                extras.formulas.push(((row, col), f.to_owned()));
                             }
                         } else if !empty && value_type != "string" && value_type != "boolean" {
                             pending = Some(Pending {
@@ -209,4 +218,49 @@ pub fn read(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn ods(body: &str) -> Vec<u8> {
+        let mut out = Cursor::new(Vec::new());
+        let mut zip = zip::ZipWriter::new(&mut out);
+        zip.start_file("content.xml", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        write!(
+            zip,
+            r#"<office:document-content><office:body><office:spreadsheet>{body}</office:spreadsheet></office:body></office:document-content>"#
+        )
+        .unwrap();
+        zip.finish().unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn shown_text_merges_and_formulas() {
+        let bytes = ods(concat!(
+            r#"<table:table table:name="choices"><table:table-row>"#,
+            r#"<table:table-cell office:value-type="percentage" office:value="0.03"><office:annotation><text:p>note</text:p></office:annotation><text:p>3%</text:p></table:table-cell>"#,
+            r#"<table:table-cell table:number-rows-spanned="2" office:value-type="string"><text:p>a</text:p></table:table-cell>"#,
+            r#"<table:table-cell table:formula="of:=1+1"/>"#,
+            r#"</table:table-row></table:table>"#,
+            r#"<table:table table:name="other"><table:table-row><table:table-cell office:value-type="float" office:value="0.5"><text:p>50%</text:p></table:table-cell></table:table-row></table:table>"#,
+        ));
+        let extras = read(&bytes, &Limits::default(), &|n| n == "choices").unwrap();
+        assert_eq!(extras.len(), 1);
+        let sheet = &extras["choices"];
+        assert_eq!(sheet.shown[&(0, 0)].text, "3%");
+        assert_eq!(
+            sheet.merged,
+            [Merged {
+                first: (0, 1),
+                last: (1, 1)
+            }]
+        );
+        assert_eq!(sheet.formulas, [((0, 2), "1+1".to_owned())]);
+    }
 }
