@@ -25,6 +25,8 @@ pub enum ApiError {
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
+    RequestTimeout(String),
+    #[error("{0}")]
     Unauthorized(String),
     #[error("this needs the role {needed} or higher; your token has the role {have}")]
     Forbidden { needed: Role, have: Role },
@@ -63,6 +65,7 @@ impl ApiError {
         match self {
             ApiError::InvalidRequest(_) => "invalid_request",
             ApiError::PayloadTooLarge(_) => "invalid_request",
+            ApiError::RequestTimeout(_) => "request_timeout",
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden { .. } => "forbidden",
             ApiError::NotFound(_) => "not_found",
@@ -100,6 +103,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } | ApiError::NotATester(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::NotStarted => StatusCode::NOT_FOUND,

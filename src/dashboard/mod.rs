@@ -7,6 +7,7 @@ pub mod diagram;
 mod pages;
 mod qa;
 pub mod session;
+pub mod throttle;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError, web};
