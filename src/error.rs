@@ -27,6 +27,8 @@ pub enum ApiError {
     #[error("{0}")]
     RequestTimeout(String),
     #[error("{0}")]
+    NotAFile(String),
+    #[error("{0}")]
     Unauthorized(String),
     #[error("this needs the role {needed} or higher; your token has the role {have}")]
     Forbidden { needed: Role, have: Role },
@@ -66,6 +68,7 @@ impl ApiError {
             ApiError::InvalidRequest(_) => "invalid_request",
             ApiError::PayloadTooLarge(_) => "invalid_request",
             ApiError::RequestTimeout(_) => "request_timeout",
+            ApiError::NotAFile(_) => "not_a_file",
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden { .. } => "forbidden",
             ApiError::NotFound(_) => "not_found",
@@ -104,6 +107,7 @@ impl ResponseError for ApiError {
             ApiError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::NotAFile(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } | ApiError::NotATester(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::NotStarted => StatusCode::NOT_FOUND,
@@ -218,6 +222,10 @@ impl From<StorageError> for ApiError {
             StorageError::InvalidKey(key) => {
                 ApiError::InvalidRequest(format!("'{key}' is not a valid object key"))
             }
+            StorageError::NotAFile(key) => ApiError::NotAFile(format!(
+                "'{key}' is not a regular file inside the store (a directory, a link out of the store or a special file); put the workbook itself there"
+            )),
+            e @ StorageError::TooLarge { .. } => ApiError::PayloadTooLarge(e.to_string()),
             other => {
                 tracing::warn!(error = %other, "object store unavailable");
                 ApiError::StorageUnavailable

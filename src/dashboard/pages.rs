@@ -274,6 +274,9 @@ pub async fn upload(
                 .content_disposition()
                 .and_then(|d| d.get_filename())
                 .map(str::to_owned);
+            if let Some(name) = &name {
+                crate::boundary::refuse_nul("the file name", name)?;
+            }
         }
         let mut bytes = Vec::new();
         while let Some(chunk) = field.next().await {

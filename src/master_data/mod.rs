@@ -2,6 +2,7 @@
 //! validating them into a report and a flow, importing them as versions, and
 //! exporting a flow back as a workbook.
 
+pub mod expansion;
 pub mod export;
 pub mod import;
 pub mod keys;

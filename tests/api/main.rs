@@ -8,6 +8,7 @@ mod analytics;
 mod cli;
 mod dashboard;
 mod debug;
+mod hardening;
 mod health;
 mod onboarding;
 mod outage;

@@ -3,6 +3,7 @@
 //! rust_xlsxwriter, and an S3-compatible server on loopback.
 #![allow(dead_code)]
 
+pub mod bombs;
 pub mod book;
 pub mod proxy;
 pub mod s3;
@@ -297,6 +298,12 @@ impl TestApp {
 
 /// Kills a child process when dropped.
 pub struct ChildGuard(std::process::Child);
+
+impl ChildGuard {
+    pub fn id(&self) -> u32 {
+        self.0.id()
+    }
+}
 
 impl Drop for ChildGuard {
     fn drop(&mut self) {
