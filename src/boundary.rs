@@ -10,8 +10,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use actix_web::body::{EitherBody, MessageBody};
 use actix_web::HttpMessage;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
 use actix_web::middleware::Next;
@@ -46,9 +46,7 @@ fn json_has_nul(value: &serde_json::Value) -> bool {
     match value {
         Value::String(s) => s.contains('\0'),
         Value::Array(items) => items.iter().any(json_has_nul),
-        Value::Object(map) => map
-            .iter()
-            .any(|(k, v)| k.contains('\0') || json_has_nul(v)),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || json_has_nul(v)),
         _ => false,
     }
 }
@@ -117,8 +115,9 @@ async fn check(req: &mut ServiceRequest, timeout: Duration) -> Result<(), ApiErr
             let nul = match kind {
                 Kind::Json => serde_json::from_slice::<serde_json::Value>(&body)
                     .is_ok_and(|v| json_has_nul(&v)),
-                _ => form_urlencoded::parse(&body)
-                    .any(|(k, v)| k.contains('\0') || v.contains('\0')),
+                _ => {
+                    form_urlencoded::parse(&body).any(|(k, v)| k.contains('\0') || v.contains('\0'))
+                }
             };
             if nul {
                 return Err(ApiError::InvalidRequest(

@@ -177,7 +177,8 @@ impl Settings {
             sign_in_per_ip_per_minute: number("SCENEFLOW_SIGN_IN_PER_MINUTE", 20)?.clamp(1, 100_000)
                 as u32,
             body_timeout_secs: number("SCENEFLOW_BODY_TIMEOUT_SECS", 30)?.clamp(1, 3600),
-            max_connections: number("SCENEFLOW_MAX_CONNECTIONS", 1024)?.clamp(1, 1_000_000) as usize,
+            max_connections: number("SCENEFLOW_MAX_CONNECTIONS", 1024)?.clamp(1, 1_000_000)
+                as usize,
             follow_store: match get("SCENEFLOW_FOLLOW").as_deref() {
                 None | Some("none") => false,
                 Some("store") => true,

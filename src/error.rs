@@ -146,8 +146,8 @@ impl ResponseError for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        if e.is_unavailable() {
-            tracing::warn!(error = %e, "database unavailable");
+        if e.is_unavailable() || e.is_contention() {
+            tracing::warn!(error = %e, "database unavailable or busy");
             ApiError::StorageUnavailable
         } else {
             tracing::error!(error = %e, "database error");
@@ -252,5 +252,48 @@ pub fn extractor_error(err: impl std::fmt::Display, too_large: bool) -> actix_we
             "the request is not what this endpoint takes: {err}"
         ))
         .into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SQLite's lock held by an import is contention, never a 500.
+    #[test]
+    fn a_locked_database_is_503_with_retry_after() {
+        struct Info;
+        impl diesel::result::DatabaseErrorInformation for Info {
+            fn message(&self) -> &str {
+                "database is locked"
+            }
+            fn details(&self) -> Option<&str> {
+                None
+            }
+            fn hint(&self) -> Option<&str> {
+                None
+            }
+            fn table_name(&self) -> Option<&str> {
+                None
+            }
+            fn column_name(&self) -> Option<&str> {
+                None
+            }
+            fn constraint_name(&self) -> Option<&str> {
+                None
+            }
+            fn statement_position(&self) -> Option<i32> {
+                None
+            }
+        }
+        let locked = StoreError::Query(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::Unknown,
+            Box::new(Info),
+        ));
+        let api = ApiError::from(locked);
+        assert_eq!(api.code(), "storage_unavailable");
+        let res = api.error_response();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(res.headers().contains_key("retry-after"));
     }
 }

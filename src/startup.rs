@@ -68,6 +68,7 @@ impl AppState {
             limits,
             metrics: metrics.clone(),
             alerts: alerts.clone(),
+            writing: Default::default(),
         };
         let onboarding = Onboarding::new(db.clone(), metrics.clone());
         let releases = Releases {

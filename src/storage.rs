@@ -210,7 +210,11 @@ impl Storage {
     /// anything is read; `None` when there is no such key. A local key must
     /// name a regular file inside the root: links out of it, directories and
     /// FIFOs are refused without being opened for reading.
-    pub async fn get_limited(&self, key: &str, limit: u64) -> Result<Option<Vec<u8>>, StorageError> {
+    pub async fn get_limited(
+        &self,
+        key: &str,
+        limit: u64,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
         check_key(key)?;
         match self {
             Storage::Local { root } => {

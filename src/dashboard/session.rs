@@ -140,8 +140,7 @@ pub async fn login(
     let (taken, user) = state
         .db
         .run(move |c| {
-            let taken =
-                users::take_attempt(c, &lookup, FAILURES_BEFORE_LOCKOUT, LOCKOUT)?;
+            let taken = users::take_attempt(c, &lookup, FAILURES_BEFORE_LOCKOUT, LOCKOUT)?;
             Ok((taken, users::find(c, &lookup)?))
         })
         .await?;
@@ -151,7 +150,7 @@ pub async fn login(
     };
     if !taken {
         return Ok(LoginOutcome::Throttled(RetryAfter(
-            LOCKOUT.num_seconds() as u64,
+            LOCKOUT.num_seconds() as u64
         )));
     }
     let ok = {

@@ -103,7 +103,11 @@ fn attr(e: &BytesStart<'_>, local: &str) -> Result<Option<String>, Unreadable> {
     for a in e.attributes().with_checks(false) {
         let a = a.map_err(corrupt)?;
         if a.key.local_name().into_inner() == local {
-            return Ok(Some(a.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(corrupt)?.into_owned()));
+            return Ok(Some(
+                a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                    .map_err(corrupt)?
+                    .into_owned(),
+            ));
         }
     }
     Ok(None)
@@ -113,13 +117,16 @@ fn attr(e: &BytesStart<'_>, local: &str) -> Result<Option<String>, Unreadable> {
 fn repeat(e: &BytesStart<'_>, local: &str, limits: &Limits) -> Result<u64, Unreadable> {
     match attr(e, local)? {
         None => Ok(1),
-        Some(v) => v.trim().parse::<u64>().map_err(|_| {
-            Unreadable(format!(
-                "the file is damaged: a repeat count '{}' is not a whole number",
-                v.chars().take(20).collect::<String>()
-            ))
-        })
-        .and_then(|n| if n == 0 { Err(too_big(limits)) } else { Ok(n) }),
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| {
+                Unreadable(format!(
+                    "the file is damaged: a repeat count '{}' is not a whole number",
+                    v.chars().take(20).collect::<String>()
+                ))
+            })
+            .and_then(|n| if n == 0 { Err(too_big(limits)) } else { Ok(n) }),
     }
 }
 
@@ -187,11 +194,8 @@ fn count_ods<R: Read>(part: R, limits: &Limits) -> Result<u64, Unreadable> {
             Event::Start(e) | Event::Empty(e) => {
                 let empty = matches!(event, Event::Empty(_));
                 match e.local_name().into_inner() {
-                    _ if cell.is_some() => {
-                        if !empty {
-                            depth += 1;
-                        }
-                    }
+                    _ if cell.is_some() && !empty => depth += 1,
+                    _ if cell.is_some() => {}
                     "table" if !empty => table = OdsTable::default(),
                     "table-row" => {
                         row_repeat = repeat(e, "number-rows-repeated", limits)?;
@@ -321,11 +325,7 @@ fn cell_ref(r: &str) -> Option<(u64, u64)> {
 
 /// One worksheet part: cells read into rows (each row up to its last used
 /// column), plus the text each cell copies.
-fn count_xlsx_sheet<R: Read>(
-    part: R,
-    shared: &[u32],
-    limits: &Limits,
-) -> Result<u64, Unreadable> {
+fn count_xlsx_sheet<R: Read>(part: R, shared: &[u32], limits: &Limits) -> Result<u64, Unreadable> {
     let mut reader = xml(part);
     let mut buf = Vec::new();
     let mut cells: u64 = 0;
@@ -380,8 +380,7 @@ fn count_xlsx_sheet<R: Read>(
                         }
                         col = c + 1;
                         if !empty {
-                            if r >= u64::from(limits.max_rows)
-                                || c >= u64::from(limits.max_columns)
+                            if r >= u64::from(limits.max_rows) || c >= u64::from(limits.max_columns)
                             {
                                 return Err(too_big(limits));
                             }

@@ -69,16 +69,12 @@ pub fn take_attempt(
         users::last_failure_at.eq(None::<chrono::NaiveDateTime>),
     ))
     .execute(conn)?;
-    let taken = diesel::update(
-        users::table
-            .find(name)
-            .filter(users::failed_logins.lt(max)),
-    )
-    .set((
-        users::failed_logins.eq(users::failed_logins + 1),
-        users::last_failure_at.eq(Some(now)),
-    ))
-    .execute(conn)?;
+    let taken = diesel::update(users::table.find(name).filter(users::failed_logins.lt(max)))
+        .set((
+            users::failed_logins.eq(users::failed_logins + 1),
+            users::last_failure_at.eq(Some(now)),
+        ))
+        .execute(conn)?;
     Ok(taken == 1)
 }
 

@@ -67,7 +67,9 @@ fn sheet(rows: impl Iterator<Item = String>) -> Vec<u8> {
 /// Every crafted workbook, named.
 pub fn all() -> Vec<(&'static str, Vec<u8>)> {
     let cell = |attrs: &str, text: &str| {
-        format!("<table:table-cell {attrs} office:value-type=\"string\"><text:p>{text}</text:p></table:table-cell>")
+        format!(
+            "<table:table-cell {attrs} office:value-type=\"string\"><text:p>{text}</text:p></table:table-cell>"
+        )
     };
     let long_text = "y".repeat(60_000);
     let many_rows: String = (0..5_000)
@@ -131,9 +133,10 @@ pub fn all() -> Vec<(&'static str, Vec<u8>)> {
             "xlsx, row and cell references jumping",
             xlsx_with(&[(
                 "xl/worksheets/sheet1.xml",
-                &sheet((1..100_000).map(|r| {
-                    format!("<row r=\"{r}\"><c r=\"IV{r}\"><v>1</v></c></row>")
-                })),
+                &sheet(
+                    (1..100_000)
+                        .map(|r| format!("<row r=\"{r}\"><c r=\"IV{r}\"><v>1</v></c></row>")),
+                ),
             )]),
         ),
         (
