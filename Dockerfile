@@ -1,6 +1,8 @@
 # syntax=docker/dockerfile:1
 # Build: docker build -t sceneflow .
-# Run:   docker run -p 8080:8080 -e SCENEFLOW_JWT_SECRET=... sceneflow
+# Run:   docker run -p 8080:8080 -e SCENEFLOW_JWT_SECRET="$(openssl rand -hex 32)" sceneflow
+# The image runs with production settings (debug API off, no sample flow) and
+# refuses to start without a secret of its own; README, "Docker".
 
 # libpq and OpenSSL are compiled into the binary (pq-sys `bundled`, openssl-sys
 # `vendored`): no libpq-dev here, no libpq5 or libssl at run time.
@@ -25,7 +27,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates
 COPY --from=build /src/target/release/sceneflow /usr/local/bin/sceneflow
 USER sceneflow
 WORKDIR /var/lib/sceneflow
-ENV SCENEFLOW_BIND=0.0.0.0:8080 \
+ENV SCENEFLOW_ENV=production \
+    SCENEFLOW_BIND=0.0.0.0:8080 \
     DATABASE_URL=sqlite:///var/lib/sceneflow/sceneflow.db \
     SCENEFLOW_STORE=file:///var/lib/sceneflow/store
 EXPOSE 8080

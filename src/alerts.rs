@@ -129,6 +129,22 @@ impl Alerts {
     }
 }
 
+/// Slack reads `<…>` as links and mentions (`<!channel>` pings everyone) and
+/// `&` as the start of an entity: every field of an alert carries user input
+/// (file names, versions), so the whole text is escaped.
+pub fn slack_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 async fn deliver(settings: AlertSettings, mut rx: mpsc::Receiver<Alert>) {
     let client = match reqwest::Client::builder().timeout(DELIVERY_TIMEOUT).build() {
         Ok(c) => c,
@@ -145,7 +161,11 @@ async fn deliver(settings: AlertSettings, mut rx: mpsc::Receiver<Alert>) {
             alert.event
         );
         if let Some(url) = &settings.webhook
-            && let Err(e) = client.post(url).json(&json!({"text": text})).send().await
+            && let Err(e) = client
+                .post(url)
+                .json(&json!({"text": slack_escape(&text)}))
+                .send()
+                .await
         {
             tracing::warn!(error = %e, "alert webhook delivery failed");
         }
@@ -170,5 +190,16 @@ async fn deliver(settings: AlertSettings, mut rx: mpsc::Receiver<Alert>) {
                 tracing::warn!(error = %e, "PagerDuty delivery failed");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn slack_control_sequences_are_escaped() {
+        assert_eq!(
+            super::slack_escape("<!channel> & <@U1|x> a>b"),
+            "&lt;!channel&gt; &amp; &lt;@U1|x&gt; a&gt;b"
+        );
     }
 }

@@ -120,12 +120,15 @@ pub fn check_admin_token(conn: &mut AnyConnection, token: &str) -> Result<TokenC
     }))
 }
 
-/// Claims of a mobile user's token: `sub` is the user id, `exp` is required.
+/// Claims of a mobile user's token: `sub` is the user id, `exp` is required;
+/// nothing else is (README, "Mobile API"). `exp` is a NumericDate, which
+/// RFC 7519 allows to be fractional.
 #[derive(Debug, Serialize, Deserialize)]
 struct UserClaims {
     sub: String,
-    exp: u64,
-    iat: u64,
+    exp: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    iat: Option<f64>,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -141,8 +144,8 @@ pub fn mint_user_token(secret: &str, user_id: &str, valid_days: u32) -> String {
     let now = chrono::Utc::now().timestamp().max(0) as u64;
     let claims = UserClaims {
         sub: user_id.to_owned(),
-        iat: now,
-        exp: now + u64::from(valid_days) * 86_400,
+        iat: Some(now as f64),
+        exp: (now + u64::from(valid_days) * 86_400) as f64,
     };
     jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
@@ -152,23 +155,33 @@ pub fn mint_user_token(secret: &str, user_id: &str, valid_days: u32) -> String {
     .expect("HS256 signing does not fail")
 }
 
+/// Clock skew tolerated on `exp`.
+const TOKEN_LEEWAY_SECONDS: f64 = 30.0;
+
 /// The user id of a valid, unexpired HS256 token.
 pub fn verify_user_token(secret: &str, token: &str) -> Result<String, UserTokenError> {
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
-    validation.set_required_spec_claims(&["exp", "sub"]);
-    validation.leeway = 30;
+    // The library reads `exp` as a whole number only; a fractional one is
+    // valid JWT, so `exp` is required by the claims type and checked here.
+    validation.set_required_spec_claims(&["sub"]);
+    validation.validate_exp = false;
     let data = jsonwebtoken::decode::<UserClaims>(
         token,
         &jsonwebtoken::DecodingKey::from_secret(secret.as_bytes()),
         &validation,
     )
-    .map_err(|e| match e.kind() {
-        jsonwebtoken::errors::ErrorKind::ExpiredSignature => UserTokenError::Expired,
-        _ => UserTokenError::Invalid(e.to_string()),
-    })?;
+    .map_err(|e| UserTokenError::Invalid(e.to_string()))?;
+    let now = chrono::Utc::now().timestamp() as f64;
+    if !data.claims.exp.is_finite() || data.claims.exp + TOKEN_LEEWAY_SECONDS <= now {
+        return Err(UserTokenError::Expired);
+    }
     let sub = data.claims.sub;
     if sub.is_empty() || sub.len() > 255 {
         return Err(UserTokenError::Invalid("sub must be 1 to 255 bytes".into()));
+    }
+    // PostgreSQL text cannot hold NUL; refuse it here, on every backend.
+    if sub.contains('\0') {
+        return Err(UserTokenError::Invalid("sub must not contain NUL".into()));
     }
     Ok(sub)
 }
@@ -190,6 +203,36 @@ mod tests {
     }
 
     use super::*;
+
+    fn sign(claims: serde_json::Value) -> String {
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(b"s"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn tokens_need_only_sub_and_exp() {
+        let exp = chrono::Utc::now().timestamp() + 600;
+        let plain = sign(serde_json::json!({"sub": "u1", "exp": exp}));
+        assert_eq!(verify_user_token("s", &plain).unwrap(), "u1");
+        let fractional = sign(serde_json::json!({"sub": "u2", "exp": exp as f64 + 0.5}));
+        assert_eq!(verify_user_token("s", &fractional).unwrap(), "u2");
+        let expired = sign(serde_json::json!({"sub": "u3", "exp": 1_000_000.5}));
+        assert_eq!(
+            verify_user_token("s", &expired),
+            Err(UserTokenError::Expired)
+        );
+        let no_exp = sign(serde_json::json!({"sub": "u4"}));
+        assert!(verify_user_token("s", &no_exp).is_err());
+        let nul = sign(serde_json::json!({"sub": "a\0b", "exp": exp}));
+        assert!(matches!(
+            verify_user_token("s", &nul),
+            Err(UserTokenError::Invalid(_))
+        ));
+    }
 
     #[test]
     fn roles_are_ordered() {

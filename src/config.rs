@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use crate::storage::S3Settings;
 
 pub const DEFAULT_JWT_SECRET: &str = "sceneflow-development-secret-change-me";
+/// Outside `development` the secret must be the operator's own and this long.
+const MIN_SECRET_LEN: usize = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Environment {
@@ -39,6 +41,12 @@ pub struct Settings {
     /// Follow the channel pointers in the object store instead of the database's own.
     pub follow_store: bool,
     pub alerts: crate::alerts::AlertSettings,
+    /// Dashboard sign-ins per client address and minute (README, "Operations").
+    pub sign_in_per_ip_per_minute: u32,
+    /// Seconds a client may take to send a request body.
+    pub body_timeout_secs: u64,
+    /// Open connections per instance, at most.
+    pub max_connections: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -166,6 +174,11 @@ impl Settings {
                 client_errors_per_minute: number("SCENEFLOW_ALERT_CLIENT_ERRORS_PER_MINUTE", 100)?
                     as usize,
             },
+            sign_in_per_ip_per_minute: number("SCENEFLOW_SIGN_IN_PER_MINUTE", 20)?.clamp(1, 100_000)
+                as u32,
+            body_timeout_secs: number("SCENEFLOW_BODY_TIMEOUT_SECS", 30)?.clamp(1, 3600),
+            max_connections: number("SCENEFLOW_MAX_CONNECTIONS", 1024)?.clamp(1, 1_000_000)
+                as usize,
             follow_store: match get("SCENEFLOW_FOLLOW").as_deref() {
                 None | Some("none") => false,
                 Some("store") => true,
@@ -183,12 +196,12 @@ impl Settings {
 
     /// Refuse settings that would be unsafe where they are used.
     pub fn check(&self) -> Result<(), ConfigError> {
-        if self.env == Environment::Production
-            && (self.jwt_secret == DEFAULT_JWT_SECRET || self.jwt_secret.len() < 32)
+        if self.env != Environment::Development
+            && (self.jwt_secret == DEFAULT_JWT_SECRET || self.jwt_secret.len() < MIN_SECRET_LEN)
         {
             return Err(invalid(
                 "SCENEFLOW_JWT_SECRET",
-                "production needs its own secret of at least 32 characters (for example: openssl rand -hex 32)",
+                "staging and production need their own secret of at least 32 characters (for example: openssl rand -hex 32)",
             ));
         }
         crate::store::DbUrl::parse(&self.database_url)
@@ -248,6 +261,20 @@ mod tests {
         )
         .unwrap();
         assert!(!s.sample && !s.debug);
+    }
+
+    #[test]
+    fn only_development_runs_on_the_default_or_a_short_secret() {
+        for env in ["staging", "production"] {
+            let err = from(None, &[("SCENEFLOW_ENV", env)]).unwrap_err();
+            assert!(err.to_string().contains("SCENEFLOW_JWT_SECRET"), "{env}");
+            let short = from(
+                None,
+                &[("SCENEFLOW_ENV", env), ("SCENEFLOW_JWT_SECRET", "short")],
+            );
+            assert!(short.is_err(), "{env}");
+        }
+        assert!(from(None, &[("SCENEFLOW_ENV", "development")]).is_ok());
     }
 
     #[test]

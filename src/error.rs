@@ -25,6 +25,10 @@ pub enum ApiError {
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
+    RequestTimeout(String),
+    #[error("{0}")]
+    NotAFile(String),
+    #[error("{0}")]
     Unauthorized(String),
     #[error("this needs the role {needed} or higher; your token has the role {have}")]
     Forbidden { needed: Role, have: Role },
@@ -66,6 +70,8 @@ impl ApiError {
         match self {
             ApiError::InvalidRequest(_) => "invalid_request",
             ApiError::PayloadTooLarge(_) => "invalid_request",
+            ApiError::RequestTimeout(_) => "request_timeout",
+            ApiError::NotAFile(_) => "not_a_file",
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden { .. } => "forbidden",
             ApiError::NotFound(_) => "not_found",
@@ -104,6 +110,8 @@ impl ResponseError for ApiError {
         match self {
             ApiError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::NotAFile(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } | ApiError::NotATester(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::NotStarted => StatusCode::NOT_FOUND,
@@ -143,8 +151,8 @@ impl ResponseError for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        if e.is_unavailable() {
-            tracing::warn!(error = %e, "database unavailable");
+        if e.is_unavailable() || e.is_contention() {
+            tracing::warn!(error = %e, "database unavailable or busy");
             ApiError::StorageUnavailable
         } else {
             tracing::error!(error = %e, "database error");
@@ -236,6 +244,10 @@ impl From<StorageError> for ApiError {
             StorageError::InvalidKey(key) => {
                 ApiError::InvalidRequest(format!("'{key}' is not a valid object key"))
             }
+            StorageError::NotAFile(key) => ApiError::NotAFile(format!(
+                "'{key}' is not a regular file inside the store (a directory, a link out of the store or a special file); put the workbook itself there"
+            )),
+            e @ StorageError::TooLarge { .. } => ApiError::PayloadTooLarge(e.to_string()),
             other => {
                 tracing::warn!(error = %other, "object store unavailable");
                 ApiError::StorageUnavailable
@@ -262,5 +274,48 @@ pub fn extractor_error(err: impl std::fmt::Display, too_large: bool) -> actix_we
             "the request is not what this endpoint takes: {err}"
         ))
         .into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SQLite's lock held by an import is contention, never a 500.
+    #[test]
+    fn a_locked_database_is_503_with_retry_after() {
+        struct Info;
+        impl diesel::result::DatabaseErrorInformation for Info {
+            fn message(&self) -> &str {
+                "database is locked"
+            }
+            fn details(&self) -> Option<&str> {
+                None
+            }
+            fn hint(&self) -> Option<&str> {
+                None
+            }
+            fn table_name(&self) -> Option<&str> {
+                None
+            }
+            fn column_name(&self) -> Option<&str> {
+                None
+            }
+            fn constraint_name(&self) -> Option<&str> {
+                None
+            }
+            fn statement_position(&self) -> Option<i32> {
+                None
+            }
+        }
+        let locked = StoreError::Query(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::Unknown,
+            Box::new(Info),
+        ));
+        let api = ApiError::from(locked);
+        assert_eq!(api.code(), "storage_unavailable");
+        let res = api.error_response();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(res.headers().contains_key("retry-after"));
     }
 }

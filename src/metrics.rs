@@ -100,7 +100,7 @@ impl Metrics {
         self.requests
             .with_label_values(&[
                 route.as_str(),
-                res.request().method().as_str(),
+                method_label(res.request().method()),
                 status.as_str(),
             ])
             .inc();
@@ -135,6 +135,25 @@ impl Metrics {
         HttpResponse::Ok()
             .content_type("text/plain; version=0.0.4")
             .body(out)
+    }
+}
+
+/// A label value from a fixed set: any method outside the standard ones is
+/// `other` (a client chooses the method, and each new label value is a new
+/// series kept for the life of the process).
+pub fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
     }
 }
 

@@ -27,6 +27,7 @@ pub struct AppState {
     pub releases: Releases,
     pub metrics: Metrics,
     pub alerts: Alerts,
+    pub sign_in: crate::dashboard::throttle::SignInGuard,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +68,7 @@ impl AppState {
             limits,
             metrics: metrics.clone(),
             alerts: alerts.clone(),
+            writing: Default::default(),
         };
         let onboarding = Onboarding::new(db.clone(), metrics.clone());
         let releases = Releases {
@@ -75,7 +77,10 @@ impl AppState {
             allow_self_approval: settings.allow_self_approval,
             alerts: alerts.clone(),
         };
+        let sign_in =
+            crate::dashboard::throttle::SignInGuard::new(settings.sign_in_per_ip_per_minute);
         Ok(AppState {
+            sign_in,
             metrics,
             alerts,
             releases,
@@ -156,6 +161,7 @@ impl Application {
         }
         tokio::spawn(watch_readiness(state.db.clone(), state.alerts.clone()));
         let workers = state.settings.workers;
+        let max_connections = state.settings.max_connections;
         let state = web::Data::new(state);
         let mut server = HttpServer::new(move || {
             let observed = state.clone();
@@ -171,14 +177,18 @@ impl Application {
                         Ok(res)
                     }
                 })
+                .wrap(actix_web::middleware::from_fn(crate::boundary::guard))
                 .wrap(tracing_actix_web::TracingLogger::default())
                 .app_data(state.clone())
                 .configure(|cfg| configure(cfg, state.settings.debug))
         })
         .shutdown_timeout(30);
-        if let Some(n) = workers {
-            server = server.workers(n);
-        }
+        // The connection cap is per worker in actix: share the instance's out.
+        let workers =
+            workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        server = server
+            .workers(workers)
+            .max_connections(max_connections.div_ceil(workers).max(1));
         let server = server
             .listen(listener)
             .map_err(|source| StartupError::Bind { addr: bind, source })?

@@ -18,6 +18,11 @@ pub enum StorageError {
     Backend(String),
     #[error("local store I/O failed: {0}")]
     Io(#[from] std::io::Error),
+    #[error("'{key}' is {size} bytes, more than the limit of {limit}")]
+    TooLarge { key: String, size: u64, limit: u64 },
+    /// A directory, a link leading outside the store, a FIFO, a device.
+    #[error("'{0}' is not a regular file inside the store")]
+    NotAFile(String),
 }
 
 /// Explicit S3 settings; anything unset comes from the usual `AWS_*` variables.
@@ -43,6 +48,9 @@ pub enum Storage {
     },
 }
 
+/// The longest file name local file systems take.
+const MAX_NAME_BYTES: usize = 255;
+
 /// Refuse keys that could escape the root or mean different things on different stores.
 pub fn check_key(key: &str) -> Result<(), StorageError> {
     let bad = key.is_empty()
@@ -50,9 +58,9 @@ pub fn check_key(key: &str) -> Result<(), StorageError> {
         || key.starts_with('/')
         || key.contains('\\')
         || key.contains('\0')
-        || key
-            .split('/')
-            .any(|part| part.is_empty() || part == "." || part == "..");
+        || key.split('/').any(|part| {
+            part.is_empty() || part == "." || part == ".." || part.len() > MAX_NAME_BYTES
+        });
     if bad {
         Err(StorageError::InvalidKey(key.to_owned()))
     } else {
@@ -198,6 +206,68 @@ impl Storage {
         }
     }
 
+    /// The object's bytes when it is at most `limit` bytes, checked before
+    /// anything is read; `None` when there is no such key. A local key must
+    /// name a regular file inside the root: links out of it, directories and
+    /// FIFOs are refused without being opened for reading.
+    pub async fn get_limited(
+        &self,
+        key: &str,
+        limit: u64,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        check_key(key)?;
+        match self {
+            Storage::Local { root } => {
+                let (root, key) = (root.clone(), key.to_owned());
+                tokio::task::spawn_blocking(move || read_regular(&root, &key, limit))
+                    .await
+                    .map_err(|e| StorageError::Backend(e.to_string()))?
+            }
+            Storage::S3 {
+                client,
+                bucket,
+                prefix,
+            } => {
+                let head = client
+                    .head_object()
+                    .bucket(bucket)
+                    .key(Self::s3_key(prefix, key))
+                    .send()
+                    .await;
+                let size = match head {
+                    Ok(out) => out.content_length().unwrap_or(0).max(0) as u64,
+                    Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {
+                        return Ok(None);
+                    }
+                    Err(e) => {
+                        return Err(StorageError::Backend(
+                            aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
+                        ));
+                    }
+                };
+                if size > limit {
+                    return Err(StorageError::TooLarge {
+                        key: key.to_owned(),
+                        size,
+                        limit,
+                    });
+                }
+                let bytes = self.get(key).await?;
+                // The object may have been replaced between the two calls.
+                if let Some(b) = &bytes
+                    && b.len() as u64 > limit
+                {
+                    return Err(StorageError::TooLarge {
+                        key: key.to_owned(),
+                        size: b.len() as u64,
+                        limit,
+                    });
+                }
+                Ok(bytes)
+            }
+        }
+    }
+
     /// Keys under a prefix (`inbox/`), sorted.
     pub async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
         match self {
@@ -260,6 +330,49 @@ fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StorageErro
     Ok(())
 }
 
+fn read_regular(root: &Path, key: &str, limit: u64) -> Result<Option<Vec<u8>>, StorageError> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let not_a_file = || StorageError::NotAFile(key.to_owned());
+    let real_root = std::fs::canonicalize(root)?;
+    let real = match std::fs::canonicalize(root.join(key)) {
+        Ok(p) => p,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ENAMETOOLONG) => return Err(not_a_file()),
+        Err(e) => return Err(e.into()),
+    };
+    if !real.starts_with(&real_root) || !std::fs::metadata(&real)?.is_file() {
+        return Err(not_a_file());
+    }
+    // Non-blocking, so a FIFO swapped in since the check cannot hang the
+    // open; the opened file itself is checked again.
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(&real)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(not_a_file());
+    }
+    if meta.len() > limit {
+        return Err(StorageError::TooLarge {
+            key: key.to_owned(),
+            size: meta.len(),
+            limit,
+        });
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.by_ref().take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(StorageError::TooLarge {
+            key: key.to_owned(),
+            size: bytes.len() as u64,
+            limit,
+        });
+    }
+    Ok(Some(bytes))
+}
+
 fn list_dir(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
@@ -300,6 +413,7 @@ mod tests {
             "a//b",
             "a\\b",
             "inbox/",
+            &format!("inbox/{}.xlsx", "a".repeat(300)),
         ] {
             assert!(check_key(bad).is_err(), "{bad}");
         }

@@ -83,17 +83,24 @@ pub struct ExportQuery {
     format: Option<String>,
 }
 
-/// `2026-11-25`, `2026-11-25T10:00:00Z` or with an offset; as UTC.
+/// `2026-11-25`, `2026-11-25T10:00:00Z` or with an offset; as UTC, between
+/// the years 1970 and 9999 (both databases hold those; chrono reads more).
 fn parse_time(name: &str, raw: &str) -> Result<NaiveDateTime, ApiError> {
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(raw) {
-        return Ok(t.naive_utc());
+    let parsed = chrono::DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.naive_utc())
+        .or_else(|_| {
+            chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+                .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight exists"))
+        });
+    match parsed {
+        Ok(t) if (1970..=9999).contains(&chrono::Datelike::year(&t)) => Ok(t),
+        Ok(_) => Err(ApiError::InvalidRequest(format!(
+            "{name} must be between the years 1970 and 9999"
+        ))),
+        Err(_) => Err(ApiError::InvalidRequest(format!(
+            "{name} must be a date (2026-11-25) or an RFC 3339 time (2026-11-25T10:00:00Z)"
+        ))),
     }
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
-        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight exists"));
-    }
-    Err(ApiError::InvalidRequest(format!(
-        "{name} must be a date (2026-11-25) or an RFC 3339 time (2026-11-25T10:00:00Z)"
-    )))
 }
 
 pub async fn events(

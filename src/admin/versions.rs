@@ -69,6 +69,9 @@ async fn read_workbook(
                 .and_then(|d| d.get_filename())
                 .map(str::to_owned)
                 .or(query_name);
+            if let Some(name) = &name {
+                crate::boundary::refuse_nul("the file name", name)?;
+            }
             return Ok((read_limited(field, limit).await?, name));
         }
     }
@@ -132,14 +135,17 @@ pub async fn import_key(
     body.validate()
         .map_err(|e| ApiError::InvalidRequest(format!("invalid key: {e}")))?;
     let key = body.into_inner().key;
-    let bytes = state
-        .storage
-        .get(&key)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("the store has no object at '{key}'")))?;
-    if bytes.len() > state.settings.max_upload_bytes {
-        return Err(too_large(state.settings.max_upload_bytes));
-    }
+    let limit = state.settings.max_upload_bytes;
+    let bytes = match state.storage.get_limited(&key, limit as u64).await {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => {
+            return Err(ApiError::NotFound(format!(
+                "the store has no object at '{key}'"
+            )));
+        }
+        Err(crate::storage::StorageError::TooLarge { .. }) => return Err(too_large(limit)),
+        Err(e) => return Err(e.into()),
+    };
     let name = key.rsplit('/').next().map(str::to_owned);
     respond(state.importer.import(bytes, name, &who.name).await?)
 }

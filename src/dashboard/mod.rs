@@ -8,6 +8,7 @@ mod pages;
 mod people;
 mod qa;
 pub mod session;
+pub mod throttle;
 
 use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;

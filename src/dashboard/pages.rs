@@ -7,6 +7,7 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 
 use super::session::{self, LoginOutcome, Signed};
+use super::throttle::RetryAfter;
 use super::{DashboardError, diagram, html};
 use crate::auth::Role;
 use crate::error::ApiError;
@@ -99,18 +100,61 @@ pub async fn login(
             },
         )
     };
+    same_origin(&req)?;
+    let ip = req.peer_addr().map(|a| a.ip());
     Ok(
-        match session::login(&state, name.trim().to_owned(), password).await? {
+        match session::login(&state, ip, name.trim().to_owned(), password).await? {
             LoginOutcome::Session(token) => HttpResponse::SeeOther()
                 .insert_header(("Location", "/admin"))
                 .cookie(session::cookie(&req, token))
                 .finish(),
             LoginOutcome::WrongPassword => refused("The user name or password is wrong."),
-            LoginOutcome::LockedOut => {
-                refused("Too many failed sign-ins for this user. Wait a minute and try again.")
+            LoginOutcome::Throttled(RetryAfter(seconds)) => {
+                let mut res = html(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    &LoginPage {
+                        nav: None,
+                        error: Some(format!(
+                            "Too many sign-in attempts. Wait a minute and try again (in {seconds} s)."
+                        )),
+                    },
+                );
+                res.headers_mut().insert(
+                    actix_web::http::header::RETRY_AFTER,
+                    actix_web::http::header::HeaderValue::from(seconds),
+                );
+                res
             }
         },
     )
+}
+
+/// Login CSRF: a browser names the page a form came from. A sign-in posted
+/// from another site (`Origin` or `Sec-Fetch-Site` says so) is refused, so
+/// nobody can sign a victim's browser into the attacker's account.
+fn same_origin(req: &HttpRequest) -> Result<(), DashboardError> {
+    let headers = req.headers();
+    if headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("cross-site"))
+    {
+        return Err(DashboardError::BadCsrf);
+    }
+    let Some(origin) = headers.get("origin") else {
+        return Ok(());
+    };
+    let host = req.connection_info().host().to_owned();
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.split_once("://"))
+        .map(|(_, rest)| rest.trim_end_matches('/'));
+    if origin_host == Some(host.as_str()) {
+        Ok(())
+    } else {
+        Err(DashboardError::BadCsrf)
+    }
 }
 
 #[derive(Deserialize)]
@@ -238,6 +282,9 @@ pub async fn upload(
                 .content_disposition()
                 .and_then(|d| d.get_filename())
                 .map(str::to_owned);
+            if let Some(name) = &name {
+                crate::boundary::refuse_nul("the file name", name)?;
+            }
         }
         let mut bytes = Vec::new();
         while let Some(chunk) = field.next().await {

@@ -1,6 +1,6 @@
 //! Dashboard sign-in: argon2 password hashes, a session cookie (HttpOnly,
 //! SameSite=Strict, Secure behind TLS), a CSRF token per session checked on
-//! every form, and a growing delay after failed logins.
+//! every form, and the sign-in limits of [`super::throttle`].
 
 use std::time::Duration;
 
@@ -10,6 +10,7 @@ use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use futures_util::future::LocalBoxFuture;
 
 use super::DashboardError;
+use super::throttle::RetryAfter;
 use crate::auth::{Role, random_hex, sha256_hex};
 use crate::startup::AppState;
 use crate::store::users::{self, SessionRow, UserRow};
@@ -17,7 +18,8 @@ use crate::store::{AnyConnection, StoreError};
 
 pub const COOKIE: &str = "sceneflow_session";
 const SESSION_HOURS: i64 = 12;
-/// After this many failures in a row, logins wait out [`LOCKOUT`].
+/// At most this many password checks per user while attempts keep coming
+/// less than [`LOCKOUT`] apart; a success starts the count again.
 const FAILURES_BEFORE_LOCKOUT: i32 = 5;
 const LOCKOUT: chrono::Duration = chrono::Duration::seconds(60);
 
@@ -118,43 +120,55 @@ pub enum LoginOutcome {
     /// The cookie value of the new session.
     Session(String),
     WrongPassword,
-    LockedOut,
+    /// Too many attempts for this user (the lockout) or from this address,
+    /// or no hashing slot free: 429 with `Retry-After`.
+    Throttled(RetryAfter),
 }
 
-/// Check a name and password; on success open a session.
+/// Check a name and password; on success open a session. Every limit is
+/// checked before the password hash runs.
 pub async fn login(
     state: &AppState,
+    ip: Option<std::net::IpAddr>,
     name: String,
     password: String,
 ) -> Result<LoginOutcome, StoreError> {
-    let lookup = name.clone();
-    let user = state.db.run(move |c| users::find(c, &lookup)).await?;
-    let now = crate::store::now();
-    if let Some(u) = &user
-        && u.failed_logins >= FAILURES_BEFORE_LOCKOUT
-        && u.last_failure_at.is_some_and(|t| now - t < LOCKOUT)
-    {
-        return Ok(LoginOutcome::LockedOut);
+    if let Err(retry) = state.sign_in.admit(ip) {
+        return Ok(LoginOutcome::Throttled(retry));
     }
-    let hash = user.as_ref().map(|u| u.password_hash.clone());
-    // argon2 is deliberately slow: keep it off the async workers.
-    let ok =
-        tokio::task::spawn_blocking(move || hash.is_some_and(|h| verify_password(&password, &h)))
-            .await
-            .unwrap_or(false);
+    let lookup = name.clone();
+    let (taken, user) = state
+        .db
+        .run(move |c| {
+            let taken = users::take_attempt(c, &lookup, FAILURES_BEFORE_LOCKOUT, LOCKOUT)?;
+            Ok((taken, users::find(c, &lookup)?))
+        })
+        .await?;
     let Some(user) = user else {
         tokio::time::sleep(Duration::from_millis(700)).await;
         return Ok(LoginOutcome::WrongPassword);
     };
+    if !taken {
+        return Ok(LoginOutcome::Throttled(RetryAfter(
+            LOCKOUT.num_seconds() as u64
+        )));
+    }
+    let ok = {
+        let _slot = match state.sign_in.hashing_slot().await {
+            Ok(slot) => slot,
+            Err(retry) => return Ok(LoginOutcome::Throttled(retry)),
+        };
+        let hash = user.password_hash.clone();
+        // argon2 is deliberately slow: keep it off the async workers.
+        tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+            .await
+            .unwrap_or(false)
+    };
     if !ok {
-        let (name, failures) = (user.name, user.failed_logins + 1);
-        state
-            .db
-            .run(move |c| users::record_failure(c, &name, failures))
-            .await?;
         tokio::time::sleep(Duration::from_millis(700)).await;
         return Ok(LoginOutcome::WrongPassword);
     }
+    let now = crate::store::now();
     let token = random_hex(32);
     let row = SessionRow {
         token_hash: sha256_hex(token.as_bytes()),

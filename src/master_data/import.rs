@@ -46,6 +46,8 @@ pub struct Importer {
     pub limits: Limits,
     pub metrics: crate::metrics::Metrics,
     pub alerts: crate::alerts::Alerts,
+    /// Held while a version is written (README, "Operations").
+    pub writing: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Importer {
@@ -144,11 +146,25 @@ impl Importer {
         };
         let row = version.clone();
         let actor = actor.to_owned();
-        match self
-            .db
-            .run(move |c| versions::insert(c, &row, &flow, &actor))
-            .await
+        // One import writes at a time per instance: on SQLite, concurrent
+        // imports would take turns holding the write lock mobile answers need.
+        let _writing = self.writing.lock().await;
+        let flow = std::sync::Arc::new(flow);
+        let insert = || {
+            let (row, flow, actor) = (row.clone(), flow.clone(), actor.clone());
+            self.db
+                .run(move |c| versions::insert(c, &row, &flow, &actor))
+        };
+        let mut written = insert().await;
+        // A busy SQLite (a mobile write holding the lock) is waited out briefly.
+        let waiting = Instant::now();
+        while written.as_ref().is_err_and(StoreError::is_contention)
+            && waiting.elapsed() < std::time::Duration::from_secs(5)
         {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            written = insert().await;
+        }
+        match written {
             Ok(()) => {}
             // Another instance imported the same bytes at the same moment.
             Err(e) if e.is_unique_violation() => {

@@ -3,6 +3,7 @@
 //! exporting a flow back as a workbook.
 
 pub mod display;
+pub mod expansion;
 pub mod export;
 pub mod import;
 pub mod keys;

@@ -4,8 +4,8 @@
 //! entry is decompressed once into a counting sink with a hard cap, so a zip
 //! bomb is refused after reading at most `max_uncompressed` bytes. xlsx sheets
 //! are streamed cell by cell (a sheet with one cell at A1 and one at XFD1048576
-//! would otherwise allocate billions of cells), and ods repeat attributes are
-//! counted before calamine expands them.
+//! would otherwise allocate billions of cells), and what each sheet expands
+//! to is counted before calamine reads it (`super::expansion`).
 
 use std::io::{self, Cursor, Read};
 
@@ -205,16 +205,13 @@ pub fn read_workbook(
     let format = detect_format(bytes)?;
     if format != Format::Xls {
         check_zip(bytes, limits)?;
+        super::expansion::check(bytes, format, limits)?;
     }
     // calamine is third-party code facing hostile input: a panic in it must
     // become a report, not a dead worker.
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match format {
         Format::Xlsx => read_xlsx(bytes, limits, &wanted),
-        Format::Ods => {
-            check_ods_repeats(bytes, limits)?;
-            read_generic(bytes, format, limits, &wanted)
-        }
-        Format::Xls => read_generic(bytes, format, limits, &wanted),
+        Format::Ods | Format::Xls => read_generic(bytes, format, limits, &wanted),
     }))
     .unwrap_or_else(|_| {
         Err(unreadable(
@@ -255,43 +252,6 @@ fn check_zip(bytes: &[u8], limits: &Limits) -> Result<(), Unreadable> {
                 "the file expands to more than {} MB when unpacked, over the limit; it may be a zip bomb",
                 limits.max_uncompressed / 1_000_000
             )));
-        }
-    }
-    Ok(())
-}
-
-/// ods files compress repeated cells into one element with a repeat count;
-/// count what they would expand to before calamine does.
-fn check_ods_repeats(bytes: &[u8], limits: &Limits) -> Result<(), Unreadable> {
-    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(corrupt)?;
-    let mut content = String::new();
-    zip.by_name("content.xml")
-        .map_err(corrupt)?
-        .read_to_string(&mut content)
-        .map_err(corrupt)?;
-    let mut row_repeat: u64 = 1;
-    let mut cells: u64 = 0;
-    let mut rest = content.as_str();
-    while let Some(start) = rest.find('<') {
-        let end = rest[start..]
-            .find('>')
-            .map(|e| start + e)
-            .unwrap_or(rest.len());
-        let tag = &rest[start..end];
-        rest = &rest[end..];
-        let repeat = |attr: &str| -> u64 {
-            tag.find(attr)
-                .and_then(|i| tag[i + attr.len()..].split('"').nth(1))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(1)
-        };
-        if tag.starts_with("<table:table-row") {
-            row_repeat = repeat("table:number-rows-repeated=");
-        } else if tag.starts_with("<table:table-cell") && tag.contains("office:value-type") {
-            cells += row_repeat.saturating_mul(repeat("table:number-columns-repeated="));
-            if cells > limits.max_cells as u64 {
-                return Err(too_many_cells(limits));
-            }
         }
     }
     Ok(())

@@ -69,18 +69,25 @@ impl OnboardingError {
 type Result<T, E = OnboardingError> = std::result::Result<T, E>;
 
 const MAX_ATTEMPTS: u32 = 50;
+/// How long a write keeps retrying a lost race or a busy database (an
+/// import's transaction on SQLite) before answering 503 `storage_unavailable`.
+const RETRY_FOR: Duration = Duration::from_secs(3);
 
 /// Run `body` in a transaction, again on a lost race.
 fn transact<T>(
     conn: &mut AnyConnection,
     mut body: impl FnMut(&mut AnyConnection) -> Result<T>,
 ) -> Result<T> {
+    let started = std::time::Instant::now();
     let mut attempt = 0;
     loop {
         match conn.transaction(|c| body(c)) {
-            Err(e) if e.is_retryable() && attempt < MAX_ATTEMPTS => {
+            Err(e)
+                if e.is_retryable()
+                    && (attempt < MAX_ATTEMPTS || started.elapsed() < RETRY_FOR) =>
+            {
                 attempt += 1;
-                std::thread::sleep(Duration::from_millis(u64::from(attempt.min(10))));
+                std::thread::sleep(Duration::from_millis(u64::from(attempt.min(20))));
             }
             other => return other,
         }

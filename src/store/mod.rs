@@ -96,6 +96,23 @@ impl StoreError {
         }
     }
 
+    /// Whether another writer held the database (SQLite's lock, a
+    /// serialisation failure): the client may retry, it did nothing wrong.
+    pub fn is_contention(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            StoreError::Query(Error::DatabaseError(kind, info)) => match kind {
+                DatabaseErrorKind::SerializationFailure => true,
+                DatabaseErrorKind::Unknown => {
+                    let m = info.message();
+                    m.contains("locked") || m.contains("busy")
+                }
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+
     /// Whether the failure is the database being away, as opposed to a bad query.
     pub fn is_unavailable(&self) -> bool {
         match self {

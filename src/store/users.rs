@@ -45,18 +45,37 @@ pub fn find(conn: &mut AnyConnection, name: &str) -> Result<Option<UserRow>, Sto
         .optional()?)
 }
 
-pub fn record_failure(
+/// Take one sign-in attempt for `name`, atomically: at most `max` attempts
+/// pass while the last one is younger than `window`; a success resets the
+/// count. Each step is a single UPDATE, so concurrent requests (and other
+/// instances on the same PostgreSQL) cannot all read a low count and pass.
+/// `false` when the user is locked out or does not exist.
+pub fn take_attempt(
     conn: &mut AnyConnection,
     name: &str,
-    failed_logins: i32,
-) -> Result<(), StoreError> {
-    diesel::update(users::table.find(name))
+    max: i32,
+    window: chrono::Duration,
+) -> Result<bool, StoreError> {
+    let now = super::now();
+    // A quiet window ends the lockout. Concurrent resets are harmless: the
+    // condition no longer holds once an attempt has stamped `now`.
+    diesel::update(
+        users::table
+            .find(name)
+            .filter(users::last_failure_at.lt(now - window)),
+    )
+    .set((
+        users::failed_logins.eq(0),
+        users::last_failure_at.eq(None::<chrono::NaiveDateTime>),
+    ))
+    .execute(conn)?;
+    let taken = diesel::update(users::table.find(name).filter(users::failed_logins.lt(max)))
         .set((
-            users::failed_logins.eq(failed_logins),
-            users::last_failure_at.eq(Some(super::now())),
+            users::failed_logins.eq(users::failed_logins + 1),
+            users::last_failure_at.eq(Some(now)),
         ))
         .execute(conn)?;
-    Ok(())
+    Ok(taken == 1)
 }
 
 pub fn create_session(conn: &mut AnyConnection, row: &SessionRow) -> Result<(), StoreError> {

@@ -198,3 +198,32 @@ async fn losing_readiness_raises_an_alert() {
         "{text}"
     );
 }
+
+/// A file name is user input: Slack's control sequences in it reach the
+/// webhook escaped, so `<!channel>` pings nobody.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alert_text_escapes_slack_control_sequences() {
+    let (url, seen) = receiver(false).await;
+    let app = spawn_app_with(Backend::Sqlite, move |s| {
+        s.alerts.webhook = Some(url);
+    })
+    .await;
+    let token = app.token(Role::Operator).await;
+    let refused = book::valid().set("choices", 2, "scene", "welcom").bytes();
+    let res = app
+        .client
+        .post(app.url("/admin/api/versions?file_name=%3C!channel%3E%20%26%20%3C%40U1%3E.xlsx"))
+        .bearer_auth(&token)
+        .body(refused)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let alert = wait_for(&seen, "import_refused").await;
+    let text = alert["text"].as_str().unwrap();
+    assert!(
+        text.contains("&lt;!channel&gt; &amp; &lt;@U1&gt;.xlsx"),
+        "{text}"
+    );
+    assert!(!text.contains('<') && !text.contains('>'), "{text}");
+}

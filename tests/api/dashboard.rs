@@ -259,6 +259,7 @@ async fn repeated_failed_sign_ins_lock_the_user_out(backend: Backend) {
         assert!(res.text().await.unwrap().contains("wrong"));
     }
     let res = attempt(PASSWORD).await.unwrap();
-    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().contains_key("retry-after"));
     assert!(res.text().await.unwrap().contains("Wait a minute"));
 }

@@ -10,6 +10,7 @@ mod cli_people;
 mod dashboard;
 mod debug;
 mod first_hour;
+mod hardening;
 mod health;
 mod onboarding;
 mod outage;

@@ -142,3 +142,18 @@ fn oversized_file_is_refused_before_reading() {
     assert!(validated.report.is_unreadable());
     assert!(validated.report.errors[0].message.contains("limit"));
 }
+
+/// Whatever the XML spelling, a workbook that would expand past the limits
+/// is refused before it is read.
+#[test]
+fn expansion_bombs_are_refused_in_every_spelling() {
+    for (name, bytes) in crate::support::bombs::all() {
+        let (_, validated) = master_data::check(&bytes, &Limits::default());
+        eprintln!("{name}: {}", validated.report.errors[0].message);
+        assert!(
+            validated.report.is_unreadable(),
+            "{name}: {:#?}",
+            validated.report
+        );
+    }
+}

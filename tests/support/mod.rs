@@ -3,6 +3,7 @@
 //! rust_xlsxwriter, and an S3-compatible server on loopback.
 #![allow(dead_code)]
 
+pub mod bombs;
 pub mod book;
 pub mod proxy;
 pub mod s3;
@@ -228,6 +229,11 @@ impl TestApp {
     /// Another `sceneflow serve` process on the same database and store; its
     /// base URL. The process is killed when the guard drops.
     pub async fn spawn_process(&self) -> (String, ChildGuard) {
+        self.spawn_process_with(&[]).await
+    }
+
+    /// [`TestApp::spawn_process`] with extra environment variables.
+    pub async fn spawn_process_with(&self, env: &[(&str, &str)]) -> (String, ChildGuard) {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -241,6 +247,7 @@ impl TestApp {
             .env("SCENEFLOW_WORKERS", "1")
             .env("SCENEFLOW_JWT_SECRET", &self.settings.jwt_secret)
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .spawn()
             .expect("the binary starts");
         let guard = ChildGuard(child);
@@ -307,6 +314,10 @@ impl ChildGuard {
     pub fn stop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+
+    pub fn id(&self) -> u32 {
+        self.0.id()
     }
 }
 
