@@ -13,6 +13,7 @@ use crate::on_both_backends;
 use crate::support::{Backend, TestApp, book, spawn_app, spawn_app_with};
 
 on_both_backends!(
+    a_workbook_over_a_megabyte_uploads_whatever_its_content_type,
     sign_in_lockout_holds_under_concurrency,
     nul_bytes_are_refused_at_the_boundary,
     absurd_export_ranges_are_refused_before_streaming
@@ -253,6 +254,19 @@ async fn nul_bytes_are_refused_at_the_boundary(backend: Backend) {
             .unwrap(),
     )
     .await;
+    // The same JSON sent as `curl -d` sends it, and with no content type:
+    // the endpoints read it as JSON, so the boundary checks it as JSON.
+    for content_type in [Some("application/x-www-form-urlencoded"), None] {
+        let mut req = app
+            .client
+            .post(app.url("/v1/onboarding/answers"))
+            .bearer_auth(&user)
+            .body(r#"{"scene_id": "a\u0000b", "answer": null}"#);
+        if let Some(t) = content_type {
+            req = req.header("content-type", t);
+        }
+        expect_400(req.send().await.unwrap()).await;
+    }
     // A tester id and a version id in the path.
     expect_400(app.get(&qa, "/debug/users/a%00b").await).await;
     expect_400(
@@ -595,4 +609,56 @@ async fn sign_in_flood_against_mobile_latency() {
         idle,
         p99(flooded)
     );
+}
+
+/// `curl --data-binary @flow.xlsx` declares a form body: a workbook over the
+/// small-body limit still streams to the upload, not a 413.
+async fn a_workbook_over_a_megabyte_uploads_whatever_its_content_type(backend: Backend) {
+    use std::io::{Cursor, Read, Write};
+    let app = spawn_app(backend).await;
+    let operator = app.token(Role::Operator).await;
+    // A valid workbook with a 2 MB incompressible part the reader ignores
+    // (as an embedded picture would be).
+    let valid = book::valid().bytes();
+    let mut source = zip::ZipArchive::new(Cursor::new(valid)).unwrap();
+    let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let stored = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored);
+    for i in 0..source.len() {
+        let mut entry = source.by_index(i).unwrap();
+        let name = entry.name().to_owned();
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).unwrap();
+        out.start_file(name, stored).unwrap();
+        out.write_all(&data).unwrap();
+    }
+    let mut noise = vec![0u8; 2 * 1024 * 1024];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for b in noise.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    out.start_file("xl/media/image1.png", stored).unwrap();
+    out.write_all(&noise).unwrap();
+    let bytes = out.finish().unwrap().into_inner();
+    assert!(bytes.len() > 2 * 1024 * 1024);
+    for content_type in ["application/x-www-form-urlencoded", "application/octet-stream"] {
+        let res = app
+            .client
+            .post(app.url("/admin/api/versions"))
+            .bearer_auth(&operator)
+            .header("content-type", content_type)
+            .body(bytes.clone())
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        assert!(
+            status == StatusCode::CREATED || status == StatusCode::OK,
+            "{content_type}: {status} {body}"
+        );
+    }
 }
