@@ -12,6 +12,8 @@ use crate::master_data::{self, Limits, export};
 use crate::startup::{AppState, Application};
 use crate::store::{channels, versions};
 
+mod analytics;
+
 #[derive(Parser)]
 #[command(
     name = "sceneflow",
@@ -76,6 +78,11 @@ enum Command {
     },
     /// Run database migrations and exit.
     Migrate,
+    /// Rebuild the analytics aggregates, or generate a big event log.
+    Analytics {
+        #[command(subcommand)]
+        command: analytics::AnalyticsCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -181,6 +188,7 @@ fn validate(file: &Path, format: OutputFormat) -> ExitCode {
 async fn run(command: Command, settings: Settings) -> Result<ExitCode, String> {
     match command {
         Command::Serve => serve(settings).await,
+        Command::Analytics { command } => analytics::run(command, settings).await,
         Command::Validate { file, format } => Ok(validate(&file, format)),
         Command::Token { .. } => unreachable!("handled before the runtime starts"),
         Command::Migrate => {

@@ -39,6 +39,7 @@ pub struct Settings {
     /// Follow the channel pointers in the object store instead of the database's own.
     pub follow_store: bool,
     pub alerts: crate::alerts::AlertSettings,
+    pub analytics: crate::analytics::aggregator::AnalyticsSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -165,6 +166,11 @@ impl Settings {
                     .unwrap_or_else(|| "https://events.pagerduty.com/v2/enqueue".into()),
                 client_errors_per_minute: number("SCENEFLOW_ALERT_CLIENT_ERRORS_PER_MINUTE", 100)?
                     as usize,
+            },
+            analytics: crate::analytics::aggregator::AnalyticsSettings {
+                interval: std::time::Duration::from_millis(
+                    number("SCENEFLOW_ANALYTICS_INTERVAL_MS", 1000)?.clamp(10, 60_000),
+                ),
             },
             follow_store: match get("SCENEFLOW_FOLLOW").as_deref() {
                 None | Some("none") => false,

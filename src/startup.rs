@@ -155,6 +155,10 @@ impl Application {
             ));
         }
         tokio::spawn(watch_readiness(state.db.clone(), state.alerts.clone()));
+        tokio::spawn(crate::analytics::aggregator::run(
+            state.db.clone(),
+            state.settings.analytics.clone(),
+        ));
         let workers = state.settings.workers;
         let state = web::Data::new(state);
         let mut server = HttpServer::new(move || {
