@@ -123,6 +123,16 @@ pub fn funnel(
     channel: &str,
 ) -> Result<Funnel, StoreError> {
     let flow = flows.get(conn, version)?;
+    funnel_of(conn, &flow.def.steps, version, channel)
+}
+
+/// [`funnel`] over the given steps.
+pub fn funnel_of(
+    conn: &mut AnyConnection,
+    steps: &[String],
+    version: &str,
+    channel: &str,
+) -> Result<Funnel, StoreError> {
     let counts = agg::counts(conn, Some(version))?;
     let total = |kind: &str| {
         counts
@@ -138,7 +148,7 @@ pub fn funnel(
     Ok(build_funnel(
         version,
         channel,
-        &flow.def.steps,
+        steps,
         &users,
         (total("started"), total("completed")),
         &queries::waiting_by_step(conn, version, channel)?,

@@ -5,6 +5,7 @@ mod support;
 
 mod alerts;
 mod analytics;
+mod analytics_aggregates;
 mod cli;
 mod dashboard;
 mod debug;
