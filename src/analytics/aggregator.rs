@@ -186,7 +186,9 @@ impl Fold {
         self.touch(key("started", "", ""), user, *at);
         match (kind.as_str(), step, experiment, variation) {
             ("scene_shown" | "answered", Some(step), _, _) => {
-                if self.touch(key(kind, step, ""), user, *at) {
+                // A new or earlier first time may move the user's time to answer.
+                let moved = self.touch(key(kind, step, ""), user, *at);
+                if moved {
                     self.pairs.insert((
                         version.clone(),
                         channel.clone(),

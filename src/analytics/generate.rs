@@ -22,7 +22,7 @@ impl Rng {
         Rng(seed)
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -32,7 +32,7 @@ impl Rng {
 
     /// Uniform in [0, 1).
     pub fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
@@ -88,8 +88,8 @@ pub fn generate(
             let offset = (rng.unit() * (plan.days * 86_400) as f64) as i64;
             let mut at = plan.end - Duration::seconds(offset);
             let started_at = at;
-            let event = |kind: &'static str, at, step: Option<&str>, ab: Option<(&str, &str)>| {
-                NewEvent {
+            let event =
+                |kind: &'static str, at, step: Option<&str>, ab: Option<(&str, &str)>| NewEvent {
                     kind,
                     occurred_at: at,
                     user_id: user.clone(),
@@ -100,16 +100,20 @@ pub fn generate(
                     scene_key: None,
                     experiment_id: ab.map(|(e, _)| e.to_owned()),
                     variation_id: ab.map(|(_, v)| v.to_owned()),
-                }
-            };
+                };
             let mut stopped_at = None;
             for (position, step) in steps.iter().enumerate() {
                 event_rows.push(event("scene_shown", at, Some(step), None));
                 let group = &groups[position];
                 if !group.is_empty() {
-                    let variant = group[(rng.next() % group.len() as u64) as usize];
+                    let variant = group[(rng.next_u64() % group.len() as u64) as usize];
                     let experiment = format!("{step}:pass_through");
-                    event_rows.push(event("exposure", at, Some(step), Some((&experiment, variant))));
+                    event_rows.push(event(
+                        "exposure",
+                        at,
+                        Some(step),
+                        Some((&experiment, variant)),
+                    ));
                 }
                 if rng.unit() > stay {
                     stopped_at = Some(step.clone());
@@ -127,7 +131,12 @@ pub fn generate(
                 user_id: user.clone(),
                 channel: plan.channel.clone(),
                 version_id: plan.version.clone(),
-                status: if stopped_at.is_some() { IN_PROGRESS } else { COMPLETED }.to_owned(),
+                status: if stopped_at.is_some() {
+                    IN_PROGRESS
+                } else {
+                    COMPLETED
+                }
+                .to_owned(),
                 scene_id: stopped_at.as_ref().map(|_| format!("{run_id}-s")),
                 scene_key: None,
                 step_key: stopped_at.clone(),

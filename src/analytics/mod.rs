@@ -319,14 +319,18 @@ pub fn assemble_experiments(
     completions: &[VariantCount],
 ) -> Result<Vec<Experiment>, StoreError> {
     let mut loaded: HashMap<String, Option<std::sync::Arc<CompiledFlow>>> = HashMap::new();
-    Ok(build_experiments(exposures, completions, |version, experiment| {
-        let flow = loaded
-            .entry(version.to_owned())
-            .or_insert_with(|| flows.get(conn, version).ok());
-        flow.as_ref()
-            .map(|f| variants_of(f, experiment))
-            .unwrap_or_default()
-    }))
+    Ok(build_experiments(
+        exposures,
+        completions,
+        |version, experiment| {
+            let flow = loaded
+                .entry(version.to_owned())
+                .or_insert_with(|| flows.get(conn, version).ok());
+            flow.as_ref()
+                .map(|f| variants_of(f, experiment))
+                .unwrap_or_default()
+        },
+    ))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -63,7 +63,11 @@ impl Bar {
             return;
         }
         self.drawn = Some(Instant::now());
-        let share = if total == 0 { 1.0 } else { done as f64 / total as f64 };
+        let share = if total == 0 {
+            1.0
+        } else {
+            done as f64 / total as f64
+        };
         let filled = (share * 30.0).round() as usize;
         let rate = done as f64 / self.started.elapsed().as_secs_f64().max(1e-3);
         let line = format!(

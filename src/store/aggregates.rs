@@ -380,7 +380,10 @@ pub fn clear(conn: &mut AnyConnection, version: Option<&str>) -> Result<(), Stor
 }
 
 /// Counters of one version (all channels, experiments included).
-pub fn counts(conn: &mut AnyConnection, version: Option<&str>) -> Result<Vec<CountRow>, StoreError> {
+pub fn counts(
+    conn: &mut AnyConnection,
+    version: Option<&str>,
+) -> Result<Vec<CountRow>, StoreError> {
     let mut query = analytics_counts::table.into_boxed();
     if let Some(v) = version {
         query = query.filter(analytics_counts::version_id.eq(v));

@@ -18,7 +18,9 @@ const CHANNELS: [&str; 2] = ["staging", "production"];
 const KINDS: [&str; 4] = ["scene_shown", "answered", "exposure", "completed"];
 
 fn steps() -> Vec<String> {
-    ["welcome", "goal", "intro", "plan"].map(String::from).to_vec()
+    ["welcome", "goal", "intro", "plan"]
+        .map(String::from)
+        .to_vec()
 }
 
 /// One raw event: kind, user, run of the user (a reset starts the next),
