@@ -171,6 +171,19 @@ impl Settings {
                 interval: std::time::Duration::from_millis(
                     number("SCENEFLOW_ANALYTICS_INTERVAL_MS", 1000)?.clamp(10, 60_000),
                 ),
+                sink: match get("SCENEFLOW_EVENTS_SINK").as_deref() {
+                    None | Some("none") => false,
+                    Some("store") => true,
+                    Some(other) => {
+                        return Err(invalid(
+                            "SCENEFLOW_EVENTS_SINK",
+                            format!("'{other}' is not store or none"),
+                        ));
+                    }
+                },
+                retention_days: get("SCENEFLOW_EVENTS_RETENTION_DAYS")
+                    .map(|_| number("SCENEFLOW_EVENTS_RETENTION_DAYS", 0))
+                    .transpose()?,
             },
             follow_store: match get("SCENEFLOW_FOLLOW").as_deref() {
                 None | Some("none") => false,
@@ -199,6 +212,12 @@ impl Settings {
         }
         crate::store::DbUrl::parse(&self.database_url)
             .map_err(|e| invalid("DATABASE_URL", e.to_string()))?;
+        if self.analytics.retention_days.is_some() && !self.analytics.sink {
+            return Err(invalid(
+                "SCENEFLOW_EVENTS_RETENTION_DAYS",
+                "deletes only events the sink has written: set SCENEFLOW_EVENTS_SINK=store too",
+            ));
+        }
         if !(self.store.starts_with("file://") || self.store.starts_with("s3://")) {
             return Err(invalid(
                 "SCENEFLOW_STORE",

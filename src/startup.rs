@@ -159,6 +159,13 @@ impl Application {
             state.db.clone(),
             state.settings.analytics.clone(),
         ));
+        if state.settings.analytics.sink {
+            tokio::spawn(crate::analytics::sink::run(
+                state.db.clone(),
+                state.storage.clone(),
+                state.settings.analytics.retention_days,
+            ));
+        }
         let workers = state.settings.workers;
         let state = web::Data::new(state);
         let mut server = HttpServer::new(move || {

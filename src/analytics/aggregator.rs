@@ -28,12 +28,18 @@ pub const BATCH: i64 = 2000;
 pub struct AnalyticsSettings {
     /// How often the aggregator looks for new events.
     pub interval: Duration,
+    /// Write closed hours of events to the object store as Parquet.
+    pub sink: bool,
+    /// With the sink: delete written events older than this many days.
+    pub retention_days: Option<u64>,
 }
 
 impl Default for AnalyticsSettings {
     fn default() -> Self {
         AnalyticsSettings {
             interval: Duration::from_secs(1),
+            sink: false,
+            retention_days: None,
         }
     }
 }

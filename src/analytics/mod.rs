@@ -9,6 +9,7 @@ pub mod export;
 pub mod generate;
 pub mod oracle;
 pub mod rebuild;
+pub mod sink;
 pub mod sketch;
 pub mod stats;
 

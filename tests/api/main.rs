@@ -9,6 +9,7 @@ mod analytics_aggregates;
 mod cli;
 mod dashboard;
 mod debug;
+mod events_sink;
 mod health;
 mod onboarding;
 mod outage;
