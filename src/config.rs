@@ -290,4 +290,31 @@ mod tests {
                 .contains("DATABASE_URL")
         );
     }
+
+    #[test]
+    fn the_events_sink_and_its_retention() {
+        let s = from(
+            None,
+            &[
+                ("SCENEFLOW_EVENTS_SINK", "store"),
+                ("SCENEFLOW_EVENTS_RETENTION_DAYS", "90"),
+            ],
+        )
+        .unwrap();
+        assert!(s.analytics.sink);
+        assert_eq!(s.analytics.retention_days, Some(90));
+        for (env, named) in [
+            (
+                vec![("SCENEFLOW_EVENTS_SINK", "s3")],
+                "SCENEFLOW_EVENTS_SINK",
+            ),
+            // Retention deletes only what the sink wrote: without it, refuse.
+            (
+                vec![("SCENEFLOW_EVENTS_RETENTION_DAYS", "90")],
+                "SCENEFLOW_EVENTS_RETENTION_DAYS",
+            ),
+        ] {
+            assert!(from(None, &env).unwrap_err().to_string().contains(named));
+        }
+    }
 }

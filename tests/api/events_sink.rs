@@ -25,7 +25,7 @@ fn event(n: usize, at: NaiveDateTime) -> NewEvent {
         version_id: "v1".into(),
         channel: "production".into(),
         step_key: (n % 4 != 3).then(|| format!("step_{}", n % 3)),
-        scene_key: (n % 2 == 0).then(|| "scène ✓".to_owned()),
+        scene_key: n.is_multiple_of(2).then(|| "scène ✓".to_owned()),
         experiment_id: (n % 4 == 2).then(|| "intro:pass_through".to_owned()),
         variation_id: (n % 4 == 2).then(|| "intro_b".to_owned()),
     }
