@@ -17,6 +17,8 @@ use crate::startup::{AppState, Application};
 use crate::store::{channels, versions};
 use crate::text::counted;
 
+mod analytics;
+
 #[derive(Parser)]
 #[command(
     name = "sceneflow",
@@ -90,6 +92,12 @@ enum Command {
     /// Create the database if missing, run its migrations, and exit.
     #[command(after_help = help::MIGRATE)]
     Migrate,
+    /// Rebuild the analytics aggregates, or generate a big event log.
+    #[command(after_help = help::ANALYTICS)]
+    Analytics {
+        #[command(subcommand)]
+        command: analytics::AnalyticsCommand,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -175,6 +183,7 @@ async fn run(command: Command, settings: Settings) -> Result<ExitCode, String> {
     }
     match command {
         Command::Serve => serve(settings).await,
+        Command::Analytics { command } => analytics::run(command, settings).await,
         Command::Validate { file, format } => Ok(validate(&file, format)),
         Command::Token { .. } => unreachable!("handled before the runtime starts"),
         Command::Migrate => {

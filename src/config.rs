@@ -47,6 +47,7 @@ pub struct Settings {
     pub body_timeout_secs: u64,
     /// Open connections per instance, at most.
     pub max_connections: usize,
+    pub analytics: crate::analytics::aggregator::AnalyticsSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -179,6 +180,24 @@ impl Settings {
             body_timeout_secs: number("SCENEFLOW_BODY_TIMEOUT_SECS", 30)?.clamp(1, 3600),
             max_connections: number("SCENEFLOW_MAX_CONNECTIONS", 1024)?.clamp(1, 1_000_000)
                 as usize,
+            analytics: crate::analytics::aggregator::AnalyticsSettings {
+                interval: std::time::Duration::from_millis(
+                    number("SCENEFLOW_ANALYTICS_INTERVAL_MS", 1000)?.clamp(10, 60_000),
+                ),
+                sink: match get("SCENEFLOW_EVENTS_SINK").as_deref() {
+                    None | Some("none") => false,
+                    Some("store") => true,
+                    Some(other) => {
+                        return Err(invalid(
+                            "SCENEFLOW_EVENTS_SINK",
+                            format!("'{other}' is not store or none"),
+                        ));
+                    }
+                },
+                retention_days: get("SCENEFLOW_EVENTS_RETENTION_DAYS")
+                    .map(|_| number("SCENEFLOW_EVENTS_RETENTION_DAYS", 0))
+                    .transpose()?,
+            },
             follow_store: match get("SCENEFLOW_FOLLOW").as_deref() {
                 None | Some("none") => false,
                 Some("store") => true,
@@ -206,6 +225,12 @@ impl Settings {
         }
         crate::store::DbUrl::parse(&self.database_url)
             .map_err(|e| invalid("DATABASE_URL", e.to_string()))?;
+        if self.analytics.retention_days.is_some() && !self.analytics.sink {
+            return Err(invalid(
+                "SCENEFLOW_EVENTS_RETENTION_DAYS",
+                "deletes only events the sink has written: set SCENEFLOW_EVENTS_SINK=store too",
+            ));
+        }
         if !(self.store.starts_with("file://") || self.store.starts_with("s3://")) {
             return Err(invalid(
                 "SCENEFLOW_STORE",
@@ -291,5 +316,32 @@ mod tests {
                 .to_string()
                 .contains("DATABASE_URL")
         );
+    }
+
+    #[test]
+    fn the_events_sink_and_its_retention() {
+        let s = from(
+            None,
+            &[
+                ("SCENEFLOW_EVENTS_SINK", "store"),
+                ("SCENEFLOW_EVENTS_RETENTION_DAYS", "90"),
+            ],
+        )
+        .unwrap();
+        assert!(s.analytics.sink);
+        assert_eq!(s.analytics.retention_days, Some(90));
+        for (env, named) in [
+            (
+                vec![("SCENEFLOW_EVENTS_SINK", "s3")],
+                "SCENEFLOW_EVENTS_SINK",
+            ),
+            // Retention deletes only what the sink wrote: without it, refuse.
+            (
+                vec![("SCENEFLOW_EVENTS_RETENTION_DAYS", "90")],
+                "SCENEFLOW_EVENTS_RETENTION_DAYS",
+            ),
+        ] {
+            assert!(from(None, &env).unwrap_err().to_string().contains(named));
+        }
     }
 }

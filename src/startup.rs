@@ -160,6 +160,17 @@ impl Application {
             ));
         }
         tokio::spawn(watch_readiness(state.db.clone(), state.alerts.clone()));
+        tokio::spawn(crate::analytics::aggregator::run(
+            state.db.clone(),
+            state.settings.analytics.clone(),
+        ));
+        if state.settings.analytics.sink {
+            tokio::spawn(crate::analytics::sink::run(
+                state.db.clone(),
+                state.storage.clone(),
+                state.settings.analytics.retention_days,
+            ));
+        }
         let workers = state.settings.workers;
         let max_connections = state.settings.max_connections;
         let state = web::Data::new(state);

@@ -45,23 +45,58 @@ pub async fn funnel(
     }
     known_version(&state, &id).await?;
     let flows = state.onboarding.flows().clone();
-    let funnel = state
+    let (funnel, fresh) = state
         .db
-        .run(move |c| analytics::funnel(c, &flows, &id, &channel))
+        .run(move |c| {
+            Ok((
+                analytics::funnel(c, &flows, &id, &channel)?,
+                analytics::freshness(c)?,
+            ))
+        })
         .await?;
-    Ok(HttpResponse::Ok().json(funnel))
+    Ok(HttpResponse::Ok().json(Fresh {
+        figures: funnel,
+        fresh,
+    }))
+}
+
+/// Figures with the time of the aggregates they come from.
+#[derive(serde::Serialize)]
+struct Fresh<T> {
+    #[serde(flatten)]
+    figures: T,
+    #[serde(flatten)]
+    fresh: analytics::Freshness,
+}
+
+#[derive(Deserialize)]
+pub struct VersionQuery {
+    version: Option<String>,
 }
 
 pub async fn experiments(
     _admin: Admin,
     state: web::Data<AppState>,
+    query: web::Query<VersionQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let version = query.into_inner().version;
+    if let Some(v) = &version {
+        known_version(&state, v).await?;
+    }
     let flows = state.onboarding.flows().clone();
-    let list = state
+    let (list, fresh) = state
         .db
-        .run(move |c| analytics::experiments(c, &flows))
+        .run(move |c| {
+            Ok((
+                analytics::experiments(c, &flows, version.as_deref())?,
+                analytics::freshness(c)?,
+            ))
+        })
         .await?;
-    Ok(HttpResponse::Ok().json(json!({"experiments": list})))
+    Ok(HttpResponse::Ok().json(Fresh {
+        figures: json!({"experiments": list}),
+        fresh,
+    }))
 }
 
 pub async fn impact(
@@ -72,8 +107,14 @@ pub async fn impact(
     let id = id.into_inner();
     known_version(&state, &id).await?;
     let lookup = id.clone();
-    let channels = state.db.run(move |c| analytics::impact(c, &lookup)).await?;
-    Ok(HttpResponse::Ok().json(json!({"version": id, "channels": channels})))
+    let (channels, fresh) = state
+        .db
+        .run(move |c| Ok((analytics::impact(c, &lookup)?, analytics::freshness(c)?)))
+        .await?;
+    Ok(HttpResponse::Ok().json(Fresh {
+        figures: json!({"version": id, "channels": channels}),
+        fresh,
+    }))
 }
 
 #[derive(Deserialize)]

@@ -728,6 +728,7 @@ struct FunnelPage {
     funnel: crate::analytics::Funnel,
     chart: String,
     impact: Vec<crate::analytics::ChannelImpact>,
+    freshness: crate::analytics::Freshness,
 }
 
 #[derive(Deserialize)]
@@ -748,12 +749,13 @@ pub async fn funnel(
     };
     let flows = state.onboarding.flows().clone();
     let version = loaded.version.id.clone();
-    let (funnel, impact) = state
+    let (funnel, impact, freshness) = state
         .db
         .run(move |c| {
             Ok((
                 crate::analytics::funnel(c, &flows, &version, channel)?,
                 crate::analytics::impact(c, &version)?,
+                crate::analytics::freshness(c)?,
             ))
         })
         .await?;
@@ -764,6 +766,7 @@ pub async fn funnel(
             chart: diagram::funnel_svg(&funnel),
             funnel,
             impact,
+            freshness,
         },
     ))
 }
@@ -773,19 +776,26 @@ pub async fn funnel(
 struct ExperimentsPage {
     nav: Option<Nav>,
     experiments: Vec<crate::analytics::Experiment>,
+    freshness: crate::analytics::Freshness,
 }
 
 pub async fn experiments(signed: Signed, state: web::Data<AppState>) -> Page {
     let flows = state.onboarding.flows().clone();
-    let experiments = state
+    let (experiments, freshness) = state
         .db
-        .run(move |c| crate::analytics::experiments(c, &flows))
+        .run(move |c| {
+            Ok((
+                crate::analytics::experiments(c, &flows, None)?,
+                crate::analytics::freshness(c)?,
+            ))
+        })
         .await?;
     Ok(html(
         StatusCode::OK,
         &ExperimentsPage {
             nav: nav(&signed),
             experiments,
+            freshness,
         },
     ))
 }

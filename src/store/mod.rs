@@ -4,6 +4,7 @@
 //! diesel is synchronous; [`Db::run`] moves each unit of work to the blocking
 //! thread pool so request handlers never block the async workers.
 
+pub mod aggregates;
 pub mod analytics;
 pub mod audit;
 pub mod channels;

@@ -56,12 +56,25 @@ async fn drive(app: &TestApp, user: &str, answers: usize) -> (Option<String>, St
     (stopped, intro)
 }
 
+/// A GET; figures from the aggregates are read once the aggregator has
+/// folded every event (`pending_events` 0).
 async fn get(app: &TestApp, token: &str, path: &str) -> Value {
-    app.get(token, path).await.json().await.unwrap()
+    for _ in 0..200 {
+        let body: Value = app.get(token, path).await.json().await.unwrap();
+        if body.get("pending_events").is_none_or(|p| p == 0) {
+            return body;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("{path}: the aggregator did not catch up within 5 s")
 }
 
 async fn funnel_and_experiments_match_the_runs_driven(backend: Backend) {
-    let app = spawn_app_with(backend, |s| s.sample = true).await;
+    let app = spawn_app_with(backend, |s| {
+        s.sample = true;
+        s.analytics.interval = std::time::Duration::from_millis(20);
+    })
+    .await;
     let token = app.token(Role::Operator).await;
     // 30 users: every third stops after 1 answer, every third after 3, the rest finish.
     let mut stopped: BTreeMap<String, i64> = BTreeMap::new();
@@ -150,6 +163,20 @@ async fn funnel_and_experiments_match_the_runs_driven(backend: Backend) {
     assert!(
         production["first_seen"].as_str().unwrap() <= production["last_seen"].as_str().unwrap()
     );
+    assert!(impact["as_of"].as_str().is_some(), "{impact}");
+
+    // Experiments of one version; another version has none; an unknown one is 404.
+    let only = get(
+        &app,
+        &token,
+        &format!("/admin/api/experiments?version={version}"),
+    )
+    .await;
+    assert_eq!(only["experiments"], experiments["experiments"]);
+    let res = app
+        .get(&token, "/admin/api/experiments?version=000000000000")
+        .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
 
 async fn a_sample_ratio_mismatch_is_flagged(backend: Backend) {

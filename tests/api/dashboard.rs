@@ -126,7 +126,14 @@ async fn pages_need_a_session(backend: Backend) {
             .await
             .unwrap();
         assert_eq!(page.status(), StatusCode::OK, "{path}");
-        assert!(page.text().await.unwrap().contains(marker), "{path}");
+        let text = page.text().await.unwrap();
+        assert!(text.contains(marker), "{path}");
+        // Figures from the aggregates say how fresh they are.
+        assert_eq!(
+            text.contains(r#"id="as-of""#),
+            !path.contains("conditions"),
+            "{path}"
+        );
     }
     let css = no_redirects()
         .get(app.url("/admin/static/bootstrap.min.css"))

@@ -5,12 +5,14 @@ mod support;
 
 mod alerts;
 mod analytics;
+mod analytics_aggregates;
 mod cli;
 mod cli_people;
 mod dashboard;
 mod debug;
 mod first_hour;
 mod hardening;
+mod events_sink;
 mod health;
 mod onboarding;
 mod outage;

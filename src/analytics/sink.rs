@@ -1,0 +1,284 @@
+//! The warehouse sink (`SCENEFLOW_EVENTS_SINK=store`): closed hours of the
+//! event log written to the object store as Parquet under Hive-style
+//! partitions, exactly once, and the database trimmed of what was written
+//! after `SCENEFLOW_EVENTS_RETENTION_DAYS` (README "The warehouse sink").
+//!
+//! A part is planned before it is written: the cursor `sink` records the id
+//! range of the next part (`until_id`) in one transaction, the files are put
+//! (each put is atomic: a temporary file renamed, or one S3 PUT), then a
+//! second transaction moves the cursor. A crash in between replans nothing:
+//! the same range gives the same bytes under the same keys.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{NaiveDateTime, Timelike};
+use diesel::Connection;
+use diesel::prelude::*;
+use parquet::basic::Compression;
+use parquet::data_type::{ByteArray, ByteArrayType, Int64Type};
+use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
+
+use super::aggregator::{self, LOCK_KEY};
+use crate::storage::{Storage, StorageError};
+use crate::store::aggregates::{self as agg, AGGREGATES};
+use crate::store::analytics::EventRow;
+use crate::store::schema::events;
+use crate::store::{AnyConnection, Db, StoreError};
+
+/// The sink's cursor.
+pub const SINK: &str = "sink";
+const SINK_LOCK: i64 = LOCK_KEY + 1;
+/// Events per part at most (memory bound of one pass).
+const MAX_EVENTS: i64 = 100_000;
+
+/// The Parquet schema of the files (README "The warehouse sink").
+pub const SCHEMA: &str = "message event {
+  required int64 id;
+  required binary kind (STRING);
+  required int64 occurred_at (TIMESTAMP(MICROS,true));
+  required binary user_id (STRING);
+  required binary run_id (STRING);
+  required binary version_id (STRING);
+  required binary channel (STRING);
+  optional binary step (STRING);
+  optional binary scene (STRING);
+  optional binary experiment_id (STRING);
+  optional binary variation_id (STRING);
+}";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("cannot write Parquet: {0}")]
+    Parquet(#[from] parquet::errors::ParquetError),
+}
+
+/// The key of the part holding `events` (all of one hour).
+pub fn part_key(events: &[EventRow]) -> String {
+    let (first, last) = (&events[0], &events[events.len() - 1]);
+    format!(
+        "events/date={}/hour={:02}/part-{}-{}.parquet",
+        first.2.format("%Y-%m-%d"),
+        first.2.hour(),
+        first.0,
+        last.0
+    )
+}
+
+fn hour_of(at: NaiveDateTime) -> NaiveDateTime {
+    at.date()
+        .and_hms_opt(at.hour(), 0, 0)
+        .expect("an hour exists")
+}
+
+/// Plan the next part: events after the cursor, in id order, up to the
+/// first one of an hour not yet closed. `(after, until)`, or `None`.
+fn plan(conn: &mut AnyConnection, now: NaiveDateTime) -> Result<Option<(i64, i64)>, StoreError> {
+    let horizon = aggregator::horizon(conn)?;
+    conn.transaction(|c| {
+        if !agg::try_lock(c, SINK_LOCK)? {
+            return Ok(None);
+        }
+        let (last, until) = match agg::cursor(c, SINK)? {
+            Some((last, until, _)) => (last, until),
+            None => {
+                agg::set_cursor(c, SINK, 0, None)?;
+                (0, None)
+            }
+        };
+        if let Some(until) = until {
+            return Ok(Some((last, until)));
+        }
+        let open = hour_of(now);
+        let ids: Vec<(i64, NaiveDateTime)> = events::table
+            .filter(events::id.gt(last))
+            .filter(events::id.le(horizon))
+            .order(events::id)
+            .limit(MAX_EVENTS)
+            .select((events::id, events::occurred_at))
+            .load(c)?;
+        let closed = ids.iter().take_while(|(_, at)| *at < open).last();
+        match closed {
+            Some(&(until, _)) => {
+                agg::set_cursor(c, SINK, last, Some(until))?;
+                Ok(Some((last, until)))
+            }
+            None => Ok(None),
+        }
+    })
+}
+
+/// The parts of a planned range, one per hour: key and Parquet bytes.
+fn parts(
+    conn: &mut AnyConnection,
+    after: i64,
+    until: i64,
+) -> Result<Vec<(String, Vec<u8>)>, SinkError> {
+    let rows = agg::events_after(conn, after, Some(until), None, MAX_EVENTS)?;
+    let mut hours: BTreeMap<NaiveDateTime, Vec<EventRow>> = BTreeMap::new();
+    for row in rows {
+        hours.entry(hour_of(row.2)).or_default().push(row);
+    }
+    hours
+        .into_values()
+        .map(|rows| Ok((part_key(&rows), to_parquet(&rows)?)))
+        .collect()
+}
+
+/// Events as one Parquet file: typed columns, Snappy, one row group.
+pub fn to_parquet(rows: &[EventRow]) -> Result<Vec<u8>, parquet::errors::ParquetError> {
+    let schema = Arc::new(parquet::schema::parser::parse_message_type(SCHEMA)?);
+    let props = Arc::new(
+        WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_created_by("sceneflow".into())
+            .build(),
+    );
+    let mut out = Vec::new();
+    let mut writer = SerializedFileWriter::new(&mut out, schema, props)?;
+    let mut group = writer.next_row_group()?;
+    let longs: [Vec<i64>; 2] = [
+        rows.iter().map(|r| r.0).collect(),
+        rows.iter()
+            .map(|r| r.2.and_utc().timestamp_micros())
+            .collect(),
+    ];
+    let text = |f: fn(&EventRow) -> &str| -> Vec<ByteArray> {
+        rows.iter().map(|r| ByteArray::from(f(r))).collect()
+    };
+    let required: [Vec<ByteArray>; 5] = [
+        text(|r| &r.1),
+        text(|r| &r.3),
+        text(|r| &r.4),
+        text(|r| &r.5),
+        text(|r| &r.6),
+    ];
+    let optional = |f: fn(&EventRow) -> Option<&str>| -> (Vec<ByteArray>, Vec<i16>) {
+        let values = rows.iter().filter_map(f).map(ByteArray::from).collect();
+        let levels = rows.iter().map(|r| i16::from(f(r).is_some())).collect();
+        (values, levels)
+    };
+    let optionals = [
+        optional(|r| r.7.as_deref()),
+        optional(|r| r.8.as_deref()),
+        optional(|r| r.9.as_deref()),
+        optional(|r| r.10.as_deref()),
+    ];
+    // Columns in schema order: id, kind, occurred_at, five texts, four optionals.
+    let mut column = 0;
+    while let Some(mut writer) = group.next_column()? {
+        match column {
+            0 => {
+                writer
+                    .typed::<Int64Type>()
+                    .write_batch(&longs[0], None, None)?;
+            }
+            2 => {
+                writer
+                    .typed::<Int64Type>()
+                    .write_batch(&longs[1], None, None)?;
+            }
+            1 => {
+                writer
+                    .typed::<ByteArrayType>()
+                    .write_batch(&required[0], None, None)?;
+            }
+            3..=6 => {
+                writer
+                    .typed::<ByteArrayType>()
+                    .write_batch(&required[column - 2], None, None)?;
+            }
+            _ => {
+                let (values, levels) = &optionals[column - 7];
+                writer
+                    .typed::<ByteArrayType>()
+                    .write_batch(values, Some(levels), None)?;
+            }
+        }
+        writer.close()?;
+        column += 1;
+    }
+    group.close()?;
+    writer.close()?;
+    Ok(out)
+}
+
+fn commit(conn: &mut AnyConnection, after: i64, until: i64) -> Result<(), StoreError> {
+    conn.transaction(|c| {
+        agg::touch_cursor(c, SINK)?;
+        // Another instance may have committed the same part meanwhile.
+        if matches!(agg::cursor(c, SINK)?, Some((l, Some(u), _)) if l == after && u == until) {
+            agg::set_cursor(c, SINK, until, None)?;
+        }
+        Ok(())
+    })
+}
+
+/// Delete the events the sink has written (and the aggregator folded) that
+/// are older than the retention; the number deleted.
+pub fn trim(conn: &mut AnyConnection, days: u64, now: NaiveDateTime) -> Result<usize, StoreError> {
+    let written = agg::cursor(conn, SINK)?.map_or(0, |c| c.0);
+    let folded = agg::cursor(conn, AGGREGATES)?.map_or(0, |c| c.0);
+    let before = now - chrono::Duration::days(days as i64);
+    Ok(diesel::delete(
+        events::table
+            .filter(events::id.le(written.min(folded)))
+            .filter(events::occurred_at.lt(before)),
+    )
+    .execute(conn)?)
+}
+
+/// Write every closed hour not written yet; the number of parts written.
+pub async fn run_once(db: &Db, storage: &Storage, now: NaiveDateTime) -> Result<usize, SinkError> {
+    let mut written = 0;
+    loop {
+        let planned = {
+            let db = db.clone();
+            db.run(move |c| plan(c, now)).await?
+        };
+        let Some((after, until)) = planned else {
+            return Ok(written);
+        };
+        let files = {
+            let db = db.clone();
+            db.run_with(move |c| parts(c, after, until)).await?
+        };
+        for (key, bytes) in files {
+            storage
+                .put(&key, bytes, "application/vnd.apache.parquet")
+                .await?;
+            written += 1;
+        }
+        db.run(move |c| commit(c, after, until)).await?;
+    }
+}
+
+/// Run the sink (and the retention) every minute until the process stops.
+pub async fn run(db: Db, storage: Storage, retention_days: Option<u64>) {
+    let mut failing = false;
+    loop {
+        let now = crate::store::now();
+        let mut result = run_once(&db, &storage, now).await.map(|_| ());
+        if let (Ok(()), Some(days)) = (&result, retention_days) {
+            result = db
+                .run(move |c| trim(c, days, now))
+                .await
+                .map(|_| ())
+                .map_err(SinkError::from);
+        }
+        match result {
+            Ok(()) => failing = false,
+            Err(e) if !failing => {
+                failing = true;
+                tracing::error!(error = %e, "the events sink failed; retrying");
+            }
+            Err(_) => {}
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+    }
+}
