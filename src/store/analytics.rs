@@ -51,6 +51,8 @@ pub fn started_and_completed(
 }
 
 /// Runs in progress per current step: the users who left there (so far).
+/// A user has one run per channel (a unique key), so runs are users here,
+/// and the count reads only the partial index of in-progress runs.
 pub fn waiting_by_step(
     conn: &mut AnyConnection,
     version: &str,
@@ -61,7 +63,7 @@ pub fn waiting_by_step(
         .filter(runs::channel.eq(channel))
         .filter(runs::status.eq(IN_PROGRESS))
         .group_by(runs::step_key)
-        .select((runs::step_key, count(runs::user_id).aggregate_distinct()))
+        .select((runs::step_key, diesel::dsl::count_star()))
         .load(conn)?)
 }
 
