@@ -14,4 +14,5 @@ mod outage;
 mod release;
 mod s3;
 mod shutdown;
+mod snapshots;
 mod versions;
