@@ -48,10 +48,10 @@ pub enum ApiError {
         "the user {0} is not a registered tester; debug calls only touch testers (PUT /debug/testers/{0})"
     )]
     NotATester(String),
-    /// A release rule refused the action (`not_approved`, `not_on_staging`,
-    /// `self_approval`, `nothing_to_roll_back`).
-    #[error("{message}")]
-    Release { code: &'static str, message: String },
+    /// A release rule refused the action; its status and code are the
+    /// release module's (`ReleaseError::refusal`).
+    #[error("{0}")]
+    Release(ReleaseError),
     #[error("the database or object store cannot be reached; retry shortly")]
     StorageUnavailable,
     #[error("something went wrong on our side; it has been logged")]
@@ -74,7 +74,7 @@ impl ApiError {
             ApiError::AlreadyAnswered => "already_answered",
             ApiError::AlreadyCompleted => "already_completed",
             ApiError::InvalidAnswer(_) => "invalid_answer",
-            ApiError::Release { code, .. } => code,
+            ApiError::Release(e) => e.refusal().map_or("internal", |(_, code)| code),
             ApiError::NotATester(_) => "not_a_tester",
             ApiError::StorageUnavailable => "storage_unavailable",
             ApiError::Internal => "internal",
@@ -107,8 +107,9 @@ impl ResponseError for ApiError {
             | ApiError::AlreadyAnswered
             | ApiError::AlreadyCompleted => StatusCode::CONFLICT,
             ApiError::InvalidAnswer(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Release { code, .. } if *code == "self_approval" => StatusCode::FORBIDDEN,
-            ApiError::Release { .. } => StatusCode::CONFLICT,
+            ApiError::Release(e) => e
+                .refusal()
+                .map_or(StatusCode::INTERNAL_SERVER_ERROR, |(status, _)| status),
             ApiError::InvalidWorkbook(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::FlowUnavailable(_) | ApiError::StorageUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -187,23 +188,10 @@ pub struct ErrorDetail {
 
 impl From<ReleaseError> for ApiError {
     fn from(e: ReleaseError) -> Self {
-        let code = match &e {
-            ReleaseError::UnknownVersion(_) => return ApiError::NotFound(e.to_string()),
-            ReleaseError::Store(_) | ReleaseError::Storage(_) => {
-                return match e {
-                    ReleaseError::Store(e) => e.into(),
-                    ReleaseError::Storage(e) => e.into(),
-                    _ => unreachable!(),
-                };
-            }
-            ReleaseError::NotOnStaging { .. } => "not_on_staging",
-            ReleaseError::SelfApproval(_) => "self_approval",
-            ReleaseError::NotApproved(_) => "not_approved",
-            ReleaseError::NothingToRollBack => "nothing_to_roll_back",
-        };
-        ApiError::Release {
-            code,
-            message: e.to_string(),
+        match e {
+            ReleaseError::Store(e) => e.into(),
+            ReleaseError::Storage(e) => e.into(),
+            refusal => ApiError::Release(refusal),
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::master_data::import::{ImportError, Importer, Outcome};
 use crate::master_data::{self, Limits};
 use crate::metrics::Metrics;
 use crate::onboarding::Onboarding;
-use crate::release::Releases;
+use crate::release::{ReleaseError, Releases};
 use crate::storage::{Storage, StorageError};
 use crate::store::{Db, StoreError, channels, versions};
 
@@ -105,21 +105,14 @@ impl AppState {
             Outcome::Created { version, .. } | Outcome::Existing { version, .. } => version,
             Outcome::Invalid { report } => return Err(StartupError::Sample(report.render_text())),
         };
-        for channel in channels::ALL {
-            let id = version.id.clone();
-            let result = self
-                .db
-                .run(move |c| match channels::get(c, channel)? {
-                    Some(_) => Ok(()),
-                    None => channels::set(c, channel, &id, "system", "sample").map(|_| ()),
-                })
-                .await;
-            match result {
-                Ok(()) => {}
-                Err(e) if e.is_unique_violation() => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
+        self.releases
+            .seed_sample(&version.id)
+            .await
+            .map_err(|e| match e {
+                ReleaseError::Store(e) => StartupError::Store(e),
+                ReleaseError::Storage(e) => StartupError::Storage(e),
+                other => StartupError::Sample(other.to_string()),
+            })?;
         tracing::info!(version = %version.id, "sample workbook loaded on staging and production");
         Ok(())
     }

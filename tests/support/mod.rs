@@ -256,15 +256,10 @@ impl TestApp {
         panic!("the second process did not start");
     }
 
-    /// Point the production channel at a version, straight in the database.
+    /// Point the production channel at a version, through the release
+    /// pipeline (the only way to move a pointer).
     pub async fn publish(&self, version: &str) {
-        let version = version.to_owned();
-        self.db
-            .run(move |c| {
-                sceneflow::store::channels::set(c, "production", &version, "test", "publish")
-            })
-            .await
-            .expect("publish");
+        self.release(version).await;
     }
 
     pub async fn exec(&self, sql: &'static str) {
