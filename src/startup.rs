@@ -121,7 +121,13 @@ impl AppState {
 pub struct Application {
     port: u16,
     server: Server,
+    /// Background tasks (follower, readiness watcher), stopped with the server.
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    alerts: Alerts,
 }
+
+/// How long shutdown waits for queued alerts to be delivered.
+const ALERT_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
@@ -141,13 +147,18 @@ impl Application {
                 source,
             })?
             .port();
+        let mut tasks = Vec::new();
         if state.settings.follow_store {
-            tokio::spawn(crate::release::follow_store(
+            tasks.push(tokio::spawn(crate::release::follow_store(
                 state.importer.clone(),
                 state.alerts.clone(),
-            ));
+            )));
         }
-        tokio::spawn(watch_readiness(state.db.clone(), state.alerts.clone()));
+        tasks.push(tokio::spawn(watch_readiness(
+            state.db.clone(),
+            state.alerts.clone(),
+        )));
+        let alerts = state.alerts.clone();
         let workers = state.settings.workers;
         let state = web::Data::new(state);
         let mut server = HttpServer::new(move || {
@@ -176,7 +187,12 @@ impl Application {
             .listen(listener)
             .map_err(|source| StartupError::Bind { addr: bind, source })?
             .run();
-        Ok(Application { port, server })
+        Ok(Application {
+            port,
+            server,
+            tasks,
+            alerts,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -188,9 +204,15 @@ impl Application {
     }
 
     /// Serve until stopped; SIGTERM and SIGINT stop accepting connections and
-    /// let in-flight requests (imports included) finish.
+    /// let in-flight requests (imports included) finish. Then the background
+    /// tasks stop and the alerts already queued are delivered.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        for task in &self.tasks {
+            task.abort();
+        }
+        self.alerts.drain(ALERT_DRAIN).await;
+        served
     }
 }
 

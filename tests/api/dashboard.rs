@@ -257,3 +257,27 @@ async fn repeated_failed_sign_ins_lock_the_user_out(backend: Backend) {
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert!(res.text().await.unwrap().contains("Wait a minute"));
 }
+
+/// A form that does not parse gets the dashboard's error page, not plain text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_form_renders_the_error_page() {
+    let app = crate::support::spawn_app(Backend::Sqlite).await;
+    let res = no_redirects()
+        .post(app.url("/admin/login"))
+        .form(&[("name", "olive")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("the form is not what this page takes"),
+        "{page}"
+    );
+}

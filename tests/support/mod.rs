@@ -145,7 +145,18 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, |_| {}).await
 }
 
+/// `TEST_LOG=1` shows the server's logs (at `RUST_LOG`, default `info`).
+fn init_test_log() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if std::env::var("TEST_LOG").is_ok_and(|v| !v.is_empty() && v != "0") {
+            sceneflow::telemetry::init(sceneflow::config::LogFormat::Text, "info");
+        }
+    });
+}
+
 pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    init_test_log();
     let dir = tempfile::tempdir().expect("a temporary directory");
     let (mut settings, test_db) = test_settings(&backend, dir.path());
     configure(&mut settings);
