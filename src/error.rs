@@ -1,5 +1,5 @@
 //! The API error: one enum, each variant with an HTTP status and a stable
-//! snake_case code (CONTRACT.md lists them). Module errors are converted here,
+//! snake_case code (README, "Errors"). Module errors are converted here,
 //! once; internal causes are logged here and never sent to clients.
 
 use actix_web::http::StatusCode;
