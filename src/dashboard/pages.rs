@@ -686,10 +686,8 @@ pub async fn funnel(
     query: web::Query<ChannelQuery>,
 ) -> Page {
     let loaded = load(&state, &id).await?;
-    let channel = match query.into_inner().channel.as_deref() {
-        Some(channels::STAGING) => channels::STAGING,
-        _ => channels::PRODUCTION,
-    };
+    let channel =
+        crate::admin::analytics::channel_param(query.into_inner().channel.as_deref())?.as_str();
     let flows = state.onboarding.flows().clone();
     let version = loaded.version.id.clone();
     let (funnel, impact) = state
