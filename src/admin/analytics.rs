@@ -49,7 +49,7 @@ pub async fn funnel(
     let flows = state.onboarding.flows().clone();
     let funnel = state
         .db
-        .run(move |c| analytics::funnel(c, &flows, &id, &channel))
+        .run(move |c| analytics::funnel(c, &flows, &id, channel))
         .await?;
     Ok(HttpResponse::Ok().json(funnel))
 }
