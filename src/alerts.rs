@@ -48,9 +48,16 @@ pub struct AlertSettings {
 const QUEUE: usize = 256;
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// What the delivery task receives: an alert, or a request to report once
+/// everything queued before it has been delivered.
+enum Message {
+    Alert(Alert),
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
 #[derive(Clone)]
 pub struct Alerts {
-    tx: Option<mpsc::Sender<Alert>>,
+    tx: Option<mpsc::Sender<Message>>,
     threshold: usize,
     recent: Arc<Mutex<(VecDeque<Instant>, Option<Instant>)>>,
 }
@@ -91,9 +98,24 @@ impl Alerts {
         };
         tracing::info!(event, severity = severity.as_str(), summary = %alert.summary, "alert");
         if let Some(tx) = &self.tx
-            && tx.try_send(alert).is_err()
+            && tx.try_send(Message::Alert(alert)).is_err()
         {
             tracing::warn!(event, "alert queue full or closed; alert dropped");
+        }
+    }
+
+    /// Wait (at most `within`) until every alert queued so far is delivered:
+    /// at shutdown, so an alert raised just before SIGTERM is not lost.
+    pub async fn drain(&self, within: Duration) {
+        let Some(tx) = &self.tx else { return };
+        let (done, delivered) = tokio::sync::oneshot::channel();
+        let flushed = async {
+            tx.send(Message::Flush(done)).await.ok()?;
+            delivered.await.ok()
+        };
+        match tokio::time::timeout(within, flushed).await {
+            Ok(Some(())) => tracing::debug!("alert queue drained"),
+            _ => tracing::warn!("alert queue not drained before shutdown; alerts may be lost"),
         }
     }
 
@@ -145,7 +167,7 @@ pub fn slack_escape(text: &str) -> String {
     out
 }
 
-async fn deliver(settings: AlertSettings, mut rx: mpsc::Receiver<Alert>) {
+async fn deliver(settings: AlertSettings, mut rx: mpsc::Receiver<Message>) {
     let client = match reqwest::Client::builder().timeout(DELIVERY_TIMEOUT).build() {
         Ok(c) => c,
         Err(e) => {
@@ -153,7 +175,14 @@ async fn deliver(settings: AlertSettings, mut rx: mpsc::Receiver<Alert>) {
             return;
         }
     };
-    while let Some(alert) = rx.recv().await {
+    while let Some(message) = rx.recv().await {
+        let alert = match message {
+            Message::Alert(alert) => alert,
+            Message::Flush(done) => {
+                let _ = done.send(());
+                continue;
+            }
+        };
         let text = format!(
             "[sceneflow] {}: {} ({})",
             alert.severity.as_str(),

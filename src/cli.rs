@@ -231,10 +231,11 @@ async fn run(command: Command, settings: Settings) -> Result<ExitCode, String> {
                 counted(report.warnings.len() as i64, "warning")
             );
             if let Some(channel) = deploy {
-                let id = version.id.clone();
+                // Through the release pipeline, so the store's pointer moves too.
+                let channel = channels::Channel::parse(&channel).ok_or("unknown channel")?;
                 state
-                    .db
-                    .run(move |c| channels::set(c, &channel, &id, &actor, "deploy"))
+                    .releases
+                    .point(channel, &version.id, &actor)
                     .await
                     .map_err(|e| e.to_string())?;
                 println!("staging now serves {}", version.id);

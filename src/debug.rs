@@ -1,4 +1,4 @@
-//! The QA debug API under `/debug` (CONTRACT section 5). Needs an admin token
+//! The QA debug API under `/debug` (README, "QA tools"). Needs an admin token
 //! of role `qa` or `admin`, only ever touches registered testers, and writes
 //! every call to the audit log. Absent (404) when `SCENEFLOW_DEBUG=false`.
 

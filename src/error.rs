@@ -1,5 +1,5 @@
 //! The API error: one enum, each variant with an HTTP status and a stable
-//! snake_case code (CONTRACT.md lists them). Module errors are converted here,
+//! snake_case code (README, "Errors"). Module errors are converted here,
 //! once; internal causes are logged here and never sent to clients.
 
 use actix_web::http::StatusCode;
@@ -52,10 +52,10 @@ pub enum ApiError {
         "the user {0} is not a registered tester; debug calls only touch testers (PUT /debug/testers/{0})"
     )]
     NotATester(String),
-    /// A release rule refused the action (`not_approved`, `not_on_staging`,
-    /// `self_approval`, `nothing_to_roll_back`).
-    #[error("{message}")]
-    Release { code: &'static str, message: String },
+    /// A release rule refused the action; its status and code are the
+    /// release module's (`ReleaseError::refusal`).
+    #[error("{0}")]
+    Release(ReleaseError),
     /// The name is taken (`user_exists`).
     #[error("{0}")]
     UserExists(String),
@@ -83,7 +83,7 @@ impl ApiError {
             ApiError::AlreadyAnswered => "already_answered",
             ApiError::AlreadyCompleted => "already_completed",
             ApiError::InvalidAnswer(_) => "invalid_answer",
-            ApiError::Release { code, .. } => code,
+            ApiError::Release(e) => e.refusal().map_or("internal", |(_, code)| code),
             ApiError::NotATester(_) => "not_a_tester",
             ApiError::UserExists(_) => "user_exists",
             ApiError::StorageUnavailable => "storage_unavailable",
@@ -120,8 +120,9 @@ impl ResponseError for ApiError {
             | ApiError::AlreadyAnswered
             | ApiError::AlreadyCompleted => StatusCode::CONFLICT,
             ApiError::InvalidAnswer(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Release { code, .. } if *code == "self_approval" => StatusCode::FORBIDDEN,
-            ApiError::Release { .. } => StatusCode::CONFLICT,
+            ApiError::Release(e) => e
+                .refusal()
+                .map_or(StatusCode::INTERNAL_SERVER_ERROR, |(status, _)| status),
             ApiError::InvalidWorkbook(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::FlowUnavailable(_) | ApiError::StorageUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -217,23 +218,10 @@ pub struct ErrorDetail {
 
 impl From<ReleaseError> for ApiError {
     fn from(e: ReleaseError) -> Self {
-        let code = match &e {
-            ReleaseError::UnknownVersion(_) => return ApiError::NotFound(e.to_string()),
-            ReleaseError::Store(_) | ReleaseError::Storage(_) => {
-                return match e {
-                    ReleaseError::Store(e) => e.into(),
-                    ReleaseError::Storage(e) => e.into(),
-                    _ => unreachable!(),
-                };
-            }
-            ReleaseError::NotOnStaging { .. } => "not_on_staging",
-            ReleaseError::SelfApproval(_) => "self_approval",
-            ReleaseError::NotApproved(_) => "not_approved",
-            ReleaseError::NothingToRollBack => "nothing_to_roll_back",
-        };
-        ApiError::Release {
-            code,
-            message: e.to_string(),
+        match e {
+            ReleaseError::Store(e) => e.into(),
+            ReleaseError::Storage(e) => e.into(),
+            refusal => ApiError::Release(refusal),
         }
     }
 }

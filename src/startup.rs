@@ -13,7 +13,7 @@ use crate::master_data::import::{ImportError, Importer, Outcome};
 use crate::master_data::{self, Limits};
 use crate::metrics::Metrics;
 use crate::onboarding::Onboarding;
-use crate::release::Releases;
+use crate::release::{ReleaseError, Releases};
 use crate::storage::{Storage, StorageError};
 use crate::store::{Db, StoreError, channels, versions};
 
@@ -110,21 +110,14 @@ impl AppState {
             Outcome::Created { version, .. } | Outcome::Existing { version, .. } => version,
             Outcome::Invalid { report } => return Err(StartupError::Sample(report.render_text())),
         };
-        for channel in channels::ALL {
-            let id = version.id.clone();
-            let result = self
-                .db
-                .run(move |c| match channels::get(c, channel)? {
-                    Some(_) => Ok(()),
-                    None => channels::set(c, channel, &id, "system", "sample").map(|_| ()),
-                })
-                .await;
-            match result {
-                Ok(()) => {}
-                Err(e) if e.is_unique_violation() => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
+        self.releases
+            .seed_sample(&version.id)
+            .await
+            .map_err(|e| match e {
+                ReleaseError::Store(e) => StartupError::Store(e),
+                ReleaseError::Storage(e) => StartupError::Storage(e),
+                other => StartupError::Sample(other.to_string()),
+            })?;
         tracing::info!(version = %version.id, "sample workbook loaded on staging and production");
         Ok(())
     }
@@ -133,7 +126,13 @@ impl AppState {
 pub struct Application {
     port: u16,
     server: Server,
+    /// Background tasks (follower, readiness watcher), stopped with the server.
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    alerts: Alerts,
 }
+
+/// How long shutdown waits for queued alerts to be delivered.
+const ALERT_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
@@ -153,24 +152,29 @@ impl Application {
                 source,
             })?
             .port();
+        let mut tasks = Vec::new();
         if state.settings.follow_store {
-            tokio::spawn(crate::release::follow_store(
+            tasks.push(tokio::spawn(crate::release::follow_store(
                 state.importer.clone(),
                 state.alerts.clone(),
-            ));
+            )));
         }
-        tokio::spawn(watch_readiness(state.db.clone(), state.alerts.clone()));
-        tokio::spawn(crate::analytics::aggregator::run(
+        tasks.push(tokio::spawn(watch_readiness(
+            state.db.clone(),
+            state.alerts.clone(),
+        )));
+        tasks.push(tokio::spawn(crate::analytics::aggregator::run(
             state.db.clone(),
             state.settings.analytics.clone(),
-        ));
+        )));
         if state.settings.analytics.sink {
-            tokio::spawn(crate::analytics::sink::run(
+            tasks.push(tokio::spawn(crate::analytics::sink::run(
                 state.db.clone(),
                 state.storage.clone(),
                 state.settings.analytics.retention_days,
-            ));
+            )));
         }
+        let alerts = state.alerts.clone();
         let workers = state.settings.workers;
         let max_connections = state.settings.max_connections;
         let state = web::Data::new(state);
@@ -204,7 +208,12 @@ impl Application {
             .listen(listener)
             .map_err(|source| StartupError::Bind { addr: bind, source })?
             .run();
-        Ok(Application { port, server })
+        Ok(Application {
+            port,
+            server,
+            tasks,
+            alerts,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -216,9 +225,15 @@ impl Application {
     }
 
     /// Serve until stopped; SIGTERM and SIGINT stop accepting connections and
-    /// let in-flight requests (imports included) finish.
+    /// let in-flight requests (imports included) finish. Then the background
+    /// tasks stop and the alerts already queued are delivered.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        for task in &self.tasks {
+            task.abort();
+        }
+        self.alerts.drain(ALERT_DRAIN).await;
+        served
     }
 }
 

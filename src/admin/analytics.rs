@@ -27,6 +27,16 @@ async fn known_version(state: &AppState, id: &str) -> Result<(), ApiError> {
         .ok_or_else(|| ApiError::NotFound(format!("there is no version '{id}'")))
 }
 
+/// `?channel=`: production when absent, else staging or production; the API
+/// and the dashboard both read it here.
+pub fn channel_param(raw: Option<&str>) -> Result<channels::Channel, ApiError> {
+    match raw {
+        None => Ok(channels::Channel::Production),
+        Some(name) => channels::Channel::parse(name)
+            .ok_or_else(|| ApiError::InvalidRequest("channel is staging or production".into())),
+    }
+}
+
 pub async fn funnel(
     _admin: Admin,
     state: web::Data<AppState>,
@@ -34,22 +44,14 @@ pub async fn funnel(
     query: web::Query<ChannelQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let channel = query
-        .into_inner()
-        .channel
-        .unwrap_or_else(|| channels::PRODUCTION.into());
-    if !channels::ALL.contains(&channel.as_str()) {
-        return Err(ApiError::InvalidRequest(
-            "channel is staging or production".into(),
-        ));
-    }
+    let channel = channel_param(query.into_inner().channel.as_deref())?.as_str();
     known_version(&state, &id).await?;
     let flows = state.onboarding.flows().clone();
     let (funnel, fresh) = state
         .db
         .run(move |c| {
             Ok((
-                analytics::funnel(c, &flows, &id, &channel)?,
+                analytics::funnel(c, &flows, &id, channel)?,
                 analytics::freshness(c)?,
             ))
         })

@@ -5,10 +5,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::Admin;
-use crate::auth::Role;
 use crate::error::ApiError;
+use crate::release::Action;
 use crate::startup::AppState;
-use crate::store::channels;
+use crate::store::channels::{self, Channel};
 
 #[derive(Deserialize)]
 pub struct PointRequest {
@@ -54,26 +54,18 @@ pub async fn put(
     body: web::Json<PointRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let version = body.into_inner().version;
-    let change = match name.as_str() {
-        channels::STAGING => {
-            let who = admin.require(Role::Operator)?;
-            state.releases.deploy_staging(&version, &who.name).await?
-        }
-        channels::PRODUCTION => {
-            let who = admin.require(Role::Admin)?;
-            state.releases.publish(&version, &who.name).await?
-        }
-        other => {
-            return Err(ApiError::NotFound(format!(
-                "there is no channel '{other}': use staging or production"
-            )));
-        }
-    };
+    let channel = Channel::parse(&name).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "there is no channel '{name}': use staging or production"
+        ))
+    })?;
+    let who = admin.require(Action::pointing(channel).required_role())?;
+    let change = state.releases.point(channel, &version, &who.name).await?;
     Ok(HttpResponse::Ok().json(json!({"change": change})))
 }
 
 pub async fn rollback(admin: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let who = admin.require(Role::Admin)?;
+    let who = admin.require(Action::Rollback.required_role())?;
     let change = state.releases.rollback(&who.name).await?;
     Ok(HttpResponse::Ok().json(json!({"change": change})))
 }
@@ -83,7 +75,7 @@ pub async fn approve(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let who = admin.require(Role::Qa)?;
+    let who = admin.require(Action::Approve.required_role())?;
     let approval = state.releases.approve(&id, &who.name).await?;
     Ok(HttpResponse::Ok().json(json!({"approval": approval})))
 }

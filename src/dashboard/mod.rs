@@ -20,61 +20,69 @@ use crate::error::ApiError;
 use crate::store::StoreError;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin", web::get().to(pages::overview))
-        .route("/admin/", web::get().to(pages::overview))
-        .route("/admin/static/bootstrap.min.css", web::get().to(css))
-        .route("/admin/login", web::get().to(pages::login_form))
-        .route("/admin/login", web::post().to(pages::login))
-        .route("/admin/logout", web::post().to(pages::logout))
-        .route("/admin/upload", web::get().to(pages::upload_form))
-        .route("/admin/upload", web::post().to(pages::upload))
-        .route("/admin/versions/{id}", web::get().to(pages::version))
-        .route(
-            "/admin/versions/{id}/workbook",
-            web::get().to(pages::workbook),
-        )
-        .route("/admin/versions/{id}/diff", web::get().to(pages::diff))
-        .route(
-            "/admin/versions/{id}/confirm/{action}",
-            web::get().to(pages::confirm),
-        )
-        .route("/admin/versions/{id}/{action}", web::post().to(pages::act))
-        .route("/admin/rollback", web::get().to(pages::confirm_rollback))
-        .route("/admin/rollback", web::post().to(pages::rollback))
-        .route("/admin/versions/{id}/funnel", web::get().to(pages::funnel))
-        .route("/admin/experiments", web::get().to(pages::experiments))
-        .route("/admin/qa", web::get().to(qa::index))
-        .route("/admin/qa/testers", web::post().to(qa::register))
-        .route("/admin/qa/users/{user}", web::get().to(qa::tester))
-        .route(
-            "/admin/qa/users/{user}/overrides",
-            web::post().to(qa::overrides),
-        )
-        .route(
-            "/admin/qa/users/{user}/variant",
-            web::post().to(qa::variant),
-        )
-        .route("/admin/qa/users/{user}/jump", web::post().to(qa::jump))
-        .route("/admin/qa/users/{user}/reset", web::post().to(qa::reset))
-        .route("/admin/qa/users/{user}/preview", web::get().to(qa::preview))
-        .route("/admin/qa/users/{user}/answer", web::post().to(qa::answer))
-        .route("/admin/people", web::get().to(people::index))
-        .route("/admin/people/users", web::post().to(people::add_user))
-        .route(
-            "/admin/people/users/{name}/remove",
-            web::post().to(people::remove_user),
-        )
-        .route(
-            "/admin/people/users/{name}/password",
-            web::post().to(people::set_password),
-        )
-        .route("/admin/people/tokens", web::post().to(people::create_token))
-        .route(
-            "/admin/people/tokens/{id}/revoke",
-            web::post().to(people::revoke_token),
-        )
-        .route("/admin/audit", web::get().to(pages::audit))
-        .route("/admin/conditions", web::get().to(pages::conditions));
+    // Only the dashboard takes forms: a form that does not parse is a page
+    // saying so, not actix's plain text.
+    cfg.app_data(web::FormConfig::default().error_handler(|err, _| {
+        DashboardError::Api(ApiError::InvalidRequest(format!(
+            "the form is not what this page takes: {err}"
+        )))
+        .into()
+    }))
+    .route("/admin", web::get().to(pages::overview))
+    .route("/admin/", web::get().to(pages::overview))
+    .route("/admin/static/bootstrap.min.css", web::get().to(css))
+    .route("/admin/login", web::get().to(pages::login_form))
+    .route("/admin/login", web::post().to(pages::login))
+    .route("/admin/logout", web::post().to(pages::logout))
+    .route("/admin/upload", web::get().to(pages::upload_form))
+    .route("/admin/upload", web::post().to(pages::upload))
+    .route("/admin/versions/{id}", web::get().to(pages::version))
+    .route(
+        "/admin/versions/{id}/workbook",
+        web::get().to(pages::workbook),
+    )
+    .route("/admin/versions/{id}/diff", web::get().to(pages::diff))
+    .route(
+        "/admin/versions/{id}/confirm/{action}",
+        web::get().to(pages::confirm),
+    )
+    .route("/admin/versions/{id}/{action}", web::post().to(pages::act))
+    .route("/admin/rollback", web::get().to(pages::confirm_rollback))
+    .route("/admin/rollback", web::post().to(pages::rollback))
+    .route("/admin/versions/{id}/funnel", web::get().to(pages::funnel))
+    .route("/admin/experiments", web::get().to(pages::experiments))
+    .route("/admin/qa", web::get().to(qa::index))
+    .route("/admin/qa/testers", web::post().to(qa::register))
+    .route("/admin/qa/users/{user}", web::get().to(qa::tester))
+    .route(
+        "/admin/qa/users/{user}/overrides",
+        web::post().to(qa::overrides),
+    )
+    .route(
+        "/admin/qa/users/{user}/variant",
+        web::post().to(qa::variant),
+    )
+    .route("/admin/qa/users/{user}/jump", web::post().to(qa::jump))
+    .route("/admin/qa/users/{user}/reset", web::post().to(qa::reset))
+    .route("/admin/qa/users/{user}/preview", web::get().to(qa::preview))
+    .route("/admin/qa/users/{user}/answer", web::post().to(qa::answer))
+    .route("/admin/people", web::get().to(people::index))
+    .route("/admin/people/users", web::post().to(people::add_user))
+    .route(
+        "/admin/people/users/{name}/remove",
+        web::post().to(people::remove_user),
+    )
+    .route(
+        "/admin/people/users/{name}/password",
+        web::post().to(people::set_password),
+    )
+    .route("/admin/people/tokens", web::post().to(people::create_token))
+    .route(
+        "/admin/people/tokens/{id}/revoke",
+        web::post().to(people::revoke_token),
+    )
+    .route("/admin/audit", web::get().to(pages::audit))
+    .route("/admin/conditions", web::get().to(pages::conditions));
 }
 
 const BOOTSTRAP_CSS: &[u8] = include_bytes!("../../admin/static/bootstrap.min.css");

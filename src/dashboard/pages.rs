@@ -15,6 +15,7 @@ use crate::flow::diff::{FlowDiff, diff as flow_diff};
 use crate::flow::{ChoiceDef, Condition, FlowDef};
 use crate::master_data::import::Outcome;
 use crate::master_data::{Problem, Report};
+use crate::release::Action;
 use crate::startup::AppState;
 use crate::store::audit::{self, AuditEntry};
 use crate::store::channels::{self, ChannelRow};
@@ -558,13 +559,13 @@ struct ConfirmPage {
     against: String,
 }
 
-/// The role each action needs.
-fn needed(action: &str) -> Result<Role, DashboardError> {
-    match action {
-        "deploy" => Ok(Role::Operator),
-        "approve" => Ok(Role::Qa),
-        "publish" => Ok(Role::Admin),
-        other => Err(ApiError::NotFound(format!("there is no action '{other}'")).into()),
+/// An action on a version named in the URL (rollback has its own page).
+fn version_action(raw: &str) -> Result<Action, DashboardError> {
+    match Action::parse(raw) {
+        Some(Action::Rollback) | None => {
+            Err(ApiError::NotFound(format!("there is no action '{raw}'")).into())
+        }
+        Some(action) => Ok(action),
     }
 }
 
@@ -573,30 +574,31 @@ pub async fn confirm(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Page {
-    let (id, action) = path.into_inner();
-    signed.require(needed(&action)?)?;
+    let (id, raw) = path.into_inner();
+    let action = version_action(&raw)?;
+    signed.require(action.required_role())?;
     let loaded = load(&state, &id).await?;
-    let (title, text, button, style) = match action.as_str() {
-        "deploy" => (
+    let (title, text, button, style) = match action {
+        Action::Deploy => (
             format!("Deploy {id} to staging?"),
             "Testers are served staging. Runs already in progress stay on their version.",
             "Deploy to staging",
             "primary",
         ),
-        "approve" => (
+        Action::Approve => (
             format!("Approve {id}?"),
             "Approve only after testing this version on staging. An admin can then publish exactly this version.",
             "Approve",
             "success",
         ),
-        _ => (
+        Action::Publish | Action::Rollback => (
             format!("Publish {id} to production?"),
             "Every new run in production starts on this version; runs in progress finish on theirs.",
             "Publish to production",
             "danger",
         ),
     };
-    let (diff, against) = if action == "publish" {
+    let (diff, against) = if action == Action::Publish {
         let (d, a) = diff_against_production(&state, &loaded).await?;
         (Some(d), a)
     } else {
@@ -609,7 +611,7 @@ pub async fn confirm(
             csrf: signed.csrf.clone(),
             title,
             text: text.to_owned(),
-            action: format!("/admin/versions/{id}/{action}"),
+            action: format!("/admin/versions/{id}/{raw}"),
             button: button.to_owned(),
             style,
             diff,
@@ -625,25 +627,29 @@ pub async fn act(
     path: web::Path<(String, String)>,
     form: web::Form<CsrfForm>,
 ) -> Page {
-    let (id, action) = path.into_inner();
-    signed.require(needed(&action)?)?;
+    let (id, raw) = path.into_inner();
+    let action = version_action(&raw)?;
+    signed.require(action.required_role())?;
     signed.check_csrf(&form.csrf)?;
-    match action.as_str() {
-        "deploy" => {
+    match action {
+        Action::Deploy => {
             state.releases.deploy_staging(&id, &signed.name).await?;
         }
-        "approve" => {
+        Action::Approve => {
             state.releases.approve(&id, &signed.name).await?;
         }
-        _ => {
+        Action::Publish => {
             state.releases.publish(&id, &signed.name).await?;
         }
+        Action::Rollback => {
+            state.releases.rollback(&signed.name).await?;
+        }
     }
-    Ok(redirect(&format!("/admin/versions/{id}?done={action}")))
+    Ok(redirect(&format!("/admin/versions/{id}?done={raw}")))
 }
 
 pub async fn confirm_rollback(signed: Signed, state: web::Data<AppState>) -> Page {
-    signed.require(Role::Admin)?;
+    signed.require(Action::Rollback.required_role())?;
     let (current, previous) = state
         .db
         .run(|c| {
@@ -677,7 +683,7 @@ pub async fn rollback(
     state: web::Data<AppState>,
     form: web::Form<CsrfForm>,
 ) -> Page {
-    signed.require(Role::Admin)?;
+    signed.require(Action::Rollback.required_role())?;
     signed.check_csrf(&form.csrf)?;
     let change = state.releases.rollback(&signed.name).await?;
     Ok(redirect(&format!(
@@ -743,10 +749,8 @@ pub async fn funnel(
     query: web::Query<ChannelQuery>,
 ) -> Page {
     let loaded = load(&state, &id).await?;
-    let channel = match query.into_inner().channel.as_deref() {
-        Some(channels::STAGING) => channels::STAGING,
-        _ => channels::PRODUCTION,
-    };
+    let channel =
+        crate::admin::analytics::channel_param(query.into_inner().channel.as_deref())?.as_str();
     let flows = state.onboarding.flows().clone();
     let version = loaded.version.id.clone();
     let (funnel, impact, freshness) = state

@@ -1,4 +1,5 @@
-//! A version compiled once into indexes, and the rules of CONTRACT section 3:
+//! A version compiled once into indexes, and the selection rules of the README
+//! ("The workbook", "A/B assignment, byte for byte"):
 //! which scene a user sees at a step, and where an answer leads.
 //!
 //! Nothing here reads a database: stored A/B assignments come in through a

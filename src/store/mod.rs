@@ -65,6 +65,9 @@ pub enum StoreError {
     Migration(String),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    /// A bug: the unit of work panicked. Not an outage, so never 503.
+    #[error("a database task panicked: {0}")]
+    Panicked(String),
 }
 
 impl StoreError {
@@ -260,7 +263,19 @@ impl Db {
             work(&mut conn)
         })
         .await
-        .map_err(|e| StoreError::Unavailable(format!("database task failed: {e}")))?
+        .map_err(|e| {
+            if e.is_panic() {
+                let payload = e.into_panic();
+                let message = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                StoreError::Panicked(message)
+            } else {
+                StoreError::Unavailable(format!("database task failed: {e}"))
+            }
+        })?
     }
 
     pub fn pool_state(&self) -> (u32, u32) {
@@ -276,4 +291,30 @@ pub fn now() -> chrono::NaiveDateTime {
     chrono::DateTime::from_timestamp_micros(micros)
         .map(|d| d.naive_utc())
         .unwrap_or(now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A panic inside a unit of work is a bug (500 `internal`), not an
+    /// outage (503 `storage_unavailable` with Retry-After).
+    #[tokio::test]
+    async fn a_panic_in_a_unit_of_work_is_not_an_outage() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::new(&format!("sqlite://{}/t.db", dir.path().display()), 1).unwrap();
+        let err = db
+            .run(|_| -> Result<(), StoreError> { panic!("boom") })
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Panicked(m) if m == "boom"),
+            "{err}"
+        );
+        assert!(!err.is_unavailable());
+        let api: crate::error::ApiError = err.into();
+        assert_eq!(api.code(), "internal");
+        // The pool still works afterwards.
+        assert_eq!(db.run(|_| Ok(1)).await.unwrap(), 1);
+    }
 }

@@ -227,3 +227,49 @@ async fn alert_text_escapes_slack_control_sequences() {
     );
     assert!(!text.contains('<') && !text.contains('>'), "{text}");
 }
+
+/// An alert queued just before the server stops is still delivered: stopping
+/// waits for the queue, even when the receiver is slow to accept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_delivers_the_alerts_already_queued() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let bodies = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let bodies = bodies.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                let mut buf = vec![0u8; 65536];
+                let n = socket.read(&mut buf).await.unwrap_or(0);
+                bodies
+                    .lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+                let _ = socket
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                    )
+                    .await;
+            });
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (mut settings, _db) = crate::support::test_settings(&Backend::Sqlite, dir.path());
+    settings.alerts.webhook = Some(url);
+    // No flow on production: the readiness watcher alerts at once.
+    let app = sceneflow::startup::Application::build(settings)
+        .await
+        .unwrap();
+    let handle = app.server_handle();
+    let running = tokio::spawn(app.run_until_stopped());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    handle.stop(true).await;
+    running.await.unwrap().unwrap();
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        seen.iter().any(|b| b.contains("readiness_lost")),
+        "the queued alert was delivered before the server returned: {seen:?}"
+    );
+}

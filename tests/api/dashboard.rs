@@ -270,3 +270,58 @@ async fn repeated_failed_sign_ins_lock_the_user_out(backend: Backend) {
     assert!(res.headers().contains_key("retry-after"));
     assert!(res.text().await.unwrap().contains("Wait a minute"));
 }
+
+/// A form that does not parse gets the dashboard's error page, not plain text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_form_renders_the_error_page() {
+    let app = crate::support::spawn_app(Backend::Sqlite).await;
+    let res = no_redirects()
+        .post(app.url("/admin/login"))
+        .form(&[("name", "olive")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("the form is not what this page takes"),
+        "{page}"
+    );
+}
+
+/// An unknown `channel` is refused on the page as in the JSON API, not
+/// silently read as production.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_channel_is_refused_on_the_page_too() {
+    let app = crate::support::spawn_app_with(Backend::Sqlite, |s| s.sample = true).await;
+    add_user(&app, "olive", Role::Operator).await;
+    let (cookie, _) = sign_in(&app, "olive").await;
+    let sample =
+        sceneflow::auth::sha256_hex(sceneflow::master_data::SAMPLE_WORKBOOK)[..12].to_owned();
+    let token = app.token(Role::Operator).await;
+    for (query, status) in [
+        ("", StatusCode::OK),
+        ("?channel=staging", StatusCode::OK),
+        ("?channel=beta", StatusCode::BAD_REQUEST),
+    ] {
+        let page = no_redirects()
+            .get(app.url(&format!("/admin/versions/{sample}/funnel{query}")))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        let api = app
+            .get(
+                &token,
+                &format!("/admin/api/versions/{sample}/funnel{query}"),
+            )
+            .await;
+        assert_eq!((page.status(), api.status()), (status, status), "{query}");
+    }
+}

@@ -626,7 +626,7 @@ async fn a_workbook_over_a_megabyte_uploads_whatever_its_content_type(backend: B
         .compression_method(zip::CompressionMethod::Stored);
     for i in 0..source.len() {
         let mut entry = source.by_index(i).unwrap();
-        let name = entry.name().to_owned();
+        let name = entry.name().expect("a valid entry name").to_string();
         let mut data = Vec::new();
         entry.read_to_end(&mut data).unwrap();
         out.start_file(name, stored).unwrap();

@@ -21,5 +21,6 @@ mod people;
 mod release;
 mod s3;
 mod shutdown;
+mod snapshots;
 mod versions;
 mod walkthrough;

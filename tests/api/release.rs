@@ -515,3 +515,60 @@ async fn a_follower_serves_what_the_store_pointer_names() {
             .any(|e| e["action"] == "upload" && e["actor"] == "follow:store")
     );
 }
+
+/// `sceneflow import --deploy staging` goes through the release pipeline, so a
+/// deployment following the shared store sees the new staging pointer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_sees_a_cli_deploy() {
+    let follower = spawn_app_with(Backend::Sqlite, |s| {
+        s.sample = true;
+        s.follow_store = true;
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("flow.xlsx");
+    std::fs::write(&file, book::valid().bytes()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sceneflow"))
+        .args(["import", file.to_str().unwrap(), "--deploy", "staging"])
+        .env_remove("RUST_LOG")
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/cli.db", dir.path().display()),
+        )
+        .env("SCENEFLOW_STORE", &follower.settings.store)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let version = stdout
+        .split_whitespace()
+        .skip_while(|w| *w != "version")
+        .nth(1)
+        .expect("the CLI names the version")
+        .to_owned();
+    let operator = follower.token(Role::Operator).await;
+    let started = Instant::now();
+    loop {
+        let (_, body) = follower
+            .call(Method::GET, "/admin/api/channels", &operator, Value::Null)
+            .await;
+        let staging = body["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "staging")
+            .map(|c| c["version_id"].clone());
+        if staging == Some(json!(version)) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the follower never moved staging to {version}: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

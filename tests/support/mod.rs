@@ -146,7 +146,18 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, |_| {}).await
 }
 
+/// `TEST_LOG=1` shows the server's logs (at `RUST_LOG`, default `info`).
+fn init_test_log() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if std::env::var("TEST_LOG").is_ok_and(|v| !v.is_empty() && v != "0") {
+            sceneflow::telemetry::init(sceneflow::config::LogFormat::Text, "info");
+        }
+    });
+}
+
 pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    init_test_log();
     let dir = tempfile::tempdir().expect("a temporary directory");
     let (mut settings, test_db) = test_settings(&backend, dir.path());
     configure(&mut settings);
@@ -263,15 +274,10 @@ impl TestApp {
         panic!("the second process did not start");
     }
 
-    /// Point the production channel at a version, straight in the database.
+    /// Point the production channel at a version, through the release
+    /// pipeline (the only way to move a pointer).
     pub async fn publish(&self, version: &str) {
-        let version = version.to_owned();
-        self.db
-            .run(move |c| {
-                sceneflow::store::channels::set(c, "production", &version, "test", "publish")
-            })
-            .await
-            .expect("publish");
+        self.release(version).await;
     }
 
     pub async fn exec(&self, sql: &'static str) {
