@@ -116,6 +116,7 @@ async fn check(req: &mut ServiceRequest, timeout: Duration) -> Result<(), ApiErr
         let nul = serde_json::from_slice::<serde_json::Value>(&prefix)
             .is_ok_and(|v| json_has_nul(&v))
             || (matches!(kind(req), Kind::Form)
+                && looks_urlencoded(&prefix)
                 && form_urlencoded::parse(&prefix)
                     .any(|(k, v)| k.contains('\0') || v.contains('\0')));
         if nul {
@@ -137,6 +138,13 @@ async fn check(req: &mut ServiceRequest, timeout: Duration) -> Result<(), ApiErr
         });
     }
     Ok(())
+}
+
+/// A URL-encoded form is printable ASCII; a workbook declared as a form (as
+/// `curl --data-binary` does) is not, and its bytes are not form fields.
+fn looks_urlencoded(body: &[u8]) -> bool {
+    body.iter()
+        .all(|b| b.is_ascii_graphic() || matches!(b, b' ' | b'\r' | b'\n' | b'\t'))
 }
 
 /// The body up to just past [`SMALL_BODY_LIMIT`], and whether that was all of it.

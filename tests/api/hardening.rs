@@ -622,8 +622,8 @@ async fn a_workbook_over_a_megabyte_uploads_whatever_its_content_type(backend: B
     let valid = book::valid().bytes();
     let mut source = zip::ZipArchive::new(Cursor::new(valid)).unwrap();
     let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    let stored = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Stored);
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
     for i in 0..source.len() {
         let mut entry = source.by_index(i).unwrap();
         let name = entry.name().expect("a valid entry name").to_string();
@@ -644,7 +644,10 @@ async fn a_workbook_over_a_megabyte_uploads_whatever_its_content_type(backend: B
     out.write_all(&noise).unwrap();
     let bytes = out.finish().unwrap().into_inner();
     assert!(bytes.len() > 2 * 1024 * 1024);
-    for content_type in ["application/x-www-form-urlencoded", "application/octet-stream"] {
+    for content_type in [
+        "application/x-www-form-urlencoded",
+        "application/octet-stream",
+    ] {
         let res = app
             .client
             .post(app.url("/admin/api/versions"))

@@ -528,6 +528,14 @@ async fn a_follower_sees_a_cli_deploy() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("flow.xlsx");
     std::fs::write(&file, book::valid().bytes()).unwrap();
+    let database_url = format!("sqlite://{}/cli.db", dir.path().display());
+    // Only `serve` and `migrate` create a database.
+    let migrated = std::process::Command::new(env!("CARGO_BIN_EXE_sceneflow"))
+        .arg("migrate")
+        .env("DATABASE_URL", &database_url)
+        .output()
+        .unwrap();
+    assert!(migrated.status.success());
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_sceneflow"))
         .args(["import", file.to_str().unwrap(), "--deploy", "staging"])
         .env_remove("RUST_LOG")
