@@ -222,6 +222,54 @@ async fn slow_bodies_are_cut_off() {
     }
 }
 
+/// Past `SCENEFLOW_MAX_CONNECTIONS` a new connection waits in the listen
+/// queue until one of the open ones ends, instead of taking another socket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_past_the_cap_wait_for_a_free_one() {
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.max_connections = 2;
+        s.body_timeout_secs = 30;
+    })
+    .await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    // Two connections held open by bodies that never finish.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut socket = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let head = format!(
+            "POST /admin/login HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: 1000\r\n\r\nname="
+        );
+        socket.write_all(head.as_bytes()).await.unwrap();
+        held.push(socket);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let health = |addr: String| async move {
+        let mut socket = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        socket
+            .write_all(
+                format!("GET /healthz HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n")
+                    .as_bytes(),
+            )
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        let _ = socket.read_to_end(&mut answer).await;
+        String::from_utf8_lossy(&answer).into_owned()
+    };
+    let waiting = tokio::spawn(health(addr.clone()));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        !waiting.is_finished(),
+        "a third connection was served while two held the cap of two"
+    );
+    drop(held);
+    let answer = tokio::time::timeout(Duration::from_secs(20), waiting)
+        .await
+        .expect("served once a connection closed")
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
 async fn nul_bytes_are_refused_at_the_boundary(backend: Backend) {
     let app = spawn_app_with(backend, |s| s.sample = true).await;
     let qa = app.token(Role::Qa).await;
