@@ -169,8 +169,9 @@ impl Span {
     }
 
     fn cells(&self) -> u64 {
-        self.0
-            .map_or(0, |(r0, r1, c0, c1)| (r1 - r0 + 1).saturating_mul(c1 - c0 + 1))
+        self.0.map_or(0, |(r0, r1, c0, c1)| {
+            (r1 - r0 + 1).saturating_mul(c1 - c0 + 1)
+        })
     }
 }
 

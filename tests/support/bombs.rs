@@ -234,7 +234,10 @@ pub fn xls_all() -> Vec<(&'static str, Vec<u8>)> {
     dimensions.extend([0, 0, 0, 1, 0, 0]);
     vec![
         ("xls, two far-apart cells", xls(&[], &far_apart)),
-        ("xls, one long shared string in many cells", xls(&globals, &labels)),
+        (
+            "xls, one long shared string in many cells",
+            xls(&globals, &labels),
+        ),
         (
             "xls, dimensions claiming billions of cells",
             xls(&[], &[biff(0x0200, &dimensions), xls_number(0, 0)].concat()),
