@@ -1,5 +1,6 @@
 //! How big a zip-based workbook becomes once read, counted before calamine
-//! reads it (README, "Operations": upload limits).
+//! reads it (README, "Operations": upload limits); .xls files are counted
+//! in `super::expansion_xls`.
 //!
 //! Spreadsheets compress: an .ods cell or row carries a repeat count, an
 //! .xlsx cell names its own position (`<c r="XFD1048576">`) and refers to a
@@ -31,6 +32,9 @@ const XLSX_READERS: u64 = 2;
 
 /// Refuse a workbook whose sheets would expand past the limits.
 pub fn check(bytes: &[u8], format: Format, limits: &Limits) -> Result<(), Unreadable> {
+    if format == Format::Xls {
+        return super::expansion_xls::check(bytes, limits);
+    }
     let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(corrupt)?;
     match format {
         Format::Xls => Ok(()),
@@ -67,20 +71,20 @@ pub fn check(bytes: &[u8], format: Format, limits: &Limits) -> Result<(), Unread
     }
 }
 
-fn corrupt(e: impl std::fmt::Display) -> Unreadable {
+pub(super) fn corrupt(e: impl std::fmt::Display) -> Unreadable {
     Unreadable(format!(
         "the file is damaged or incomplete ({e}); save it again as .xlsx and upload the new file"
     ))
 }
 
-fn too_big(limits: &Limits) -> Unreadable {
+pub(super) fn too_big(limits: &Limits) -> Unreadable {
     Unreadable(format!(
         "a sheet uses more than {} cells (or rows past {} or columns past {}), over the limit; delete unused rows and columns",
         limits.max_cells, limits.max_rows, limits.max_columns
     ))
 }
 
-fn within_budget(cost: u64) -> Result<(), Unreadable> {
+pub(super) fn within_budget(cost: u64) -> Result<(), Unreadable> {
     if cost > MAX_ESTIMATED_BYTES {
         return Err(Unreadable(format!(
             "the sheets would take more than {} MB of memory once unpacked (repeated or far-apart cells, or long texts repeated many times), over the limit; delete unused rows, columns and repeated text",

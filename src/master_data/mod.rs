@@ -4,6 +4,7 @@
 
 pub mod display;
 pub mod expansion;
+mod expansion_xls;
 pub mod export;
 pub mod import;
 pub mod keys;

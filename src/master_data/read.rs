@@ -205,8 +205,8 @@ pub fn read_workbook(
     let format = detect_format(bytes)?;
     if format != Format::Xls {
         check_zip(bytes, limits)?;
-        super::expansion::check(bytes, format, limits)?;
     }
+    super::expansion::check(bytes, format, limits)?;
     // calamine is third-party code facing hostile input: a panic in it must
     // become a report, not a dead worker.
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match format {

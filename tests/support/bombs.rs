@@ -1,5 +1,5 @@
 //! Workbooks crafted to expand in memory, in every XML spelling a reader
-//! accepts: each must be refused as `unreadable_workbook` while the process
+//! accepts (and .xls files in BIFF records): each must be refused as `unreadable_workbook` while the process
 //! stays within its memory budget.
 
 use std::io::{Read, Write};
@@ -94,7 +94,7 @@ pub fn all() -> Vec<(&'static str, Vec<u8>)> {
         r#"<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><si><t>{}</t></si></sst>"#,
         "z".repeat(2_000_000)
     );
-    vec![
+    let mut all = vec![
         (
             "ods, single quotes",
             ods(&format!(
@@ -154,6 +154,93 @@ pub fn all() -> Vec<(&'static str, Vec<u8>)> {
                     })),
                 ),
             ]),
+        ),
+    ];
+    all.extend(xls_all());
+    all
+}
+
+/// A BIFF8 record: type, length, data.
+fn biff(typ: u16, data: &[u8]) -> Vec<u8> {
+    let mut r = typ.to_le_bytes().to_vec();
+    r.extend((data.len() as u16).to_le_bytes());
+    r.extend(data);
+    r
+}
+
+/// A minimal .xls: one sheet `scenes` holding `records`, after `globals`
+/// (an SST, say) in the workbook globals.
+pub fn xls(globals: &[u8], records: &[u8]) -> Vec<u8> {
+    let bof = |kind: u16| {
+        let mut d = vec![0x00, 0x06];
+        d.extend(kind.to_le_bytes());
+        d.extend([0; 12]);
+        biff(0x0809, &d)
+    };
+    let sheet_entry = |pos: u32| {
+        let mut d = pos.to_le_bytes().to_vec();
+        d.extend([0, 0, 6, 0]);
+        d.extend(b"scenes");
+        biff(0x0085, &d)
+    };
+    let head = bof(0x0005).len() + sheet_entry(0).len() + globals.len() + 4;
+    let mut stream = bof(0x0005);
+    stream.extend(sheet_entry(head as u32));
+    stream.extend(globals);
+    stream.extend(biff(0x000A, &[]));
+    stream.extend(bof(0x0010));
+    stream.extend(records);
+    stream.extend(biff(0x000A, &[]));
+    let mut file = cfb::CompoundFile::create(std::io::Cursor::new(Vec::new())).unwrap();
+    file.create_stream("/Workbook")
+        .unwrap()
+        .write_all(&stream)
+        .unwrap();
+    file.flush().unwrap();
+    file.into_inner().into_inner()
+}
+
+/// A NUMBER record at (row, col).
+pub fn xls_number(row: u16, col: u16) -> Vec<u8> {
+    let mut d = row.to_le_bytes().to_vec();
+    d.extend(col.to_le_bytes());
+    d.extend([0; 10]);
+    biff(0x0203, &d)
+}
+
+/// .xls files that calamine would expand past the limits.
+pub fn xls_all() -> Vec<(&'static str, Vec<u8>)> {
+    let far_apart = [xls_number(0, 0), xls_number(65_535, 255)].concat();
+    // One 32,000-character shared string, in an SST and its CONTINUEs,
+    // then 50,000 cells pointing at it.
+    let mut sst = [1u32.to_le_bytes(), 1u32.to_le_bytes()].concat();
+    sst.extend(32_000u16.to_le_bytes());
+    sst.push(0);
+    sst.extend(vec![b'x'; 8_000]);
+    let mut globals = biff(0x00FC, &sst);
+    for _ in 0..3 {
+        globals.extend(biff(0x003C, &[[0u8].as_slice(), &[b'y'; 8_000]].concat()));
+    }
+    let labels: Vec<u8> = (0..50_000u16)
+        .flat_map(|row| {
+            let mut d = row.to_le_bytes().to_vec();
+            d.extend([0; 4]);
+            d.extend(0u32.to_le_bytes());
+            biff(0x00FD, &d)
+        })
+        .collect();
+    let mut dimensions = 0u32.to_le_bytes().to_vec();
+    dimensions.extend(u32::MAX.to_le_bytes());
+    dimensions.extend([0, 0, 0, 1, 0, 0]);
+    vec![
+        ("xls, two far-apart cells", xls(&[], &far_apart)),
+        (
+            "xls, one long shared string in many cells",
+            xls(&globals, &labels),
+        ),
+        (
+            "xls, dimensions claiming billions of cells",
+            xls(&[], &[biff(0x0200, &dimensions), xls_number(0, 0)].concat()),
         ),
     ]
 }
