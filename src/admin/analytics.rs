@@ -49,12 +49,7 @@ pub async fn funnel(
     let flows = state.onboarding.flows().clone();
     let (funnel, fresh) = state
         .db
-        .run(move |c| {
-            Ok((
-                analytics::funnel(c, &flows, &id, channel)?,
-                analytics::freshness(c)?,
-            ))
-        })
+        .run(move |c| analytics::with_freshness(c, |c| analytics::funnel(c, &flows, &id, channel)))
         .await?;
     Ok(HttpResponse::Ok().json(Fresh {
         figures: funnel,
@@ -89,10 +84,7 @@ pub async fn experiments(
     let (list, fresh) = state
         .db
         .run(move |c| {
-            Ok((
-                analytics::experiments(c, &flows, version.as_deref())?,
-                analytics::freshness(c)?,
-            ))
+            analytics::with_freshness(c, |c| analytics::experiments(c, &flows, version.as_deref()))
         })
         .await?;
     Ok(HttpResponse::Ok().json(Fresh {
@@ -111,7 +103,7 @@ pub async fn impact(
     let lookup = id.clone();
     let (channels, fresh) = state
         .db
-        .run(move |c| Ok((analytics::impact(c, &lookup)?, analytics::freshness(c)?)))
+        .run(move |c| analytics::with_freshness(c, |c| analytics::impact(c, &lookup)))
         .await?;
     Ok(HttpResponse::Ok().json(Fresh {
         figures: json!({"version": id, "channels": channels}),

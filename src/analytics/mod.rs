@@ -116,6 +116,18 @@ pub fn freshness(conn: &mut AnyConnection) -> Result<Freshness, StoreError> {
     })
 }
 
+/// Figures read from the aggregates, with their freshness read *first*: the
+/// aggregator may commit a batch while the figures are being read, and a
+/// freshness read after them would count that batch as folded although the
+/// figures missed it. Read before, it is a bound the figures meet.
+pub fn with_freshness<T>(
+    conn: &mut AnyConnection,
+    figures: impl FnOnce(&mut AnyConnection) -> Result<T, StoreError>,
+) -> Result<(T, Freshness), StoreError> {
+    let fresh = freshness(conn)?;
+    Ok((figures(conn)?, fresh))
+}
+
 /// The funnel of a version on a channel, from the aggregates.
 pub fn funnel(
     conn: &mut AnyConnection,

@@ -753,14 +753,15 @@ pub async fn funnel(
         crate::admin::analytics::channel_param(query.into_inner().channel.as_deref())?.as_str();
     let flows = state.onboarding.flows().clone();
     let version = loaded.version.id.clone();
-    let (funnel, impact, freshness) = state
+    let ((funnel, impact), freshness) = state
         .db
         .run(move |c| {
-            Ok((
-                crate::analytics::funnel(c, &flows, &version, channel)?,
-                crate::analytics::impact(c, &version)?,
-                crate::analytics::freshness(c)?,
-            ))
+            crate::analytics::with_freshness(c, |c| {
+                Ok((
+                    crate::analytics::funnel(c, &flows, &version, channel)?,
+                    crate::analytics::impact(c, &version)?,
+                ))
+            })
         })
         .await?;
     Ok(html(
@@ -788,10 +789,7 @@ pub async fn experiments(signed: Signed, state: web::Data<AppState>) -> Page {
     let (experiments, freshness) = state
         .db
         .run(move |c| {
-            Ok((
-                crate::analytics::experiments(c, &flows, None)?,
-                crate::analytics::freshness(c)?,
-            ))
+            crate::analytics::with_freshness(c, |c| crate::analytics::experiments(c, &flows, None))
         })
         .await?;
     Ok(html(
