@@ -191,32 +191,12 @@ pub fn events_after(
     version: Option<&str>,
     limit: i64,
 ) -> Result<Vec<EventRow>, StoreError> {
-    let mut query = events::table
-        .filter(events::id.gt(after_id))
-        .order(events::id)
-        .limit(limit)
-        .into_boxed();
-    if let Some(until) = until_id {
-        query = query.filter(events::id.le(until));
-    }
-    if let Some(version) = version {
-        query = query.filter(events::version_id.eq(version));
-    }
-    Ok(query
-        .select((
-            events::id,
-            events::kind,
-            events::occurred_at,
-            events::user_id,
-            events::run_id,
-            events::version_id,
-            events::channel,
-            events::step_key,
-            events::scene_key,
-            events::experiment_id,
-            events::variation_id,
-        ))
-        .load(conn)?)
+    let filter = super::analytics::EventFilter {
+        until_id,
+        version,
+        ..Default::default()
+    };
+    super::analytics::events_matching(conn, after_id, &filter, limit)
 }
 
 /// Members of these users in these versions.

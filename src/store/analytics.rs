@@ -178,15 +178,50 @@ pub fn events_page(
     until: Option<NaiveDateTime>,
     limit: i64,
 ) -> Result<Vec<EventRow>, StoreError> {
+    let filter = EventFilter {
+        since,
+        until,
+        ..EventFilter::default()
+    };
+    events_matching(conn, after_id, &filter, limit)
+}
+
+/// Which events a page holds, beyond "id after the last one seen".
+#[derive(Debug, Default, Clone, Copy)]
+pub struct EventFilter<'a> {
+    /// Ids up to this one (the aggregator's horizon).
+    pub until_id: Option<i64>,
+    /// One version's events only.
+    pub version: Option<&'a str>,
+    /// `occurred_at` ≥ this.
+    pub since: Option<NaiveDateTime>,
+    /// `occurred_at` < this.
+    pub until: Option<NaiveDateTime>,
+}
+
+/// Up to `limit` events with ids after `after_id` that pass `filter`, in id
+/// order: the one keyset page both the export and the aggregator read.
+pub fn events_matching(
+    conn: &mut AnyConnection,
+    after_id: i64,
+    filter: &EventFilter<'_>,
+    limit: i64,
+) -> Result<Vec<EventRow>, StoreError> {
     let mut query = events::table
         .filter(events::id.gt(after_id))
         .order(events::id)
         .limit(limit)
         .into_boxed();
-    if let Some(since) = since {
+    if let Some(until_id) = filter.until_id {
+        query = query.filter(events::id.le(until_id));
+    }
+    if let Some(version) = filter.version {
+        query = query.filter(events::version_id.eq(version.to_owned()));
+    }
+    if let Some(since) = filter.since {
         query = query.filter(events::occurred_at.ge(since));
     }
-    if let Some(until) = until {
+    if let Some(until) = filter.until {
         query = query.filter(events::occurred_at.lt(until));
     }
     Ok(query
