@@ -4,11 +4,15 @@
 //! release rules are those of [`crate::release`], shared with the JSON API.
 
 pub mod diagram;
+mod figures;
 mod pages;
 mod people;
+mod preview;
 mod qa;
+mod release;
 pub mod session;
 pub mod throttle;
+mod versions;
 
 use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
@@ -34,23 +38,29 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/admin/login", web::get().to(pages::login_form))
     .route("/admin/login", web::post().to(pages::login))
     .route("/admin/logout", web::post().to(pages::logout))
-    .route("/admin/upload", web::get().to(pages::upload_form))
-    .route("/admin/upload", web::post().to(pages::upload))
-    .route("/admin/versions/{id}", web::get().to(pages::version))
+    .route("/admin/upload", web::get().to(versions::upload_form))
+    .route("/admin/upload", web::post().to(versions::upload))
+    .route("/admin/versions/{id}", web::get().to(versions::version))
     .route(
         "/admin/versions/{id}/workbook",
-        web::get().to(pages::workbook),
+        web::get().to(versions::workbook),
     )
-    .route("/admin/versions/{id}/diff", web::get().to(pages::diff))
+    .route("/admin/versions/{id}/diff", web::get().to(versions::diff))
     .route(
         "/admin/versions/{id}/confirm/{action}",
-        web::get().to(pages::confirm),
+        web::get().to(release::confirm),
     )
-    .route("/admin/versions/{id}/{action}", web::post().to(pages::act))
-    .route("/admin/rollback", web::get().to(pages::confirm_rollback))
-    .route("/admin/rollback", web::post().to(pages::rollback))
-    .route("/admin/versions/{id}/funnel", web::get().to(pages::funnel))
-    .route("/admin/experiments", web::get().to(pages::experiments))
+    .route(
+        "/admin/versions/{id}/{action}",
+        web::post().to(release::act),
+    )
+    .route("/admin/rollback", web::get().to(release::confirm_rollback))
+    .route("/admin/rollback", web::post().to(release::rollback))
+    .route(
+        "/admin/versions/{id}/funnel",
+        web::get().to(figures::funnel),
+    )
+    .route("/admin/experiments", web::get().to(figures::experiments))
     .route("/admin/qa", web::get().to(qa::index))
     .route("/admin/qa/testers", web::post().to(qa::register))
     .route("/admin/qa/users/{user}", web::get().to(qa::tester))
@@ -64,8 +74,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .route("/admin/qa/users/{user}/jump", web::post().to(qa::jump))
     .route("/admin/qa/users/{user}/reset", web::post().to(qa::reset))
-    .route("/admin/qa/users/{user}/preview", web::get().to(qa::preview))
-    .route("/admin/qa/users/{user}/answer", web::post().to(qa::answer))
+    .route(
+        "/admin/qa/users/{user}/preview",
+        web::get().to(preview::preview),
+    )
+    .route(
+        "/admin/qa/users/{user}/answer",
+        web::post().to(preview::answer),
+    )
     .route("/admin/people", web::get().to(people::index))
     .route("/admin/people/users", web::post().to(people::add_user))
     .route(

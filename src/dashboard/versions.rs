@@ -1,0 +1,337 @@
+//! Version pages: upload a workbook, look at a version (report, diagram,
+//! steps) and its difference from production.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use futures_util::StreamExt;
+use serde::Deserialize;
+
+use super::pages::{Nav, nav, redirect};
+use super::session::Signed;
+use super::{DashboardError, diagram, html};
+use crate::auth::Role;
+use crate::error::ApiError;
+use crate::flow::diff::{FlowDiff, diff as flow_diff};
+use crate::flow::{ChoiceDef, FlowDef};
+use crate::master_data::import::Outcome;
+use crate::master_data::{Problem, Report};
+use crate::startup::AppState;
+use crate::store::channels::{self, ChannelRow};
+use crate::store::versions::{self, VersionRow};
+
+type Page = Result<HttpResponse, DashboardError>;
+
+/// Problems grouped by sheet, in report order.
+fn grouped(problems: &[Problem]) -> Vec<(String, Vec<Problem>)> {
+    let mut out: Vec<(String, Vec<Problem>)> = Vec::new();
+    for p in problems {
+        match out.iter_mut().find(|(s, _)| *s == p.sheet) {
+            Some((_, list)) => list.push(p.clone()),
+            None => out.push((p.sheet.clone(), vec![p.clone()])),
+        }
+    }
+    out
+}
+
+#[derive(Template)]
+#[template(path = "upload.html")]
+struct UploadPage {
+    nav: Option<Nav>,
+    csrf: String,
+    groups: Vec<(String, Vec<Problem>)>,
+    error_count: usize,
+}
+
+pub async fn upload_form(signed: Signed) -> Page {
+    signed.require(Role::Operator)?;
+    Ok(html(
+        StatusCode::OK,
+        &UploadPage {
+            csrf: signed.csrf.clone(),
+            nav: nav(&signed),
+            groups: Vec::new(),
+            error_count: 0,
+        },
+    ))
+}
+
+pub async fn upload(
+    req: HttpRequest,
+    signed: Signed,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Page {
+    signed.require(Role::Operator)?;
+    let limit = state.settings.max_upload_bytes;
+    let mut form = actix_multipart::Multipart::new(req.headers(), payload);
+    let (mut csrf, mut file, mut name) = (String::new(), None, None);
+    while let Some(field) = form.next().await {
+        let mut field = field
+            .map_err(|e| ApiError::InvalidRequest(format!("the form could not be read: {e}")))?;
+        let field_name = field.name().unwrap_or_default().to_owned();
+        if field_name == "workbook" {
+            name = field
+                .content_disposition()
+                .and_then(|d| d.get_filename())
+                .map(str::to_owned);
+            if let Some(name) = &name {
+                crate::boundary::refuse_nul("the file name", name)?;
+            }
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(|e| {
+                ApiError::InvalidRequest(format!("the upload was interrupted: {e}"))
+            })?;
+            if bytes.len() + chunk.len() > limit {
+                return Err(
+                    ApiError::InvalidWorkbook(Box::new(Report::unreadable(format!(
+                        "The file is larger than the upload limit of {} MB.",
+                        limit / (1024 * 1024)
+                    ))))
+                    .into(),
+                );
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        match field_name.as_str() {
+            "csrf" => csrf = String::from_utf8_lossy(&bytes).into_owned(),
+            "workbook" => file = Some(bytes),
+            _ => {}
+        }
+    }
+    signed.check_csrf(&csrf)?;
+    let bytes = file
+        .filter(|b| !b.is_empty())
+        .ok_or_else(|| ApiError::InvalidRequest("choose a workbook file to upload".into()))?;
+    match state
+        .importer
+        .import(bytes, name, &signed.name)
+        .await
+        .map_err(ApiError::from)?
+    {
+        Outcome::Created { version, .. } | Outcome::Existing { version, .. } => Ok(redirect(
+            &format!("/admin/versions/{}?done=uploaded", version.id),
+        )),
+        Outcome::Invalid { report } => Ok(html(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &UploadPage {
+                csrf: signed.csrf.clone(),
+                nav: nav(&signed),
+                error_count: report.errors.len(),
+                groups: grouped(
+                    &report
+                        .errors
+                        .iter()
+                        .chain(&report.warnings)
+                        .cloned()
+                        .collect::<Vec<_>>(),
+                ),
+            },
+        )),
+    }
+}
+
+struct SceneRow {
+    key: String,
+    condition: String,
+    weight: String,
+    group: Option<String>,
+    messages: Vec<String>,
+    input: String,
+    bounds: String,
+    next_step: Option<String>,
+    save_as: Option<String>,
+    choices: Vec<ChoiceDef>,
+}
+
+struct StepView {
+    key: String,
+    scenes: Vec<SceneRow>,
+}
+
+fn step_views(flow: &FlowDef) -> Vec<StepView> {
+    flow.steps
+        .iter()
+        .map(|step| {
+            let scenes: Vec<_> = flow.scenes.iter().filter(|s| &s.step == step).collect();
+            StepView {
+                key: step.clone(),
+                scenes: scenes
+                    .iter()
+                    .map(|s| {
+                        let peers = scenes.iter().filter(|o| o.condition == s.condition).count();
+                        let bounds = match (&s.min, &s.max) {
+                            (None, None) => String::new(),
+                            (min, max) => format!(
+                                "[{} … {}]",
+                                min.map(|b| b.to_text()).unwrap_or_default(),
+                                max.map(|b| b.to_text()).unwrap_or_default()
+                            ),
+                        };
+                        SceneRow {
+                            key: s.key.clone(),
+                            condition: s.condition.clone(),
+                            weight: crate::flow::model::format_number(s.weight),
+                            group: (peers > 1).then(|| format!("{step}:{}", s.condition)),
+                            messages: s.messages.clone(),
+                            input: s.input.as_str().to_owned(),
+                            bounds,
+                            next_step: s.next_step.as_ref().map(|t| t.as_str().to_owned()),
+                            save_as: s.save_as.clone(),
+                            choices: flow.choices_of(&s.key).cloned().collect(),
+                        }
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "version.html")]
+struct VersionPage {
+    nav: Option<Nav>,
+    version: VersionRow,
+    done: Option<String>,
+    on_staging: bool,
+    on_production: bool,
+    approved_by: Option<String>,
+    /// Buttons are shown only to roles that may use them (the actions check again).
+    can_deploy: bool,
+    can_approve: bool,
+    can_publish: bool,
+    groups: Vec<(String, Vec<Problem>)>,
+    svg: String,
+    steps: Vec<StepView>,
+}
+
+#[derive(Deserialize)]
+pub struct DoneQuery {
+    done: Option<String>,
+}
+
+pub(super) struct Loaded {
+    pub(super) version: VersionRow,
+    flow: FlowDef,
+    channels: Vec<ChannelRow>,
+    approved_by: Option<String>,
+}
+
+pub(super) async fn load(state: &AppState, id: &str) -> Result<Loaded, DashboardError> {
+    let lookup = id.to_owned();
+    let found = state
+        .db
+        .run(move |c| {
+            let Some(v) = versions::find(c, &lookup)? else {
+                return Ok(None);
+            };
+            let flow = versions::load_flow(c, &v.id)?;
+            let approval = channels::approval(c, &v.id)?;
+            Ok(Some((v, flow, channels::list(c)?, approval)))
+        })
+        .await?;
+    let (version, flow, channels, approval) =
+        found.ok_or_else(|| ApiError::NotFound(format!("there is no version '{id}'")))?;
+    Ok(Loaded {
+        version,
+        flow,
+        channels,
+        approved_by: approval.map(|a| a.approved_by),
+    })
+}
+
+impl Loaded {
+    fn on(&self, channel: &str) -> bool {
+        self.channels
+            .iter()
+            .any(|c| c.name == channel && c.version_id == self.version.id)
+    }
+
+    fn production(&self) -> Option<String> {
+        self.channels
+            .iter()
+            .find(|c| c.name == channels::PRODUCTION)
+            .map(|c| c.version_id.clone())
+    }
+}
+
+pub async fn version(
+    signed: Signed,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    query: web::Query<DoneQuery>,
+) -> Page {
+    let loaded = load(&state, &id).await?;
+    let report = loaded.version.report()?;
+    let done = query.into_inner().done.map(|d| match d.as_str() {
+        "uploaded" => "The workbook is valid and stored as this version.".to_owned(),
+        "deploy" => "Staging now serves this version.".to_owned(),
+        "approve" => "You approved this version; an admin can publish it.".to_owned(),
+        "publish" => "Production now serves this version.".to_owned(),
+        "rollback" => "Production was rolled back to this version.".to_owned(),
+        _ => "Done.".to_owned(),
+    });
+    Ok(html(
+        StatusCode::OK,
+        &VersionPage {
+            nav: nav(&signed),
+            on_staging: loaded.on(channels::STAGING),
+            on_production: loaded.on(channels::PRODUCTION),
+            approved_by: loaded.approved_by.clone(),
+            can_deploy: signed.role >= Role::Operator,
+            can_approve: signed.role >= Role::Qa,
+            can_publish: signed.role >= Role::Admin,
+            groups: grouped(&report.warnings),
+            svg: diagram::svg(&loaded.flow),
+            steps: step_views(&loaded.flow),
+            version: loaded.version,
+            done,
+        },
+    ))
+}
+
+pub async fn workbook(_signed: Signed, state: web::Data<AppState>, id: web::Path<String>) -> Page {
+    Ok(crate::admin::versions::serve_workbook(&state, &id).await?)
+}
+
+pub(super) async fn diff_against_production(
+    state: &AppState,
+    loaded: &Loaded,
+) -> Result<(FlowDiff, String), DashboardError> {
+    let Some(production) = loaded.production() else {
+        return Ok((
+            flow_diff(&FlowDef::default(), &loaded.flow),
+            "nothing".into(),
+        ));
+    };
+    let other = load(state, &production).await?;
+    Ok((
+        flow_diff(&other.flow.without_rows(), &loaded.flow.without_rows()),
+        production,
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "diff.html")]
+struct DiffPage {
+    nav: Option<Nav>,
+    version: String,
+    against: String,
+    diff: FlowDiff,
+}
+
+pub async fn diff(signed: Signed, state: web::Data<AppState>, id: web::Path<String>) -> Page {
+    let loaded = load(&state, &id).await?;
+    let (diff, against) = diff_against_production(&state, &loaded).await?;
+    Ok(html(
+        StatusCode::OK,
+        &DiffPage {
+            nav: nav(&signed),
+            version: loaded.version.id,
+            against,
+            diff,
+        },
+    ))
+}
