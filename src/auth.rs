@@ -89,15 +89,39 @@ pub fn mint_admin_token(
     Ok(token)
 }
 
+/// Who a request acts as: the holder of an admin token (JSON API) or of a
+/// dashboard session. Both faces check roles through [`Identity::require`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AdminIdentity {
+pub struct Identity {
     pub name: String,
     pub role: Role,
 }
 
+/// The caller's role is below the one the action needs; each face words it
+/// (`ApiError::Forbidden`, the dashboard's page).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Forbidden {
+    pub needed: Role,
+    pub have: Role,
+}
+
+impl Identity {
+    /// Refuse unless the caller has at least `needed`.
+    pub fn require(&self, needed: Role) -> Result<&Identity, Forbidden> {
+        if self.role >= needed {
+            Ok(self)
+        } else {
+            Err(Forbidden {
+                needed,
+                have: self.role,
+            })
+        }
+    }
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum TokenCheck {
-    Valid(AdminIdentity),
+    Valid(Identity),
     Unknown,
     Expired,
 }
@@ -114,7 +138,7 @@ pub fn check_admin_token(conn: &mut AnyConnection, token: &str) -> Result<TokenC
     }
     let role = Role::parse(&row.role)
         .ok_or_else(|| StoreError::Corrupt(format!("role '{}'", row.role)))?;
-    Ok(TokenCheck::Valid(AdminIdentity {
+    Ok(TokenCheck::Valid(Identity {
         name: row.name,
         role,
     }))
@@ -232,6 +256,23 @@ mod tests {
             verify_user_token("s", &nul),
             Err(UserTokenError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn roles_below_the_needed_one_are_refused() {
+        let who = |role| Identity {
+            name: "x".into(),
+            role,
+        };
+        assert!(who(Role::Admin).require(Role::Qa).is_ok());
+        assert!(who(Role::Qa).require(Role::Qa).is_ok());
+        assert_eq!(
+            who(Role::Operator).require(Role::Qa),
+            Err(Forbidden {
+                needed: Role::Qa,
+                have: Role::Operator
+            })
+        );
     }
 
     #[test]

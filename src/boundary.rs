@@ -80,14 +80,17 @@ pub async fn guard<B: MessageBody>(
         .map(|s| Duration::from_secs(s.settings.body_timeout_secs))
         .unwrap_or(Duration::from_secs(30));
     if let Err(e) = check(&mut req, timeout).await {
-        use actix_web::ResponseError;
-        let mut res = e.error_response();
-        if matches!(e, ApiError::RequestTimeout(_)) {
+        let timed_out = matches!(e, ApiError::RequestTimeout(_));
+        // The error stays attached, so the default error handler can give
+        // it the dashboard's face on a page.
+        let mut res = req.error_response(e);
+        if timed_out {
             // The rest of a slow body is not worth waiting for.
-            res.head_mut()
+            res.response_mut()
+                .head_mut()
                 .set_connection_type(actix_web::http::ConnectionType::Close);
         }
-        return Ok(req.into_response(res).map_into_right_body());
+        return Ok(res.map_into_right_body());
     }
     Ok(next.call(req).await?.map_into_left_body())
 }

@@ -193,6 +193,10 @@ impl Application {
                     }
                 })
                 .wrap(actix_web::middleware::from_fn(crate::boundary::guard))
+                .wrap(
+                    actix_web::middleware::ErrorHandlers::new()
+                        .default_handler(crate::error::default_error_handler),
+                )
                 .wrap(tracing_actix_web::TracingLogger::default())
                 .app_data(state.clone())
                 .configure(|cfg| configure(cfg, state.settings.debug))

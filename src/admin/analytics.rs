@@ -10,7 +10,7 @@ use super::auth::Admin;
 use crate::analytics::{self, export};
 use crate::error::ApiError;
 use crate::startup::AppState;
-use crate::store::{channels, versions};
+use crate::store::channels;
 
 #[derive(Deserialize)]
 pub struct ChannelQuery {
@@ -18,13 +18,7 @@ pub struct ChannelQuery {
 }
 
 async fn known_version(state: &AppState, id: &str) -> Result<(), ApiError> {
-    let lookup = id.to_owned();
-    state
-        .db
-        .run(move |c| versions::find(c, &lookup))
-        .await?
-        .map(|_| ())
-        .ok_or_else(|| ApiError::NotFound(format!("there is no version '{id}'")))
+    super::versions::find(state, id).await.map(|_| ())
 }
 
 /// `?channel=`: production when absent, else staging or production; the API

@@ -1,23 +1,37 @@
 //! `/admin/api/channels` and approval: deploy, approve, publish, rollback.
 
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::auth::Admin;
 use crate::error::ApiError;
 use crate::release::Action;
 use crate::startup::AppState;
-use crate::store::channels::{self, Channel};
+use crate::store::channels::{self, ApprovalRow, Channel, ChannelRow};
 
 #[derive(Deserialize)]
 pub struct PointRequest {
     version: String,
 }
 
-/// Each channel with its version, since when, by whom, and its approval;
-/// plus what a production rollback would go back to.
-pub async fn list(_admin: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+/// A channel with its version, since when, by whom, and that version's approval.
+#[derive(Serialize)]
+pub struct ChannelState {
+    #[serde(flatten)]
+    pub pointer: ChannelRow,
+    pub approval: Option<ApprovalRow>,
+}
+
+/// Each channel, plus what a production rollback would go back to.
+#[derive(Serialize)]
+pub struct Overview {
+    pub channels: Vec<ChannelState>,
+    pub production_rollback_to: Option<String>,
+}
+
+/// The channel overview the JSON API returns and the dashboard shows.
+pub async fn overview(state: &AppState) -> Result<Overview, ApiError> {
     let (rows, approvals, previous) = state
         .db
         .run(|c| {
@@ -28,23 +42,24 @@ pub async fn list(_admin: Admin, state: web::Data<AppState>) -> Result<HttpRespo
             ))
         })
         .await?;
-    let list: Vec<_> = rows
-        .iter()
-        .map(|ch| {
-            let approval = approvals.iter().find(|a| a.version_id == ch.version_id);
-            json!({
-                "name": ch.name,
-                "version_id": ch.version_id,
-                "updated_at": ch.updated_at,
-                "updated_by": ch.updated_by,
-                "approval": approval,
-            })
+    let channels = rows
+        .into_iter()
+        .map(|pointer| ChannelState {
+            approval: approvals
+                .iter()
+                .find(|a| a.version_id == pointer.version_id)
+                .cloned(),
+            pointer,
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "channels": list,
-        "production_rollback_to": previous,
-    })))
+    Ok(Overview {
+        channels,
+        production_rollback_to: previous,
+    })
+}
+
+pub async fn list(_admin: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(overview(&state).await?))
 }
 
 pub async fn put(

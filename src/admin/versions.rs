@@ -9,10 +9,11 @@ use validator::Validate;
 use super::auth::Admin;
 use crate::auth::Role;
 use crate::error::ApiError;
+use crate::flow::FlowDef;
 use crate::master_data::Report;
 use crate::master_data::import::Outcome;
 use crate::startup::AppState;
-use crate::store::versions;
+use crate::store::versions::{self, VersionRow};
 
 #[derive(Deserialize)]
 pub struct UploadQuery {
@@ -43,36 +44,69 @@ where
     Ok(body)
 }
 
-/// The workbook from a multipart form (field `workbook`) or the raw body.
-async fn read_workbook(
+/// A workbook as uploaded: its bytes, its file name, and the CSRF token of
+/// the dashboard's form.
+pub struct Upload {
+    pub bytes: Vec<u8>,
+    pub name: Option<String>,
+    /// The `csrf` field when it comes before `workbook` (the dashboard's form
+    /// sends it first); empty otherwise.
+    pub csrf: String,
+}
+
+/// The most a form field other than the workbook may hold.
+const SMALL_FIELD: usize = 4096;
+
+/// The workbook from a multipart form (field `workbook`) or the raw body,
+/// within `limit`: the JSON API's upload and the dashboard's form both read
+/// it here, so they refuse the same way (README, "Operations": limits).
+pub async fn read_upload(
     req: &HttpRequest,
     payload: web::Payload,
     limit: usize,
     query_name: Option<String>,
-) -> Result<(Vec<u8>, Option<String>), ApiError> {
+) -> Result<Upload, ApiError> {
     let is_multipart = req
         .headers()
         .get(actix_web::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
     if !is_multipart {
-        return Ok((read_limited(payload, limit).await?, query_name));
+        return Ok(Upload {
+            bytes: read_limited(payload, limit).await?,
+            name: query_name,
+            csrf: String::new(),
+        });
     }
     let mut form = actix_multipart::Multipart::new(req.headers(), payload);
+    let mut csrf = String::new();
     while let Some(field) = form.next().await {
         let field = field.map_err(|e| {
             ApiError::InvalidRequest(format!("the multipart body is malformed: {e}"))
         })?;
-        if field.name() == Some("workbook") {
-            let name = field
-                .content_disposition()
-                .and_then(|d| d.get_filename())
-                .map(str::to_owned)
-                .or(query_name);
-            if let Some(name) = &name {
-                crate::boundary::refuse_nul("the file name", name)?;
+        match field.name() {
+            Some("workbook") => {
+                let name = field
+                    .content_disposition()
+                    .and_then(|d| d.get_filename())
+                    .map(str::to_owned)
+                    .or(query_name);
+                if let Some(name) = &name {
+                    crate::boundary::refuse_nul("the file name", name)?;
+                }
+                return Ok(Upload {
+                    bytes: read_limited(field, limit).await?,
+                    name,
+                    csrf,
+                });
             }
-            return Ok((read_limited(field, limit).await?, name));
+            Some("csrf") => {
+                csrf =
+                    String::from_utf8_lossy(&read_limited(field, SMALL_FIELD).await?).into_owned();
+            }
+            _ => {
+                read_limited(field, SMALL_FIELD).await?;
+            }
         }
     }
     Err(ApiError::InvalidRequest(
@@ -100,14 +134,19 @@ pub async fn upload(
     query: web::Query<UploadQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let who = admin.require(Role::Operator)?;
-    let (bytes, name) = read_workbook(
+    let upload = read_upload(
         &req,
         payload,
         state.settings.max_upload_bytes,
         query.into_inner().file_name,
     )
     .await?;
-    respond(state.importer.import(bytes, name, &who.name).await?)
+    respond(
+        state
+            .importer
+            .import(upload.bytes, upload.name, &who.name)
+            .await?,
+    )
 }
 
 #[derive(Deserialize, Validate)]
@@ -159,21 +198,37 @@ fn not_found(id: &str) -> ApiError {
     ApiError::NotFound(format!("there is no version '{id}'"))
 }
 
-pub async fn show(
-    _admin: Admin,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
-    let lookup = id.clone();
-    let found = state
+/// A stored version, or 404 `not_found`: every route that names a version
+/// (API and dashboard) looks it up here.
+pub async fn find(state: &AppState, id: &str) -> Result<VersionRow, ApiError> {
+    let lookup = id.to_owned();
+    state
+        .db
+        .run(move |c| versions::find(c, &lookup))
+        .await?
+        .ok_or_else(|| not_found(id))
+}
+
+/// A stored version with its flow, or 404 `not_found`.
+pub async fn load(state: &AppState, id: &str) -> Result<(VersionRow, FlowDef), ApiError> {
+    let lookup = id.to_owned();
+    state
         .db
         .run(move |c| match versions::find(c, &lookup)? {
             Some(v) => Ok(Some((versions::load_flow(c, &v.id)?, v))),
             None => Ok(None),
         })
-        .await?;
-    let (flow, version) = found.ok_or_else(|| not_found(&id))?;
+        .await?
+        .map(|(flow, version)| (version, flow))
+        .ok_or_else(|| not_found(id))
+}
+
+pub async fn show(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (version, flow) = load(&state, &id).await?;
     let report = version.report()?;
     Ok(HttpResponse::Ok().json(json!({
         "version": version,
@@ -194,12 +249,7 @@ pub async fn workbook(
 
 /// The original file of a version, as an attachment.
 pub async fn serve_workbook(state: &AppState, id: &str) -> Result<HttpResponse, ApiError> {
-    let lookup = id.to_owned();
-    let version = state
-        .db
-        .run(move |c| versions::find(c, &lookup))
-        .await?
-        .ok_or_else(|| not_found(id))?;
+    let version = find(state, id).await?;
     let bytes = state.storage.get(&version.store_key).await?.ok_or_else(|| {
         tracing::error!(version = %version.id, key = %version.store_key, "stored workbook is missing");
         ApiError::NotFound(format!("the original file of version '{id}' is missing from the store"))

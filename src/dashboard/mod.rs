@@ -137,6 +137,12 @@ macro_rules! through_api_error {
     )*};
 }
 
+impl From<crate::auth::Forbidden> for DashboardError {
+    fn from(crate::auth::Forbidden { needed, have }: crate::auth::Forbidden) -> Self {
+        DashboardError::Forbidden { needed, have }
+    }
+}
+
 through_api_error!(
     StoreError,
     crate::release::ReleaseError,
@@ -170,17 +176,42 @@ impl ResponseError for DashboardError {
         let title = match self {
             DashboardError::Forbidden { .. } => "Not allowed",
             DashboardError::BadCsrf => "Form expired",
-            DashboardError::Api(e) if e.status_code().is_server_error() => "Try again shortly",
-            _ => "That did not work",
+            _ => api_title(self.status_code()),
         };
-        let page = MessagePage {
-            nav: None,
-            title,
-            text: self.to_string(),
-            style: "danger",
-        };
-        html(self.status_code(), &page)
+        message(self.status_code(), title, &self.to_string())
     }
+}
+
+/// The title of a page that reports an API error.
+fn api_title(status: StatusCode) -> &'static str {
+    if status.is_server_error() {
+        "Try again shortly"
+    } else {
+        "That did not work"
+    }
+}
+
+/// Whether `path` is a dashboard page (the JSON API under `/admin/api` is not).
+pub fn is_page(path: &str) -> bool {
+    (path == "/admin" || path.starts_with("/admin/"))
+        && !path.starts_with("/admin/api/")
+        && path != "/admin/api"
+}
+
+/// The dashboard's error page for an error of the API's kinds, as the
+/// default error handler renders it on a page.
+pub fn error_page(status: StatusCode, text: &str) -> HttpResponse {
+    message(status, api_title(status), text)
+}
+
+fn message(status: StatusCode, title: &str, text: &str) -> HttpResponse {
+    let page = MessagePage {
+        nav: None,
+        title,
+        text: text.to_owned(),
+        style: "danger",
+    };
+    html(status, &page)
 }
 
 /// A visitor who is not signed in is sent to the sign-in page: routine, not

@@ -13,7 +13,7 @@ use crate::auth::Role;
 use crate::flow::Condition;
 use crate::startup::AppState;
 use crate::store::audit::{self, AuditEntry};
-use crate::store::channels::{self, ChannelRow};
+use crate::store::channels;
 use crate::store::versions::{self, VersionRow};
 
 type Page = Result<HttpResponse, DashboardError>;
@@ -182,31 +182,17 @@ struct OverviewPage {
 }
 
 pub async fn overview(signed: Signed, state: web::Data<AppState>) -> Page {
-    let (rows, approvals, list, rollback_to) = state
-        .db
-        .run(|c| {
-            Ok((
-                channels::list(c)?,
-                channels::approvals(c)?,
-                versions::list(c)?,
-                channels::previous(c, channels::PRODUCTION)?,
-            ))
-        })
-        .await?;
-    let approved = |v: &str| {
-        approvals
-            .iter()
-            .find(|a| a.version_id == v)
-            .map(|a| a.approved_by.clone())
-    };
-    let channels: Vec<ChannelView> = rows
-        .iter()
-        .map(|c: &ChannelRow| ChannelView {
-            name: c.name.clone(),
-            version: c.version_id.clone(),
-            since: c.updated_at.format("%Y-%m-%d %H:%M").to_string(),
-            by: c.updated_by.clone(),
-            approved_by: approved(&c.version_id),
+    let live = crate::admin::channels::overview(&state).await?;
+    let list = state.db.run(versions::list).await?;
+    let channels: Vec<ChannelView> = live
+        .channels
+        .into_iter()
+        .map(|c| ChannelView {
+            since: c.pointer.updated_at.format("%Y-%m-%d %H:%M").to_string(),
+            name: c.pointer.name,
+            version: c.pointer.version_id,
+            by: c.pointer.updated_by,
+            approved_by: c.approval.map(|a| a.approved_by),
         })
         .collect();
     let pending = channels
@@ -222,7 +208,9 @@ pub async fn overview(signed: Signed, state: web::Data<AppState>) -> Page {
             pending,
             versions: list.into_iter().take(50).collect(),
             // Only admins may roll back: nobody else is offered the button.
-            rollback_to: rollback_to.filter(|_| signed.role >= Role::Admin),
+            rollback_to: live
+                .production_rollback_to
+                .filter(|_| signed.role >= Role::Admin),
         },
     ))
 }

@@ -12,6 +12,7 @@ use super::session::Signed;
 use super::{DashboardError, html};
 use crate::error::ApiError;
 use crate::flow::view;
+use crate::onboarding::qa::{DebugState, RunSummary};
 use crate::startup::AppState;
 
 type Page = Result<HttpResponse, DashboardError>;
@@ -77,30 +78,25 @@ pub async fn preview(signed: Signed, state: web::Data<AppState>, user: web::Path
 /// The run so far as chat turns, with the input of the scene on screen.
 async fn conversation(
     state: &AppState,
-    debug: &crate::onboarding::qa::DebugState,
-    run: &Value,
+    debug: &DebugState,
+    run: &RunSummary,
     current: &crate::flow::view::State,
 ) -> Result<(Vec<Turn>, Option<InputForm>), DashboardError> {
-    let version = text(&run["version"]);
+    let version = run.version.clone();
     let flows = state.onboarding.flows().clone();
     let flow = state.db.run(move |c| flows.get(c, &version)).await?;
-    let effective: crate::flow::Attributes = debug.attributes["effective"]
-        .as_object()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
+    let effective = &debug.attributes.effective;
     let source_of = |step: &str, condition: &str| {
         debug
             .variants
             .iter()
-            .find(|v| v["step"] == step && v["condition"] == condition)
-            .map(|v| text(&v["source"]))
+            .find(|v| v.step == step && v.condition == condition)
+            .map(|v| v.source.clone())
     };
     let turn = |scene_key: &str, answer: Option<String>| -> Option<Turn> {
         let i = flow.scene_position(scene_key)?;
         let s = flow.scene(i);
-        let view = view::scene_view(&flow, i, String::new(), &effective);
+        let view = view::scene_view(&flow, i, String::new(), effective);
         Some(Turn {
             step: s.step.clone(),
             scene: s.key.clone(),
@@ -117,12 +113,12 @@ async fn conversation(
         .history
         .iter()
         .filter_map(|h| {
-            let answer = match &h["answer"] {
+            let answer = match &h.answer {
                 Value::Null => "(next)".to_owned(),
                 Value::Array(items) => items.iter().map(text).collect::<Vec<_>>().join(", "),
                 other => text(other),
             };
-            turn(h["scene"].as_str()?, Some(answer))
+            turn(&h.scene, Some(answer))
         })
         .collect();
     let input = current.scene.as_ref().map(|s| {

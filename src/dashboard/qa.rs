@@ -13,7 +13,9 @@ use super::session::Signed;
 use super::{DashboardError, html};
 use crate::auth::Role;
 use crate::error::ApiError;
+use crate::flow::Attributes;
 use crate::flow::conditions::KNOWN_START_ATTRIBUTES;
+use crate::onboarding::qa::ConditionResult;
 use crate::startup::AppState;
 use crate::store::testers;
 
@@ -95,15 +97,23 @@ struct TesterPage {
     user: String,
     done: Option<String>,
     run_summary: String,
-    /// name, start, answer, override, effective
-    attributes: Vec<(String, String, String, String, String)>,
-    conditions: Vec<(String, bool)>,
+    attributes: Vec<AttributeRow>,
+    conditions: Vec<ConditionResult>,
     known: Vec<(String, String)>,
     extra: String,
     /// `step|scene` and its label
     groups: Vec<(String, String)>,
     steps: Vec<String>,
     variants: Vec<String>,
+}
+
+/// One attribute's value from each source, as text.
+struct AttributeRow {
+    name: String,
+    start: String,
+    answer: String,
+    overridden: String,
+    effective: String,
 }
 
 #[derive(Deserialize)]
@@ -120,27 +130,22 @@ pub async fn tester(
     require_qa(&signed, &state)?;
     let user = user.into_inner();
     let debug = state.onboarding.debug_state(user.clone()).await?;
-    let attrs = &debug.attributes;
-    let source = |s: &str| attrs[s].as_object().cloned().unwrap_or_default();
-    let (start, answers, overrides, effective) = (
-        source("start"),
-        source("answers"),
-        source("overrides"),
-        source("effective"),
-    );
-    let attributes = effective
+    let sources = &debug.attributes;
+    let attributes = sources
+        .effective
         .iter()
         .map(|(k, v)| {
-            let get = |m: &Map<String, Value>| m.get(k).map(text).unwrap_or_default();
-            (
-                k.clone(),
-                get(&start),
-                get(&answers),
-                get(&overrides),
-                text(v),
-            )
+            let get = |m: &Attributes| m.get(k).map(text).unwrap_or_default();
+            AttributeRow {
+                name: k.clone(),
+                start: get(&sources.start),
+                answer: get(&sources.answers),
+                overridden: get(&sources.overrides),
+                effective: text(v),
+            }
         })
         .collect();
+    let overrides = &sources.overrides;
     let known = KNOWN_START_ATTRIBUTES
         .iter()
         .map(|k| {
@@ -157,7 +162,7 @@ pub async fn tester(
         .collect::<Vec<_>>()
         .join("\n");
     let version = match &debug.run {
-        Some(run) => run["version"].as_str().map(str::to_owned),
+        Some(run) => Some(run.version.clone()),
         None => state
             .db
             .run(|c| crate::store::channels::get(c, crate::store::channels::STAGING))
@@ -189,8 +194,8 @@ pub async fn tester(
     let run_summary = match (&debug.run, &debug.state) {
         (Some(run), Some(st)) => format!(
             "version {}, {}, at step {}, scene {}, {}",
-            text(&run["version"]),
-            text(&run["status"]),
+            run.version,
+            run.status,
             st.scene.as_ref().map_or("—".into(), |s| s.step.clone()),
             st.scene.as_ref().map_or("—".into(), |s| s.key.clone()),
             crate::text::counted(st.progress.answered as i64, "answer")
@@ -205,11 +210,7 @@ pub async fn tester(
             done: query.into_inner().done.map(|d| format!("Done: {d}.")),
             run_summary,
             attributes,
-            conditions: debug
-                .conditions
-                .iter()
-                .map(|c| (text(&c["name"]), c["matches"] == Value::Bool(true)))
-                .collect(),
+            conditions: debug.conditions,
             known,
             extra,
             groups,
@@ -217,15 +218,7 @@ pub async fn tester(
             variants: debug
                 .variants
                 .iter()
-                .map(|v| {
-                    format!(
-                        "{} ({}): {} — {}",
-                        text(&v["step"]),
-                        text(&v["condition"]),
-                        text(&v["scene"]),
-                        text(&v["source"])
-                    )
-                })
+                .map(|v| format!("{} ({}): {} — {}", v.step, v.condition, v.scene, v.source))
                 .collect(),
             user,
         },

@@ -11,7 +11,7 @@ use futures_util::future::LocalBoxFuture;
 
 use super::DashboardError;
 use super::throttle::RetryAfter;
-use crate::auth::{Role, random_hex, sha256_hex};
+use crate::auth::{Identity, Role, random_hex, sha256_hex};
 use crate::startup::AppState;
 use crate::store::users::{self, SessionRow, UserRow};
 use crate::store::{AnyConnection, StoreError};
@@ -23,27 +23,24 @@ const SESSION_HOURS: i64 = 12;
 const FAILURES_BEFORE_LOCKOUT: i32 = 5;
 const LOCKOUT: chrono::Duration = chrono::Duration::seconds(60);
 
-/// The signed-in user of a dashboard request.
+/// The signed-in user of a dashboard request; its [`Identity`] (name, role,
+/// `require`) is reached through `Deref`, as for the admin API's caller.
 #[derive(Debug, Clone)]
 pub struct Signed {
-    pub name: String,
-    pub role: Role,
+    pub who: Identity,
     pub csrf: String,
     token_hash: String,
 }
 
-impl Signed {
-    pub fn require(&self, needed: Role) -> Result<(), DashboardError> {
-        if self.role >= needed {
-            Ok(())
-        } else {
-            Err(DashboardError::Forbidden {
-                needed,
-                have: self.role,
-            })
-        }
-    }
+impl std::ops::Deref for Signed {
+    type Target = Identity;
 
+    fn deref(&self) -> &Identity {
+        &self.who
+    }
+}
+
+impl Signed {
     /// Refuse a form whose CSRF token is not this session's.
     pub fn check_csrf(&self, sent: &str) -> Result<(), DashboardError> {
         if !sent.is_empty() && sent == self.csrf {
@@ -74,8 +71,10 @@ impl FromRequest for Signed {
             let role = Role::parse(&user.role)
                 .ok_or_else(|| StoreError::Corrupt(format!("role '{}'", user.role)))?;
             Ok(Signed {
-                name: user.name,
-                role,
+                who: Identity {
+                    name: user.name,
+                    role,
+                },
                 csrf: session.csrf_token,
                 token_hash: hash,
             })

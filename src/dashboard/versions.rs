@@ -4,12 +4,12 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use futures_util::StreamExt;
 use serde::Deserialize;
 
 use super::pages::{Nav, nav, redirect};
 use super::session::Signed;
 use super::{DashboardError, diagram, html};
+use crate::admin::versions::read_upload;
 use crate::auth::Role;
 use crate::error::ApiError;
 use crate::flow::diff::{FlowDiff, diff as flow_diff};
@@ -18,7 +18,7 @@ use crate::master_data::import::Outcome;
 use crate::master_data::{Problem, Report};
 use crate::startup::AppState;
 use crate::store::channels::{self, ChannelRow};
-use crate::store::versions::{self, VersionRow};
+use crate::store::versions::VersionRow;
 
 type Page = Result<HttpResponse, DashboardError>;
 
@@ -63,74 +63,45 @@ pub async fn upload(
     payload: web::Payload,
 ) -> Page {
     signed.require(Role::Operator)?;
-    let limit = state.settings.max_upload_bytes;
-    let mut form = actix_multipart::Multipart::new(req.headers(), payload);
-    let (mut csrf, mut file, mut name) = (String::new(), None, None);
-    while let Some(field) = form.next().await {
-        let mut field = field
-            .map_err(|e| ApiError::InvalidRequest(format!("the form could not be read: {e}")))?;
-        let field_name = field.name().unwrap_or_default().to_owned();
-        if field_name == "workbook" {
-            name = field
-                .content_disposition()
-                .and_then(|d| d.get_filename())
-                .map(str::to_owned);
-            if let Some(name) = &name {
-                crate::boundary::refuse_nul("the file name", name)?;
-            }
-        }
-        let mut bytes = Vec::new();
-        while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|e| {
-                ApiError::InvalidRequest(format!("the upload was interrupted: {e}"))
-            })?;
-            if bytes.len() + chunk.len() > limit {
-                return Err(
-                    ApiError::InvalidWorkbook(Box::new(Report::unreadable(format!(
-                        "The file is larger than the upload limit of {} MB.",
-                        limit / (1024 * 1024)
-                    ))))
-                    .into(),
-                );
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        match field_name.as_str() {
-            "csrf" => csrf = String::from_utf8_lossy(&bytes).into_owned(),
-            "workbook" => file = Some(bytes),
-            _ => {}
-        }
-    }
-    signed.check_csrf(&csrf)?;
-    let bytes = file
-        .filter(|b| !b.is_empty())
-        .ok_or_else(|| ApiError::InvalidRequest("choose a workbook file to upload".into()))?;
+    // Read and refused as by the JSON API: a file over the limit is the
+    // same unreadable-workbook report, shown on this page.
+    let upload = match read_upload(&req, payload, state.settings.max_upload_bytes, None).await {
+        Ok(upload) => upload,
+        Err(ApiError::InvalidWorkbook(report)) => return Ok(refused(&signed, &report)),
+        Err(e) => return Err(e.into()),
+    };
+    signed.check_csrf(&upload.csrf)?;
     match state
         .importer
-        .import(bytes, name, &signed.name)
+        .import(upload.bytes, upload.name, &signed.name)
         .await
         .map_err(ApiError::from)?
     {
         Outcome::Created { version, .. } | Outcome::Existing { version, .. } => Ok(redirect(
             &format!("/admin/versions/{}?done=uploaded", version.id),
         )),
-        Outcome::Invalid { report } => Ok(html(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &UploadPage {
-                csrf: signed.csrf.clone(),
-                nav: nav(&signed),
-                error_count: report.errors.len(),
-                groups: grouped(
-                    &report
-                        .errors
-                        .iter()
-                        .chain(&report.warnings)
-                        .cloned()
-                        .collect::<Vec<_>>(),
-                ),
-            },
-        )),
+        Outcome::Invalid { report } => Ok(refused(&signed, &report)),
     }
+}
+
+/// The upload page again, with every problem of the refused workbook.
+fn refused(signed: &Signed, report: &Report) -> HttpResponse {
+    html(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &UploadPage {
+            csrf: signed.csrf.clone(),
+            nav: nav(signed),
+            error_count: report.errors.len(),
+            groups: grouped(
+                &report
+                    .errors
+                    .iter()
+                    .chain(&report.warnings)
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            ),
+        },
+    )
 }
 
 struct SceneRow {
@@ -220,20 +191,12 @@ pub(super) struct Loaded {
 }
 
 pub(super) async fn load(state: &AppState, id: &str) -> Result<Loaded, DashboardError> {
-    let lookup = id.to_owned();
-    let found = state
+    let (version, flow) = crate::admin::versions::load(state, id).await?;
+    let lookup = version.id.clone();
+    let (channels, approval) = state
         .db
-        .run(move |c| {
-            let Some(v) = versions::find(c, &lookup)? else {
-                return Ok(None);
-            };
-            let flow = versions::load_flow(c, &v.id)?;
-            let approval = channels::approval(c, &v.id)?;
-            Ok(Some((v, flow, channels::list(c)?, approval)))
-        })
+        .run(move |c| Ok((channels::list(c)?, channels::approval(c, &lookup)?)))
         .await?;
-    let (version, flow, channels, approval) =
-        found.ok_or_else(|| ApiError::NotFound(format!("there is no version '{id}'")))?;
     Ok(Loaded {
         version,
         flow,

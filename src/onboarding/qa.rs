@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use chrono::NaiveDateTime;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{
     Onboarding, OnboardingError, Result, Who, advance, effective_attributes, parse_object, render,
@@ -16,21 +17,73 @@ use crate::flow::{Attributes, Next};
 use crate::store::runs::{self, AssignmentRow};
 use crate::store::{AnyConnection, channels, testers};
 
-/// Everything QA needs to see about one tester.
+/// Everything QA needs to see about one tester: the body of
+/// `GET /debug/users/{id}` and what the dashboard's tester pages show.
 #[derive(Debug, Serialize)]
 pub struct DebugState {
     pub user_id: String,
     pub channel: &'static str,
-    /// Attributes by source, and the effective values conditions see.
-    pub attributes: Value,
+    pub attributes: AttributeSources,
     /// Every condition of the catalogue with its result for this user.
-    pub conditions: Vec<Value>,
-    pub variants: Vec<Value>,
-    pub run: Option<Value>,
+    pub conditions: Vec<ConditionResult>,
+    pub variants: Vec<Variant>,
+    pub run: Option<RunSummary>,
     /// The state the app gets now.
     pub state: Option<State>,
     /// Answers of the run, oldest first.
-    pub history: Vec<Value>,
+    pub history: Vec<HistoryEntry>,
+}
+
+/// Attributes by source, and the effective values conditions see
+/// (overrides over answers over start attributes).
+#[derive(Debug, Serialize)]
+pub struct AttributeSources {
+    pub start: Attributes,
+    pub answers: Attributes,
+    pub overrides: Attributes,
+    pub effective: Attributes,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConditionResult {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub attributes: Vec<&'static str>,
+    pub matches: bool,
+}
+
+/// A stored A/B assignment: `source` is `bucket` or `forced`.
+#[derive(Debug, Serialize)]
+pub struct Variant {
+    pub step: String,
+    pub condition: String,
+    pub scene: String,
+    pub source: String,
+    pub assigned_at: NaiveDateTime,
+    pub exposed_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RunSummary {
+    pub id: String,
+    pub version: String,
+    pub status: String,
+    pub step: Option<String>,
+    pub scene: Option<String>,
+    pub scene_id: Option<String>,
+    pub answered: i32,
+    pub started_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HistoryEntry {
+    pub scene_id: String,
+    pub step: String,
+    pub scene: String,
+    /// The answer as sent (`null` for a scene without input).
+    pub answer: Value,
+    pub at: NaiveDateTime,
 }
 
 /// Why a scene of `flow` is served, in words for QA: its condition, and for
@@ -96,50 +149,64 @@ impl Onboarding {
                 let today = crate::store::now().date();
                 let conditions = crate::flow::catalogue()
                     .iter()
-                    .map(|cond| {
-                        json!({
-                            "name": cond.name,
-                            "description": cond.description,
-                            "attributes": cond.attributes(),
-                            "matches": cond.matches(&effective, today),
-                        })
+                    .map(|cond| ConditionResult {
+                        name: cond.name,
+                        description: cond.description,
+                        attributes: cond.attributes(),
+                        matches: cond.matches(&effective, today),
                     })
                     .collect();
                 let variants = testers::assignments_of(c, &user_id)?
                     .into_iter()
-                    .map(|a| {
-                        json!({"step": a.step_key, "condition": a.condition_name, "scene": a.scene_key,
-                               "source": a.source, "assigned_at": a.assigned_at, "exposed_at": a.exposed_at})
+                    .map(|a| Variant {
+                        step: a.step_key,
+                        condition: a.condition_name,
+                        scene: a.scene_key,
+                        source: a.source,
+                        assigned_at: a.assigned_at,
+                        exposed_at: a.exposed_at,
                     })
                     .collect();
-                let (state, history, run_json) = match &run {
+                let (state, history, summary) = match &run {
                     Some(r) => {
                         let flow = flows.get(c, &r.version_id)?;
                         let history = testers::answers_of(c, &r.id)?
                             .into_iter()
-                            .map(|a| {
-                                let answer: Value =
-                                    serde_json::from_str(&a.answer).unwrap_or(Value::Null);
-                                json!({"scene_id": a.scene_id, "step": a.step_key, "scene": a.scene_key,
-                                       "answer": answer, "at": a.created_at})
+                            .map(|a| HistoryEntry {
+                                answer: serde_json::from_str(&a.answer).unwrap_or(Value::Null),
+                                scene_id: a.scene_id,
+                                step: a.step_key,
+                                scene: a.scene_key,
+                                at: a.created_at,
                             })
                             .collect();
-                        let run_json = json!({
-                            "id": r.id, "version": r.version_id, "status": r.status,
-                            "step": r.step_key, "scene": r.scene_key, "scene_id": r.scene_id,
-                            "answered": r.answered, "started_at": r.started_at, "updated_at": r.updated_at,
-                        });
-                        (Some(render(&flow, r, &effective)?), history, Some(run_json))
+                        let summary = RunSummary {
+                            id: r.id.clone(),
+                            version: r.version_id.clone(),
+                            status: r.status.clone(),
+                            step: r.step_key.clone(),
+                            scene: r.scene_key.clone(),
+                            scene_id: r.scene_id.clone(),
+                            answered: r.answered,
+                            started_at: r.started_at,
+                            updated_at: r.updated_at,
+                        };
+                        (Some(render(&flow, r, &effective)?), history, Some(summary))
                     }
                     None => (None, Vec::new(), None),
                 };
                 Ok(DebugState {
                     user_id,
                     channel,
-                    attributes: json!({"start": start, "answers": answers, "overrides": overrides, "effective": effective}),
+                    attributes: AttributeSources {
+                        start,
+                        answers,
+                        overrides,
+                        effective,
+                    },
                     conditions,
                     variants,
-                    run: run_json,
+                    run: summary,
                     state,
                     history,
                 })

@@ -11,6 +11,7 @@ mod cli_people;
 mod dashboard;
 mod debug;
 mod events_sink;
+mod faces;
 mod first_hour;
 mod hardening;
 mod health;
