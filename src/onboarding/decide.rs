@@ -68,7 +68,7 @@ pub enum Answered {
     /// step answered (for the metrics).
     Moved {
         state: State,
-        write: Write,
+        write: Box<Write>,
         counted: (String, String),
     },
 }
@@ -155,7 +155,7 @@ pub fn answer(
     write.run = Some(RunWrite::Update { run, expected });
     Ok(Answered::Moved {
         state,
-        write,
+        write: Box::new(write),
         counted,
     })
 }

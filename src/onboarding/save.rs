@@ -43,12 +43,10 @@ pub enum AssignmentWrite {
 pub fn save(c: &mut AnyConnection, w: &Write) -> Result<()> {
     match &w.run {
         Some(RunWrite::Insert(run)) => runs::insert(c, run)?,
-        Some(RunWrite::Update { run, expected }) => {
-            if !runs::update(c, run, *expected)? {
-                return Err(OnboardingError::Conflict);
-            }
+        Some(RunWrite::Update { run, expected }) if !runs::update(c, run, *expected)? => {
+            return Err(OnboardingError::Conflict);
         }
-        None => {}
+        Some(RunWrite::Update { .. }) | None => {}
     }
     if let Some(answer) = &w.answer {
         runs::insert_answer(c, answer)?;
