@@ -13,7 +13,8 @@ use crate::auth;
 use crate::config::Settings;
 use crate::master_data::import::Outcome;
 use crate::master_data::{self, Limits, export};
-use crate::startup::{AppState, Application};
+use crate::startup::Application;
+use crate::storage::Storage;
 use crate::store::{channels, versions};
 use crate::text::counted;
 
@@ -187,9 +188,7 @@ async fn run(command: Command, settings: Settings) -> Result<ExitCode, String> {
         Command::Validate { file, format } => Ok(validate(&file, format)),
         Command::Token { .. } => unreachable!("handled before the runtime starts"),
         Command::Migrate => {
-            AppState::connect(settings)
-                .await
-                .map_err(|e| e.to_string())?;
+            database::migrated(&settings).await?;
             println!("migrations are up to date");
             Ok(ExitCode::SUCCESS)
         }
@@ -197,15 +196,25 @@ async fn run(command: Command, settings: Settings) -> Result<ExitCode, String> {
         Command::Import { file, deploy } => {
             let bytes =
                 std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-            let state = AppState::connect(settings)
+            // A small pool and the import and release pipeline, not the
+            // server: no alert sender (the command exits before it could
+            // deliver), no background tasks.
+            let db = database::open(&settings).await?;
+            let storage = Storage::from_url(&settings.store, &settings.s3)
                 .await
                 .map_err(|e| e.to_string())?;
+            let (importer, releases) = crate::startup::pipeline(
+                &settings,
+                &db,
+                &storage,
+                &crate::metrics::Metrics::new(),
+                &crate::alerts::Alerts::disabled(),
+            );
             let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
             let actor = std::env::var("USER")
                 .map(|u| format!("cli:{u}"))
                 .unwrap_or_else(|_| "cli".into());
-            let outcome = state
-                .importer
+            let outcome = importer
                 .import(bytes, name, &actor)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -233,8 +242,7 @@ async fn run(command: Command, settings: Settings) -> Result<ExitCode, String> {
             if let Some(channel) = deploy {
                 // Through the release pipeline, so the store's pointer moves too.
                 let channel = channels::Channel::parse(&channel).ok_or("unknown channel")?;
-                state
-                    .releases
+                releases
                     .point(channel, &version.id, &actor)
                     .await
                     .map_err(|e| e.to_string())?;
@@ -244,12 +252,9 @@ async fn run(command: Command, settings: Settings) -> Result<ExitCode, String> {
         }
         Command::User { command } => people::user(command, &settings).await,
         Command::Export { channel, file } => {
-            let state = AppState::connect(settings)
-                .await
-                .map_err(|e| e.to_string())?;
+            let db = database::open(&settings).await?;
             let lookup = channel.clone();
-            let flow = state
-                .db
+            let flow = db
                 .run(move |c| match channels::get(c, &lookup)? {
                     Some(ch) => {
                         versions::load_flow(c, &ch.version_id).map(|f| Some((ch.version_id, f)))

@@ -47,6 +47,35 @@ pub enum StartupError {
     },
 }
 
+/// The importer and the release pipeline over `db` and `storage`: the
+/// server's, and the CLI's (`import`, with alerts disabled).
+pub fn pipeline(
+    settings: &Settings,
+    db: &Db,
+    storage: &Storage,
+    metrics: &Metrics,
+    alerts: &Alerts,
+) -> (Importer, Releases) {
+    let importer = Importer {
+        db: db.clone(),
+        storage: storage.clone(),
+        limits: Limits {
+            max_bytes: settings.max_upload_bytes,
+            ..Limits::default()
+        },
+        metrics: metrics.clone(),
+        alerts: alerts.clone(),
+        writing: Default::default(),
+    };
+    let releases = Releases {
+        db: db.clone(),
+        storage: storage.clone(),
+        allow_self_approval: settings.allow_self_approval,
+        alerts: alerts.clone(),
+    };
+    (importer, releases)
+}
+
 impl AppState {
     /// Connect to the database (running migrations) and the object store.
     pub async fn connect(settings: Settings) -> Result<AppState, StartupError> {
@@ -56,27 +85,10 @@ impl AppState {
             .await
             .map_err(|e| StoreError::Migration(e.to_string()))??;
         let storage = Storage::from_url(&settings.store, &settings.s3).await?;
-        let limits = Limits {
-            max_bytes: settings.max_upload_bytes,
-            ..Limits::default()
-        };
         let metrics = Metrics::new();
         let alerts = Alerts::start(&settings.alerts);
-        let importer = Importer {
-            db: db.clone(),
-            storage: storage.clone(),
-            limits,
-            metrics: metrics.clone(),
-            alerts: alerts.clone(),
-            writing: Default::default(),
-        };
+        let (importer, releases) = pipeline(&settings, &db, &storage, &metrics, &alerts);
         let onboarding = Onboarding::new(db.clone(), metrics.clone());
-        let releases = Releases {
-            db: db.clone(),
-            storage: storage.clone(),
-            allow_self_approval: settings.allow_self_approval,
-            alerts: alerts.clone(),
-        };
         let sign_in =
             crate::dashboard::throttle::SignInGuard::new(settings.sign_in_per_ip_per_minute);
         Ok(AppState {

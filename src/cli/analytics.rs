@@ -8,7 +8,6 @@ use clap::Subcommand;
 
 use crate::analytics::{generate, rebuild};
 use crate::config::Settings;
-use crate::startup::AppState;
 use crate::store::{channels, versions};
 
 #[derive(Subcommand)]
@@ -96,15 +95,12 @@ impl Bar {
 }
 
 pub async fn run(command: AnalyticsCommand, settings: Settings) -> Result<ExitCode, String> {
-    let state = AppState::connect(settings)
-        .await
-        .map_err(|e| e.to_string())?;
+    let db = super::database::open(&settings).await?;
     match command {
         AnalyticsCommand::Rebuild { version } => {
             if let Some(v) = &version {
                 let lookup = v.clone();
-                if state
-                    .db
+                if db
                     .run(move |c| versions::find(c, &lookup))
                     .await
                     .map_err(|e| e.to_string())?
@@ -114,16 +110,14 @@ pub async fn run(command: AnalyticsCommand, settings: Settings) -> Result<ExitCo
                 }
             }
             let started = Instant::now();
-            state
-                .db
-                .run(move |c| {
-                    let mut bar = Bar::new("rebuild");
-                    rebuild::rebuild(c, version.as_deref(), |p| {
-                        bar.draw(p.done.max(0) as u64, p.until.max(0) as u64, "ids")
-                    })
+            db.run(move |c| {
+                let mut bar = Bar::new("rebuild");
+                rebuild::rebuild(c, version.as_deref(), |p| {
+                    bar.draw(p.done.max(0) as u64, p.until.max(0) as u64, "ids")
                 })
-                .await
-                .map_err(|e| e.to_string())?;
+            })
+            .await
+            .map_err(|e| e.to_string())?;
             println!(
                 "aggregates rebuilt in {:.1} s",
                 started.elapsed().as_secs_f64()
@@ -138,10 +132,9 @@ pub async fn run(command: AnalyticsCommand, settings: Settings) -> Result<ExitCo
             days,
             seed,
         } => {
-            let flows = state.onboarding.flows().clone();
+            let flows = crate::store::FlowCache::default();
             let started = Instant::now();
-            let written = state
-                .db
+            let written = db
                 .run(move |c| {
                     let version = match version {
                         Some(v) => v,

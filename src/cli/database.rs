@@ -42,6 +42,11 @@ pub fn require_existing(url: &str) -> Result<(), String> {
 /// not need the server's other parts.
 pub async fn open(settings: &Settings) -> Result<Db, String> {
     require_existing(&settings.database_url)?;
+    migrated(settings).await
+}
+
+/// A small pool, migrated; a missing SQLite file is created (`migrate`).
+pub async fn migrated(settings: &Settings) -> Result<Db, String> {
     let db = Db::new(&settings.database_url, 2).map_err(|e| e.to_string())?;
     let migrating = db.clone();
     tokio::task::spawn_blocking(move || migrating.migrate())
