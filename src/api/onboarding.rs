@@ -41,7 +41,7 @@ pub fn check_attributes(attributes: &Map<String, Value>) -> Result<(), ApiError>
         )));
     }
     for (key, value) in attributes {
-        if !crate::master_data::keys::is_valid_key(key) {
+        if !crate::flow::Key::is_valid(key) {
             return Err(ApiError::InvalidRequest(format!(
                 "attribute name '{key}' must match [a-z0-9_]{{1,64}}"
             )));

@@ -35,7 +35,7 @@ pub fn parse(text: &str) -> Result<Vec<Part<'_>>, TemplateError> {
             Some((n, f)) => (n.trim(), Some(f)),
             None => (inner.trim(), None),
         };
-        if !crate::master_data::keys::is_valid_key(name) {
+        if !super::Key::is_valid(name) {
             return Err(TemplateError::BadName(inner.to_owned()));
         }
         parts.push(Part::Var { name, fallback });

@@ -2,15 +2,11 @@
 
 use unicode_normalization::UnicodeNormalization;
 
-pub const MAX_KEY_LEN: usize = 64;
+pub use crate::flow::key::MAX_KEY_LEN;
 
-/// `[a-z0-9_]{1,64}`
+/// `[a-z0-9_]{1,64}`: what a key is belongs to the engine ([`crate::flow::Key`]).
 pub fn is_valid_key(raw: &str) -> bool {
-    !raw.is_empty()
-        && raw.len() <= MAX_KEY_LEN
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    crate::flow::Key::is_valid(raw)
 }
 
 /// NFKC, trimmed, lower-cased, every run of other characters replaced by `_`,
