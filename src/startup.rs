@@ -70,7 +70,7 @@ impl AppState {
             alerts: alerts.clone(),
             writing: Default::default(),
         };
-        let onboarding = Onboarding::new(db.clone(), metrics.clone());
+        let onboarding = Onboarding::with_settings(db.clone(), metrics.clone(), settings.answers);
         let releases = Releases {
             db: db.clone(),
             storage: storage.clone(),
