@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
-# Load test of the mobile API on PostgreSQL, beside its ceiling.
+# Load test of the mobile API on PostgreSQL, beside its ceiling
+# (README "Mobile API under load").
 #
-# 1. The release server on a fresh PostgreSQL database with the sample flow,
-#    driven by examples/loadgen.rs: USERS concurrent users each running the
-#    flow from start to completed, for DURATION seconds.
-# 2. pgbench running the same writes one answer does (testers check, run
-#    read, answer lookup, answer insert, run update, two events), in one
-#    transaction, at the same concurrency: the database's ceiling.
+# 1. Capture: one user runs the flow with log_statement = all on the load
+#    database (run cache and group commit off, so every statement of an
+#    answer is sent); the statements of each answer are taken from the
+#    PostgreSQL log with their parameters, counted, and one answer becomes a
+#    pgbench script. The ceiling is what the service really sends, so it
+#    cannot drift from it. (The replay's revision guard always matches.)
+# 2. The release server with the sample flow, driven by examples/loadgen.rs
+#    at each of USERS concurrent users for DURATION seconds, with group
+#    commit on (SCENEFLOW_GROUP_COMMIT_US=1000, run cache on) and off (both off).
+# 3. pgbench replaying the captured answer, one transaction per answer, at
+#    the same concurrencies: the one-commit-per-answer ceiling.
 #
-#   scripts/load.sh                 # USERS=64 DURATION=20 POOL=16
+#   scripts/load.sh                 # USERS="4 16 64" DURATION=15 POOL=16
+#   SCENEFLOW_BIN=/tmp/sceneflow LOADGEN_BIN=/tmp/loadgen scripts/load.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${SCENEFLOW_TEST_PG_URL:-}" ]; then
@@ -18,14 +25,15 @@ fi
 PG_ADMIN=${SCENEFLOW_TEST_PG_URL}
 admin_sql() { psql -qX "$PG_ADMIN" -c "$1"; }
 
-USERS=${USERS:-64}
-DURATION=${DURATION:-20}
+USERS=${USERS:-"4 16 64"}
+DURATION=${DURATION:-15}
 POOL=${POOL:-16}
 PORT=${PORT:-18181}
+PGLOG=${PGLOG:-/var/log/postgresql/postgresql-15-main.log}
 DB=sceneflow_load
 URL="postgres://sceneflow_test:sceneflow_test@127.0.0.1:5432/$DB"
 
-# SCENEFLOW_BIN / LOADGEN_BIN: measure copies (the shared target is rebuilt by others).
+# SCENEFLOW_BIN / LOADGEN_BIN: measure copies (a shared target is rebuilt by others).
 if [ -z "${SCENEFLOW_BIN:-}" ]; then
   cargo build --release --locked --bin sceneflow --example loadgen
 fi
@@ -34,26 +42,113 @@ LOADGEN_BIN=${LOADGEN_BIN:-target/release/examples/loadgen}
 
 admin_sql "DROP DATABASE IF EXISTS $DB WITH (FORCE)"
 admin_sql "CREATE DATABASE $DB OWNER sceneflow_test"
-store=$(mktemp -d)
-DATABASE_URL=$URL SCENEFLOW_STORE="file://$store" SCENEFLOW_BIND="127.0.0.1:$PORT" \
-  SCENEFLOW_DB_POOL_SIZE=$POOL RUST_LOG=warn "$SCENEFLOW_BIN" serve &
-server=$!
-trap 'kill $server 2>/dev/null || true; rm -rf "$store"' EXIT
-for _ in $(seq 1 100); do
-  curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break
-  sleep 0.2
+work=$(mktemp -d)
+server=
+serve() { # group commit (µs), run cache size
+  DATABASE_URL=$URL SCENEFLOW_STORE="file://$work/store" SCENEFLOW_BIND="127.0.0.1:$PORT" \
+    SCENEFLOW_DB_POOL_SIZE=$POOL SCENEFLOW_GROUP_COMMIT_US=$1 SCENEFLOW_RUN_CACHE_SIZE=$2 \
+    RUST_LOG=warn "$SCENEFLOW_BIN" serve &
+  server=$!
+  for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && return
+    sleep 0.2
+  done
+}
+stop() { kill "$server"; wait "$server" 2>/dev/null || true; server=; }
+trap '[ -n "$server" ] && kill $server 2>/dev/null; rm -rf "$work"' EXIT
+
+echo "==> capture: one user, every statement logged"
+serve 0 0
+admin_sql "ALTER DATABASE $DB SET log_statement = 'all'"
+stop
+from=$(($(wc -l < "$PGLOG") + 1))
+serve 0 0
+"$LOADGEN_BIN" --base "http://127.0.0.1:$PORT" --users 1 --seconds 2 --abandon 0 >/dev/null
+stop
+admin_sql "ALTER DATABASE $DB RESET log_statement"
+tail -n "+$from" "$PGLOG" | grep -F "@$DB " > "$work/log.txt" || true
+python3 - "$work" <<'PY'
+import re, sys
+work = sys.argv[1]
+# [pid] … LOG:  execute <name>: SQL / statement: SQL; then DETAIL:  parameters: $1 = '…', …
+stmts, last = [], {}
+for line in open(f"{work}/log.txt", encoding="utf-8", errors="replace"):
+    pid = re.search(r"\[(\d+)\]", line)
+    pid = pid.group(1) if pid else ""
+    m = re.search(r"LOG:  (?:execute [^:]*|statement): (.*)$", line)
+    if m:
+        last[pid] = len(stmts)
+        stmts.append((pid, m.group(1).strip()))
+        continue
+    m = re.search(r"DETAIL:  parameters: (.*)$", line)
+    if m and pid in last:
+        params = dict(re.findall(r"\$(\d+) = ('(?:[^']|'')*'|NULL)", m.group(1)))
+        i = last[pid]
+        sql = re.sub(r"\$(\d+)\b", lambda p: params.get(p.group(1), p.group(0)), stmts[i][1])
+        stmts[i] = (pid, sql)
+# An answer: the read with a scene id, then the next transaction (on any
+# pooled connection) that updates a run: its BEGIN … COMMIT on that pid.
+answers = []
+for i, (_, s) in enumerate(stmts):
+    if not re.search(r'FROM \(*"runs" LEFT OUTER JOIN', s) or "= ''" in s:
+        continue
+    for j in range(i + 1, len(stmts)):
+        pid, t = stmts[j]
+        if t != "BEGIN":
+            continue
+        tx = [t]
+        for q, u in stmts[j + 1:]:
+            if q == pid:
+                tx.append(u)
+                if u in ("COMMIT", "ROLLBACK"):
+                    break
+        if any(u.startswith('UPDATE "runs"') for u in tx) and tx[-1] == "COMMIT":
+            answers.append([s] + tx)
+            break
+if not answers:
+    sys.exit("no answer found in the PostgreSQL log (is log_line_prefix %u@%d?)")
+print(f"==> statements per answer: {sum(map(len, answers)) / len(answers):.2f} "
+      f"over {len(answers)} answers (read + BEGIN + writes + COMMIT; "
+      f"{min(map(len, answers))}–{max(map(len, answers))})")
+# The most common shape becomes the pgbench script, for a random seeded run.
+shape = lambda a: tuple(t.split()[0] + (" " + t.split()[2] if t.startswith("INSERT") else "") for t in a)
+common = max(set(map(shape, answers)), key=lambda s: sum(shape(a) == s for a in answers))
+one = next(a for a in answers if shape(a) == common)
+run_id = re.search(r"\"runs\".\"id\" = '([0-9a-f]{24})'", " ".join(one)).group(1)
+user_id = re.search(r"\"runs\".\"user_id\" = '([^']+)'", one[0]).group(1)
+def bench(sql):
+    sql = re.sub(rf"'{run_id}-\d+'", "('bench-' || :n || '-' || :k)", sql)
+    sql = sql.replace(f"'{run_id}'", "('bench-' || :n)").replace(f"'{user_id}'", "('bench-user-' || :n)")
+    return re.sub(r'("runs"\."revision" = )\'?\d+\'?', r'\1"runs"."revision"', sql)
+with open(f"{work}/answer.sql", "w") as f:
+    f.write("\\set n random(1, 10000)\n\\set k random(1, 1000000000)\n")
+    for t in one:
+        f.write(bench(t).rstrip(";") + ";\n")
+cols = "channel, version_id, status, step_key, scene_key, scene_id, shown, answered, attributes, answers, revision, started_at, updated_at, completed_at"
+with open(f"{work}/seed.sql", "w") as f:
+    f.write(f"INSERT INTO runs (id, user_id, {cols}) SELECT 'bench-' || g, 'bench-user-' || g, {cols} "
+            f"FROM runs, generate_series(1, 10000) g WHERE id = '{run_id}';\n")
+print("    replayed: " + " · ".join(" ".join(x.split()[:3]) for x in common))
+PY
+
+for gc in 1000 0; do
+  if [ "$gc" = 0 ]; then cache=0; label="group commit off, run cache off"; else cache=10000; label="group commit ${gc} µs, run cache on"; fi
+  for users in $USERS; do
+    serve "$gc" "$cache"
+    printf '==> sceneflow, %s: ' "$label"
+    "$LOADGEN_BIN" --base "http://127.0.0.1:$PORT" --users "$users" --seconds "$DURATION"
+    stop
+  done
 done
 
-echo "==> sceneflow: $USERS users for ${DURATION}s (pool $POOL)"
-"$LOADGEN_BIN" --base "http://127.0.0.1:$PORT" --users "$USERS" --seconds "$DURATION"
-
 # The funnel and A/B result of the simulated population, for the README.
-token=$(DATABASE_URL=$URL SCENEFLOW_STORE="file://$store" RUST_LOG=error "$SCENEFLOW_BIN" admin-token --role operator --name load)
+serve 0 0
+token=$(DATABASE_URL=$URL SCENEFLOW_STORE="file://$work/store" RUST_LOG=error "$SCENEFLOW_BIN" admin-token --role operator --name load)
 version=$(curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$PORT/admin/api/channels" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["channels"][0]["version_id"])')
-curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$PORT/admin/api/versions/$version/funnel" > "$store/load-funnel.json"
-curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$PORT/admin/api/experiments" > "$store/load-experiments.json"
-python3 - "$store" <<'PY'
+curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$PORT/admin/api/versions/$version/funnel" > "$work/load-funnel.json"
+curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$PORT/admin/api/experiments" > "$work/load-experiments.json"
+python3 - "$work" <<'PY'
 import json, sys
 f = json.load(open(sys.argv[1] + "/load-funnel.json"))
 print(f"==> funnel: {f['started']} started, {f['completed']} completed ({f['completion_rate']:.1%})")
@@ -68,34 +163,13 @@ for e in json.load(open(sys.argv[1] + "/load-experiments.json"))["experiments"]:
         diff = "" if v["difference"] is None else f"  diff {v['difference'] * 100:+.1f} pt  p {v['p_value']:.3f}"
         print(f"    {v['scene']:<15} exposed {v['exposures']:>6}  completed {v['completions']:>6}  {v['conversion']:.1%} [{lo:.1%}, {hi:.1%}]{diff}")
 PY
-kill $server; wait $server 2>/dev/null || true
+stop
 
-echo "==> pgbench ceiling: the writes of one answer, $USERS clients for ${DURATION}s"
 export PGPASSWORD=sceneflow_test
-psql -q -h 127.0.0.1 -U sceneflow_test -d $DB <<'SQL'
-INSERT INTO runs (id, user_id, channel, version_id, status, step_key, scene_key, scene_id,
-                  shown, answered, attributes, answers, revision, started_at, updated_at)
-SELECT 'bench-' || g, 'bench-user-' || g, 'production', (SELECT id FROM versions LIMIT 1),
-       'in_progress', 'welcome', 'welcome_default', 'bench-' || g || '-1', 1, 0, '{}', '{}', 0,
-       now(), now()
-FROM generate_series(1, 10000) g;
-SQL
-script=$(mktemp)
-cat > "$script" <<'SQL'
-\set n random(1, 10000)
-\set k random(1, 1000000000)
-BEGIN;
-SELECT EXISTS (SELECT 1 FROM testers WHERE user_id = 'bench-user-' || :n);
-SELECT * FROM runs WHERE user_id = 'bench-user-' || :n AND channel = 'production';
-SELECT * FROM run_answers WHERE run_id = 'bench-' || :n AND scene_id = 'bench-' || :n || '-' || :k;
-INSERT INTO run_answers VALUES ('bench-' || :n, 'bench-' || :n || '-' || :k, 'welcome', 'welcome_default', 'null', '{"status":"in_progress"}', now()) ON CONFLICT DO NOTHING;
-UPDATE runs SET answered = answered + 1, revision = revision + 1, updated_at = now(), answers = '{}' WHERE id = 'bench-' || :n;
-INSERT INTO events (kind, occurred_at, user_id, run_id, version_id, channel, step_key, scene_key)
-VALUES ('answered', now(), 'bench-user-' || :n, 'bench-' || :n, 'x', 'production', 'welcome', 'welcome_default'),
-       ('scene_shown', now(), 'bench-user-' || :n, 'bench-' || :n, 'x', 'production', 'intro', 'intro_coach');
-COMMIT;
-SQL
-pgbench -n -h 127.0.0.1 -U sceneflow_test -c "$USERS" -j 2 -T "$DURATION" -f "$script" $DB 2>&1 |
-  grep -E "^(tps|latency|number of (transactions|failed))"
-rm -f "$script"
+psql -qX -h 127.0.0.1 -U sceneflow_test -d $DB -f "$work/seed.sql"
+for users in $USERS; do
+  echo "==> pgbench ceiling: the captured answer, one transaction each, $users clients for ${DURATION}s"
+  pgbench -n -h 127.0.0.1 -U sceneflow_test -c "$users" -j 2 -T "$DURATION" -f "$work/answer.sql" $DB 2>&1 |
+    grep -E "^(tps|latency average|number of failed)"
+done
 admin_sql "DROP DATABASE IF EXISTS $DB WITH (FORCE)"

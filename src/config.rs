@@ -48,6 +48,8 @@ pub struct Settings {
     /// Open connections per instance, at most.
     pub max_connections: usize,
     pub analytics: crate::analytics::aggregator::AnalyticsSettings,
+    /// Run cache and group commit of the answer path.
+    pub answers: crate::onboarding::AnswerSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -180,6 +182,12 @@ impl Settings {
             body_timeout_secs: number("SCENEFLOW_BODY_TIMEOUT_SECS", 30)?.clamp(1, 3600),
             max_connections: number("SCENEFLOW_MAX_CONNECTIONS", 1024)?.clamp(1, 1_000_000)
                 as usize,
+            answers: crate::onboarding::AnswerSettings {
+                run_cache: number("SCENEFLOW_RUN_CACHE_SIZE", 10_000)?.min(10_000_000) as usize,
+                group_commit: std::time::Duration::from_micros(
+                    number("SCENEFLOW_GROUP_COMMIT_US", 1000)?.min(2000),
+                ),
+            },
             analytics: crate::analytics::aggregator::AnalyticsSettings {
                 interval: std::time::Duration::from_millis(
                     number("SCENEFLOW_ANALYTICS_INTERVAL_MS", 1000)?.clamp(10, 60_000),

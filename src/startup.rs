@@ -88,7 +88,7 @@ impl AppState {
         let metrics = Metrics::new();
         let alerts = Alerts::start(&settings.alerts);
         let (importer, releases) = pipeline(&settings, &db, &storage, &metrics, &alerts);
-        let onboarding = Onboarding::new(db.clone(), metrics.clone());
+        let onboarding = Onboarding::with_settings(db.clone(), metrics.clone(), settings.answers);
         let sign_in =
             crate::dashboard::throttle::SignInGuard::new(settings.sign_in_per_ip_per_minute);
         Ok(AppState {

@@ -38,11 +38,14 @@ impl Assignments {
                     exposed: true,
                 },
             ),
-            AssignmentChange::Exposed { experiment } => {
-                if let Some(s) = self.0.get_mut(experiment) {
-                    s.exposed = true;
-                }
-            }
+            AssignmentChange::Exposed { experiment } => self.expose(experiment),
+        }
+    }
+
+    /// Mark a stored assignment exposed.
+    pub fn expose(&mut self, experiment: &ExperimentId) {
+        if let Some(s) = self.0.get_mut(experiment) {
+            s.exposed = true;
         }
     }
 }

@@ -9,6 +9,8 @@
 //! so ten identical answers sent at once advance the run exactly once and
 //! the other nine replay its state.
 
+pub mod cache;
+pub mod commit;
 pub mod decide;
 pub mod load;
 pub mod qa;
@@ -104,19 +106,56 @@ fn transact<T>(
     retrying(|| conn.transaction(|c| body(c)))
 }
 
+/// How answers are written (README "Configuration").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnswerSettings {
+    /// Runs kept in memory per instance; 0 disables the cache.
+    pub run_cache: usize,
+    /// How long a write waits for others to commit with; zero disables
+    /// group commit.
+    pub group_commit: Duration,
+}
+
+impl Default for AnswerSettings {
+    fn default() -> Self {
+        AnswerSettings {
+            run_cache: 10_000,
+            group_commit: Duration::from_micros(1000),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Onboarding {
     db: Db,
     flows: Arc<FlowCache>,
     metrics: crate::metrics::Metrics,
+    runs: Arc<cache::RunCache>,
+    commits: Option<Arc<commit::GroupCommit>>,
 }
 
 impl Onboarding {
     pub fn new(db: Db, metrics: crate::metrics::Metrics) -> Onboarding {
+        Onboarding::with_settings(db, metrics, AnswerSettings::default())
+    }
+
+    pub fn with_settings(
+        db: Db,
+        metrics: crate::metrics::Metrics,
+        settings: AnswerSettings,
+    ) -> Onboarding {
+        let commits = (!settings.group_commit.is_zero()).then(|| {
+            Arc::new(commit::GroupCommit::start(
+                db.clone(),
+                settings.group_commit,
+            ))
+        });
         Onboarding {
             db,
             flows: Arc::new(FlowCache::default()),
             metrics,
+            runs: Arc::new(cache::RunCache::new(settings.run_cache)),
+            commits,
         }
     }
 
@@ -129,31 +168,50 @@ impl Onboarding {
         let flows = self.flows.clone();
         // The boundary: attribute values are stored in their one form.
         let attributes = values::normalise_all(&attributes);
-        self.db
-            .run_with(move |c| retrying(|| start(c, &flows, &user_id, &attributes)))
-            .await
+        let user = user_id.clone();
+        let (state, loaded) = self
+            .db
+            .run_with(move |c| retrying(|| start(c, &flows, &user, &attributes)))
+            .await?;
+        self.runs.put(&user_id, loaded);
+        Ok(state)
     }
 
     pub async fn current(&self, user_id: String) -> Result<State> {
         let flows = self.flows.clone();
-        self.db
-            .run_with(move |c| {
-                let loaded = load::load(c, &user_id, "")?;
+        let user = user_id.clone();
+        let (state, loaded) = self
+            .db
+            .run_with(move |c| -> Result<_> {
+                let loaded = load::load(c, &user, "")?;
                 let (Some(run), Some(who)) = (&loaded.run, &loaded.who) else {
                     return Err(OnboardingError::NotStarted);
                 };
                 let flow = flows.get(c, &run.version_id)?;
-                render(&flow, run, &effective_attributes(run, &who.overrides)?)
+                let state = render(&flow, run, &effective_attributes(run, &who.overrides)?)?;
+                Ok((state, loaded))
             })
-            .await
+            .await?;
+        self.runs.put(&user_id, loaded);
+        Ok(state)
     }
 
+    /// Load → decide → save, again on a lost race or a busy database.
     pub async fn answer(&self, user_id: String, scene_id: String, answer: Value) -> Result<State> {
-        let flows = self.flows.clone();
-        let (state, counted) = self
-            .db
-            .run_with(move |c| retrying(|| answer_scene(c, &flows, &user_id, &scene_id, &answer)))
-            .await?;
+        let started = std::time::Instant::now();
+        let mut attempt = 0;
+        let (state, counted) = loop {
+            match self.answer_once(&user_id, &scene_id, &answer).await {
+                Err(e)
+                    if e.is_retryable()
+                        && (attempt < MAX_ATTEMPTS || started.elapsed() < RETRY_FOR) =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(u64::from(attempt.min(20)))).await;
+                }
+                other => break other?,
+            }
+        };
         if let Some((version, step)) = counted {
             self.metrics
                 .answers
@@ -162,6 +220,114 @@ impl Onboarding {
         }
         Ok(state)
     }
+
+    async fn answer_once(
+        &self,
+        user_id: &str,
+        scene_id: &str,
+        answer: &Value,
+    ) -> Result<(State, Option<(String, String)>)> {
+        // A cached run: decide without reading, if its flow is compiled.
+        if let Some(loaded) = self.runs.get(user_id) {
+            let flow = loaded
+                .run
+                .as_ref()
+                .and_then(|r| self.flows.cached(&r.version_id));
+            let decided = flow.map(|f| decide::answer(&f, &loaded, scene_id, answer, now()));
+            if let Some(Ok(Answered::Moved {
+                state,
+                write,
+                counted,
+            })) = decided
+            {
+                return match self.save(&loaded, user_id, write).await {
+                    Ok(()) => Ok((state, Some(counted))),
+                    Err(e) => {
+                        self.runs.forget(user_id);
+                        // A moved run: again at once, on a fresh read.
+                        match e {
+                            OnboardingError::Conflict => {
+                                self.answer_fresh(user_id, scene_id, answer).await
+                            }
+                            e => Err(e),
+                        }
+                    }
+                };
+            }
+            // Refusals and replays are decided on a fresh read only.
+            self.runs.forget(user_id);
+        }
+        self.answer_fresh(user_id, scene_id, answer).await
+    }
+
+    async fn answer_fresh(
+        &self,
+        user_id: &str,
+        scene_id: &str,
+        answer: &Value,
+    ) -> Result<(State, Option<(String, String)>)> {
+        let (flows, user, scene, answer) = (
+            self.flows.clone(),
+            user_id.to_owned(),
+            scene_id.to_owned(),
+            answer.clone(),
+        );
+        let (loaded, decided) = self
+            .db
+            .run_with(move |c| -> Result<_> {
+                let loaded = load::load(c, &user, &scene)?;
+                let run = loaded.run.as_ref().ok_or(OnboardingError::NotStarted)?;
+                let flow = flows.get(c, &run.version_id)?;
+                let decided = decide::answer(&flow, &loaded, &scene, &answer, now())?;
+                Ok((loaded, decided))
+            })
+            .await?;
+        match decided {
+            Answered::Replay(state) => Ok((state, None)),
+            Answered::Moved {
+                state,
+                write,
+                counted,
+            } => {
+                if let Err(e) = self.save(&loaded, user_id, write).await {
+                    self.runs.forget(user_id);
+                    return Err(e);
+                }
+                Ok((state, Some(counted)))
+            }
+        }
+    }
+
+    /// Write what an answer decided (with others when group commit is on)
+    /// and keep the run as it leaves it.
+    async fn save(
+        &self,
+        loaded: &load::Loaded,
+        user_id: &str,
+        write: Box<save::Write>,
+    ) -> Result<()> {
+        let next = cache::after(loaded, &write);
+        match &self.commits {
+            Some(commits) => commits.save(write).await?,
+            None => {
+                self.db
+                    .run_with(move |c| -> Result<()> { c.transaction(|c| save::save(c, &write)) })
+                    .await?
+            }
+        }
+        self.runs.put(user_id, next);
+        Ok(())
+    }
+
+    /// Forget what this instance keeps of a user QA just changed (other
+    /// instances see the bumped revision).
+    fn forget(&self, user_id: &str) {
+        self.runs.forget(user_id);
+    }
+}
+
+fn now() -> chrono::NaiveDateTime {
+    crate::store::now()
 }
 
 /// Who is asking: testers are served staging and may have QA overrides;
@@ -188,26 +354,27 @@ pub fn effective_attributes(run: &RunRow, overrides: &Attributes) -> Result<Attr
 }
 
 /// Load → decide → save for a start: an existing run is only rendered.
+/// Returns the user as it is now, for the run cache.
 fn start(
     c: &mut AnyConnection,
     flows: &FlowCache,
     user_id: &str,
     attributes: &Attributes,
-) -> Result<State> {
-    let loaded = load::load(c, user_id, "")?;
-    let who = match loaded.who {
+) -> Result<(State, load::Loaded)> {
+    let mut loaded = load::load(c, user_id, "")?;
+    let who = match loaded.who.clone() {
         Some(who) => who,
         None => load::who(c, user_id)?,
     };
     if let Some(run) = &loaded.run {
         let flow = flows.get(c, &run.version_id)?;
-        return render(&flow, run, &effective_attributes(run, &who.overrides)?);
+        let state = render(&flow, run, &effective_attributes(run, &who.overrides)?)?;
+        return Ok((state, loaded));
     }
     let version = channels::get(c, who.channel)?
         .ok_or_else(|| OnboardingError::FlowUnavailable(who.channel.to_owned()))?
         .version_id;
     let flow = flows.get(c, &version)?;
-    let now = crate::store::now();
     let (state, write) = decide::start(
         &flow,
         user_id,
@@ -215,34 +382,11 @@ fn start(
         version,
         attributes,
         &loaded.assignments,
-        now,
+        now(),
     )?;
     c.transaction(|c| save::save(c, &write))?;
-    Ok(state)
-}
-
-/// Load → decide → save for an answer.
-fn answer_scene(
-    c: &mut AnyConnection,
-    flows: &FlowCache,
-    user_id: &str,
-    scene_id: &str,
-    answer: &Value,
-) -> Result<(State, Option<(String, String)>)> {
-    let loaded = load::load(c, user_id, scene_id)?;
-    let run = loaded.run.as_ref().ok_or(OnboardingError::NotStarted)?;
-    let flow = flows.get(c, &run.version_id)?;
-    match decide::answer(&flow, &loaded, scene_id, answer, crate::store::now())? {
-        Answered::Replay(state) => Ok((state, None)),
-        Answered::Moved {
-            state,
-            write,
-            counted,
-        } => {
-            c.transaction(|c| save::save(c, &write))?;
-            Ok((state, Some(counted)))
-        }
-    }
+    loaded.who = Some(who);
+    Ok((state, cache::after(&loaded, &write)))
 }
 
 /// The state of a run as the app sees it; `attributes` are the run's

@@ -193,24 +193,29 @@ impl Onboarding {
 
     /// Register a tester (served the staging channel); `false` if it was one.
     pub async fn add_tester(&self, user_id: String, actor: String) -> Result<bool> {
+        let forget = user_id.clone();
         self.db
             .run_with(move |c| {
                 transact(c, |c| {
                     let added = testers::add(c, &user_id, &actor)?;
+                    runs::touch(c, &user_id)?;
                     audited(c, &actor, "debug_add_tester", format!("tester {user_id}"))?;
                     Ok(added)
                 })
             })
             .await
+            .inspect(|_| self.forget(&forget))
     }
 
     pub async fn remove_tester(&self, user_id: String, actor: String) -> Result<()> {
+        let forget = user_id.clone();
         self.db
             .run_with(move |c| {
                 transact(c, |c| {
                     if !testers::remove(c, &user_id)? {
                         return Err(OnboardingError::NotATester(user_id.clone()));
                     }
+                    runs::touch(c, &user_id)?;
                     audited(
                         c,
                         &actor,
@@ -220,6 +225,7 @@ impl Onboarding {
                 })
             })
             .await
+            .inspect(|_| self.forget(&forget))
     }
 
     /// Replace the tester's faked attributes (`{}` clears them).
@@ -229,12 +235,14 @@ impl Onboarding {
         attributes: Attributes,
         actor: String,
     ) -> Result<()> {
+        let forget = user_id.clone();
         self.db
             .run_with(move |c| {
                 transact(c, |c| {
                     require_tester(c, &user_id)?;
                     let text = serde_json::to_string(&attributes).expect("JSON serialises");
                     testers::set_overrides(c, &user_id, &text, &actor)?;
+                    runs::touch(c, &user_id)?;
                     audited(
                         c,
                         &actor,
@@ -244,6 +252,7 @@ impl Onboarding {
                 })
             })
             .await
+            .inspect(|_| self.forget(&forget))
     }
 
     /// Store `scene` as the tester's assignment in its A/B group; the run
@@ -256,6 +265,7 @@ impl Onboarding {
         actor: String,
     ) -> Result<()> {
         let flows = self.flows.clone();
+        let forget = user_id.clone();
         self.db
             .run_with(move |c| {
                 let Who { channel, .. } = require_tester(c, &user_id)?;
@@ -302,15 +312,18 @@ impl Onboarding {
                             exposed_at: None,
                         },
                     )?;
+                    runs::touch(c, &user_id)?;
                     audited(c, &actor, "debug_variant", note.clone())
                 })
             })
             .await
+            .inspect(|_| self.forget(&forget))
     }
 
     /// Move the tester's run to `step`; the scene is chosen as usual.
     pub async fn jump(&self, user_id: String, step: String, actor: String) -> Result<State> {
         let flows = self.flows.clone();
+        let forget = user_id.clone();
         self.db
             .run_with(move |c| {
                 transact(c, |c| {
@@ -355,10 +368,12 @@ impl Onboarding {
                 })
             })
             .await
+            .inspect(|_| self.forget(&forget))
     }
 
     /// Forget the tester's run and answers; overrides and assignments stay.
     pub async fn reset(&self, user_id: String, actor: String) -> Result<bool> {
+        let forget = user_id.clone();
         self.db
             .run_with(move |c| {
                 transact(c, |c| {
@@ -375,6 +390,7 @@ impl Onboarding {
                 })
             })
             .await
+            .inspect(|_| self.forget(&forget))
     }
 
     /// The path a user would take on `version` (default: staging), with why

@@ -41,6 +41,11 @@ impl FlowCache {
         Ok(flow)
     }
 
+    /// The compiled flow of `version` if it is already compiled.
+    pub fn cached(&self, version: &str) -> Option<Arc<CompiledFlow>> {
+        self.read().get(version).cloned()
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<CompiledFlow>>> {
         self.flows.read().unwrap_or_else(|p| p.into_inner())
     }

@@ -1,0 +1,315 @@
+//! The answer path: statements per request of the mobile API, counted
+//! with diesel's instrumentation on the service's own pool (README "Mobile
+//! API under load"), so the number cannot creep back; the run cache across
+//! instances; group commit.
+
+use std::time::Duration;
+
+use sceneflow::flow::Attributes;
+use sceneflow::metrics::Metrics;
+use sceneflow::onboarding::save::{RunWrite, Write};
+use sceneflow::onboarding::{AnswerSettings, Onboarding, OnboardingError, commit, load};
+use sceneflow::store::runs::AnswerRow;
+use sceneflow::store::{Db, StatementLog};
+use serde_json::Value;
+
+use crate::on_both_backends;
+use crate::support::{Backend, TestApp, spawn_app_with, valid_answer};
+
+on_both_backends!(
+    an_answer_is_one_read_and_one_write_batch,
+    a_cached_run_answers_without_a_read,
+    two_instances_racing_one_user_advance_it_once,
+    a_qa_change_on_another_instance_is_seen,
+    one_bad_write_does_not_fail_its_group,
+);
+
+const PLAIN: AnswerSettings = AnswerSettings {
+    run_cache: 0,
+    group_commit: Duration::ZERO,
+};
+
+fn instance(app: &TestApp, settings: AnswerSettings) -> (Onboarding, StatementLog) {
+    let log = StatementLog::default();
+    let db = Db::with_statement_log(&app.settings.database_url, 4, log.clone()).unwrap();
+    (Onboarding::with_settings(db, Metrics::new(), settings), log)
+}
+
+async fn sample(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |s| s.sample = true).await
+}
+
+fn scene_of(state: &impl serde::Serialize) -> (String, Value) {
+    let state = serde_json::to_value(state).unwrap();
+    (
+        state["scene"]["id"].as_str().unwrap().to_owned(),
+        valid_answer(&state["scene"]),
+    )
+}
+
+/// A statement by its verb and table: `SELECT runs`, `INSERT events`, `BEGIN`.
+fn kind(sql: &str) -> String {
+    let words: Vec<&str> = sql.split_whitespace().collect();
+    let verb = words.first().map_or("", |w| w.trim_end_matches(';'));
+    let name = |w: &str| -> String {
+        w.chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let after = |marker: &str| {
+        words
+            .iter()
+            .position(|w| name(w).eq_ignore_ascii_case(marker))
+            .and_then(|i| words.get(i + 1))
+            .map_or(String::new(), |w| name(w))
+    };
+    match verb.to_ascii_uppercase().as_str() {
+        "SELECT" => format!("SELECT {}", after("FROM")),
+        "INSERT" => format!("INSERT {}", after("INTO")),
+        "UPDATE" => format!("UPDATE {}", name(words.get(1).unwrap_or(&""))),
+        other => other.to_owned(),
+    }
+}
+
+fn kinds(log: &StatementLog) -> Vec<String> {
+    log.take().iter().map(|s| kind(s)).collect()
+}
+
+async fn an_answer_is_one_read_and_one_write_batch(backend: Backend) {
+    let app = sample(backend).await;
+    let (onboarding, log) = instance(&app, PLAIN);
+
+    // A new run: who the user is, the channel, the flow (compiled once).
+    let state = onboarding
+        .start("user-count".into(), Attributes::new())
+        .await
+        .unwrap();
+    log.take();
+
+    // Starting again: the existing run, one read and no write.
+    onboarding
+        .start("user-count".into(), Attributes::new())
+        .await
+        .unwrap();
+    assert_eq!(kinds(&log), ["SELECT runs"]);
+    onboarding.current("user-count".into()).await.unwrap();
+    assert_eq!(kinds(&log), ["SELECT runs"]);
+
+    // welcome → intro, an A/B group: bucketed now, so the assignment is stored.
+    let state = serde_json::to_value(state).unwrap();
+    let first_id = state["scene"]["id"].as_str().unwrap().to_owned();
+    let first_answer = valid_answer(&state["scene"]);
+    let next = onboarding
+        .answer("user-count".into(), first_id.clone(), first_answer.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        kinds(&log),
+        [
+            "SELECT runs",
+            "BEGIN",
+            "UPDATE runs",
+            "INSERT run_answers",
+            "INSERT assignments",
+            "INSERT events",
+            "COMMIT"
+        ]
+    );
+    // An answer without an A/B group: no assignment.
+    let next = serde_json::to_value(next).unwrap();
+    onboarding
+        .answer(
+            "user-count".into(),
+            next["scene"]["id"].as_str().unwrap().to_owned(),
+            valid_answer(&next["scene"]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        kinds(&log),
+        [
+            "SELECT runs",
+            "BEGIN",
+            "UPDATE runs",
+            "INSERT run_answers",
+            "INSERT events",
+            "COMMIT"
+        ]
+    );
+    // A retried answer replays what was stored: one read.
+    onboarding
+        .answer("user-count".into(), first_id, first_answer)
+        .await
+        .unwrap();
+    assert_eq!(kinds(&log), ["SELECT runs"]);
+}
+
+/// With the run cache (and group commit, the defaults) an answer after the
+/// instance's last write of the run reads nothing.
+async fn a_cached_run_answers_without_a_read(backend: Backend) {
+    let app = sample(backend).await;
+    let (onboarding, log) = instance(&app, AnswerSettings::default());
+    let state = onboarding
+        .start("user-cached".into(), Attributes::new())
+        .await
+        .unwrap();
+    log.take();
+    let (id, answer) = scene_of(&state);
+    let next = onboarding
+        .answer("user-cached".into(), id.clone(), answer.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        kinds(&log),
+        [
+            "BEGIN",
+            "UPDATE runs",
+            "INSERT run_answers",
+            "INSERT assignments",
+            "INSERT events",
+            "COMMIT"
+        ]
+    );
+    let (next_id, next_answer) = scene_of(&next);
+    onboarding
+        .answer("user-cached".into(), next_id, next_answer)
+        .await
+        .unwrap();
+    assert_eq!(
+        kinds(&log),
+        [
+            "BEGIN",
+            "UPDATE runs",
+            "INSERT run_answers",
+            "INSERT events",
+            "COMMIT"
+        ]
+    );
+    // A replay is never decided from memory: one fresh read.
+    let again = onboarding
+        .answer("user-cached".into(), id, answer)
+        .await
+        .unwrap();
+    assert_eq!(again, next);
+    assert_eq!(kinds(&log), ["SELECT runs"]);
+}
+
+/// Two instances keep the same run in memory; each answer is written only
+/// if the run is still the one read, so the run advances once.
+async fn two_instances_racing_one_user_advance_it_once(backend: Backend) {
+    let app = sample(backend).await;
+    let (a, _) = instance(&app, AnswerSettings::default());
+    let (b, _) = instance(&app, AnswerSettings::default());
+    let state = a
+        .start("user-race".into(), Attributes::new())
+        .await
+        .unwrap();
+    // Both instances now keep the run at the same revision.
+    b.current("user-race".into()).await.unwrap();
+    let (id, answer) = scene_of(&state);
+    let answers = (0..10).map(|i| {
+        let (one, id, answer) = (if i % 2 == 0 { &a } else { &b }, id.clone(), answer.clone());
+        async move { one.answer("user-race".into(), id, answer).await }
+    });
+    let results = futures_util::future::join_all(answers).await;
+    let first = results[0].as_ref().unwrap();
+    for r in &results {
+        assert_eq!(r.as_ref().unwrap(), first);
+    }
+    assert_eq!(first.progress.answered, 1);
+    assert_eq!(app.count("run_answers").await, 1);
+    assert_eq!(
+        app.count_sql("SELECT COUNT(*) AS n FROM events WHERE kind = 'answered'")
+            .await,
+        1
+    );
+    // Instance b moves the run on; a, holding the old revision, answers the
+    // new scene once it learns of it, and nothing is lost or doubled.
+    let (next_id, next_answer) = scene_of(first);
+    let moved = b
+        .answer("user-race".into(), next_id.clone(), next_answer.clone())
+        .await
+        .unwrap();
+    let replayed = a
+        .answer("user-race".into(), next_id, next_answer)
+        .await
+        .unwrap();
+    assert_eq!(moved, replayed);
+    assert_eq!(app.count("run_answers").await, 2);
+    assert_eq!(a.current("user-race".into()).await.unwrap(), moved);
+}
+
+/// QA on one instance (a tester added) reaches a run another instance
+/// keeps in memory: the tester is then served staging.
+async fn a_qa_change_on_another_instance_is_seen(backend: Backend) {
+    let app = sample(backend).await;
+    let (a, _) = instance(&app, AnswerSettings::default());
+    let (b, _) = instance(&app, AnswerSettings::default());
+    let state = a.start("user-qa".into(), Attributes::new()).await.unwrap();
+    b.add_tester("user-qa".into(), "quinn".into())
+        .await
+        .unwrap();
+    // The production run is no longer the user's: a must not write it.
+    let (id, answer) = scene_of(&state);
+    let err = a.answer("user-qa".into(), id, answer).await.unwrap_err();
+    assert!(matches!(err, OnboardingError::NotStarted), "{err}");
+    assert_eq!(app.count("run_answers").await, 0);
+}
+
+/// In one group, a write the database refuses (a duplicate answer row)
+/// fails alone; the other is committed.
+async fn one_bad_write_does_not_fail_its_group(backend: Backend) {
+    let app = sample(backend).await;
+    let (service, _) = instance(&app, PLAIN);
+    let mut writes = Vec::new();
+    for user in ["user-good", "user-bad"] {
+        let state = service.start(user.into(), Attributes::new()).await.unwrap();
+        let (id, answer) = scene_of(&state);
+        service
+            .answer(user.into(), id.clone(), answer)
+            .await
+            .unwrap();
+        let db = Db::new(&app.settings.database_url, 1).unwrap();
+        let user = user.to_owned();
+        let loaded = db
+            .run_with(move |c| load::load(c, &user, ""))
+            .await
+            .unwrap();
+        let mut run = loaded.run.unwrap();
+        let expected = run.revision;
+        run.revision += 1;
+        run.answered += 1;
+        let answer = AnswerRow {
+            run_id: run.id.clone(),
+            // The bad one answers the scene it already answered.
+            scene_id: if run.user_id == "user-bad" {
+                id
+            } else {
+                run.scene_id.clone().unwrap()
+            },
+            step_key: run.step_key.clone().unwrap(),
+            scene_key: run.scene_key.clone().unwrap(),
+            answer: "null".into(),
+            response: "{}".into(),
+            created_at: run.updated_at,
+        };
+        writes.push(Box::new(Write {
+            run: Some(RunWrite::Update { run, expected }),
+            answer: Some(answer),
+            ..Write::default()
+        }));
+    }
+    let db = Db::new(&app.settings.database_url, 2).unwrap();
+    let commits = commit::GroupCommit::start(db, Duration::from_millis(50));
+    let bad = writes.pop().unwrap();
+    let good = writes.pop().unwrap();
+    let (good, bad) = tokio::join!(commits.save(good), commits.save(bad));
+    assert!(good.is_ok(), "{good:?}");
+    assert!(bad.is_err());
+    assert_eq!(
+        app.count_sql("SELECT COUNT(*) AS n FROM runs WHERE answered = 2")
+            .await,
+        1
+    );
+    assert_eq!(app.count("run_answers").await, 3);
+}
