@@ -5,10 +5,13 @@
 
 pub mod answer;
 pub mod bucket;
+pub mod bundle;
 pub mod conditions;
+pub mod conformance;
 pub mod diff;
 pub mod engine;
 pub mod model;
+pub mod replay;
 pub mod simulate;
 pub mod template;
 pub mod values;

@@ -1,0 +1,292 @@
+//! A run played from start to end in memory: the engine's rules applied to a
+//! start, then one answer after another, with the states, events and A/B
+//! assignments an online run would have produced. No store is read: the
+//! stored assignments come in at the start.
+//!
+//! Offline sync replays an app's run through it (README, "Offline
+//! onboarding"), and the conformance vectors are written by it.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDateTime;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::answer::{self, AnswerError};
+use super::engine::{Assignment, CompiledFlow, Context, Next, Reached};
+use super::view::{self, Progress, State, Status};
+use super::{Attributes, values};
+
+/// A stored A/B assignment of a user: `(step, condition)` → scene.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredAssignment {
+    pub step: String,
+    pub condition: String,
+    pub scene: String,
+    /// An exposure event was already recorded for it.
+    #[serde(skip)]
+    pub exposed: bool,
+}
+
+/// An event as the online path records it (README, "Events").
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReplayEvent {
+    pub kind: &'static str,
+    pub occurred_at: NaiveDateTime,
+    pub step_key: Option<String>,
+    pub scene_key: Option<String>,
+    pub experiment_id: Option<String>,
+    pub variation_id: Option<String>,
+}
+
+/// Why an answer was not taken.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ReplayError {
+    #[error("the run is already completed")]
+    AlreadyCompleted,
+    #[error(transparent)]
+    Invalid(#[from] AnswerError),
+}
+
+/// One run, in memory.
+pub struct Replay<'a> {
+    flow: &'a CompiledFlow,
+    user_id: String,
+    run_id: String,
+    start: Attributes,
+    overrides: Attributes,
+    /// Answers by `save_as`, as stored.
+    pub answers: Attributes,
+    /// Every assignment of the user, stored ones first.
+    pub assignments: Vec<StoredAssignment>,
+    /// Indexes into `assignments` of those this run created or first exposed.
+    pub touched: Vec<usize>,
+    pub events: Vec<ReplayEvent>,
+    /// Index of the current scene; `None` once completed.
+    pub scene: Option<usize>,
+    pub shown: u32,
+    pub answered: u32,
+}
+
+impl<'a> Replay<'a> {
+    /// Start a run at `at`: the first scene is chosen (or the run completes).
+    pub fn start(
+        flow: &'a CompiledFlow,
+        user_id: &str,
+        run_id: &str,
+        start: &Attributes,
+        overrides: &Attributes,
+        assignments: Vec<StoredAssignment>,
+        at: NaiveDateTime,
+    ) -> Replay<'a> {
+        let mut run = Replay {
+            flow,
+            user_id: user_id.to_owned(),
+            run_id: run_id.to_owned(),
+            start: values::normalise_all(start),
+            overrides: overrides.clone(),
+            answers: Attributes::new(),
+            assignments,
+            touched: Vec::new(),
+            events: Vec::new(),
+            scene: None,
+            shown: 0,
+            answered: 0,
+        };
+        run.advance(Next::Step(0), at);
+        run
+    }
+
+    /// Attributes as conditions and templates see them: overrides, then
+    /// answers, then start attributes.
+    pub fn attributes(&self) -> Attributes {
+        let mut attrs = self.start.clone();
+        attrs.extend(self.answers.clone());
+        attrs.extend(self.overrides.clone());
+        values::normalise_all(&attrs)
+    }
+
+    /// The key of the current scene, `None` once completed.
+    pub fn scene_key(&self) -> Option<&str> {
+        self.scene.map(|s| self.flow.scene(s).key.as_str())
+    }
+
+    /// Answer the current scene at `at`; the run is unchanged on an error.
+    pub fn answer(&mut self, answer: &Value, at: NaiveDateTime) -> Result<State, ReplayError> {
+        let scene = self.scene.ok_or(ReplayError::AlreadyCompleted)?;
+        let accepted = answer::accept(self.flow, scene, answer)?;
+        let s = self.flow.scene(scene);
+        if let Some(key) = &s.save_as {
+            self.answers.insert(key.clone(), accepted.value);
+        }
+        self.answered += 1;
+        let (experiment_id, variation_id) = self.experiment_of(scene);
+        self.events.push(ReplayEvent {
+            kind: "answered",
+            occurred_at: at,
+            step_key: Some(s.step.clone()),
+            scene_key: Some(s.key.clone()),
+            experiment_id,
+            variation_id,
+        });
+        self.advance(accepted.next, at);
+        Ok(self.state())
+    }
+
+    /// The state as the app sees it.
+    pub fn state(&self) -> State {
+        let version = self.flow.version.clone();
+        let answered = self.answered;
+        let Some(scene) = self.scene else {
+            return State {
+                status: Status::Completed,
+                version,
+                scene: None,
+                progress: Progress {
+                    answered,
+                    remaining_estimate: 0,
+                },
+            };
+        };
+        let step = self
+            .flow
+            .step_position(&self.flow.scene(scene).step)
+            .unwrap_or_default();
+        State {
+            status: Status::InProgress,
+            version,
+            scene: Some(view::scene_view(
+                self.flow,
+                scene,
+                format!("{}-{}", self.run_id, self.shown),
+                &self.attributes(),
+            )),
+            progress: Progress {
+                answered,
+                remaining_estimate: self.flow.remaining_from(step),
+            },
+        }
+    }
+
+    fn experiment_of(&self, scene: usize) -> (Option<String>, Option<String>) {
+        let s = self.flow.scene(scene);
+        let step = self.flow.step_position(&s.step).unwrap_or_default();
+        let members = self
+            .flow
+            .scenes_of(step)
+            .iter()
+            .filter(|&&i| self.flow.scene(i).condition == s.condition)
+            .count();
+        if members > 1 {
+            (
+                Some(format!("{}:{}", s.step, s.condition)),
+                Some(s.key.clone()),
+            )
+        } else {
+            (None, None)
+        }
+    }
+
+    fn event(&self, kind: &'static str, at: NaiveDateTime) -> ReplayEvent {
+        ReplayEvent {
+            kind,
+            occurred_at: at,
+            step_key: None,
+            scene_key: None,
+            experiment_id: None,
+            variation_id: None,
+        }
+    }
+
+    fn advance(&mut self, from: Next, at: NaiveDateTime) {
+        let attributes = self.attributes();
+        let ctx = Context {
+            user_id: &self.user_id,
+            attributes: &attributes,
+            today: at.date(),
+        };
+        let stored: BTreeMap<(String, String), String> = self
+            .assignments
+            .iter()
+            .map(|a| ((a.step.clone(), a.condition.clone()), a.scene.clone()))
+            .collect();
+        let reached = self.flow.reach(from, &ctx, &mut |step, condition| {
+            stored
+                .get(&(step.to_owned(), condition.to_owned()))
+                .cloned()
+        });
+        let selection = match reached {
+            Reached::End { .. } => {
+                self.scene = None;
+                self.events.push(self.event("completed", at));
+                return;
+            }
+            Reached::Scene(selection) => selection,
+        };
+        let scene = self.flow.scene(selection.scene);
+        let step = self.flow.step_key(selection.step).to_owned();
+        let (mut experiment_id, mut variation_id) = (None, None);
+        if let Some(group) = &selection.group {
+            let position = self
+                .assignments
+                .iter()
+                .position(|a| a.step == step && a.condition == selection.condition);
+            let first_exposure = match (selection.assignment.clone(), position) {
+                (Assignment::Bucketed { .. }, found) => {
+                    let row = StoredAssignment {
+                        step: step.clone(),
+                        condition: selection.condition.clone(),
+                        scene: scene.key.clone(),
+                        exposed: true,
+                    };
+                    let index = match found {
+                        Some(i) => {
+                            self.assignments[i] = row;
+                            i
+                        }
+                        None => {
+                            self.assignments.push(row);
+                            self.assignments.len() - 1
+                        }
+                    };
+                    self.touch(index);
+                    true
+                }
+                (Assignment::Stored, Some(i)) if !self.assignments[i].exposed => {
+                    self.assignments[i].exposed = true;
+                    self.touch(i);
+                    true
+                }
+                _ => false,
+            };
+            experiment_id = Some(group.experiment_id.clone());
+            variation_id = Some(scene.key.clone());
+            if first_exposure {
+                self.events.push(ReplayEvent {
+                    kind: "exposure",
+                    step_key: Some(step.clone()),
+                    scene_key: Some(scene.key.clone()),
+                    experiment_id: experiment_id.clone(),
+                    variation_id: variation_id.clone(),
+                    ..self.event("exposure", at)
+                });
+            }
+        }
+        self.shown += 1;
+        self.scene = Some(selection.scene);
+        self.events.push(ReplayEvent {
+            kind: "scene_shown",
+            step_key: Some(step),
+            scene_key: Some(scene.key.clone()),
+            experiment_id,
+            variation_id,
+            ..self.event("scene_shown", at)
+        });
+    }
+
+    fn touch(&mut self, index: usize) {
+        if !self.touched.contains(&index) {
+            self.touched.push(index);
+        }
+    }
+}
