@@ -48,6 +48,9 @@ pub struct Settings {
     /// Open connections per instance, at most.
     pub max_connections: usize,
     pub analytics: crate::analytics::aggregator::AnalyticsSettings,
+    /// Seed of the Ed25519 key that signs offline bundles, 64 hex digits;
+    /// `None`: derived from the JWT secret (README, "Offline onboarding").
+    pub bundle_key: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +76,29 @@ fn parse_bool(key: &'static str, raw: &str) -> Result<bool, ConfigError> {
     }
 }
 
+/// The 32 bytes of a hex-written Ed25519 seed.
+fn bundle_seed(hex_seed: &str) -> Option<[u8; 32]> {
+    hex::decode(hex_seed).ok()?.try_into().ok()
+}
+
 impl Settings {
+    /// The seed of the key that signs offline bundles: `SCENEFLOW_BUNDLE_KEY`,
+    /// else SHA-256 of a fixed label and the JWT secret, so every instance
+    /// sharing a secret signs alike and the seed reveals nothing of it.
+    pub fn bundle_seed(&self) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        self.bundle_key
+            .as_deref()
+            .and_then(bundle_seed)
+            .unwrap_or_else(|| {
+                Sha256::new()
+                    .chain_update(b"sceneflow offline bundle key\n")
+                    .chain_update(self.jwt_secret.as_bytes())
+                    .finalize()
+                    .into()
+            })
+    }
+
     /// Read `sceneflow.toml` (or the file `SCENEFLOW_CONFIG` names) and the environment.
     pub fn load() -> Result<Settings, ConfigError> {
         let path = std::env::var("SCENEFLOW_CONFIG").ok();
@@ -198,6 +223,7 @@ impl Settings {
                     .map(|_| number("SCENEFLOW_EVENTS_RETENTION_DAYS", 0))
                     .transpose()?,
             },
+            bundle_key: get("SCENEFLOW_BUNDLE_KEY").map(|k| k.trim().to_owned()),
             follow_store: match get("SCENEFLOW_FOLLOW").as_deref() {
                 None | Some("none") => false,
                 Some("store") => true,
@@ -229,6 +255,12 @@ impl Settings {
             return Err(invalid(
                 "SCENEFLOW_EVENTS_RETENTION_DAYS",
                 "deletes only events the sink has written: set SCENEFLOW_EVENTS_SINK=store too",
+            ));
+        }
+        if self.bundle_key.as_deref().is_some_and(|k| bundle_seed(k).is_none()) {
+            return Err(invalid(
+                "SCENEFLOW_BUNDLE_KEY",
+                "must be 64 hex digits, an Ed25519 seed (for example: openssl rand -hex 32)",
             ));
         }
         if !(self.store.starts_with("file://") || self.store.starts_with("s3://")) {

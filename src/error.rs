@@ -162,6 +162,15 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::offline::OfflineError> for ApiError {
+    fn from(e: crate::offline::OfflineError) -> Self {
+        match e {
+            crate::offline::OfflineError::Onboarding(e) => e.into(),
+            crate::offline::OfflineError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<OnboardingError> for ApiError {
     fn from(e: OnboardingError) -> Self {
         match e {

@@ -8,6 +8,7 @@ pub mod aggregates;
 pub mod analytics;
 pub mod audit;
 pub mod channels;
+pub mod offline;
 pub mod runs;
 pub mod schema;
 pub mod testers;
