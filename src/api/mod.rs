@@ -14,7 +14,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/start", web::post().to(onboarding::start))
             .route("/current", web::get().to(onboarding::current))
             .route("/answers", web::post().to(onboarding::answer))
-            .route("/bundle", web::get().to(offline::bundle)),
+            .route("/bundle", web::get().to(offline::bundle))
+            .route("/sync", web::post().to(offline::sync)),
     )
     .route("/openapi.json", web::get().to(openapi));
 }
@@ -46,7 +47,8 @@ impl Modify for BearerAuth {
         onboarding::start,
         onboarding::current,
         onboarding::answer,
-        offline::bundle
+        offline::bundle,
+        offline::sync
     ),
     modifiers(&BearerAuth),
     security(("bearer" = []))

@@ -39,6 +39,16 @@ pub struct ReplayEvent {
     pub variation_id: Option<String>,
 }
 
+/// An assignment to store: bucketed by this run (`created`), or a stored one
+/// this run showed first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exposure {
+    /// Index into [`Replay::assignments`].
+    pub index: usize,
+    pub created: bool,
+    pub at: NaiveDateTime,
+}
+
 /// Why an answer was not taken.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ReplayError {
@@ -54,13 +64,14 @@ pub struct Replay<'a> {
     user_id: String,
     run_id: String,
     start: Attributes,
+    started_at: NaiveDateTime,
     overrides: Attributes,
     /// Answers by `save_as`, as stored.
     pub answers: Attributes,
     /// Every assignment of the user, stored ones first.
     pub assignments: Vec<StoredAssignment>,
-    /// Indexes into `assignments` of those this run created or first exposed.
-    pub touched: Vec<usize>,
+    /// Assignments this run created (bucketed) or exposed for the first time.
+    pub exposures: Vec<Exposure>,
     pub events: Vec<ReplayEvent>,
     /// Index of the current scene; `None` once completed.
     pub scene: Option<usize>,
@@ -84,10 +95,11 @@ impl<'a> Replay<'a> {
             user_id: user_id.to_owned(),
             run_id: run_id.to_owned(),
             start: values::normalise_all(start),
+            started_at: at,
             overrides: overrides.clone(),
             answers: Attributes::new(),
             assignments,
-            touched: Vec::new(),
+            exposures: Vec::new(),
             events: Vec::new(),
             scene: None,
             shown: 0,
@@ -104,6 +116,14 @@ impl<'a> Replay<'a> {
         attrs.extend(self.answers.clone());
         attrs.extend(self.overrides.clone());
         values::normalise_all(&attrs)
+    }
+
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    pub fn started_at(&self) -> NaiveDateTime {
+        self.started_at
     }
 
     /// The key of the current scene, `None` once completed.
@@ -249,12 +269,12 @@ impl<'a> Replay<'a> {
                             self.assignments.len() - 1
                         }
                     };
-                    self.touch(index);
+                    self.expose(index, true, at);
                     true
                 }
                 (Assignment::Stored, Some(i)) if !self.assignments[i].exposed => {
                     self.assignments[i].exposed = true;
-                    self.touch(i);
+                    self.expose(i, false, at);
                     true
                 }
                 _ => false,
@@ -284,9 +304,11 @@ impl<'a> Replay<'a> {
         });
     }
 
-    fn touch(&mut self, index: usize) {
-        if !self.touched.contains(&index) {
-            self.touched.push(index);
+    fn expose(&mut self, index: usize, created: bool, at: NaiveDateTime) {
+        match self.exposures.iter_mut().find(|e| e.index == index) {
+            // Bucketed again (its scene left the group): still one row to write.
+            Some(e) => e.created |= created,
+            None => self.exposures.push(Exposure { index, created, at }),
         }
     }
 }

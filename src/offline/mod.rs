@@ -3,6 +3,7 @@
 //! document; this module loads what it needs and signs the bytes.
 
 pub mod signing;
+pub mod sync;
 
 use std::sync::Arc;
 
@@ -21,6 +22,13 @@ pub enum OfflineError {
     Onboarding(#[from] OnboardingError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The replay met an answer the server would not take; nothing stored.
+    #[error("the offline run does not replay: see details for the first inconsistent answer")]
+    Refused(Value),
+    #[error("this sync_id was already used for a different run")]
+    SyncIdReused,
+    #[error("there is no version {0}")]
+    UnknownVersion(String),
 }
 
 impl From<diesel::result::Error> for OfflineError {
