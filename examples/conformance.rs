@@ -33,6 +33,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         writeln!(out, "{}", serde_json::to_string(case)?)?;
     }
     out.flush()?;
-    println!("{} bundles, {} cases in {}", bundles.len(), cases.len(), dir.display());
+    println!(
+        "{} bundles, {} cases in {}",
+        bundles.len(),
+        cases.len(),
+        dir.display()
+    );
     Ok(())
 }

@@ -257,7 +257,11 @@ impl Settings {
                 "deletes only events the sink has written: set SCENEFLOW_EVENTS_SINK=store too",
             ));
         }
-        if self.bundle_key.as_deref().is_some_and(|k| bundle_seed(k).is_none()) {
+        if self
+            .bundle_key
+            .as_deref()
+            .is_some_and(|k| bundle_seed(k).is_none())
+        {
             return Err(invalid(
                 "SCENEFLOW_BUNDLE_KEY",
                 "must be 64 hex digits, an Ed25519 seed (for example: openssl rand -hex 32)",

@@ -9,8 +9,8 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::auth::MobileUser;
-use crate::error::{ApiError, ErrorBody};
 use super::onboarding::check_attributes;
+use crate::error::{ApiError, ErrorBody};
 use crate::offline::sync::{SyncAnswer, SyncRequest};
 use crate::offline::{self, BundleKey};
 use crate::startup::AppState;

@@ -110,9 +110,13 @@ fn date_bound(b: Option<Bound>) -> Option<NaiveDate> {
 pub fn parse_date(raw: &str) -> Option<NaiveDate> {
     let b = raw.as_bytes();
     let shaped = b.len() == 10
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| if i == 4 || i == 7 { *c == b'-' } else { c.is_ascii_digit() });
+        && b.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
     shaped
         .then(|| NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok())
         .flatten()

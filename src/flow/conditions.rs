@@ -182,8 +182,12 @@ impl Expr {
                 json!({"op": "version_at_least", "attribute": attribute, "version": version})
             }
             Not(inner) => json!({"op": "not", "of": inner.to_json()}),
-            All(parts) => json!({"op": "all", "of": parts.iter().map(Expr::to_json).collect::<Vec<_>>()}),
-            Any(parts) => json!({"op": "any", "of": parts.iter().map(Expr::to_json).collect::<Vec<_>>()}),
+            All(parts) => {
+                json!({"op": "all", "of": parts.iter().map(Expr::to_json).collect::<Vec<_>>()})
+            }
+            Any(parts) => {
+                json!({"op": "any", "of": parts.iter().map(Expr::to_json).collect::<Vec<_>>()})
+            }
         }
     }
 }

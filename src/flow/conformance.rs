@@ -11,12 +11,12 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime};
 use serde_json::{Map, Value, json};
 
+use super::Attributes;
 use super::bundle::{self, Recipient};
 use super::conditions::CATALOGUE;
 use super::engine::CompiledFlow;
 use super::model::{Bound, ChoiceDef, FlowDef, InputKind, SceneDef, Target};
 use super::replay::{Replay, ReplayError, StoredAssignment};
-use super::Attributes;
 
 /// Answers after which a script stops even if the flow loops.
 const MAX_ANSWERS: usize = 30;
@@ -28,7 +28,7 @@ impl Rng {
     pub fn new(seed: u64) -> Rng {
         Rng(seed)
     }
-    pub fn next(&mut self) -> u64 {
+    fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -36,10 +36,10 @@ impl Rng {
         z ^ (z >> 31)
     }
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        (self.next_u64() % n as u64) as usize
     }
     pub fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
+        self.next_u64() % 100 < percent
     }
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
@@ -164,18 +164,121 @@ pub fn expected(flow: &CompiledFlow, case: &Value) -> Result<Value, String> {
 /// Attribute values in the spellings real clients send.
 fn attributes(rng: &mut Rng) -> Map<String, Value> {
     let options: Vec<(&str, Vec<Value>)> = vec![
-        ("install_source", vec![json!("diet_campaign"), json!("sleep_campaign"), json!("organic"), json!(" organic "), json!(""), json!(null), json!(true)]),
-        ("gender", vec![json!("female"), json!("male"), json!("other"), json!(" female\u{3000}")]),
-        ("birth_year", vec![json!(1990), json!(1994.0), json!("1994"), json!(" 1987 "), json!("1987.0"), json!("abc"), json!(1996.5), json!(2010), json!("+1990"), json!("1e3"), json!(null), json!(1997), json!(1986), json!(".5e4"), json!("0x7C6")]),
-        ("platform", vec![json!("ios"), json!("android"), json!("web")]),
-        ("app_version", vec![json!("2"), json!("2.0.0"), json!("1.99"), json!("v2.1"), json!("2.10.1"), json!(2), json!(2.0), json!(1.5), json!("beta"), json!(" 3 "), json!("+2.0"), json!("2..0"), json!("18446744073709551616.1"), json!("V02.0")]),
-        ("locale", vec![json!("ja"), json!("ja-JP"), json!("ja_JP"), json!("en-US")]),
-        ("nickname", vec![json!("ゆき"), json!("  "), json!("Bob\u{85}"), json!("\u{feff}x"), json!(42), json!(["a", "b"]), json!(3.25), json!(false)]),
-        ("subscription", vec![json!("premium"), json!(" premium "), json!("trial"), json!(null)]),
+        (
+            "install_source",
+            vec![
+                json!("diet_campaign"),
+                json!("sleep_campaign"),
+                json!("organic"),
+                json!(" organic "),
+                json!(""),
+                json!(null),
+                json!(true),
+            ],
+        ),
+        (
+            "gender",
+            vec![
+                json!("female"),
+                json!("male"),
+                json!("other"),
+                json!(" female\u{3000}"),
+            ],
+        ),
+        (
+            "birth_year",
+            vec![
+                json!(1990),
+                json!(1994.0),
+                json!("1994"),
+                json!(" 1987 "),
+                json!("1987.0"),
+                json!("abc"),
+                json!(1996.5),
+                json!(2010),
+                json!("+1990"),
+                json!("1e3"),
+                json!(null),
+                json!(1997),
+                json!(1986),
+                json!(".5e4"),
+                json!("0x7C6"),
+            ],
+        ),
+        (
+            "platform",
+            vec![json!("ios"), json!("android"), json!("web")],
+        ),
+        (
+            "app_version",
+            vec![
+                json!("2"),
+                json!("2.0.0"),
+                json!("1.99"),
+                json!("v2.1"),
+                json!("2.10.1"),
+                json!(2),
+                json!(2.0),
+                json!(1.5),
+                json!("beta"),
+                json!(" 3 "),
+                json!("+2.0"),
+                json!("2..0"),
+                json!("18446744073709551616.1"),
+                json!("V02.0"),
+            ],
+        ),
+        (
+            "locale",
+            vec![json!("ja"), json!("ja-JP"), json!("ja_JP"), json!("en-US")],
+        ),
+        (
+            "nickname",
+            vec![
+                json!("ゆき"),
+                json!("  "),
+                json!("Bob\u{85}"),
+                json!("\u{feff}x"),
+                json!(42),
+                json!(["a", "b"]),
+                json!(3.25),
+                json!(false),
+            ],
+        ),
+        (
+            "subscription",
+            vec![
+                json!("premium"),
+                json!(" premium "),
+                json!("trial"),
+                json!(null),
+            ],
+        ),
         ("goal", vec![json!("lose_weight"), json!("sleep_better")]),
-        ("weight_kg", vec![json!(100), json!("99.9"), json!(1e-7), json!(0.1 + 0.2), json!(1.5e16), json!(123.456), json!("1e2")]),
-        ("sleep_hours", vec![json!(5.5), json!("6"), json!(6.0), json!(" 5.999 ")]),
-        ("tags", vec![json!(["x", 1.5, null, " y "]), json!([]), json!([2.0, 1e21])]),
+        (
+            "weight_kg",
+            vec![
+                json!(100),
+                json!("99.9"),
+                json!(1e-7),
+                json!(0.1 + 0.2),
+                json!(1.5e16),
+                json!(123.456),
+                json!("1e2"),
+            ],
+        ),
+        (
+            "sleep_hours",
+            vec![json!(5.5), json!("6"), json!(6.0), json!(" 5.999 ")],
+        ),
+        (
+            "tags",
+            vec![
+                json!(["x", 1.5, null, " y "]),
+                json!([]),
+                json!([2.0, 1e21]),
+            ],
+        ),
     ];
     let mut out = Map::new();
     for (name, values) in options {
@@ -227,39 +330,75 @@ pub fn random_flow(rng: &mut Rng) -> FlowDef {
             let input = *rng.pick(&InputKind::ALL);
             let (save_as, min, max) = match input {
                 InputKind::None => (None, None, None),
-                InputKind::Choice => (Some(if rng.chance(50) { "goal" } else { "plan" }), None, None),
+                InputKind::Choice => (
+                    Some(if rng.chance(50) { "goal" } else { "plan" }),
+                    None,
+                    None,
+                ),
                 InputKind::MultiChoice => {
                     let lo = rng.below(3) as f64;
-                    (Some("tags"), rng.chance(50).then_some(Bound::Number(lo)), rng.chance(50).then_some(Bound::Number(lo + 1.0)))
+                    (
+                        Some("tags"),
+                        rng.chance(50).then_some(Bound::Number(lo)),
+                        rng.chance(50).then_some(Bound::Number(lo + 1.0)),
+                    )
                 }
-                InputKind::Text => (Some("nickname"), rng.chance(50).then_some(Bound::Number(2.0)), rng.chance(50).then_some(Bound::Number(6.0))),
+                InputKind::Text => (
+                    Some("nickname"),
+                    rng.chance(50).then_some(Bound::Number(2.0)),
+                    rng.chance(50).then_some(Bound::Number(6.0)),
+                ),
                 InputKind::Number => {
                     let name = *rng.pick(&["weight_kg", "sleep_hours", "age_guess"]);
-                    (Some(name), rng.chance(60).then_some(Bound::Number(*rng.pick(&[0.5, 3.0, 30.0, -10.0]))), rng.chance(60).then_some(Bound::Number(*rng.pick(&[12.0, 200.0, 250.5]))))
+                    (
+                        Some(name),
+                        rng.chance(60)
+                            .then_some(Bound::Number(*rng.pick(&[0.5, 3.0, 30.0, -10.0]))),
+                        rng.chance(60)
+                            .then_some(Bound::Number(*rng.pick(&[12.0, 200.0, 250.5]))),
+                    )
                 }
                 InputKind::Date => {
-                    let d = |y, m, d| Bound::Date(NaiveDate::from_ymd_opt(y, m, d).expect("a date"));
-                    (Some("target_date"), rng.chance(50).then(|| d(2026, 1, 1)), rng.chance(50).then(|| d(2027, 12, 31)))
+                    let d =
+                        |y, m, d| Bound::Date(NaiveDate::from_ymd_opt(y, m, d).expect("a date"));
+                    (
+                        Some("target_date"),
+                        rng.chance(50).then(|| d(2026, 1, 1)),
+                        rng.chance(50).then(|| d(2027, 12, 31)),
+                    )
                 }
             };
             if input.has_choices() {
                 let count = 2 + rng.below(3);
                 for c in 0..count {
-                    let ckey = if save_as == Some("goal") { GOALS[c % 3].to_owned() } else { format!("c{c}") };
-                    if choices.iter().any(|x: &ChoiceDef| x.scene == key && x.key == ckey) {
+                    let ckey = if save_as == Some("goal") {
+                        GOALS[c % 3].to_owned()
+                    } else {
+                        format!("c{c}")
+                    };
+                    if choices
+                        .iter()
+                        .any(|x: &ChoiceDef| x.scene == key && x.key == ckey)
+                    {
                         continue;
                     }
                     choices.push(ChoiceDef {
                         scene: key.clone(),
                         key: ckey.clone(),
                         label: format!("{ckey} ラベル"),
-                        value: if rng.chance(30) { format!(" v_{ckey} ") } else { ckey },
+                        value: if rng.chance(30) {
+                            format!(" v_{ckey} ")
+                        } else {
+                            ckey
+                        },
                         next_step: jump(rng),
                         row: 0,
                     });
                 }
             }
-            let messages = (0..1 + rng.below(2)).map(|_| rng.pick(MESSAGES).to_string()).collect();
+            let messages = (0..1 + rng.below(2))
+                .map(|_| rng.pick(MESSAGES).to_string())
+                .collect();
             scenes.push(SceneDef {
                 key,
                 step: step.clone(),
@@ -276,17 +415,46 @@ pub fn random_flow(rng: &mut Rng) -> FlowDef {
             });
         }
     }
-    FlowDef { steps, scenes, choices }
+    FlowDef {
+        steps,
+        scenes,
+        choices,
+    }
 }
 
-const TEXTS: &[&str] = &["ゆき", "Bob", " padded ", "😀😀", "\u{3000}全角\u{3000}", "a\u{85}", "\u{feff}bom", "toolongtext", "", "  "];
+const TEXTS: &[&str] = &[
+    "ゆき",
+    "Bob",
+    " padded ",
+    "😀😀",
+    "\u{3000}全角\u{3000}",
+    "a\u{85}",
+    "\u{feff}bom",
+    "toolongtext",
+    "",
+    "  ",
+];
 
 /// An answer to the current scene: mostly valid, sometimes not.
 fn answer_for(rng: &mut Rng, flow: &CompiledFlow, scene: usize) -> Value {
     let s = flow.scene(scene);
     let keys: Vec<String> = flow.choices(scene).map(|c| c.key.clone()).collect();
     if rng.chance(15) {
-        return rng.pick(&[json!(null), json!(5), json!("x"), json!(true), json!({"a": 1}), json!(["c0", "c0"]), json!(["nope"]), json!("nope"), json!("62"), json!([]), json!([1])]).clone();
+        return rng
+            .pick(&[
+                json!(null),
+                json!(5),
+                json!("x"),
+                json!(true),
+                json!({"a": 1}),
+                json!(["c0", "c0"]),
+                json!(["nope"]),
+                json!("nope"),
+                json!("62"),
+                json!([]),
+                json!([1]),
+            ])
+            .clone();
     }
     match s.input {
         InputKind::None => json!(null),
@@ -303,8 +471,34 @@ fn answer_for(rng: &mut Rng, flow: &CompiledFlow, scene: usize) -> Value {
             json!(picked)
         }
         InputKind::Text => json!(rng.pick(TEXTS)),
-        InputKind::Number => rng.pick(&[json!(62.5), json!(5), json!(100), json!(0.5), json!(-10), json!(12.0), json!(250.5), json!(250.51), json!(1e-7), json!(5.999), json!(7)]).clone(),
-        InputKind::Date => rng.pick(&[json!("2026-06-01"), json!("2025-12-31"), json!("2028-01-01"), json!("2027-12-31"), json!("2026-02-29"), json!("2028-02-29"), json!("2027-3-1"), json!(" 2027-03-01"), json!("2027-03-01 ")]).clone(),
+        InputKind::Number => rng
+            .pick(&[
+                json!(62.5),
+                json!(5),
+                json!(100),
+                json!(0.5),
+                json!(-10),
+                json!(12.0),
+                json!(250.5),
+                json!(250.51),
+                json!(1e-7),
+                json!(5.999),
+                json!(7),
+            ])
+            .clone(),
+        InputKind::Date => rng
+            .pick(&[
+                json!("2026-06-01"),
+                json!("2025-12-31"),
+                json!("2028-01-01"),
+                json!("2027-12-31"),
+                json!("2026-02-29"),
+                json!("2028-02-29"),
+                json!("2027-3-1"),
+                json!(" 2027-03-01"),
+                json!("2027-03-01 "),
+            ])
+            .clone(),
     }
 }
 
@@ -312,10 +506,18 @@ fn answer_for(rng: &mut Rng, flow: &CompiledFlow, scene: usize) -> Value {
 /// made by playing the engine; `expected` is filled in by [`expected`].
 pub fn random_case(rng: &mut Rng, id: &str, bundle: &str, flow: &CompiledFlow) -> Value {
     let users = ["user-1", "ゆき", "a:b:c", "", "u-42", "x@example.com"];
-    let user_id = if rng.chance(50) { id.to_owned() } else { rng.pick(&users).to_string() };
-    let base = NaiveDate::from_ymd_opt(2026, 11, 30).and_then(|d| d.and_hms_opt(10, 0, 0)).expect("a time");
+    let user_id = if rng.chance(50) {
+        id.to_owned()
+    } else {
+        rng.pick(&users).to_string()
+    };
+    let base = NaiveDate::from_ymd_opt(2026, 11, 30)
+        .and_then(|d| d.and_hms_opt(10, 0, 0))
+        .expect("a time");
     let mut at = if rng.chance(20) {
-        NaiveDate::from_ymd_opt(2026, 12, 31).and_then(|d| d.and_hms_opt(23, 59, 50)).expect("a time")
+        NaiveDate::from_ymd_opt(2026, 12, 31)
+            .and_then(|d| d.and_hms_opt(23, 59, 50))
+            .expect("a time")
     } else {
         base + Duration::days(rng.below(400) as i64)
     };
@@ -323,16 +525,32 @@ pub fn random_case(rng: &mut Rng, id: &str, bundle: &str, flow: &CompiledFlow) -
     let mut assignments = Vec::new();
     if rng.chance(25) {
         let s = rng.pick(&flow.def.scenes);
-        let scene = if rng.chance(80) { s.key.clone() } else { "gone_scene".to_owned() };
+        let scene = if rng.chance(80) {
+            s.key.clone()
+        } else {
+            "gone_scene".to_owned()
+        };
         assignments.push(json!({"step": s.step, "condition": s.condition, "scene": scene}));
     }
-    let overrides = if rng.chance(10) { json!({"subscription": "premium", "nickname": "QA"}) } else { json!({}) };
+    let overrides = if rng.chance(10) {
+        json!({"subscription": "premium", "nickname": "QA"})
+    } else {
+        json!({})
+    };
     let mut case = json!({
         "id": id, "bundle": bundle, "user_id": user_id, "run_id": id,
         "started_at": time_text(started_at), "attributes": attributes(rng),
         "overrides": overrides, "assignments": assignments, "script": [],
     });
-    let mut run = Replay::start(flow, &user_id, id, &object(&case["attributes"]), &object(&case["overrides"]), assignments_of(&case), started_at);
+    let mut run = Replay::start(
+        flow,
+        &user_id,
+        id,
+        &object(&case["attributes"]),
+        &object(&case["overrides"]),
+        assignments_of(&case),
+        started_at,
+    );
     let mut script = Vec::new();
     while script.len() < MAX_ANSWERS {
         at += Duration::seconds(1 + rng.below(90) as i64);
@@ -358,19 +576,31 @@ pub fn generate(sample: CompiledFlow, cases: usize) -> (BTreeMap<String, Value>,
     let mut rng = Rng::new(0x5CE7_E5F1_0000_0015);
     let mut flows = vec![("sample".to_owned(), sample)];
     for i in 0..11 {
-        flows.push((format!("random_{i:02}"), CompiledFlow::compile(format!("random{i:02}"), random_flow(&mut rng))));
+        flows.push((
+            format!("random_{i:02}"),
+            CompiledFlow::compile(format!("random{i:02}"), random_flow(&mut rng)),
+        ));
     }
     let none = Attributes::new();
     let bundles = flows
         .iter()
         .map(|(name, flow)| {
-            let to = Recipient { user_id: "", channel: "production", assignments: &[], overrides: &none };
+            let to = Recipient {
+                user_id: "",
+                channel: "production",
+                assignments: &[],
+                overrides: &none,
+            };
             (name.clone(), bundle::document(flow, &to))
         })
         .collect();
     let mut out = Vec::with_capacity(cases);
     for n in 0..cases {
-        let (name, flow) = if n % 4 == 0 { &flows[0] } else { &flows[1 + n % (flows.len() - 1)] };
+        let (name, flow) = if n % 4 == 0 {
+            &flows[0]
+        } else {
+            &flows[1 + n % (flows.len() - 1)]
+        };
         let id = format!("case{n:04}");
         let mut case = random_case(&mut rng, &id, name, flow);
         case["expected"] = expected(flow, &case).expect("generated cases are well formed");
@@ -396,10 +626,14 @@ mod tests {
         let flows = names
             .into_iter()
             .map(|name| {
-                let text = std::fs::read_to_string(dir.join("bundles").join(format!("{name}.json")))
-                    .expect("the bundle of a case");
+                let text =
+                    std::fs::read_to_string(dir.join("bundles").join(format!("{name}.json")))
+                        .expect("the bundle of a case");
                 let doc: Value = serde_json::from_str(&text).expect("a bundle is JSON");
-                (name.to_owned(), flow_of(&doc).expect("a bundle holds a flow"))
+                (
+                    name.to_owned(),
+                    flow_of(&doc).expect("a bundle holds a flow"),
+                )
             })
             .collect();
         (flows, cases)
@@ -441,7 +675,14 @@ mod tests {
                 if let Some(key) = state["scene"]["key"].as_str() {
                     kinds.insert(state["scene"]["input"]["kind"].as_str().unwrap().to_owned());
                     let s = flow.def.scene(key).unwrap();
-                    if flow.def.scenes.iter().filter(|o| o.step == s.step && o.condition == s.condition).count() > 1 {
+                    if flow
+                        .def
+                        .scenes
+                        .iter()
+                        .filter(|o| o.step == s.step && o.condition == s.condition)
+                        .count()
+                        > 1
+                    {
                         ab_scenes.insert(key.to_owned());
                     }
                 } else {
@@ -458,8 +699,21 @@ mod tests {
             }
         }
         assert_eq!(kinds.len(), 6, "{kinds:?}");
-        for rule in ["type", "unknown_choice", "repeated_choice", "count", "length", "range", "date_range", "date_format", "already_completed"] {
-            assert!(rules.contains(rule), "no case refuses with {rule}: {rules:?}");
+        for rule in [
+            "type",
+            "unknown_choice",
+            "repeated_choice",
+            "count",
+            "length",
+            "range",
+            "date_range",
+            "date_format",
+            "already_completed",
+        ] {
+            assert!(
+                rules.contains(rule),
+                "no case refuses with {rule}: {rules:?}"
+            );
         }
         assert!(ab_scenes.len() >= 10, "A/B scenes shown: {ab_scenes:?}");
         assert!(completed >= 100, "{completed} completed states");

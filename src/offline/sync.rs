@@ -184,7 +184,15 @@ fn sync_once(
         if let Some(id) = &replaced {
             offline::delete_run(c, id)?;
         }
-        store_run(c, &flow.version, who.channel, user_id, &start, &replay, last)?;
+        store_run(
+            c,
+            &flow.version,
+            who.channel,
+            user_id,
+            &start,
+            &replay,
+            last,
+        )?;
         for row in &answer_rows {
             runs::insert_answer(c, row)?;
         }

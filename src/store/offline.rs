@@ -87,3 +87,17 @@ pub fn record_events(conn: &mut AnyConnection, rows: &[OfflineEvent]) -> Result<
     insert_chunks!(conn, events::table, rows);
     Ok(())
 }
+
+/// Runs of `version` played offline and kept (outcome `accepted`), by channel.
+pub fn synced_runs(
+    conn: &mut AnyConnection,
+    version: &str,
+) -> Result<Vec<(String, i64)>, StoreError> {
+    Ok(offline_syncs::table
+        .filter(offline_syncs::version_id.eq(version))
+        .filter(offline_syncs::outcome.eq("accepted"))
+        .group_by(offline_syncs::channel)
+        .select((offline_syncs::channel, diesel::dsl::count_star()))
+        .order(offline_syncs::channel)
+        .load(conn)?)
+}

@@ -114,7 +114,11 @@ async fn the_bundle_is_signed_cached_and_carries_the_assignments(backend: Backen
 
     // Playing online stores an assignment: the bundle changes with it.
     let state = app
-        .mobile("bundle-user", "/v1/onboarding/start", json!({"attributes": {}}))
+        .mobile(
+            "bundle-user",
+            "/v1/onboarding/start",
+            json!({"attributes": {}}),
+        )
         .await;
     let intro = app
         .mobile(
@@ -191,13 +195,20 @@ async fn the_js_player_plays_a_bundle_as_the_server_runs_it(backend: Backend) {
         let offline_states = offline["states"].as_array().unwrap();
 
         let mut state = app
-            .mobile(user, "/v1/onboarding/start", json!({"attributes": attributes}))
+            .mobile(
+                user,
+                "/v1/onboarding/start",
+                json!({"attributes": attributes}),
+            )
             .await;
         let mut online = vec![state.clone()];
         while state["status"] == "in_progress" {
             let scene = &state["scene"];
             let key = scene["key"].as_str().unwrap();
-            let answer = answers.get(key).cloned().unwrap_or_else(|| valid_answer(scene));
+            let answer = answers
+                .get(key)
+                .cloned()
+                .unwrap_or_else(|| valid_answer(scene));
             state = app
                 .mobile(
                     user,
@@ -212,11 +223,15 @@ async fn the_js_player_plays_a_bundle_as_the_server_runs_it(backend: Backend) {
         for (on, off) in online.iter().zip(offline_states) {
             assert_eq!(without_ids(on.clone()), without_ids(off.clone()), "{user}");
         }
-        assert_eq!(offline["sync"]["answers"].as_array().unwrap().len(), online.len() - 1);
+        assert_eq!(
+            offline["sync"]["answers"].as_array().unwrap().len(),
+            online.len() - 1
+        );
     }
 }
 
-const ATTRIBUTES: &str = r#"{"install_source": "diet_campaign", "nickname": "ゆき", "birth_year": 1994}"#;
+const ATTRIBUTES: &str =
+    r#"{"install_source": "diet_campaign", "nickname": "ゆき", "birth_year": 1994}"#;
 
 /// `user` plays the sample offline in node from their signed bundle; the
 /// player's sync request (times start at 2026-11-01T09:00:00Z, 7 s apart).
@@ -248,14 +263,25 @@ async fn post_sync(app: &TestApp, user: &str, body: &Value) -> (StatusCode, Valu
 /// The same policy as the player's script, online.
 async fn play_online(app: &TestApp, user: &str) -> Value {
     let mut state = app
-        .mobile(user, "/v1/onboarding/start",
-                json!({"attributes": serde_json::from_str::<Value>(ATTRIBUTES).unwrap()}))
+        .mobile(
+            user,
+            "/v1/onboarding/start",
+            json!({"attributes": serde_json::from_str::<Value>(ATTRIBUTES).unwrap()}),
+        )
         .await;
     while state["status"] == "in_progress" {
         let scene = &state["scene"];
-        let answer = if scene["key"] == "goal_diet" { json!("lose_weight") } else { valid_answer(scene) };
+        let answer = if scene["key"] == "goal_diet" {
+            json!("lose_weight")
+        } else {
+            valid_answer(scene)
+        };
         state = app
-            .mobile(user, "/v1/onboarding/answers", json!({"scene_id": scene["id"], "answer": answer}))
+            .mobile(
+                user,
+                "/v1/onboarding/answers",
+                json!({"scene_id": scene["id"], "answer": answer}),
+            )
             .await;
     }
     state
@@ -283,10 +309,14 @@ async fn settled_funnel(app: &TestApp, version: &str) -> Value {
     let token = app.token(Role::Operator).await;
     let path = format!("/admin/api/versions/{version}/funnel");
     for _ in 0..200 {
-        let (_, mut funnel) = app.call(reqwest::Method::GET, &path, &token, Value::Null).await;
+        let (_, mut funnel) = app
+            .call(reqwest::Method::GET, &path, &token, Value::Null)
+            .await;
         if funnel["pending_events"] == 0 {
             if let Some(f) = funnel.as_object_mut() {
-                f.retain(|k, _| !k.contains("fresh") && !k.contains("as_of") && !k.contains("pending"));
+                f.retain(|k, _| {
+                    !k.contains("fresh") && !k.contains("as_of") && !k.contains("pending")
+                });
             }
             return funnel;
         }
@@ -295,7 +325,9 @@ async fn settled_funnel(app: &TestApp, version: &str) -> Value {
     panic!("the aggregator never caught up");
 }
 
-async fn an_offline_run_syncs_with_the_answers_events_and_funnel_of_an_online_one(backend: Backend) {
+async fn an_offline_run_syncs_with_the_answers_events_and_funnel_of_an_online_one(
+    backend: Backend,
+) {
     let online = spawn_app_with(backend.clone(), |s| {
         s.sample = true;
         s.analytics.interval = std::time::Duration::from_millis(20);
@@ -314,7 +346,9 @@ async fn an_offline_run_syncs_with_the_answers_events_and_funnel_of_an_online_on
     assert_eq!(synced["outcome"], "accepted");
     assert_eq!(synced["state"]["status"], "completed");
     assert_eq!(synced["state"]["progress"], done_online["progress"]);
-    let current = offline.mobile(user, "/v1/onboarding/current", Value::Null).await;
+    let current = offline
+        .mobile(user, "/v1/onboarding/current", Value::Null)
+        .await;
     assert_eq!(current, synced["state"]);
 
     let answers = "SELECT a.scene_key || '=' || a.answer AS row FROM run_answers a \
@@ -333,11 +367,19 @@ async fn an_offline_run_syncs_with_the_answers_events_and_funnel_of_an_online_on
     assert_eq!(rows(&offline, flags).await, vec![json!("offline")]);
     // Original times: the run started at 09:00:00, one answer each 7 s.
     let first = "SELECT CAST(MIN(occurred_at) AS TEXT) AS row FROM events";
-    assert!(rows(&offline, first).await[0].as_str().unwrap().starts_with("2026-11-01 09:00:00"));
+    assert!(
+        rows(&offline, first).await[0]
+            .as_str()
+            .unwrap()
+            .starts_with("2026-11-01 09:00:00")
+    );
     let version = synced["state"]["version"].as_str().unwrap();
     // The same funnel; only the time per step differs, and it is the
     // player's (7 s an answer), not the time of the sync.
-    let (mut on, mut off) = (settled_funnel(&online, version).await, settled_funnel(&offline, version).await);
+    let (mut on, mut off) = (
+        settled_funnel(&online, version).await,
+        settled_funnel(&offline, version).await,
+    );
     for step in off["steps"].as_array().unwrap() {
         if let Some(median) = step["median_seconds"].as_f64() {
             assert!((6.0..8.0).contains(&median), "{step}");
@@ -349,6 +391,17 @@ async fn an_offline_run_syncs_with_the_answers_events_and_funnel_of_an_online_on
         }
     }
     assert_eq!(on, off);
+    let token = offline.token(Role::Operator).await;
+    let path = format!("/admin/api/versions/{version}/impact");
+    let (_, impact) = offline
+        .call(reqwest::Method::GET, &path, &token, Value::Null)
+        .await;
+    assert_eq!(impact["offline_runs"], json!({"production": 1}), "{impact}");
+    let token = online.token(Role::Operator).await;
+    let (_, impact) = online
+        .call(reqwest::Method::GET, &path, &token, Value::Null)
+        .await;
+    assert_eq!(impact["offline_runs"], json!({}), "{impact}");
     let accepted = "sceneflow_syncs_total{outcome=\"accepted\"}";
     assert_eq!(metric(&offline, accepted).await, 1);
 }
@@ -371,7 +424,11 @@ async fn a_sync_is_idempotent_and_stores_nothing_when_it_does_not_replay(backend
     assert_eq!(err["error"]["code"], "sync_id_reused");
 
     // An inconsistent run: nothing of it is stored.
-    let before = (app.count("runs").await, app.count("events").await, app.count("assignments").await);
+    let before = (
+        app.count("runs").await,
+        app.count("events").await,
+        app.count("assignments").await,
+    );
     let mut wrong_scene = play_offline(&app, "inconsistent", "sync-b").await;
     wrong_scene["answers"][2]["scene_key"] = json!("plan_lose_weight");
     let (status, err) = post_sync(&app, "inconsistent", &wrong_scene).await;
@@ -379,10 +436,17 @@ async fn a_sync_is_idempotent_and_stores_nothing_when_it_does_not_replay(backend
     assert_eq!(err["error"]["code"], "sync_refused");
     assert_eq!(err["error"]["details"]["index"], 2);
     assert_eq!(err["error"]["details"]["reason"], "scene_mismatch");
-    assert_eq!(err["error"]["details"]["expected_scene_key"], "nickname_known");
+    assert_eq!(
+        err["error"]["details"]["expected_scene_key"],
+        "nickname_known"
+    );
     let mut bad_answer = play_offline(&app, "inconsistent", "sync-c").await;
-    let weight = bad_answer["answers"].as_array().unwrap().iter()
-        .position(|a| a["scene_key"] == "current_weight").unwrap();
+    let weight = bad_answer["answers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|a| a["scene_key"] == "current_weight")
+        .unwrap();
     bad_answer["answers"][weight]["answer"] = json!(500);
     let (status, err) = post_sync(&app, "inconsistent", &bad_answer).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -394,7 +458,11 @@ async fn a_sync_is_idempotent_and_stores_nothing_when_it_does_not_replay(backend
     let (status, err) = post_sync(&app, "inconsistent", &unknown).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(err["error"]["code"], "unknown_version");
-    let after = (app.count("runs").await, app.count("events").await, app.count("assignments").await);
+    let after = (
+        app.count("runs").await,
+        app.count("events").await,
+        app.count("assignments").await,
+    );
     assert_eq!(before, after);
     assert_eq!(app.count("offline_syncs").await, 1);
     let refused = "sceneflow_syncs_total{outcome=\"refused\"}";
@@ -406,17 +474,37 @@ async fn a_sync_is_idempotent_and_stores_nothing_when_it_does_not_replay(backend
 async fn a_sync_keeps_the_run_that_got_further_and_takes_old_versions(backend: Backend) {
     let app = sample_app(backend).await;
     // Online one answer in, offline complete: the offline run replaces it.
-    let started = app.mobile("behind-online", "/v1/onboarding/start", json!({"attributes": {}})).await;
-    app.mobile("behind-online", "/v1/onboarding/answers",
-               json!({"scene_id": started["scene"]["id"], "answer": null})).await;
+    let started = app
+        .mobile(
+            "behind-online",
+            "/v1/onboarding/start",
+            json!({"attributes": {}}),
+        )
+        .await;
+    app.mobile(
+        "behind-online",
+        "/v1/onboarding/answers",
+        json!({"scene_id": started["scene"]["id"], "answer": null}),
+    )
+    .await;
     let body = play_offline(&app, "behind-online", "sync-1").await;
     let (status, synced) = post_sync(&app, "behind-online", &body).await;
     assert_eq!(status, StatusCode::OK, "{synced}");
     assert_eq!(synced["outcome"], "accepted");
-    let current = app.mobile("behind-online", "/v1/onboarding/current", Value::Null).await;
+    let current = app
+        .mobile("behind-online", "/v1/onboarding/current", Value::Null)
+        .await;
     assert_eq!(current["status"], "completed");
-    let replaced = rows(&app, "SELECT COALESCE(replaced_run, '-') AS row FROM offline_syncs").await;
-    assert_ne!(replaced[0], json!("-"), "the online run is recorded as replaced");
+    let replaced = rows(
+        &app,
+        "SELECT COALESCE(replaced_run, '-') AS row FROM offline_syncs",
+    )
+    .await;
+    assert_ne!(
+        replaced[0],
+        json!("-"),
+        "the online run is recorded as replaced"
+    );
 
     // Online completed, offline partial: the online run stays.
     let done = play_online(&app, "ahead-online").await;
@@ -432,7 +520,12 @@ async fn a_sync_keeps_the_run_that_got_further_and_takes_old_versions(backend: B
     // A version no longer served still syncs: runs are pinned.
     let old = play_offline(&app, "late-syncer", "sync-3").await;
     let token = app.token(Role::Admin).await;
-    let upload: Value = app.upload(&token, book::valid().bytes()).await.json().await.unwrap();
+    let upload: Value = app
+        .upload(&token, book::valid().bytes())
+        .await
+        .json()
+        .await
+        .unwrap();
     app.publish(upload["version"]["id"].as_str().unwrap()).await;
     let (status, synced) = post_sync(&app, "late-syncer", &old).await;
     assert_eq!(status, StatusCode::OK, "{synced}");
