@@ -290,6 +290,23 @@ mod tests {
     }
 
     #[test]
+    fn the_bundle_key_is_a_hex_seed_or_derived_from_the_secret() {
+        let err = from(None, &[("SCENEFLOW_BUNDLE_KEY", "not-hex")]).unwrap_err();
+        assert!(err.to_string().contains("SCENEFLOW_BUNDLE_KEY"), "{err}");
+        assert!(from(None, &[("SCENEFLOW_BUNDLE_KEY", "ab")]).is_err());
+        let seed = "11".repeat(32);
+        let set = from(None, &[("SCENEFLOW_BUNDLE_KEY", seed.as_str())]).unwrap();
+        assert_eq!(set.bundle_seed(), [0x11; 32]);
+        let derived = from(None, &[]).unwrap();
+        let other = from(None, &[("SCENEFLOW_JWT_SECRET", "another-secret")]).unwrap();
+        assert_ne!(derived.bundle_seed(), other.bundle_seed());
+        assert_eq!(
+            derived.bundle_seed(),
+            from(None, &[]).unwrap().bundle_seed()
+        );
+    }
+
+    #[test]
     fn defaults_are_the_embedded_setup() {
         let s = from(None, &[]).unwrap();
         assert_eq!(s.database_url, "sqlite://sceneflow.db");
