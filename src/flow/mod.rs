@@ -8,6 +8,7 @@ pub mod bucket;
 pub mod bundle;
 pub mod conditions;
 pub mod conformance;
+pub mod decision;
 pub mod diff;
 pub mod engine;
 pub mod model;
@@ -21,5 +22,6 @@ pub mod view;
 mod tests;
 
 pub use conditions::{Attributes, Condition, catalogue};
-pub use engine::{CompiledFlow, Context, Next, Reached, Selection};
+pub use decision::{Assignments, Decision, Event, EventKind};
+pub use engine::{CompiledFlow, Context, ExperimentId, Next, Reached, Selection};
 pub use model::{Bound, BoundKind, ChoiceDef, FlowDef, InputKind, SceneDef, Target};

@@ -6,14 +6,13 @@
 //! Offline sync replays an app's run through it (README, "Offline
 //! onboarding"), and the conformance vectors are written by it.
 
-use std::collections::BTreeMap;
-
 use chrono::NaiveDateTime;
 use serde::Serialize;
 use serde_json::Value;
 
 use super::answer::{self, AnswerError};
-use super::engine::{Assignment, CompiledFlow, Context, Next, Reached};
+use super::decision::{AssignmentChange, Assignments, Event, EventKind, Stored};
+use super::engine::{CompiledFlow, Context, ExperimentId, Next};
 use super::view::{self, Progress, State, Status};
 use super::{Attributes, values};
 
@@ -37,6 +36,19 @@ pub struct ReplayEvent {
     pub scene_key: Option<String>,
     pub experiment_id: Option<String>,
     pub variation_id: Option<String>,
+}
+
+impl ReplayEvent {
+    fn of(e: &Event, at: NaiveDateTime) -> ReplayEvent {
+        ReplayEvent {
+            kind: e.kind.as_str(),
+            occurred_at: at,
+            step_key: e.step.clone(),
+            scene_key: e.scene.clone(),
+            experiment_id: e.experiment.as_ref().map(ToString::to_string),
+            variation_id: e.variation.clone(),
+        }
+    }
 }
 
 /// An assignment to store: bucketed by this run (`created`), or a stored one
@@ -140,15 +152,8 @@ impl<'a> Replay<'a> {
             self.answers.insert(key.clone(), accepted.value);
         }
         self.answered += 1;
-        let (experiment_id, variation_id) = self.experiment_of(scene);
-        self.events.push(ReplayEvent {
-            kind: "answered",
-            occurred_at: at,
-            step_key: Some(s.step.clone()),
-            scene_key: Some(s.key.clone()),
-            experiment_id,
-            variation_id,
-        });
+        let answered = Event::at_scene(self.flow, EventKind::Answered, scene);
+        self.events.push(ReplayEvent::of(&answered, at));
         self.advance(accepted.next, at);
         Ok(self.state())
     }
@@ -188,36 +193,6 @@ impl<'a> Replay<'a> {
         }
     }
 
-    fn experiment_of(&self, scene: usize) -> (Option<String>, Option<String>) {
-        let s = self.flow.scene(scene);
-        let step = self.flow.step_position(&s.step).unwrap_or_default();
-        let members = self
-            .flow
-            .scenes_of(step)
-            .iter()
-            .filter(|&&i| self.flow.scene(i).condition == s.condition)
-            .count();
-        if members > 1 {
-            (
-                Some(format!("{}:{}", s.step, s.condition)),
-                Some(s.key.clone()),
-            )
-        } else {
-            (None, None)
-        }
-    }
-
-    fn event(&self, kind: &'static str, at: NaiveDateTime) -> ReplayEvent {
-        ReplayEvent {
-            kind,
-            occurred_at: at,
-            step_key: None,
-            scene_key: None,
-            experiment_id: None,
-            variation_id: None,
-        }
-    }
-
     fn advance(&mut self, from: Next, at: NaiveDateTime) {
         let attributes = self.attributes();
         let ctx = Context {
@@ -225,83 +200,60 @@ impl<'a> Replay<'a> {
             attributes: &attributes,
             today: at.date(),
         };
-        let stored: BTreeMap<(String, String), String> = self
+        let stored: Assignments = self
             .assignments
             .iter()
-            .map(|a| ((a.step.clone(), a.condition.clone()), a.scene.clone()))
+            .map(|a| {
+                (
+                    ExperimentId::new(&a.step, &a.condition),
+                    Stored {
+                        scene: a.scene.clone(),
+                        exposed: a.exposed,
+                    },
+                )
+            })
             .collect();
-        let reached = self.flow.reach(from, &ctx, &mut |step, condition| {
-            stored
-                .get(&(step.to_owned(), condition.to_owned()))
-                .cloned()
-        });
-        let selection = match reached {
-            Reached::End { .. } => {
-                self.scene = None;
-                self.events.push(self.event("completed", at));
-                return;
+        let decision = self.flow.reach(from, &ctx, &stored);
+        match &decision.assignment {
+            Some(AssignmentChange::Bucketed { experiment, scene }) => {
+                let row = StoredAssignment {
+                    step: experiment.step.clone(),
+                    condition: experiment.condition.clone(),
+                    scene: scene.clone(),
+                    exposed: true,
+                };
+                let index = match self.position(experiment) {
+                    Some(i) => {
+                        self.assignments[i] = row;
+                        i
+                    }
+                    None => {
+                        self.assignments.push(row);
+                        self.assignments.len() - 1
+                    }
+                };
+                self.expose(index, true, at);
             }
-            Reached::Scene(selection) => selection,
-        };
-        let scene = self.flow.scene(selection.scene);
-        let step = self.flow.step_key(selection.step).to_owned();
-        let (mut experiment_id, mut variation_id) = (None, None);
-        if let Some(group) = &selection.group {
-            let position = self
-                .assignments
-                .iter()
-                .position(|a| a.step == step && a.condition == selection.condition);
-            let first_exposure = match (selection.assignment.clone(), position) {
-                (Assignment::Bucketed { .. }, found) => {
-                    let row = StoredAssignment {
-                        step: step.clone(),
-                        condition: selection.condition.clone(),
-                        scene: scene.key.clone(),
-                        exposed: true,
-                    };
-                    let index = match found {
-                        Some(i) => {
-                            self.assignments[i] = row;
-                            i
-                        }
-                        None => {
-                            self.assignments.push(row);
-                            self.assignments.len() - 1
-                        }
-                    };
-                    self.expose(index, true, at);
-                    true
-                }
-                (Assignment::Stored, Some(i)) if !self.assignments[i].exposed => {
+            Some(AssignmentChange::Exposed { experiment }) => {
+                if let Some(i) = self.position(experiment) {
                     self.assignments[i].exposed = true;
                     self.expose(i, false, at);
-                    true
                 }
-                _ => false,
-            };
-            experiment_id = Some(group.experiment_id.clone());
-            variation_id = Some(scene.key.clone());
-            if first_exposure {
-                self.events.push(ReplayEvent {
-                    kind: "exposure",
-                    step_key: Some(step.clone()),
-                    scene_key: Some(scene.key.clone()),
-                    experiment_id: experiment_id.clone(),
-                    variation_id: variation_id.clone(),
-                    ..self.event("exposure", at)
-                });
             }
+            None => {}
         }
-        self.shown += 1;
-        self.scene = Some(selection.scene);
-        self.events.push(ReplayEvent {
-            kind: "scene_shown",
-            step_key: Some(step),
-            scene_key: Some(scene.key.clone()),
-            experiment_id,
-            variation_id,
-            ..self.event("scene_shown", at)
-        });
+        self.events
+            .extend(decision.events.iter().map(|e| ReplayEvent::of(e, at)));
+        self.scene = decision.scene();
+        if self.scene.is_some() {
+            self.shown += 1;
+        }
+    }
+
+    fn position(&self, experiment: &ExperimentId) -> Option<usize> {
+        self.assignments
+            .iter()
+            .position(|a| a.step == experiment.step && a.condition == experiment.condition)
     }
 
     fn expose(&mut self, index: usize, created: bool, at: NaiveDateTime) {

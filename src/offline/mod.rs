@@ -12,8 +12,8 @@ use sha2::{Digest, Sha256};
 
 use crate::flow::bundle::{self, Recipient};
 use crate::flow::replay::StoredAssignment;
-use crate::onboarding::{self, FlowCache, OnboardingError};
-use crate::store::{Db, StoreError, channels, offline};
+use crate::onboarding::{self, OnboardingError};
+use crate::store::{Db, FlowCache, StoreError, channels, offline};
 pub use signing::BundleKey;
 
 #[derive(Debug, thiserror::Error)]

@@ -12,10 +12,10 @@ use serde_json::{Value, json};
 use super::OfflineError;
 use crate::flow::replay::{Replay, ReplayError, StoredAssignment};
 use crate::flow::{Attributes, values};
-use crate::onboarding::{self, FlowCache};
+use crate::onboarding;
 use crate::store::offline::{self, OfflineEvent, SyncRow};
 use crate::store::runs::{self, AnswerRow, AssignmentRow, RunRow};
-use crate::store::{AnyConnection, Db, StoreError, versions};
+use crate::store::{AnyConnection, Db, FlowCache, StoreError, versions};
 
 /// One answer of the offline run.
 pub struct SyncAnswer {
