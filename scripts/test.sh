@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: formatting, clippy, unit and integration tests on SQLite
-# and PostgreSQL (S3 runs in-process), and the dashboard in headless Chromium.
+# and PostgreSQL (S3 runs in-process), the offline JavaScript player (node),
+# and the dashboard in headless Chromium.
 # Starts or installs what the tests need.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,10 @@ cargo fmt --all -- --check
 
 echo "==> cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
+
+echo "==> node --test clients/js (the offline player against conformance/)"
+command -v node >/dev/null || { echo "node 20 or later is needed for the player's tests" >&2; exit 1; }
+node --test clients/js
 
 echo "==> cargo test"
 cargo test --locked "$@"

@@ -50,6 +50,9 @@ pub struct Settings {
     pub analytics: crate::analytics::aggregator::AnalyticsSettings,
     /// Run cache and group commit of the answer path.
     pub answers: crate::onboarding::AnswerSettings,
+    /// Seed of the Ed25519 key that signs offline bundles, 64 hex digits;
+    /// `None`: derived from the JWT secret (README, "Offline onboarding").
+    pub bundle_key: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,7 +78,29 @@ fn parse_bool(key: &'static str, raw: &str) -> Result<bool, ConfigError> {
     }
 }
 
+/// The 32 bytes of a hex-written Ed25519 seed.
+fn bundle_seed(hex_seed: &str) -> Option<[u8; 32]> {
+    hex::decode(hex_seed).ok()?.try_into().ok()
+}
+
 impl Settings {
+    /// The seed of the key that signs offline bundles: `SCENEFLOW_BUNDLE_KEY`,
+    /// else SHA-256 of a fixed label and the JWT secret, so every instance
+    /// sharing a secret signs alike and the seed reveals nothing of it.
+    pub fn bundle_seed(&self) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        self.bundle_key
+            .as_deref()
+            .and_then(bundle_seed)
+            .unwrap_or_else(|| {
+                Sha256::new()
+                    .chain_update(b"sceneflow offline bundle key\n")
+                    .chain_update(self.jwt_secret.as_bytes())
+                    .finalize()
+                    .into()
+            })
+    }
+
     /// Read `sceneflow.toml` (or the file `SCENEFLOW_CONFIG` names) and the environment.
     pub fn load() -> Result<Settings, ConfigError> {
         let path = std::env::var("SCENEFLOW_CONFIG").ok();
@@ -206,6 +231,7 @@ impl Settings {
                     .map(|_| number("SCENEFLOW_EVENTS_RETENTION_DAYS", 0))
                     .transpose()?,
             },
+            bundle_key: get("SCENEFLOW_BUNDLE_KEY").map(|k| k.trim().to_owned()),
             follow_store: match get("SCENEFLOW_FOLLOW").as_deref() {
                 None | Some("none") => false,
                 Some("store") => true,
@@ -239,6 +265,16 @@ impl Settings {
                 "deletes only events the sink has written: set SCENEFLOW_EVENTS_SINK=store too",
             ));
         }
+        if self
+            .bundle_key
+            .as_deref()
+            .is_some_and(|k| bundle_seed(k).is_none())
+        {
+            return Err(invalid(
+                "SCENEFLOW_BUNDLE_KEY",
+                "must be 64 hex digits, an Ed25519 seed (for example: openssl rand -hex 32)",
+            ));
+        }
         if !(self.store.starts_with("file://") || self.store.starts_with("s3://")) {
             return Err(invalid(
                 "SCENEFLOW_STORE",
@@ -259,6 +295,23 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Settings::from_sources(file, |k| env.get(k).cloned())
+    }
+
+    #[test]
+    fn the_bundle_key_is_a_hex_seed_or_derived_from_the_secret() {
+        let err = from(None, &[("SCENEFLOW_BUNDLE_KEY", "not-hex")]).unwrap_err();
+        assert!(err.to_string().contains("SCENEFLOW_BUNDLE_KEY"), "{err}");
+        assert!(from(None, &[("SCENEFLOW_BUNDLE_KEY", "ab")]).is_err());
+        let seed = "11".repeat(32);
+        let set = from(None, &[("SCENEFLOW_BUNDLE_KEY", seed.as_str())]).unwrap();
+        assert_eq!(set.bundle_seed(), [0x11; 32]);
+        let derived = from(None, &[]).unwrap();
+        let other = from(None, &[("SCENEFLOW_JWT_SECRET", "another-secret")]).unwrap();
+        assert_ne!(derived.bundle_seed(), other.bundle_seed());
+        assert_eq!(
+            derived.bundle_seed(),
+            from(None, &[]).unwrap().bundle_seed()
+        );
     }
 
     #[test]

@@ -63,6 +63,13 @@ pub enum ApiError {
     StorageUnavailable,
     #[error("something went wrong on our side; it has been logged")]
     Internal,
+    /// An offline run that does not replay (details: the first inconsistent answer).
+    #[error("{0}")]
+    SyncRefused(String, Value),
+    #[error("this sync_id was already used for a different run; use a new one per run")]
+    SyncIdReused,
+    #[error("there is no version {0}")]
+    UnknownVersion(String),
 }
 
 impl ApiError {
@@ -88,6 +95,9 @@ impl ApiError {
             ApiError::UserExists(_) => "user_exists",
             ApiError::StorageUnavailable => "storage_unavailable",
             ApiError::Internal => "internal",
+            ApiError::SyncRefused(..) => "sync_refused",
+            ApiError::SyncIdReused => "sync_id_reused",
+            ApiError::UnknownVersion(_) => "unknown_version",
         }
     }
 
@@ -100,6 +110,8 @@ impl ApiError {
             ApiError::FlowUnavailable(channel) => json!({"channel": channel}),
             ApiError::SceneMismatch { current } => json!({"current_scene_id": current}),
             ApiError::InvalidAnswer(e) => e.details(),
+            ApiError::SyncRefused(_, details) => details.clone(),
+            ApiError::UnknownVersion(version) => json!({"version": version}),
             _ => json!({}),
         }
     }
@@ -119,7 +131,10 @@ impl ResponseError for ApiError {
             | ApiError::UserExists(_)
             | ApiError::AlreadyAnswered
             | ApiError::AlreadyCompleted => StatusCode::CONFLICT,
-            ApiError::InvalidAnswer(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::InvalidAnswer(_)
+            | ApiError::SyncRefused(..)
+            | ApiError::UnknownVersion(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::SyncIdReused => StatusCode::CONFLICT,
             ApiError::Release(e) => e
                 .refusal()
                 .map_or(StatusCode::INTERNAL_SERVER_ERROR, |(status, _)| status),
@@ -164,6 +179,21 @@ impl From<StoreError> for ApiError {
         } else {
             tracing::error!(error = %e, "database error");
             ApiError::Internal
+        }
+    }
+}
+
+impl From<crate::offline::OfflineError> for ApiError {
+    fn from(e: crate::offline::OfflineError) -> Self {
+        match e {
+            crate::offline::OfflineError::Onboarding(e) => e.into(),
+            crate::offline::OfflineError::Store(e) => e.into(),
+            crate::offline::OfflineError::Refused(details) => ApiError::SyncRefused(
+                "the offline run does not replay; details name the first inconsistent answer; nothing was stored".into(),
+                details,
+            ),
+            crate::offline::OfflineError::SyncIdReused => ApiError::SyncIdReused,
+            crate::offline::OfflineError::UnknownVersion(v) => ApiError::UnknownVersion(v),
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod flow;
 pub mod health;
 pub mod master_data;
 pub mod metrics;
+pub mod offline;
 pub mod onboarding;
 pub mod people;
 pub mod release;

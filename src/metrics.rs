@@ -23,6 +23,10 @@ pub struct Metrics {
     pub answers: IntCounterVec,
     pub errors: IntCounterVec,
     pub imports: IntCounterVec,
+    /// Offline bundles by outcome (`full`, `not_modified`).
+    pub bundles: IntCounterVec,
+    /// Offline syncs by outcome (`accepted`, `replayed`, `refused`).
+    pub syncs: IntCounterVec,
     pool: IntGaugeVec,
     channel_version: IntGaugeVec,
 }
@@ -75,6 +79,16 @@ impl Metrics {
             ),
             errors: counter("errors_total", "Error responses by code", &["code"]),
             imports: counter("imports_total", "Workbook imports by outcome", &["outcome"]),
+            bundles: counter(
+                "bundles_served_total",
+                "Offline bundles served, by outcome (full, not_modified)",
+                &["outcome"],
+            ),
+            syncs: counter(
+                "syncs_total",
+                "Offline syncs by outcome (accepted, replayed, refused)",
+                &["outcome"],
+            ),
             pool: gauge(
                 "db_pool_connections",
                 "Database pool connections by state",

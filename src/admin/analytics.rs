@@ -95,12 +95,18 @@ pub async fn impact(
     let id = id.into_inner();
     known_version(&state, &id).await?;
     let lookup = id.clone();
-    let (channels, fresh) = state
+    let ((channels, fresh), offline) = state
         .db
-        .run(move |c| analytics::with_freshness(c, |c| analytics::impact(c, &lookup)))
+        .run(move |c| {
+            let impact = analytics::with_freshness(c, |c| analytics::impact(c, &lookup))?;
+            Ok((impact, crate::store::offline::synced_runs(c, &lookup)?))
+        })
         .await?;
+    // Runs played offline and synced, by channel (README, "Offline onboarding").
+    let offline_runs: serde_json::Map<String, serde_json::Value> =
+        offline.into_iter().map(|(k, n)| (k, json!(n))).collect();
     Ok(HttpResponse::Ok().json(Fresh {
-        figures: json!({"version": id, "channels": channels}),
+        figures: json!({"version": id, "channels": channels, "offline_runs": offline_runs}),
         fresh,
     }))
 }

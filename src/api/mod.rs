@@ -1,6 +1,7 @@
 //! The mobile API under `/v1`, and its OpenAPI document at `/openapi.json`.
 
 pub mod auth;
+pub mod offline;
 pub mod onboarding;
 
 use actix_web::{HttpResponse, web};
@@ -12,7 +13,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/v1/onboarding")
             .route("/start", web::post().to(onboarding::start))
             .route("/current", web::get().to(onboarding::current))
-            .route("/answers", web::post().to(onboarding::answer)),
+            .route("/answers", web::post().to(onboarding::answer))
+            .route("/bundle", web::get().to(offline::bundle))
+            .route("/sync", web::post().to(offline::sync)),
     )
     .route("/openapi.json", web::get().to(openapi));
 }
@@ -40,7 +43,13 @@ impl Modify for BearerAuth {
         title = "sceneflow mobile API",
         description = "Chat-style onboarding: fetch a scene, answer it, get the next."
     ),
-    paths(onboarding::start, onboarding::current, onboarding::answer),
+    paths(
+        onboarding::start,
+        onboarding::current,
+        onboarding::answer,
+        offline::bundle,
+        offline::sync
+    ),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]

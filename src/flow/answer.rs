@@ -104,6 +104,24 @@ fn date_bound(b: Option<Bound>) -> Option<NaiveDate> {
     }
 }
 
+/// A date written exactly `YYYY-MM-DD`. chrono alone also takes `" 2020-1-01"`
+/// and `"+2020-1-01"` (ten bytes too), which an offline player would have to
+/// copy quirk by quirk (README, "Offline onboarding").
+pub fn parse_date(raw: &str) -> Option<NaiveDate> {
+    let b = raw.as_bytes();
+    let shaped = b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
+    shaped
+        .then(|| NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok())
+        .flatten()
+}
+
 /// Check `answer` against scene `scene` of `flow`.
 pub fn accept(flow: &CompiledFlow, scene: usize, answer: &Value) -> Result<Accepted, AnswerError> {
     let s = flow.scene(scene);
@@ -207,10 +225,7 @@ pub fn accept(flow: &CompiledFlow, scene: usize, answer: &Value) -> Result<Accep
             let raw = answer.as_str().ok_or(AnswerError::WrongType {
                 expected: "a date (string YYYY-MM-DD)",
             })?;
-            let date = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-                .ok()
-                .filter(|_| raw.len() == 10)
-                .ok_or_else(|| AnswerError::NotADate(raw.to_owned()))?;
+            let date = parse_date(raw).ok_or_else(|| AnswerError::NotADate(raw.to_owned()))?;
             let below = matches!(s.min, Some(Bound::Date(m)) if date < m);
             let above = matches!(s.max, Some(Bound::Date(m)) if date > m);
             if below || above {

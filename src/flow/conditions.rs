@@ -161,6 +161,37 @@ impl Expr {
     }
 }
 
+impl Expr {
+    /// The expression in the JSON expression language of offline bundles
+    /// (README, "Conditions as data"): what [`Expr::eval`] computes, as data a
+    /// client can evaluate itself.
+    pub fn to_json(&self) -> Value {
+        use serde_json::json;
+        match *self {
+            Always => json!({"op": "always"}),
+            Eq(attribute, value) => json!({"op": "eq", "attribute": attribute, "value": value}),
+            OneOf(attribute, values) => {
+                json!({"op": "in", "attribute": attribute, "values": values})
+            }
+            Present(attribute) => json!({"op": "present", "attribute": attribute}),
+            Range(attribute, min, max) => {
+                json!({"op": "range", "attribute": attribute, "min": min, "max": max})
+            }
+            Age(min, max) => json!({"op": "age", "min": min, "max": max}),
+            VersionAtLeast(attribute, version) => {
+                json!({"op": "version_at_least", "attribute": attribute, "version": version})
+            }
+            Not(inner) => json!({"op": "not", "of": inner.to_json()}),
+            All(parts) => {
+                json!({"op": "all", "of": parts.iter().map(Expr::to_json).collect::<Vec<_>>()})
+            }
+            Any(parts) => {
+                json!({"op": "any", "of": parts.iter().map(Expr::to_json).collect::<Vec<_>>()})
+            }
+        }
+    }
+}
+
 impl Condition {
     pub fn attributes(&self) -> Vec<&'static str> {
         let mut out = Vec::new();

@@ -5,12 +5,15 @@
 
 pub mod answer;
 pub mod bucket;
+pub mod bundle;
 pub mod conditions;
+pub mod conformance;
 pub mod decision;
 pub mod diff;
 pub mod engine;
 pub mod key;
 pub mod model;
+pub mod replay;
 pub mod simulate;
 pub mod template;
 pub mod values;

@@ -386,6 +386,20 @@ fn answers_are_checked_against_the_input() {
         accept(&date, 0, &json!("2027-3-1")),
         Err(AnswerError::NotADate("2027-3-1".into()))
     );
+    // Ten bytes that chrono's `%Y-%m-%d` alone accepts: not `YYYY-MM-DD`.
+    for lenient in [
+        " 2027-3-01",
+        "+2027-3-01",
+        "2027-3- 01",
+        "2027-\t3-01",
+        "2027-02-30",
+    ] {
+        assert_eq!(
+            accept(&date, 0, &json!(lenient)),
+            Err(AnswerError::NotADate(lenient.into())),
+            "{lenient:?}"
+        );
+    }
 }
 
 #[test]

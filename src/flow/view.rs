@@ -69,7 +69,7 @@ pub struct Progress {
     pub remaining_estimate: u32,
 }
 
-fn bound_value(b: Option<Bound>) -> Option<Value> {
+pub fn bound_value(b: Option<Bound>) -> Option<Value> {
     b.map(|b| match b {
         Bound::Number(n) if n.fract() == 0.0 && n.abs() < 1e15 => Value::from(n as i64),
         Bound::Number(n) => Value::from(n),

@@ -9,6 +9,7 @@ pub mod analytics;
 pub mod audit;
 pub mod channels;
 pub mod flows;
+pub mod offline;
 pub mod runs;
 pub mod schema;
 pub mod testers;

@@ -163,10 +163,29 @@ diesel::table! {
         scene_key -> Nullable<Text>,
         experiment_id -> Nullable<Text>,
         variation_id -> Nullable<Text>,
+        offline -> Bool,
+    }
+}
+
+diesel::table! {
+    offline_syncs (user_id, sync_id) {
+        user_id -> Text,
+        sync_id -> Text,
+        request_sha256 -> Text,
+        outcome -> Text,
+        run_id -> Text,
+        replaced_run -> Nullable<Text>,
+        version_id -> Text,
+        channel -> Text,
+        answered -> Integer,
+        started_at -> Timestamp,
+        synced_at -> Timestamp,
+        response -> Text,
     }
 }
 
 diesel::allow_tables_to_appear_in_same_query!(
+    offline_syncs,
     versions,
     steps,
     scenes,

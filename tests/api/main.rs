@@ -16,6 +16,7 @@ mod faces;
 mod first_hour;
 mod hardening;
 mod health;
+mod offline;
 mod onboarding;
 mod outage;
 mod people;

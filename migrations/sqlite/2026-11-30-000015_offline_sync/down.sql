@@ -1,0 +1,2 @@
+ALTER TABLE events DROP COLUMN offline;
+DROP TABLE offline_syncs;

@@ -1,0 +1,131 @@
+//! Offline onboarding (README, "Offline onboarding"): the signed bundle an
+//! app plays without the server. The engine (`flow::bundle`) writes the
+//! document; this module loads what it needs and signs the bytes.
+
+pub mod signing;
+pub mod sync;
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::flow::bundle::{self, Recipient};
+use crate::flow::replay::StoredAssignment;
+use crate::onboarding::{self, OnboardingError};
+use crate::store::{Db, FlowCache, StoreError, channels, offline};
+pub use signing::BundleKey;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OfflineError {
+    #[error(transparent)]
+    Onboarding(#[from] OnboardingError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The replay met an answer the server would not take; nothing stored.
+    #[error("the offline run does not replay: see details for the first inconsistent answer")]
+    Refused(Value),
+    #[error("this sync_id was already used for a different run")]
+    SyncIdReused,
+    #[error("there is no version {0}")]
+    UnknownVersion(String),
+}
+
+impl From<diesel::result::Error> for OfflineError {
+    fn from(e: diesel::result::Error) -> Self {
+        OfflineError::Store(e.into())
+    }
+}
+
+/// A bundle ready to send: the signed envelope and its entity tag.
+pub struct SignedBundle {
+    /// `{"payload": "<the bundle JSON>", "signature": {...}}`.
+    pub envelope: Value,
+    /// Quoted strong entity tag: version id and a digest of the assignments.
+    pub etag: String,
+}
+
+fn assignment(row: crate::store::runs::AssignmentRow) -> StoredAssignment {
+    StoredAssignment {
+        step: row.step_key,
+        condition: row.condition_name,
+        scene: row.scene_key,
+        exposed: row.exposed_at.is_some(),
+    }
+}
+
+/// The user's bundle: the version their channel serves, their assignments
+/// (and a tester's QA overrides), signed with `key`.
+pub async fn bundle(
+    db: &Db,
+    flows: &Arc<FlowCache>,
+    key: &BundleKey,
+    user_id: String,
+) -> Result<SignedBundle, OfflineError> {
+    let flows = flows.clone();
+    let (flow, channel, assignments, overrides) = db
+        .run_with(move |c| -> Result<_, OfflineError> {
+            let who = onboarding::who(c, &user_id)?;
+            let version = channels::get(c, who.channel)?
+                .ok_or_else(|| OnboardingError::FlowUnavailable(who.channel.to_owned()))?
+                .version_id;
+            let flow = flows.get(c, &version)?;
+            let assignments: Vec<StoredAssignment> = offline::assignments_of(c, &user_id)?
+                .into_iter()
+                .map(assignment)
+                .collect();
+            Ok((flow, who.channel, (user_id, assignments), who.overrides))
+        })
+        .await?;
+    let (user_id, assignments) = assignments;
+    Ok(sign(
+        key,
+        &flow,
+        &Recipient {
+            user_id: &user_id,
+            channel,
+            assignments: &assignments,
+            overrides: &overrides,
+        },
+    ))
+}
+
+fn sign(key: &BundleKey, flow: &crate::flow::CompiledFlow, to: &Recipient) -> SignedBundle {
+    let payload = bundle::document(flow, to).to_string();
+    let personal = serde_json::json!({
+        "user_id": to.user_id,
+        "assignments": to.assignments,
+        "overrides": to.overrides,
+        "key_id": key.key_id(),
+    });
+    let digest = hex::encode(Sha256::digest(personal.to_string().as_bytes()));
+    let etag = format!("\"{}.{}\"", flow.version, &digest[..16]);
+    let envelope = serde_json::json!({
+        "payload": payload,
+        "signature": key.sign(payload.as_bytes()),
+    });
+    SignedBundle { envelope, etag }
+}
+
+/// Whether an `If-None-Match` header names `etag` (or is `*`); weak tags match too.
+pub fn not_modified(if_none_match: &str, etag: &str) -> bool {
+    if_none_match
+        .split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_none_match_lists_and_weak_tags() {
+        let tag = "\"4cdf2923d95f.0123456789abcdef\"";
+        assert!(not_modified(tag, tag));
+        assert!(not_modified(&format!("\"x\", W/{tag}"), tag));
+        assert!(not_modified("*", tag));
+        assert!(!not_modified("\"4cdf2923d95f.ffff\"", tag));
+        assert!(!not_modified("", tag));
+    }
+}

@@ -1,0 +1,533 @@
+//! Offline onboarding: the signed bundle (ETag, caching, assignments) and the
+//! JavaScript reference player (clients/js) run by `node` on a real bundle.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use aws_lc_rs::signature::{ED25519, UnparsedPublicKey};
+use reqwest::StatusCode;
+use reqwest::header::{CACHE_CONTROL, ETAG, IF_NONE_MATCH};
+use sceneflow::auth::{Role, mint_user_token};
+use serde_json::{Value, json};
+
+use crate::on_both_backends;
+use crate::support::{Backend, TestApp, book, spawn_app_with, valid_answer};
+
+on_both_backends!(
+    the_bundle_is_signed_cached_and_carries_the_assignments,
+    the_js_player_plays_a_bundle_as_the_server_runs_it,
+    an_offline_run_syncs_with_the_answers_events_and_funnel_of_an_online_one,
+    a_sync_is_idempotent_and_stores_nothing_when_it_does_not_replay,
+    a_sync_keeps_the_run_that_got_further_and_takes_old_versions,
+);
+
+async fn sample_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |s| s.sample = true).await
+}
+
+async fn get_bundle(app: &TestApp, user: &str, etag: Option<&str>) -> reqwest::Response {
+    let token = mint_user_token(&app.settings.jwt_secret, user, 1);
+    let mut req = app
+        .client
+        .get(app.url("/v1/onboarding/bundle"))
+        .bearer_auth(token);
+    if let Some(tag) = etag {
+        req = req.header(IF_NONE_MATCH, tag);
+    }
+    req.send().await.expect("sent")
+}
+
+/// The envelope's signature, checked with the public key of the settings.
+fn open(app: &TestApp, envelope: &Value) -> Value {
+    let key = sceneflow::offline::BundleKey::from_seed(&app.settings.bundle_seed());
+    let signature = &envelope["signature"];
+    assert_eq!(signature["alg"], "Ed25519");
+    assert_eq!(signature["public_key"], key.public_key_hex());
+    let payload = envelope["payload"].as_str().expect("a payload string");
+    let value = hex::decode(signature["value"].as_str().unwrap()).unwrap();
+    let public = hex::decode(key.public_key_hex()).unwrap();
+    UnparsedPublicKey::new(&ED25519, public)
+        .verify(payload.as_bytes(), &value)
+        .expect("the signature verifies");
+    serde_json::from_str(payload).expect("the payload is JSON")
+}
+
+async fn metric(app: &TestApp, line: &str) -> u64 {
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(line))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+async fn the_bundle_is_signed_cached_and_carries_the_assignments(backend: Backend) {
+    let app = sample_app(backend).await;
+    let res = app
+        .client
+        .get(app.url("/v1/onboarding/bundle"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+
+    let res = get_bundle(&app, "bundle-user", None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let etag = res.headers()[ETAG].to_str().unwrap().to_owned();
+    assert!(
+        res.headers()[CACHE_CONTROL]
+            .to_str()
+            .unwrap()
+            .starts_with("private")
+    );
+    let bundle = open(&app, &res.json().await.unwrap());
+    let version = bundle["version"].as_str().unwrap().to_owned();
+    assert!(etag.starts_with(&format!("\"{version}.")), "{etag}");
+    assert_eq!(bundle["user_id"], "bundle-user");
+    assert_eq!(bundle["channel"], "production");
+    assert_eq!(bundle["assignments"], json!([]));
+    assert_eq!(bundle["steps"][0]["key"], "welcome");
+    assert_eq!(
+        bundle["conditions"]["from_diet_campaign"]["expr"],
+        json!({"op": "eq", "attribute": "install_source", "value": "diet_campaign"})
+    );
+    assert_eq!(bundle["bucketing"]["buckets"], 10000);
+    let intro = bundle["scenes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["step"] == "intro")
+        .count();
+    assert_eq!(intro, 2, "both scenes of the A/B group travel");
+
+    let res = get_bundle(&app, "bundle-user", Some(&etag)).await;
+    assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(res.headers()[ETAG].to_str().unwrap(), etag);
+    assert!(res.bytes().await.unwrap().is_empty());
+
+    // Playing online stores an assignment: the bundle changes with it.
+    let state = app
+        .mobile(
+            "bundle-user",
+            "/v1/onboarding/start",
+            json!({"attributes": {}}),
+        )
+        .await;
+    let intro = app
+        .mobile(
+            "bundle-user",
+            "/v1/onboarding/answers",
+            json!({"scene_id": state["scene"]["id"], "answer": null}),
+        )
+        .await;
+    let res = get_bundle(&app, "bundle-user", Some(&etag)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let changed = res.headers()[ETAG].to_str().unwrap().to_owned();
+    assert_ne!(changed, etag);
+    let bundle = open(&app, &res.json().await.unwrap());
+    assert_eq!(
+        bundle["assignments"],
+        json!([{"step": "intro", "condition": "pass_through", "scene": intro["scene"]["key"]}])
+    );
+    // Another user's bundle has their own (no) assignments.
+    let other = get_bundle(&app, "someone-else", None).await;
+    assert_ne!(other.headers()[ETAG].to_str().unwrap(), changed);
+
+    let full = "sceneflow_bundles_served_total{outcome=\"full\"}";
+    let not_modified = "sceneflow_bundles_served_total{outcome=\"not_modified\"}";
+    assert_eq!(metric(&app, full).await, 3);
+    assert_eq!(metric(&app, not_modified).await, 1);
+}
+
+/// Run `clients/js/play.mjs` with `input` on stdin.
+fn play_in_node(input: &Value) -> Value {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/clients/js/play.mjs");
+    let mut child = Command::new("node")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node (20 or later) runs the JavaScript player");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the player prints JSON")
+}
+
+fn without_ids(mut state: Value) -> Value {
+    if state["scene"].is_object() {
+        state["scene"]["id"] = Value::Null;
+    }
+    state
+}
+
+/// The player, given the user's signed bundle, shows exactly the states the
+/// server serves the same user online, A/B scene and templates included.
+async fn the_js_player_plays_a_bundle_as_the_server_runs_it(backend: Backend) {
+    let app = sample_app(backend).await;
+    let attributes = json!({"install_source": " sleep_campaign ", "nickname": "ゆき",
+                            "birth_year": "1994.0", "app_version": "2.1"});
+    let answers = json!({"goal_sleep": "sleep_better", "goal_default": "sleep_better"});
+    for user in ["js-player-1", "js-player-2", "ゆき:3"] {
+        let envelope: Value = get_bundle(&app, user, None).await.json().await.unwrap();
+        let key = sceneflow::offline::BundleKey::from_seed(&app.settings.bundle_seed());
+        let offline = play_in_node(&json!({
+            "envelope": envelope, "public_key": key.public_key_hex(),
+            "attributes": attributes, "answers": answers,
+        }));
+        let offline_states = offline["states"].as_array().unwrap();
+
+        let mut state = app
+            .mobile(
+                user,
+                "/v1/onboarding/start",
+                json!({"attributes": attributes}),
+            )
+            .await;
+        let mut online = vec![state.clone()];
+        while state["status"] == "in_progress" {
+            let scene = &state["scene"];
+            let key = scene["key"].as_str().unwrap();
+            let answer = answers
+                .get(key)
+                .cloned()
+                .unwrap_or_else(|| valid_answer(scene));
+            state = app
+                .mobile(
+                    user,
+                    "/v1/onboarding/answers",
+                    json!({"scene_id": scene["id"], "answer": answer}),
+                )
+                .await;
+            online.push(state.clone());
+            assert!(online.len() < 40, "the run never ends");
+        }
+        assert_eq!(online.len(), offline_states.len(), "{user}: {offline}");
+        for (on, off) in online.iter().zip(offline_states) {
+            assert_eq!(without_ids(on.clone()), without_ids(off.clone()), "{user}");
+        }
+        assert_eq!(
+            offline["sync"]["answers"].as_array().unwrap().len(),
+            online.len() - 1
+        );
+    }
+}
+
+const ATTRIBUTES: &str =
+    r#"{"install_source": "diet_campaign", "nickname": "ゆき", "birth_year": 1994}"#;
+
+/// `user` plays the sample offline in node from their signed bundle; the
+/// player's sync request (times start at 2026-11-01T09:00:00Z, 7 s apart).
+async fn play_offline(app: &TestApp, user: &str, sync_id: &str) -> Value {
+    let envelope: Value = get_bundle(app, user, None).await.json().await.unwrap();
+    let key = sceneflow::offline::BundleKey::from_seed(&app.settings.bundle_seed());
+    let played = play_in_node(&json!({
+        "envelope": envelope, "public_key": key.public_key_hex(),
+        "attributes": serde_json::from_str::<Value>(ATTRIBUTES).unwrap(),
+        "answers": {"goal_diet": "lose_weight"},
+        "started_at": "2026-11-01T09:00:00Z", "sync_id": sync_id,
+    }));
+    played["sync"].clone()
+}
+
+async fn post_sync(app: &TestApp, user: &str, body: &Value) -> (StatusCode, Value) {
+    let token = mint_user_token(&app.settings.jwt_secret, user, 1);
+    let res = app
+        .client
+        .post(app.url("/v1/onboarding/sync"))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    (res.status(), res.json().await.unwrap_or(Value::Null))
+}
+
+/// The same policy as the player's script, online.
+async fn play_online(app: &TestApp, user: &str) -> Value {
+    let mut state = app
+        .mobile(
+            user,
+            "/v1/onboarding/start",
+            json!({"attributes": serde_json::from_str::<Value>(ATTRIBUTES).unwrap()}),
+        )
+        .await;
+    while state["status"] == "in_progress" {
+        let scene = &state["scene"];
+        let answer = if scene["key"] == "goal_diet" {
+            json!("lose_weight")
+        } else {
+            valid_answer(scene)
+        };
+        state = app
+            .mobile(
+                user,
+                "/v1/onboarding/answers",
+                json!({"scene_id": scene["id"], "answer": answer}),
+            )
+            .await;
+    }
+    state
+}
+
+async fn rows(app: &TestApp, sql: &str) -> Vec<Value> {
+    let sql = sql.to_owned();
+    app.db
+        .run(move |c| {
+            use diesel::RunQueryDsl;
+            #[derive(diesel::QueryableByName)]
+            struct Row {
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                row: String,
+            }
+            let found: Vec<Row> = diesel::sql_query(sql).load(c)?;
+            Ok(found.into_iter().map(|r| Value::String(r.row)).collect())
+        })
+        .await
+        .unwrap()
+}
+
+/// The funnel once the aggregator has folded every event, freshness left out.
+async fn settled_funnel(app: &TestApp, version: &str) -> Value {
+    let token = app.token(Role::Operator).await;
+    let path = format!("/admin/api/versions/{version}/funnel");
+    for _ in 0..200 {
+        let (_, mut funnel) = app
+            .call(reqwest::Method::GET, &path, &token, Value::Null)
+            .await;
+        if funnel["pending_events"] == 0 {
+            if let Some(f) = funnel.as_object_mut() {
+                f.retain(|k, _| {
+                    !k.contains("fresh") && !k.contains("as_of") && !k.contains("pending")
+                });
+            }
+            return funnel;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the aggregator never caught up");
+}
+
+async fn an_offline_run_syncs_with_the_answers_events_and_funnel_of_an_online_one(
+    backend: Backend,
+) {
+    let online = spawn_app_with(backend.clone(), |s| {
+        s.sample = true;
+        s.analytics.interval = std::time::Duration::from_millis(20);
+    })
+    .await;
+    let offline = spawn_app_with(backend, |s| {
+        s.sample = true;
+        s.analytics.interval = std::time::Duration::from_millis(20);
+    })
+    .await;
+    let user = "same-user";
+    let done_online = play_online(&online, user).await;
+    let body = play_offline(&offline, user, "sync-1").await;
+    let (status, synced) = post_sync(&offline, user, &body).await;
+    assert_eq!(status, StatusCode::OK, "{synced}");
+    assert_eq!(synced["outcome"], "accepted");
+    assert_eq!(synced["state"]["status"], "completed");
+    assert_eq!(synced["state"]["progress"], done_online["progress"]);
+    let current = offline
+        .mobile(user, "/v1/onboarding/current", Value::Null)
+        .await;
+    assert_eq!(current, synced["state"]);
+
+    let answers = "SELECT a.scene_key || '=' || a.answer AS row FROM run_answers a \
+                   ORDER BY a.created_at, a.scene_key";
+    assert_eq!(rows(&online, answers).await, rows(&offline, answers).await);
+    let stored = "SELECT status || ' ' || answers AS row FROM runs";
+    assert_eq!(rows(&online, stored).await, rows(&offline, stored).await);
+    let events = "SELECT kind || ' ' || COALESCE(step_key, '-') || ' ' || COALESCE(scene_key, '-') \
+                  || ' ' || COALESCE(experiment_id, '-') || ' ' || COALESCE(variation_id, '-') AS row \
+                  FROM events ORDER BY id";
+    let on = rows(&online, events).await;
+    assert!(on.len() > 10);
+    assert_eq!(on, rows(&offline, events).await);
+    let flags = "SELECT CASE WHEN offline THEN 'offline' ELSE 'online' END AS row FROM events GROUP BY offline";
+    assert_eq!(rows(&online, flags).await, vec![json!("online")]);
+    assert_eq!(rows(&offline, flags).await, vec![json!("offline")]);
+    // Original times: the run started at 09:00:00, one answer each 7 s.
+    let first = "SELECT CAST(MIN(occurred_at) AS TEXT) AS row FROM events";
+    assert!(
+        rows(&offline, first).await[0]
+            .as_str()
+            .unwrap()
+            .starts_with("2026-11-01 09:00:00")
+    );
+    let version = synced["state"]["version"].as_str().unwrap();
+    // The same funnel; only the time per step differs, and it is the
+    // player's (7 s an answer), not the time of the sync.
+    let (mut on, mut off) = (
+        settled_funnel(&online, version).await,
+        settled_funnel(&offline, version).await,
+    );
+    for step in off["steps"].as_array().unwrap() {
+        if let Some(median) = step["median_seconds"].as_f64() {
+            assert!((6.0..8.0).contains(&median), "{step}");
+        }
+    }
+    for funnel in [&mut on, &mut off] {
+        for step in funnel["steps"].as_array_mut().unwrap() {
+            step["median_seconds"] = json!(step["median_seconds"].is_number());
+        }
+    }
+    assert_eq!(on, off);
+    let token = offline.token(Role::Operator).await;
+    let path = format!("/admin/api/versions/{version}/impact");
+    let (_, impact) = offline
+        .call(reqwest::Method::GET, &path, &token, Value::Null)
+        .await;
+    assert_eq!(impact["offline_runs"], json!({"production": 1}), "{impact}");
+    let token = online.token(Role::Operator).await;
+    let (_, impact) = online
+        .call(reqwest::Method::GET, &path, &token, Value::Null)
+        .await;
+    assert_eq!(impact["offline_runs"], json!({}), "{impact}");
+    let accepted = "sceneflow_syncs_total{outcome=\"accepted\"}";
+    assert_eq!(metric(&offline, accepted).await, 1);
+}
+
+async fn a_sync_is_idempotent_and_stores_nothing_when_it_does_not_replay(backend: Backend) {
+    let app = sample_app(backend).await;
+    let body = play_offline(&app, "retrying", "sync-a").await;
+    let (status, first) = post_sync(&app, "retrying", &body).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let (events, answers) = (app.count("events").await, app.count("run_answers").await);
+    let (status, again) = post_sync(&app, "retrying", &body).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again, first, "a retry gets the same answer");
+    assert_eq!(app.count("events").await, events, "and stores nothing");
+    assert_eq!(app.count("run_answers").await, answers);
+    let mut reused = body.clone();
+    reused["answers"].as_array_mut().unwrap().pop();
+    let (status, err) = post_sync(&app, "retrying", &reused).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(err["error"]["code"], "sync_id_reused");
+
+    // An inconsistent run: nothing of it is stored.
+    let before = (
+        app.count("runs").await,
+        app.count("events").await,
+        app.count("assignments").await,
+    );
+    let mut wrong_scene = play_offline(&app, "inconsistent", "sync-b").await;
+    wrong_scene["answers"][2]["scene_key"] = json!("plan_lose_weight");
+    let (status, err) = post_sync(&app, "inconsistent", &wrong_scene).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    assert_eq!(err["error"]["code"], "sync_refused");
+    assert_eq!(err["error"]["details"]["index"], 2);
+    assert_eq!(err["error"]["details"]["reason"], "scene_mismatch");
+    assert_eq!(
+        err["error"]["details"]["expected_scene_key"],
+        "nickname_known"
+    );
+    let mut bad_answer = play_offline(&app, "inconsistent", "sync-c").await;
+    let weight = bad_answer["answers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|a| a["scene_key"] == "current_weight")
+        .unwrap();
+    bad_answer["answers"][weight]["answer"] = json!(500);
+    let (status, err) = post_sync(&app, "inconsistent", &bad_answer).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(err["error"]["details"]["index"], weight);
+    assert_eq!(err["error"]["details"]["reason"], "invalid_answer");
+    assert_eq!(err["error"]["details"]["answer_details"]["rule"], "range");
+    let mut unknown = play_offline(&app, "inconsistent", "sync-d").await;
+    unknown["version"] = json!("000000000000");
+    let (status, err) = post_sync(&app, "inconsistent", &unknown).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(err["error"]["code"], "unknown_version");
+    let after = (
+        app.count("runs").await,
+        app.count("events").await,
+        app.count("assignments").await,
+    );
+    assert_eq!(before, after);
+    assert_eq!(app.count("offline_syncs").await, 1);
+    let refused = "sceneflow_syncs_total{outcome=\"refused\"}";
+    assert_eq!(metric(&app, refused).await, 2);
+    let replayed = "sceneflow_syncs_total{outcome=\"replayed\"}";
+    assert_eq!(metric(&app, replayed).await, 1);
+}
+
+async fn a_sync_keeps_the_run_that_got_further_and_takes_old_versions(backend: Backend) {
+    let app = sample_app(backend).await;
+    // Online one answer in, offline complete: the offline run replaces it.
+    let started = app
+        .mobile(
+            "behind-online",
+            "/v1/onboarding/start",
+            json!({"attributes": {}}),
+        )
+        .await;
+    app.mobile(
+        "behind-online",
+        "/v1/onboarding/answers",
+        json!({"scene_id": started["scene"]["id"], "answer": null}),
+    )
+    .await;
+    let body = play_offline(&app, "behind-online", "sync-1").await;
+    let (status, synced) = post_sync(&app, "behind-online", &body).await;
+    assert_eq!(status, StatusCode::OK, "{synced}");
+    assert_eq!(synced["outcome"], "accepted");
+    let current = app
+        .mobile("behind-online", "/v1/onboarding/current", Value::Null)
+        .await;
+    assert_eq!(current["status"], "completed");
+    let replaced = rows(
+        &app,
+        "SELECT COALESCE(replaced_run, '-') AS row FROM offline_syncs",
+    )
+    .await;
+    assert_ne!(
+        replaced[0],
+        json!("-"),
+        "the online run is recorded as replaced"
+    );
+
+    // Online completed, offline partial: the online run stays.
+    let done = play_online(&app, "ahead-online").await;
+    let mut partial = play_offline(&app, "ahead-online", "sync-2").await;
+    partial["answers"].as_array_mut().unwrap().truncate(2);
+    let (status, kept) = post_sync(&app, "ahead-online", &partial).await;
+    assert_eq!(status, StatusCode::OK, "{kept}");
+    assert_eq!(kept["outcome"], "online_kept");
+    assert_eq!(kept["state"], done);
+    let mine = "SELECT CAST(COUNT(*) AS TEXT) AS row FROM runs WHERE user_id = 'ahead-online'";
+    assert_eq!(rows(&app, mine).await, vec![json!("1")]);
+
+    // A version no longer served still syncs: runs are pinned.
+    let old = play_offline(&app, "late-syncer", "sync-3").await;
+    let token = app.token(Role::Admin).await;
+    let upload: Value = app
+        .upload(&token, book::valid().bytes())
+        .await
+        .json()
+        .await
+        .unwrap();
+    app.publish(upload["version"]["id"].as_str().unwrap()).await;
+    let (status, synced) = post_sync(&app, "late-syncer", &old).await;
+    assert_eq!(status, StatusCode::OK, "{synced}");
+    assert_eq!(synced["state"]["version"], old["version"]);
+}
