@@ -12,9 +12,10 @@ use diesel::Connection;
 
 use super::sketch;
 use crate::store::aggregates::{
-    self as agg, AGGREGATES, Changes, CountKey, CountRow, MemberRow, RunLinkRow,
+    self as agg, AGGREGATES, Changes, CountKey, CountRow, LeftKey, MemberRow, RunLinkRow,
+    RunStepRow,
 };
-use crate::store::analytics::EventRow;
+use crate::store::analytics::{EventRow, RUN_RESET};
 use crate::store::{AnyConnection, Db, StoreError};
 
 /// The advisory-lock key of the aggregator ("sceneflow" in ASCII, cut to 63 bits).
@@ -26,7 +27,8 @@ pub const BATCH: i64 = 2000;
 /// Settings of the aggregator.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AnalyticsSettings {
-    /// How often the aggregator looks for new events.
+    /// How often the aggregator looks for new events; zero: never (this
+    /// instance leaves the aggregating to others).
     pub interval: Duration,
     /// Write closed hours of events to the object store as Parquet.
     pub sink: bool,
@@ -141,6 +143,8 @@ struct Fold {
     touched: HashSet<CountKey>,
     /// `(version, channel, step, user)` whose time to answer may have moved.
     pairs: HashSet<(String, String, String, String)>,
+    /// Per run of the batch: where it was in progress before the batch, and now.
+    run_steps: HashMap<String, (Option<LeftKey>, Option<LeftKey>)>,
 }
 
 impl Fold {
@@ -180,6 +184,20 @@ impl Fold {
 
     fn event(&mut self, e: &EventRow) {
         let (_, kind, at, user, run, version, channel, step, _, experiment, variation) = e;
+        // A run is where its last event put it: showing a step's scene
+        // moves it there; completing or a QA reset ends it ("left").
+        let now = &mut self.run_steps.entry(run.clone()).or_default().1;
+        match (kind.as_str(), step) {
+            ("scene_shown", Some(step)) => {
+                *now = Some((version.clone(), channel.clone(), step.clone()));
+            }
+            ("completed" | RUN_RESET, _) => *now = None,
+            _ => {}
+        }
+        if kind == RUN_RESET {
+            // Not a visit: the user's figures stay as they were.
+            return;
+        }
         let key = |kind: &str, step: &str, variant: &str| {
             (
                 version.clone(),
@@ -322,6 +340,28 @@ impl Fold {
                 Some(_) => {}
             }
         }
+        let mut gone_run_steps = Vec::new();
+        let mut new_run_steps = Vec::new();
+        let mut left: HashMap<LeftKey, i64> = HashMap::new();
+        for (run, (before, after)) in self.run_steps {
+            if before == after {
+                continue;
+            }
+            if let Some(key) = before {
+                gone_run_steps.push(run.clone());
+                *left.entry(key).or_default() -= 1;
+            }
+            if let Some(key) = after {
+                *left.entry(key.clone()).or_default() += 1;
+                let (version_id, channel, step_key) = key;
+                new_run_steps.push(RunStepRow {
+                    run_id: run,
+                    version_id,
+                    channel,
+                    step_key,
+                });
+            }
+        }
         let counts = self
             .counts
             .into_iter()
@@ -334,6 +374,9 @@ impl Fold {
             new_links: self.new_links,
             counts,
             durations,
+            gone_run_steps,
+            new_run_steps,
+            left,
         }
     }
 }
@@ -367,6 +410,10 @@ pub fn fold(conn: &mut AnyConnection, events: &[EventRow]) -> Result<(), StoreEr
             m.user_id,
         );
         fold.members.insert(key, (Some(at), at));
+    }
+    for r in agg::run_steps_of(conn, &runs)? {
+        let at = Some((r.version_id, r.channel, r.step_key));
+        fold.run_steps.insert(r.run_id, (at.clone(), at));
     }
     for link in &links {
         fold.links

@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::analytics::EventRow;
-use super::schema::events;
+use super::schema::{events, runs};
 use super::{AnyConnection, StoreError};
 use crate::insert_chunks;
 
@@ -65,6 +65,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    analytics_run_steps (run_id) {
+        run_id -> Text,
+        version_id -> Text,
+        channel -> Text,
+        step_key -> Text,
+    }
+}
+
+diesel::table! {
+    analytics_left (version_id, channel, step_key) {
+        version_id -> Text,
+        channel -> Text,
+        step_key -> Text,
+        runs -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(analytics_run_steps, runs);
+
 /// The aggregator's cursor.
 pub const AGGREGATES: &str = "aggregates";
 
@@ -116,6 +136,19 @@ pub struct DurationRow {
     pub bucket: i32,
     pub users: i64,
 }
+
+/// An in-progress run at its current step, as folded from the log.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Queryable, Insertable)]
+#[diesel(table_name = analytics_run_steps)]
+pub struct RunStepRow {
+    pub run_id: String,
+    pub version_id: String,
+    pub channel: String,
+    pub step_key: String,
+}
+
+/// Where "left" counts a run: `(version, channel, step)`.
+pub type LeftKey = (String, String, String);
 
 /// A cursor: last id read, the bound of a rebuild, when it last moved or checked.
 pub type Cursor = (i64, Option<i64>, NaiveDateTime);
@@ -229,6 +262,22 @@ pub fn links_of(conn: &mut AnyConnection, runs: &[&str]) -> Result<Vec<RunLinkRo
     Ok(rows)
 }
 
+/// The folded current step of these runs (those in progress).
+pub fn run_steps_of(
+    conn: &mut AnyConnection,
+    runs: &[&str],
+) -> Result<Vec<RunStepRow>, StoreError> {
+    let mut rows = Vec::new();
+    for chunk in runs.chunks(super::CHUNK) {
+        rows.extend(
+            analytics_run_steps::table
+                .filter(analytics_run_steps::run_id.eq_any(chunk))
+                .load::<RunStepRow>(conn)?,
+        );
+    }
+    Ok(rows)
+}
+
 pub fn counts_of(
     conn: &mut AnyConnection,
     versions: &[&str],
@@ -261,6 +310,11 @@ pub struct Changes {
     pub counts: Vec<(CountRow, bool)>,
     /// `(version, channel, step, bucket)` and the change of its count.
     pub durations: HashMap<(String, String, String, i32), i64>,
+    /// Runs whose folded step changed: the old rows go, the new ones come.
+    pub gone_run_steps: Vec<String>,
+    pub new_run_steps: Vec<RunStepRow>,
+    /// The change of each "left" counter.
+    pub left: HashMap<LeftKey, i64>,
 }
 
 pub fn write(conn: &mut AnyConnection, changes: &Changes) -> Result<(), StoreError> {
@@ -299,6 +353,14 @@ pub fn write(conn: &mut AnyConnection, changes: &Changes) -> Result<(), StoreErr
         }
     }
     insert_chunks!(conn, analytics_counts::table, new_counts);
+    for chunk in changes.gone_run_steps.chunks(super::CHUNK) {
+        diesel::delete(
+            analytics_run_steps::table.filter(analytics_run_steps::run_id.eq_any(chunk)),
+        )
+        .execute(conn)?;
+    }
+    insert_chunks!(conn, analytics_run_steps::table, changes.new_run_steps);
+    add_left(conn, &changes.left)?;
     for ((version, channel, step, bucket), delta) in &changes.durations {
         if *delta == 0 {
             continue;
@@ -334,6 +396,88 @@ pub fn write(conn: &mut AnyConnection, changes: &Changes) -> Result<(), StoreErr
     Ok(())
 }
 
+/// Add to the "left" counters; a counter at zero is deleted.
+fn add_left(conn: &mut AnyConnection, deltas: &HashMap<LeftKey, i64>) -> Result<(), StoreError> {
+    for ((version, channel, step), delta) in deltas {
+        if *delta == 0 {
+            continue;
+        }
+        let key = (version, channel, step);
+        let current: Option<i64> = analytics_left::table
+            .find(key)
+            .select(analytics_left::runs)
+            .first(conn)
+            .optional()?;
+        match current.map(|c| c + delta) {
+            None => {
+                diesel::insert_into(analytics_left::table)
+                    .values((
+                        analytics_left::version_id.eq(version),
+                        analytics_left::channel.eq(channel),
+                        analytics_left::step_key.eq(step),
+                        analytics_left::runs.eq(delta),
+                    ))
+                    .execute(conn)?;
+            }
+            Some(0) => {
+                diesel::delete(analytics_left::table.find(key)).execute(conn)?;
+            }
+            Some(n) => {
+                diesel::update(analytics_left::table.find(key))
+                    .set(analytics_left::runs.eq(n))
+                    .execute(conn)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Forget the folded steps of runs that no longer exist (of one version,
+/// or of all): runs reset before resets were recorded as events left
+/// nothing in the log to say so. Returns how many were forgotten.
+pub fn forget_gone_runs(
+    conn: &mut AnyConnection,
+    version: Option<&str>,
+) -> Result<usize, StoreError> {
+    let mut query = analytics_run_steps::table
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            runs::table.filter(runs::id.eq(analytics_run_steps::run_id)),
+        )))
+        .into_boxed();
+    if let Some(v) = version {
+        query = query.filter(analytics_run_steps::version_id.eq(v.to_owned()));
+    }
+    let gone: Vec<RunStepRow> = query.load(conn)?;
+    let mut left: HashMap<LeftKey, i64> = HashMap::new();
+    for r in &gone {
+        *left
+            .entry((r.version_id.clone(), r.channel.clone(), r.step_key.clone()))
+            .or_default() -= 1;
+    }
+    let ids: Vec<&str> = gone.iter().map(|r| r.run_id.as_str()).collect();
+    for chunk in ids.chunks(super::CHUNK) {
+        diesel::delete(
+            analytics_run_steps::table.filter(analytics_run_steps::run_id.eq_any(chunk)),
+        )
+        .execute(conn)?;
+    }
+    add_left(conn, &left)?;
+    Ok(gone.len())
+}
+
+/// In-progress runs per current step of one version and channel: `(step, runs)`.
+pub fn left(
+    conn: &mut AnyConnection,
+    version: &str,
+    channel: &str,
+) -> Result<Vec<(Option<String>, i64)>, StoreError> {
+    Ok(analytics_left::table
+        .filter(analytics_left::version_id.eq(version))
+        .filter(analytics_left::channel.eq(channel))
+        .select((analytics_left::step_key.nullable(), analytics_left::runs))
+        .load(conn)?)
+}
+
 /// Forget the aggregates of one version, or of all.
 pub fn clear(conn: &mut AnyConnection, version: Option<&str>) -> Result<(), StoreError> {
     match version {
@@ -348,12 +492,20 @@ pub fn clear(conn: &mut AnyConnection, version: Option<&str>) -> Result<(), Stor
                 analytics_durations::table.filter(analytics_durations::version_id.eq(v)),
             )
             .execute(conn)?;
+            diesel::delete(
+                analytics_run_steps::table.filter(analytics_run_steps::version_id.eq(v)),
+            )
+            .execute(conn)?;
+            diesel::delete(analytics_left::table.filter(analytics_left::version_id.eq(v)))
+                .execute(conn)?;
         }
         None => {
             diesel::delete(analytics_members::table).execute(conn)?;
             diesel::delete(analytics_counts::table).execute(conn)?;
             diesel::delete(analytics_runs::table).execute(conn)?;
             diesel::delete(analytics_durations::table).execute(conn)?;
+            diesel::delete(analytics_run_steps::table).execute(conn)?;
+            diesel::delete(analytics_left::table).execute(conn)?;
         }
     }
     Ok(())
