@@ -361,73 +361,105 @@ pub fn write(conn: &mut AnyConnection, changes: &Changes) -> Result<(), StoreErr
     }
     insert_chunks!(conn, analytics_run_steps::table, changes.new_run_steps);
     add_left(conn, &changes.left)?;
-    for ((version, channel, step, bucket), delta) in &changes.durations {
-        if *delta == 0 {
-            continue;
+    let durations: Vec<DurationRow> = changes
+        .durations
+        .iter()
+        .filter(|(_, delta)| **delta != 0)
+        .map(|((version, channel, step, bucket), delta)| DurationRow {
+            version_id: version.clone(),
+            channel: channel.clone(),
+            step_key: step.clone(),
+            bucket: *bucket,
+            users: *delta,
+        })
+        .collect();
+    add_durations(conn, &durations)?;
+    Ok(())
+}
+
+/// Run an upsert of `$rows` on whichever backend `$conn` is: PostgreSQL
+/// takes 500 rows a statement; diesel upserts one row at a time on SQLite
+/// (which has one process and smaller logs).
+macro_rules! upsert {
+    ($conn:expr, $rows:expr, |$c:ident, $values:ident| $body:expr) => {
+        match &mut *$conn {
+            AnyConnection::Postgresql($c) => {
+                for $values in $rows.chunks(super::CHUNK) {
+                    $body;
+                }
+            }
+            AnyConnection::Sqlite($c) => {
+                for $values in $rows {
+                    $body;
+                }
+            }
         }
-        let key = (version, channel, step, *bucket);
-        let current: Option<i64> = analytics_durations::table
-            .find(key)
-            .select(analytics_durations::users)
-            .first(conn)
-            .optional()?;
-        match current.map(|c| c + delta) {
-            None => {
-                diesel::insert_into(analytics_durations::table)
-                    .values(DurationRow {
-                        version_id: version.clone(),
-                        channel: channel.clone(),
-                        step_key: step.clone(),
-                        bucket: *bucket,
-                        users: *delta,
-                    })
-                    .execute(conn)?;
-            }
-            Some(0) => {
-                diesel::delete(analytics_durations::table.find(key)).execute(conn)?;
-            }
-            Some(n) => {
-                diesel::update(analytics_durations::table.find(key))
-                    .set(analytics_durations::users.eq(n))
-                    .execute(conn)?;
-            }
-        }
+    };
+}
+
+/// Add each row's `users` to its histogram bucket in multi-row upserts (on
+/// PostgreSQL one statement per 500 buckets, not a read and a write each); buckets down to
+/// zero are deleted.
+fn add_durations(conn: &mut AnyConnection, rows: &[DurationRow]) -> Result<(), StoreError> {
+    use analytics_durations::dsl as d;
+    use diesel::upsert::excluded;
+    upsert!(conn, rows, |c, values| diesel::insert_into(
+        d::analytics_durations
+    )
+    .values(values)
+    .on_conflict((d::version_id, d::channel, d::step_key, d::bucket))
+    .do_update()
+    .set(d::users.eq(d::users + excluded(d::users)))
+    .execute(c)?);
+    let versions: Vec<&str> = distinct(rows.iter().map(|r| r.version_id.as_str()));
+    if !versions.is_empty() {
+        diesel::delete(
+            d::analytics_durations
+                .filter(d::version_id.eq_any(versions))
+                .filter(d::users.eq(0)),
+        )
+        .execute(conn)?;
     }
     Ok(())
 }
 
+fn distinct<'a>(values: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut seen = std::collections::HashSet::new();
+    values.filter(|v| seen.insert(*v)).collect()
+}
+
 /// Add to the "left" counters; a counter at zero is deleted.
 fn add_left(conn: &mut AnyConnection, deltas: &HashMap<LeftKey, i64>) -> Result<(), StoreError> {
-    for ((version, channel, step), delta) in deltas {
-        if *delta == 0 {
-            continue;
-        }
-        let key = (version, channel, step);
-        let current: Option<i64> = analytics_left::table
-            .find(key)
-            .select(analytics_left::runs)
-            .first(conn)
-            .optional()?;
-        match current.map(|c| c + delta) {
-            None => {
-                diesel::insert_into(analytics_left::table)
-                    .values((
-                        analytics_left::version_id.eq(version),
-                        analytics_left::channel.eq(channel),
-                        analytics_left::step_key.eq(step),
-                        analytics_left::runs.eq(delta),
-                    ))
-                    .execute(conn)?;
-            }
-            Some(0) => {
-                diesel::delete(analytics_left::table.find(key)).execute(conn)?;
-            }
-            Some(n) => {
-                diesel::update(analytics_left::table.find(key))
-                    .set(analytics_left::runs.eq(n))
-                    .execute(conn)?;
-            }
-        }
+    use analytics_left::dsl as l;
+    use diesel::upsert::excluded;
+    let rows: Vec<_> = deltas
+        .iter()
+        .filter(|(_, delta)| **delta != 0)
+        .map(|((version, channel, step), delta)| {
+            (
+                l::version_id.eq(version),
+                l::channel.eq(channel),
+                l::step_key.eq(step),
+                l::runs.eq(*delta),
+            )
+        })
+        .collect();
+    upsert!(conn, rows, |c, values| diesel::insert_into(
+        l::analytics_left
+    )
+    .values(values)
+    .on_conflict((l::version_id, l::channel, l::step_key))
+    .do_update()
+    .set(l::runs.eq(l::runs + excluded(l::runs)))
+    .execute(c)?);
+    let versions: Vec<&str> = distinct(deltas.keys().map(|k| k.0.as_str()));
+    if !versions.is_empty() {
+        diesel::delete(
+            l::analytics_left
+                .filter(l::version_id.eq_any(versions))
+                .filter(l::runs.eq(0)),
+        )
+        .execute(conn)?;
     }
     Ok(())
 }
