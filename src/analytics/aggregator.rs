@@ -143,8 +143,9 @@ struct Fold {
     touched: HashSet<CountKey>,
     /// `(version, channel, step, user)` whose time to answer may have moved.
     pairs: HashSet<(String, String, String, String)>,
-    /// Per run of the batch: where it was in progress before the batch, and now.
-    run_steps: HashMap<String, (Option<LeftKey>, Option<LeftKey>)>,
+    /// Per run of the batch: where it was in progress before the batch, its
+    /// folded state now, and whether the batch changed it.
+    run_steps: HashMap<String, (Option<LeftKey>, RunStepRow, bool)>,
 }
 
 impl Fold {
@@ -183,16 +184,32 @@ impl Fold {
     }
 
     fn event(&mut self, e: &EventRow) {
-        let (_, kind, at, user, run, version, channel, step, _, experiment, variation) = e;
-        // A run is where its last event put it: showing a step's scene
-        // moves it there; completing or a QA reset ends it ("left").
-        let now = &mut self.run_steps.entry(run.clone()).or_default().1;
-        match (kind.as_str(), step) {
-            ("scene_shown", Some(step)) => {
-                *now = Some((version.clone(), channel.clone(), step.clone()));
+        let (id, kind, at, user, run, version, channel, step, _, experiment, variation) = e;
+        // A run is where its last event (by id) put it: showing a step's
+        // scene moves it there; completing or a QA reset ends it ("left").
+        let moved = match (kind.as_str(), step) {
+            ("scene_shown", Some(step)) => Some(Some(step.clone())),
+            ("completed" | RUN_RESET, _) => Some(None),
+            _ => None,
+        };
+        if let Some(step_key) = moved {
+            let (_, now, changed) = self.run_steps.entry(run.clone()).or_insert_with(|| {
+                let row = RunStepRow {
+                    run_id: run.clone(),
+                    version_id: version.clone(),
+                    channel: channel.clone(),
+                    step_key: None,
+                    last_id: 0,
+                };
+                (None, row, false)
+            });
+            // A rebuild of one version may fold an event older than one the
+            // aggregator already folded: it changes nothing.
+            if *id > now.last_id {
+                now.step_key = step_key;
+                now.last_id = *id;
+                *changed = true;
             }
-            ("completed" | RUN_RESET, _) => *now = None,
-            _ => {}
         }
         if kind == RUN_RESET {
             // Not a visit: the user's figures stay as they were.
@@ -343,24 +360,18 @@ impl Fold {
         let mut gone_run_steps = Vec::new();
         let mut new_run_steps = Vec::new();
         let mut left: HashMap<LeftKey, i64> = HashMap::new();
-        for (run, (before, after)) in self.run_steps {
-            if before == after {
+        for (run, (before, now, changed)) in self.run_steps {
+            if !changed {
                 continue;
             }
             if let Some(key) = before {
-                gone_run_steps.push(run.clone());
                 *left.entry(key).or_default() -= 1;
             }
-            if let Some(key) = after {
-                *left.entry(key.clone()).or_default() += 1;
-                let (version_id, channel, step_key) = key;
-                new_run_steps.push(RunStepRow {
-                    run_id: run,
-                    version_id,
-                    channel,
-                    step_key,
-                });
+            if let Some(key) = now.left_key() {
+                *left.entry(key).or_default() += 1;
             }
+            gone_run_steps.push(run);
+            new_run_steps.push(now);
         }
         let counts = self
             .counts
@@ -412,8 +423,8 @@ pub fn fold(conn: &mut AnyConnection, events: &[EventRow]) -> Result<(), StoreEr
         fold.members.insert(key, (Some(at), at));
     }
     for r in agg::run_steps_of(conn, &runs)? {
-        let at = Some((r.version_id, r.channel, r.step_key));
-        fold.run_steps.insert(r.run_id, (at.clone(), at));
+        fold.run_steps
+            .insert(r.run_id.clone(), (r.left_key(), r, false));
     }
     for link in &links {
         fold.links

@@ -70,7 +70,8 @@ diesel::table! {
         run_id -> Text,
         version_id -> Text,
         channel -> Text,
-        step_key -> Text,
+        step_key -> Nullable<Text>,
+        last_id -> BigInt,
     }
 }
 
@@ -137,14 +138,24 @@ pub struct DurationRow {
     pub users: i64,
 }
 
-/// An in-progress run at its current step, as folded from the log.
+/// A run's current step as folded from the log (`None` once ended), and
+/// the id of the event that put it there.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Queryable, Insertable)]
 #[diesel(table_name = analytics_run_steps)]
 pub struct RunStepRow {
     pub run_id: String,
     pub version_id: String,
     pub channel: String,
-    pub step_key: String,
+    pub step_key: Option<String>,
+    pub last_id: i64,
+}
+
+impl RunStepRow {
+    /// Where "left" counts this run, if it is in progress.
+    pub fn left_key(&self) -> Option<LeftKey> {
+        let step = self.step_key.clone()?;
+        Some((self.version_id.clone(), self.channel.clone(), step))
+    }
 }
 
 /// Where "left" counts a run: `(version, channel, step)`.
@@ -262,7 +273,7 @@ pub fn links_of(conn: &mut AnyConnection, runs: &[&str]) -> Result<Vec<RunLinkRo
     Ok(rows)
 }
 
-/// The folded current step of these runs (those in progress).
+/// The folded current step of these runs.
 pub fn run_steps_of(
     conn: &mut AnyConnection,
     runs: &[&str],
@@ -310,7 +321,7 @@ pub struct Changes {
     pub counts: Vec<(CountRow, bool)>,
     /// `(version, channel, step, bucket)` and the change of its count.
     pub durations: HashMap<(String, String, String, i32), i64>,
-    /// Runs whose folded step changed: the old rows go, the new ones come.
+    /// Runs whose folded step changed: their old rows go, the new ones come.
     pub gone_run_steps: Vec<String>,
     pub new_run_steps: Vec<RunStepRow>,
     /// The change of each "left" counter.
@@ -481,10 +492,8 @@ pub fn forget_gone_runs(
     }
     let gone: Vec<RunStepRow> = query.load(conn)?;
     let mut left: HashMap<LeftKey, i64> = HashMap::new();
-    for r in &gone {
-        *left
-            .entry((r.version_id.clone(), r.channel.clone(), r.step_key.clone()))
-            .or_default() -= 1;
+    for key in gone.iter().filter_map(RunStepRow::left_key) {
+        *left.entry(key).or_default() -= 1;
     }
     let ids: Vec<&str> = gone.iter().map(|r| r.run_id.as_str()).collect();
     for chunk in ids.chunks(super::CHUNK) {

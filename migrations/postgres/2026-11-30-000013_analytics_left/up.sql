@@ -1,12 +1,15 @@
 -- The funnel's "left" column as an aggregate (README "Analytics at scale"):
--- each in-progress run's current step, folded from the event log (the last
--- `scene_shown` with a step moves it, `completed` and `run_reset` end it),
--- and the number of such runs per version, channel and step.
+-- each run's current step (NULL once ended), folded from the event log (the
+-- last `scene_shown` with a step moves it, `completed` and `run_reset` end
+-- it; `last_id` is that event, so an older event folded later, by a rebuild
+-- of one version, changes nothing), and the number of runs in progress per
+-- version, channel and step.
 CREATE TABLE analytics_run_steps (
     run_id     TEXT PRIMARY KEY,
     version_id TEXT NOT NULL,
     channel    TEXT NOT NULL,
-    step_key   TEXT NOT NULL
+    step_key   TEXT,
+    last_id    BIGINT NOT NULL
 );
 CREATE INDEX analytics_run_steps_version ON analytics_run_steps (version_id);
 
@@ -20,13 +23,13 @@ CREATE TABLE analytics_left (
 
 -- Start from the runs as they are: resets before this migration left no
 -- event, so the log alone cannot tell which runs are gone.
-INSERT INTO analytics_run_steps (run_id, version_id, channel, step_key)
-SELECT id, version_id, channel, step_key FROM runs
+INSERT INTO analytics_run_steps (run_id, version_id, channel, step_key, last_id)
+SELECT id, version_id, channel, step_key, 0 FROM runs
 WHERE status = 'in_progress' AND step_key IS NOT NULL;
 
 INSERT INTO analytics_left (version_id, channel, step_key, runs)
 SELECT version_id, channel, step_key, count(*) FROM analytics_run_steps
-GROUP BY version_id, channel, step_key;
+WHERE step_key IS NOT NULL GROUP BY version_id, channel, step_key;
 
 -- The funnel no longer reads in-progress runs from `runs`; the index only
 -- slowed every run update.
