@@ -214,8 +214,12 @@ impl Settings {
                 ),
             },
             analytics: crate::analytics::aggregator::AnalyticsSettings {
+                // 0: this instance does not aggregate (README "Analytics at scale").
                 interval: std::time::Duration::from_millis(
-                    number("SCENEFLOW_ANALYTICS_INTERVAL_MS", 1000)?.clamp(10, 60_000),
+                    match number("SCENEFLOW_ANALYTICS_INTERVAL_MS", 1000)? {
+                        0 => 0,
+                        ms => ms.clamp(10, 60_000),
+                    },
                 ),
                 sink: match get("SCENEFLOW_EVENTS_SINK").as_deref() {
                     None | Some("none") => false,
@@ -377,6 +381,19 @@ mod tests {
                 .to_string()
                 .contains("DATABASE_URL")
         );
+    }
+
+    #[test]
+    fn an_analytics_interval_of_zero_turns_the_aggregator_off() {
+        let interval = |ms: &str| {
+            from(None, &[("SCENEFLOW_ANALYTICS_INTERVAL_MS", ms)])
+                .unwrap()
+                .analytics
+                .interval
+        };
+        assert!(interval("0").is_zero());
+        assert_eq!(interval("3").as_millis(), 10);
+        assert_eq!(interval("2500").as_millis(), 2500);
     }
 
     #[test]

@@ -175,10 +175,12 @@ impl Application {
             state.db.clone(),
             state.alerts.clone(),
         )));
-        tasks.push(tokio::spawn(crate::analytics::aggregator::run(
-            state.db.clone(),
-            state.settings.analytics.clone(),
-        )));
+        if !state.settings.analytics.interval.is_zero() {
+            tasks.push(tokio::spawn(crate::analytics::aggregator::run(
+                state.db.clone(),
+                state.settings.analytics.clone(),
+            )));
+        }
         if state.settings.analytics.sink {
             tasks.push(tokio::spawn(crate::analytics::sink::run(
                 state.db.clone(),

@@ -12,9 +12,10 @@ use diesel::Connection;
 
 use super::sketch;
 use crate::store::aggregates::{
-    self as agg, AGGREGATES, Changes, CountKey, CountRow, MemberRow, RunLinkRow,
+    self as agg, AGGREGATES, Changes, CountKey, CountRow, LeftKey, MemberRow, RunLinkRow,
+    RunStepRow,
 };
-use crate::store::analytics::EventRow;
+use crate::store::analytics::{EventRow, RUN_RESET};
 use crate::store::{AnyConnection, Db, StoreError};
 
 /// The advisory-lock key of the aggregator ("sceneflow" in ASCII, cut to 63 bits).
@@ -26,7 +27,8 @@ pub const BATCH: i64 = 2000;
 /// Settings of the aggregator.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AnalyticsSettings {
-    /// How often the aggregator looks for new events.
+    /// How often the aggregator looks for new events; zero: never (this
+    /// instance leaves the aggregating to others).
     pub interval: Duration,
     /// Write closed hours of events to the object store as Parquet.
     pub sink: bool,
@@ -141,6 +143,9 @@ struct Fold {
     touched: HashSet<CountKey>,
     /// `(version, channel, step, user)` whose time to answer may have moved.
     pairs: HashSet<(String, String, String, String)>,
+    /// Per run of the batch: where it was in progress before the batch, its
+    /// folded state now, and whether the batch changed it.
+    run_steps: HashMap<String, (Option<LeftKey>, RunStepRow, bool)>,
 }
 
 impl Fold {
@@ -179,7 +184,37 @@ impl Fold {
     }
 
     fn event(&mut self, e: &EventRow) {
-        let (_, kind, at, user, run, version, channel, step, _, experiment, variation) = e;
+        let (id, kind, at, user, run, version, channel, step, _, experiment, variation) = e;
+        // A run is where its last event (by id) put it: showing a step's
+        // scene moves it there; completing or a QA reset ends it ("left").
+        let moved = match (kind.as_str(), step) {
+            ("scene_shown", Some(step)) => Some(Some(step.clone())),
+            ("completed" | RUN_RESET, _) => Some(None),
+            _ => None,
+        };
+        if let Some(step_key) = moved {
+            let (_, now, changed) = self.run_steps.entry(run.clone()).or_insert_with(|| {
+                let row = RunStepRow {
+                    run_id: run.clone(),
+                    version_id: version.clone(),
+                    channel: channel.clone(),
+                    step_key: None,
+                    last_id: 0,
+                };
+                (None, row, false)
+            });
+            // A rebuild of one version may fold an event older than one the
+            // aggregator already folded: it changes nothing.
+            if *id > now.last_id {
+                now.step_key = step_key;
+                now.last_id = *id;
+                *changed = true;
+            }
+        }
+        if kind == RUN_RESET {
+            // Not a visit: the user's figures stay as they were.
+            return;
+        }
         let key = |kind: &str, step: &str, variant: &str| {
             (
                 version.clone(),
@@ -322,6 +357,22 @@ impl Fold {
                 Some(_) => {}
             }
         }
+        let mut gone_run_steps = Vec::new();
+        let mut new_run_steps = Vec::new();
+        let mut left: HashMap<LeftKey, i64> = HashMap::new();
+        for (run, (before, now, changed)) in self.run_steps {
+            if !changed {
+                continue;
+            }
+            if let Some(key) = before {
+                *left.entry(key).or_default() -= 1;
+            }
+            if let Some(key) = now.left_key() {
+                *left.entry(key).or_default() += 1;
+            }
+            gone_run_steps.push(run);
+            new_run_steps.push(now);
+        }
         let counts = self
             .counts
             .into_iter()
@@ -334,6 +385,9 @@ impl Fold {
             new_links: self.new_links,
             counts,
             durations,
+            gone_run_steps,
+            new_run_steps,
+            left,
         }
     }
 }
@@ -367,6 +421,10 @@ pub fn fold(conn: &mut AnyConnection, events: &[EventRow]) -> Result<(), StoreEr
             m.user_id,
         );
         fold.members.insert(key, (Some(at), at));
+    }
+    for r in agg::run_steps_of(conn, &runs)? {
+        fold.run_steps
+            .insert(r.run_id.clone(), (r.left_key(), r, false));
     }
     for link in &links {
         fold.links

@@ -20,7 +20,7 @@ use serde::Serialize;
 use crate::flow::CompiledFlow;
 use crate::store::FlowCache;
 use crate::store::aggregates::{self as agg, AGGREGATES};
-use crate::store::analytics::{self as queries, VariantCount};
+use crate::store::analytics::VariantCount;
 use crate::store::{AnyConnection, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -164,7 +164,7 @@ pub fn funnel_of(
         steps,
         &users,
         (total("started"), total("completed")),
-        &queries::waiting_by_step(conn, version, channel)?,
+        &agg::left(conn, version, channel)?,
         &agg::durations(conn, version, channel)?,
     ))
 }

@@ -118,6 +118,7 @@ pub fn rebuild(
     while let Some(p) = step(conn, version, start.until)? {
         progress(p);
     }
+    locked(conn, |c| agg::forget_gone_runs(c, version))?;
     progress(Progress {
         done: start.until,
         until: start.until,

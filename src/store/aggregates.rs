@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::analytics::EventRow;
-use super::schema::events;
+use super::schema::{events, runs};
 use super::{AnyConnection, StoreError};
 use crate::insert_chunks;
 
@@ -65,6 +65,27 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    analytics_run_steps (run_id) {
+        run_id -> Text,
+        version_id -> Text,
+        channel -> Text,
+        step_key -> Nullable<Text>,
+        last_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    analytics_left (version_id, channel, step_key) {
+        version_id -> Text,
+        channel -> Text,
+        step_key -> Text,
+        runs -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(analytics_run_steps, runs);
+
 /// The aggregator's cursor.
 pub const AGGREGATES: &str = "aggregates";
 
@@ -116,6 +137,29 @@ pub struct DurationRow {
     pub bucket: i32,
     pub users: i64,
 }
+
+/// A run's current step as folded from the log (`None` once ended), and
+/// the id of the event that put it there.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Queryable, Insertable)]
+#[diesel(table_name = analytics_run_steps)]
+pub struct RunStepRow {
+    pub run_id: String,
+    pub version_id: String,
+    pub channel: String,
+    pub step_key: Option<String>,
+    pub last_id: i64,
+}
+
+impl RunStepRow {
+    /// Where "left" counts this run, if it is in progress.
+    pub fn left_key(&self) -> Option<LeftKey> {
+        let step = self.step_key.clone()?;
+        Some((self.version_id.clone(), self.channel.clone(), step))
+    }
+}
+
+/// Where "left" counts a run: `(version, channel, step)`.
+pub type LeftKey = (String, String, String);
 
 /// A cursor: last id read, the bound of a rebuild, when it last moved or checked.
 pub type Cursor = (i64, Option<i64>, NaiveDateTime);
@@ -229,6 +273,22 @@ pub fn links_of(conn: &mut AnyConnection, runs: &[&str]) -> Result<Vec<RunLinkRo
     Ok(rows)
 }
 
+/// The folded current step of these runs.
+pub fn run_steps_of(
+    conn: &mut AnyConnection,
+    runs: &[&str],
+) -> Result<Vec<RunStepRow>, StoreError> {
+    let mut rows = Vec::new();
+    for chunk in runs.chunks(super::CHUNK) {
+        rows.extend(
+            analytics_run_steps::table
+                .filter(analytics_run_steps::run_id.eq_any(chunk))
+                .load::<RunStepRow>(conn)?,
+        );
+    }
+    Ok(rows)
+}
+
 pub fn counts_of(
     conn: &mut AnyConnection,
     versions: &[&str],
@@ -261,6 +321,11 @@ pub struct Changes {
     pub counts: Vec<(CountRow, bool)>,
     /// `(version, channel, step, bucket)` and the change of its count.
     pub durations: HashMap<(String, String, String, i32), i64>,
+    /// Runs whose folded step changed: their old rows go, the new ones come.
+    pub gone_run_steps: Vec<String>,
+    pub new_run_steps: Vec<RunStepRow>,
+    /// The change of each "left" counter.
+    pub left: HashMap<LeftKey, i64>,
 }
 
 pub fn write(conn: &mut AnyConnection, changes: &Changes) -> Result<(), StoreError> {
@@ -299,39 +364,159 @@ pub fn write(conn: &mut AnyConnection, changes: &Changes) -> Result<(), StoreErr
         }
     }
     insert_chunks!(conn, analytics_counts::table, new_counts);
-    for ((version, channel, step, bucket), delta) in &changes.durations {
-        if *delta == 0 {
-            continue;
+    for chunk in changes.gone_run_steps.chunks(super::CHUNK) {
+        diesel::delete(
+            analytics_run_steps::table.filter(analytics_run_steps::run_id.eq_any(chunk)),
+        )
+        .execute(conn)?;
+    }
+    insert_chunks!(conn, analytics_run_steps::table, changes.new_run_steps);
+    add_left(conn, &changes.left)?;
+    let durations: Vec<DurationRow> = changes
+        .durations
+        .iter()
+        .filter(|(_, delta)| **delta != 0)
+        .map(|((version, channel, step, bucket), delta)| DurationRow {
+            version_id: version.clone(),
+            channel: channel.clone(),
+            step_key: step.clone(),
+            bucket: *bucket,
+            users: *delta,
+        })
+        .collect();
+    add_durations(conn, &durations)?;
+    Ok(())
+}
+
+/// Run an upsert of `$rows` on whichever backend `$conn` is: PostgreSQL
+/// takes 500 rows a statement; diesel upserts one row at a time on SQLite
+/// (which has one process and smaller logs).
+macro_rules! upsert {
+    ($conn:expr, $rows:expr, |$c:ident, $values:ident| $body:expr) => {
+        match &mut *$conn {
+            AnyConnection::Postgresql($c) => {
+                for $values in $rows.chunks(super::CHUNK) {
+                    $body;
+                }
+            }
+            AnyConnection::Sqlite($c) => {
+                for $values in $rows {
+                    $body;
+                }
+            }
         }
-        let key = (version, channel, step, *bucket);
-        let current: Option<i64> = analytics_durations::table
-            .find(key)
-            .select(analytics_durations::users)
-            .first(conn)
-            .optional()?;
-        match current.map(|c| c + delta) {
-            None => {
-                diesel::insert_into(analytics_durations::table)
-                    .values(DurationRow {
-                        version_id: version.clone(),
-                        channel: channel.clone(),
-                        step_key: step.clone(),
-                        bucket: *bucket,
-                        users: *delta,
-                    })
-                    .execute(conn)?;
-            }
-            Some(0) => {
-                diesel::delete(analytics_durations::table.find(key)).execute(conn)?;
-            }
-            Some(n) => {
-                diesel::update(analytics_durations::table.find(key))
-                    .set(analytics_durations::users.eq(n))
-                    .execute(conn)?;
-            }
-        }
+    };
+}
+
+/// Add each row's `users` to its histogram bucket in multi-row upserts (on
+/// PostgreSQL one statement per 500 buckets, not a read and a write each); buckets down to
+/// zero are deleted.
+fn add_durations(conn: &mut AnyConnection, rows: &[DurationRow]) -> Result<(), StoreError> {
+    use analytics_durations::dsl as d;
+    use diesel::upsert::excluded;
+    upsert!(conn, rows, |c, values| diesel::insert_into(
+        d::analytics_durations
+    )
+    .values(values)
+    .on_conflict((d::version_id, d::channel, d::step_key, d::bucket))
+    .do_update()
+    .set(d::users.eq(d::users + excluded(d::users)))
+    .execute(c)?);
+    let versions: Vec<&str> = distinct(rows.iter().map(|r| r.version_id.as_str()));
+    if !versions.is_empty() {
+        diesel::delete(
+            d::analytics_durations
+                .filter(d::version_id.eq_any(versions))
+                .filter(d::users.eq(0)),
+        )
+        .execute(conn)?;
     }
     Ok(())
+}
+
+fn distinct<'a>(values: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut seen = std::collections::HashSet::new();
+    values.filter(|v| seen.insert(*v)).collect()
+}
+
+/// Add to the "left" counters; a counter at zero is deleted.
+fn add_left(conn: &mut AnyConnection, deltas: &HashMap<LeftKey, i64>) -> Result<(), StoreError> {
+    use analytics_left::dsl as l;
+    use diesel::upsert::excluded;
+    let rows: Vec<_> = deltas
+        .iter()
+        .filter(|(_, delta)| **delta != 0)
+        .map(|((version, channel, step), delta)| {
+            (
+                l::version_id.eq(version),
+                l::channel.eq(channel),
+                l::step_key.eq(step),
+                l::runs.eq(*delta),
+            )
+        })
+        .collect();
+    upsert!(conn, rows, |c, values| diesel::insert_into(
+        l::analytics_left
+    )
+    .values(values)
+    .on_conflict((l::version_id, l::channel, l::step_key))
+    .do_update()
+    .set(l::runs.eq(l::runs + excluded(l::runs)))
+    .execute(c)?);
+    let versions: Vec<&str> = distinct(deltas.keys().map(|k| k.0.as_str()));
+    if !versions.is_empty() {
+        diesel::delete(
+            l::analytics_left
+                .filter(l::version_id.eq_any(versions))
+                .filter(l::runs.eq(0)),
+        )
+        .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Forget the folded steps of runs that no longer exist (of one version,
+/// or of all): runs reset before resets were recorded as events left
+/// nothing in the log to say so. Returns how many were forgotten.
+pub fn forget_gone_runs(
+    conn: &mut AnyConnection,
+    version: Option<&str>,
+) -> Result<usize, StoreError> {
+    let mut query = analytics_run_steps::table
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            runs::table.filter(runs::id.eq(analytics_run_steps::run_id)),
+        )))
+        .into_boxed();
+    if let Some(v) = version {
+        query = query.filter(analytics_run_steps::version_id.eq(v.to_owned()));
+    }
+    let gone: Vec<RunStepRow> = query.load(conn)?;
+    let mut left: HashMap<LeftKey, i64> = HashMap::new();
+    for key in gone.iter().filter_map(RunStepRow::left_key) {
+        *left.entry(key).or_default() -= 1;
+    }
+    let ids: Vec<&str> = gone.iter().map(|r| r.run_id.as_str()).collect();
+    for chunk in ids.chunks(super::CHUNK) {
+        diesel::delete(
+            analytics_run_steps::table.filter(analytics_run_steps::run_id.eq_any(chunk)),
+        )
+        .execute(conn)?;
+    }
+    add_left(conn, &left)?;
+    Ok(gone.len())
+}
+
+/// In-progress runs per current step of one version and channel: `(step, runs)`.
+pub fn left(
+    conn: &mut AnyConnection,
+    version: &str,
+    channel: &str,
+) -> Result<Vec<(Option<String>, i64)>, StoreError> {
+    Ok(analytics_left::table
+        .filter(analytics_left::version_id.eq(version))
+        .filter(analytics_left::channel.eq(channel))
+        .select((analytics_left::step_key.nullable(), analytics_left::runs))
+        .load(conn)?)
 }
 
 /// Forget the aggregates of one version, or of all.
@@ -348,12 +533,20 @@ pub fn clear(conn: &mut AnyConnection, version: Option<&str>) -> Result<(), Stor
                 analytics_durations::table.filter(analytics_durations::version_id.eq(v)),
             )
             .execute(conn)?;
+            diesel::delete(
+                analytics_run_steps::table.filter(analytics_run_steps::version_id.eq(v)),
+            )
+            .execute(conn)?;
+            diesel::delete(analytics_left::table.filter(analytics_left::version_id.eq(v)))
+                .execute(conn)?;
         }
         None => {
             diesel::delete(analytics_members::table).execute(conn)?;
             diesel::delete(analytics_counts::table).execute(conn)?;
             diesel::delete(analytics_runs::table).execute(conn)?;
             diesel::delete(analytics_durations::table).execute(conn)?;
+            diesel::delete(analytics_run_steps::table).execute(conn)?;
+            diesel::delete(analytics_left::table).execute(conn)?;
         }
     }
     Ok(())

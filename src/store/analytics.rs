@@ -29,7 +29,11 @@ pub fn users_by_step(
         .load(conn)?)
 }
 
-/// Distinct users with any event, and with a `completed` event.
+/// The event a QA reset records when it forgets a run: not a visit, so no
+/// figure counts it, but it ends the run's "left" (README "Analytics at scale").
+pub const RUN_RESET: &str = "run_reset";
+
+/// Distinct users with any event (but a reset), and with a `completed` event.
 pub fn started_and_completed(
     conn: &mut AnyConnection,
     version: &str,
@@ -39,6 +43,7 @@ pub fn started_and_completed(
         events::table
             .filter(events::version_id.eq(version))
             .filter(events::channel.eq(channel))
+            .filter(events::kind.ne(RUN_RESET))
     };
     let started = base()
         .select(count(events::user_id).aggregate_distinct())
@@ -51,8 +56,8 @@ pub fn started_and_completed(
 }
 
 /// Runs in progress per current step: the users who left there (so far).
-/// A user has one run per channel (a unique key), so runs are users here,
-/// and the count reads only the partial index of in-progress runs.
+/// A user has one run per channel (a unique key), so runs are users here.
+/// The funnel reads the same from the aggregates; this is what they equal.
 pub fn waiting_by_step(
     conn: &mut AnyConnection,
     version: &str,
@@ -139,6 +144,7 @@ pub type Impact = (Vec<ImpactRow>, Vec<(String, i64)>);
 pub fn impact(conn: &mut AnyConnection, version: &str) -> Result<Impact, StoreError> {
     let served = events::table
         .filter(events::version_id.eq(version))
+        .filter(events::kind.ne(RUN_RESET))
         .group_by(events::channel)
         .select((
             events::channel,

@@ -12,6 +12,7 @@ use crate::support::{Backend, TestApp, spawn_app_with, valid_answer};
 
 on_both_backends!(
     funnel_and_experiments_match_the_runs_driven,
+    a_qa_reset_takes_the_run_out_of_left,
     a_sample_ratio_mismatch_is_flagged,
     the_export_streams_every_event_and_neutralises_formulas,
     metrics_move_with_requests,
@@ -177,6 +178,63 @@ async fn funnel_and_experiments_match_the_runs_driven(backend: Backend) {
         .get(&token, "/admin/api/experiments?version=000000000000")
         .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+/// "left" is folded from the log: a QA reset records `run_reset`, so the
+/// tester's deleted run stops counting, and the new run counts where it is.
+async fn a_qa_reset_takes_the_run_out_of_left(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.sample = true;
+        s.analytics.interval = std::time::Duration::from_millis(20);
+    })
+    .await;
+    let (operator, qa) = (app.token(Role::Operator).await, app.token(Role::Qa).await);
+    let (status, _) = app
+        .call(
+            reqwest::Method::PUT,
+            "/debug/testers/qa-phone",
+            &qa,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (stopped, _) = drive(&app, "qa-phone", 1).await;
+    let second = stopped.expect("one answer does not finish the sample");
+    let version = get(&app, &operator, "/admin/api/channels").await["channels"][0]["version_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let left = |funnel: &Value, key: &str| {
+        funnel["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["step"] == key)
+            .unwrap()["left"]
+            .clone()
+    };
+    let path = format!("/admin/api/versions/{version}/funnel?channel=staging");
+    assert_eq!(left(&get(&app, &operator, &path).await, &second), 1);
+
+    let (status, _) = app
+        .call(
+            reqwest::Method::POST,
+            "/debug/users/qa-phone/reset",
+            &qa,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let funnel = get(&app, &operator, &path).await;
+    assert_eq!(left(&funnel, &second), 0, "{funnel}");
+    assert_eq!(funnel["started"], 1, "a reset is not a visit");
+
+    // The new run counts where it is now.
+    let (stopped, _) = drive(&app, "qa-phone", 0).await;
+    let first = stopped.unwrap();
+    let funnel = get(&app, &operator, &path).await;
+    assert_eq!(left(&funnel, &first), 1, "{funnel}");
+    assert_eq!(left(&funnel, &second), 0, "{funnel}");
 }
 
 async fn a_sample_ratio_mismatch_is_flagged(backend: Backend) {

@@ -1,21 +1,34 @@
 //! The aggregates equal a full recomputation from the event log, however
-//! the log is cut into batches: random logs with resets (new runs), jumps,
-//! loops and revisits, abandoned runs, several versions and channels,
-//! exposures to both variants (a weight change), and times out of order.
+//! the log is cut into batches: random logs with QA resets (a `run_reset`
+//! event, then a new run), jumps, loops and revisits, abandoned runs,
+//! several versions and channels, exposures to both variants (a weight
+//! change), and times out of order. The `runs` table is kept as the service
+//! keeps it, so the funnel's "left" (from the aggregates) is checked against
+//! the runs in progress.
+
+use std::collections::HashMap;
 
 use chrono::{Duration, NaiveDateTime};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use sceneflow::analytics::{self, aggregator, oracle, rebuild};
 use sceneflow::store::FlowCache;
-use sceneflow::store::runs::{NewEvent, record_events};
-use sceneflow::store::{AnyConnection, Db, aggregates};
+use sceneflow::store::analytics::RUN_RESET;
+use sceneflow::store::runs::{self, NewEvent, RunRow, record_events};
+use sceneflow::store::{AnyConnection, Db, aggregates, testers};
 
 use crate::support::{Backend, TestDb};
 
-const VERSIONS: [&str; 2] = ["v1", "v2"];
+/// Version ids (12 hex digits: runs reference real versions).
+const VERSIONS: [&str; 2] = ["00000000000a", "00000000000b"];
 const CHANNELS: [&str; 2] = ["staging", "production"];
-const KINDS: [&str; 4] = ["scene_shown", "answered", "exposure", "completed"];
+const KINDS: [&str; 5] = [
+    "scene_shown",
+    "answered",
+    "exposure",
+    "completed",
+    RUN_RESET,
+];
 
 fn steps() -> Vec<String> {
     ["welcome", "goal", "intro", "plan"]
@@ -23,22 +36,26 @@ fn steps() -> Vec<String> {
         .to_vec()
 }
 
-/// One raw event: kind, user, run of the user (a reset starts the next),
-/// step (or none), variant, and a time offset in milliseconds.
+/// One raw event: kind, user, run of the user (a run on a channel where the
+/// user has another one is a QA reset of that one first), step (or none),
+/// variant, and a time offset in milliseconds.
 type Raw = (usize, usize, usize, Option<usize>, usize, i64);
 
-fn event(raw: &Raw) -> NewEvent {
-    let &(kind, user, run, step, variant, offset) = raw;
+fn at(offset: i64) -> NaiveDateTime {
     let base = NaiveDateTime::parse_from_str("2026-11-01 00:00:00", "%Y-%m-%d %H:%M:%S").unwrap();
-    let exposure = KINDS[kind] == "exposure";
+    base + Duration::milliseconds(offset)
+}
+
+fn event(kind: &'static str, run: &RunRow, raw: &Raw) -> NewEvent {
+    let &(_, _, _, step, variant, offset) = raw;
+    let exposure = kind == "exposure";
     NewEvent {
-        kind: KINDS[kind],
-        occurred_at: base + Duration::milliseconds(offset),
-        user_id: format!("user-{user}"),
-        run_id: format!("user-{user}-run-{run}"),
-        // A run stays on one version and channel; a user's runs vary.
-        version_id: VERSIONS[run % 2].into(),
-        channel: CHANNELS[(run / 2) % 2].into(),
+        kind,
+        occurred_at: at(offset),
+        user_id: run.user_id.clone(),
+        run_id: run.id.clone(),
+        version_id: run.version_id.clone(),
+        channel: run.channel.clone(),
         step_key: step.map(|s| steps()[s].clone()),
         scene_key: None,
         experiment_id: exposure.then(|| "intro:pass_through".to_owned()),
@@ -46,9 +63,88 @@ fn event(raw: &Raw) -> NewEvent {
     }
 }
 
+/// The `runs` table as the service keeps it while writing these events: one
+/// run per user and channel, moved by `scene_shown` (with a step), ended by
+/// `completed`, deleted by a QA reset.
+#[derive(Default)]
+struct Runs {
+    current: HashMap<(usize, &'static str), (usize, RunRow)>,
+    started: usize,
+}
+
+impl Runs {
+    /// The events one raw event stands for, with the runs table changed to match.
+    fn play(&mut self, conn: &mut AnyConnection, raw: &Raw, out: &mut Vec<NewEvent>) {
+        let &(kind, user, run, step, _, offset) = raw;
+        // A run stays on one version and channel; a user's runs vary.
+        let channel = CHANNELS[(run / 2) % 2];
+        let key = (user, channel);
+        let reset = KINDS[kind] == RUN_RESET;
+        if let Some((r, row)) = self.current.get(&key)
+            && (reset || *r != run)
+        {
+            out.push(NewEvent {
+                step_key: row.step_key.clone(),
+                ..event(RUN_RESET, row, raw)
+            });
+            testers::delete_run(conn, &row.id).unwrap();
+            self.current.remove(&key);
+        }
+        if reset {
+            return;
+        }
+        let started = &mut self.started;
+        let (_, row) = self.current.entry(key).or_insert_with(|| {
+            *started += 1;
+            let row = RunRow {
+                id: format!("user-{user}-run-{started}"),
+                user_id: format!("user-{user}"),
+                channel: channel.to_owned(),
+                version_id: VERSIONS[run % 2].to_owned(),
+                status: runs::IN_PROGRESS.to_owned(),
+                step_key: None,
+                scene_key: None,
+                scene_id: Some("s".into()),
+                shown: 0,
+                answered: 0,
+                attributes: "{}".into(),
+                answers: "{}".into(),
+                revision: 0,
+                started_at: at(offset),
+                updated_at: at(offset),
+                completed_at: None,
+            };
+            runs::insert(conn, &row).unwrap();
+            (run, row)
+        });
+        out.push(event(KINDS[kind], row, raw));
+        let moved = match (KINDS[kind], step) {
+            ("scene_shown", Some(step)) => {
+                row.status = runs::IN_PROGRESS.into();
+                row.step_key = Some(steps()[step].clone());
+                row.scene_id = Some("s".into());
+                row.completed_at = None;
+                true
+            }
+            ("completed", _) => {
+                row.status = runs::COMPLETED.into();
+                row.step_key = None;
+                row.scene_id = None;
+                row.completed_at = Some(at(offset));
+                true
+            }
+            _ => false,
+        };
+        if moved {
+            testers::delete_run(conn, &row.id).unwrap();
+            runs::insert(conn, row).unwrap();
+        }
+    }
+}
+
 fn raw() -> impl Strategy<Value = Raw> {
     (
-        0..4usize,
+        0..KINDS.len(),
         0..6usize,
         0..4usize,
         prop::option::weighted(0.9, 0..4usize),
@@ -92,7 +188,8 @@ fn assert_equal(conn: &mut AnyConnection) {
 
 fn reset(conn: &mut AnyConnection) {
     use diesel::connection::SimpleConnection;
-    conn.batch_execute("DELETE FROM events").unwrap();
+    conn.batch_execute("DELETE FROM events; DELETE FROM runs")
+        .unwrap();
     aggregates::clear(conn, None).unwrap();
     aggregates::set_cursor(conn, aggregates::AGGREGATES, 0, None).unwrap();
 }
@@ -102,6 +199,19 @@ fn incremental_aggregates_equal_a_full_recomputation(backend: Backend) {
     let test_db = TestDb::create(&backend, dir.path());
     let db = Db::new(&test_db.url, 2).unwrap();
     db.migrate().unwrap();
+    {
+        use diesel::connection::SimpleConnection;
+        let mut conn = db.conn().unwrap();
+        for v in VERSIONS {
+            conn.batch_execute(&format!(
+                "INSERT INTO versions (id, sha256, format, store_key, size_bytes, uploaded_by, \
+                 created_at, report, step_count, scene_count, choice_count, warning_count) \
+                 VALUES ('{v}', '{v}{}', 'xlsx', 'k', 1, 'test', CURRENT_TIMESTAMP, '{{}}', 1, 1, 0, 0)",
+                "0".repeat(52)
+            ))
+            .unwrap();
+        }
+    }
     let mut runner = TestRunner::new(Config {
         cases: 24,
         ..Config::default()
@@ -110,17 +220,47 @@ fn incremental_aggregates_equal_a_full_recomputation(backend: Backend) {
         .run(&log(), |chunks| {
             let mut conn = db.conn().unwrap();
             reset(&mut conn);
+            let mut runs = Runs::default();
             for (chunk, batch) in &chunks {
-                let events: Vec<NewEvent> = chunk.iter().map(event).collect();
+                let mut events = Vec::new();
+                for raw in chunk {
+                    runs.play(&mut conn, raw, &mut events);
+                }
                 record_events(&mut conn, &events).unwrap();
                 aggregator::catch_up(&mut conn, *batch).unwrap();
                 assert_equal(&mut conn);
             }
             // A rebuild of one version, then of everything, lands on the same figures.
-            rebuild::rebuild(&mut conn, Some("v1"), |_| {}).unwrap();
+            rebuild::rebuild(&mut conn, Some(VERSIONS[0]), |_| {}).unwrap();
+            assert_equal(&mut conn);
+            // A rebuild of one version while the aggregator folds newer events
+            // of it: the rebuild's older events do not undo them.
+            let started = rebuild::start(&mut conn, Some(VERSIONS[1])).unwrap();
+            let (last, _) = chunks.last().unwrap();
+            let mut events = Vec::new();
+            for raw in last {
+                runs.play(&mut conn, raw, &mut events);
+            }
+            record_events(&mut conn, &events).unwrap();
+            aggregator::catch_up(&mut conn, 2).unwrap();
+            while rebuild::step(&mut conn, Some(VERSIONS[1]), started.until)
+                .unwrap()
+                .is_some()
+            {}
             assert_equal(&mut conn);
             rebuild::rebuild(&mut conn, None, |_| {}).unwrap();
             assert_equal(&mut conn);
+            // A run deleted without an event (a reset from before resets were
+            // recorded): a rebuild of its version no longer counts it.
+            let silent = runs
+                .current
+                .values()
+                .find(|(_, r)| r.status == runs::IN_PROGRESS && r.step_key.is_some());
+            if let Some((_, row)) = silent {
+                testers::delete_run(&mut conn, &row.id).unwrap();
+                rebuild::rebuild(&mut conn, Some(&row.version_id), |_| {}).unwrap();
+                assert_equal(&mut conn);
+            }
             Ok(())
         })
         .unwrap();
