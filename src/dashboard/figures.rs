@@ -20,6 +20,8 @@ struct FunnelPage {
     funnel: crate::analytics::Funnel,
     chart: String,
     impact: Vec<crate::analytics::ChannelImpact>,
+    /// Runs played offline and synced, by channel (README "Offline onboarding").
+    offline: Vec<(String, i64)>,
     freshness: crate::analytics::Freshness,
 }
 
@@ -39,15 +41,16 @@ pub async fn funnel(
         crate::admin::analytics::channel_param(query.into_inner().channel.as_deref())?.as_str();
     let flows = state.onboarding.flows().clone();
     let version = loaded.version.id.clone();
-    let ((funnel, impact), freshness) = state
+    let (((funnel, impact), freshness), offline) = state
         .db
         .run(move |c| {
-            crate::analytics::with_freshness(c, |c| {
+            let figures = crate::analytics::with_freshness(c, |c| {
                 Ok((
                     crate::analytics::funnel(c, &flows, &version, channel)?,
                     crate::analytics::impact(c, &version)?,
                 ))
-            })
+            })?;
+            Ok((figures, crate::store::offline::synced_runs(c, &version)?))
         })
         .await?;
     Ok(html(
@@ -57,6 +60,7 @@ pub async fn funnel(
             chart: diagram::funnel_svg(&funnel),
             funnel,
             impact,
+            offline,
             freshness,
         },
     ))

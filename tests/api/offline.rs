@@ -397,6 +397,22 @@ async fn an_offline_run_syncs_with_the_answers_events_and_funnel_of_an_online_on
         .call(reqwest::Method::GET, &path, &token, Value::Null)
         .await;
     assert_eq!(impact["offline_runs"], json!({"production": 1}), "{impact}");
+    // The dashboard's funnel page counts them too.
+    crate::dashboard::add_user(&offline, "olive", Role::Operator).await;
+    let (cookie, _) = crate::dashboard::sign_in(&offline, "olive").await;
+    let page = crate::dashboard::no_redirects()
+        .get(offline.url(&format!("/admin/versions/{version}/funnel")))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Runs played offline and synced:\nproduction 1"),
+        "{page}"
+    );
     let token = online.token(Role::Operator).await;
     let (_, impact) = online
         .call(reqwest::Method::GET, &path, &token, Value::Null)
