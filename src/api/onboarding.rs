@@ -1,12 +1,13 @@
 //! `/v1/onboarding`: start, current, answers.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::auth::MobileUser;
 use crate::error::{ApiError, ErrorBody};
+use crate::flow::locale::Wanted;
 use crate::flow::view::State;
 use crate::startup::AppState;
 
@@ -32,6 +33,16 @@ pub struct AnswerRequest {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub answer: Value,
+}
+
+/// The languages a request asks for in `Accept-Language` (README "Languages").
+pub fn accept_language(req: &HttpRequest) -> Wanted {
+    req.headers()
+        .get(actix_web::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() <= 1024)
+        .map(Wanted::from_accept_language)
+        .unwrap_or_default()
 }
 
 pub fn check_attributes(attributes: &Map<String, Value>) -> Result<(), ApiError> {
@@ -77,6 +88,7 @@ pub fn check_attributes(attributes: &Map<String, Value>) -> Result<(), ApiError>
     )
 )]
 pub async fn start(
+    req: HttpRequest,
     user: MobileUser,
     state: web::Data<AppState>,
     body: web::Json<StartRequest>,
@@ -85,7 +97,11 @@ pub async fn start(
     check_attributes(&attributes)?;
     let run = state
         .onboarding
-        .start(user.0, attributes.into_iter().collect())
+        .start(
+            user.0,
+            attributes.into_iter().collect(),
+            accept_language(&req),
+        )
         .await?;
     Ok(HttpResponse::Ok().json(run))
 }
@@ -102,10 +118,12 @@ pub async fn start(
     )
 )]
 pub async fn current(
+    req: HttpRequest,
     user: MobileUser,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(state.onboarding.current(user.0).await?))
+    let accept = accept_language(&req);
+    Ok(HttpResponse::Ok().json(state.onboarding.current(user.0, accept).await?))
 }
 
 /// Answer the current scene; a retry of the same answer returns the same state.
@@ -124,6 +142,7 @@ pub async fn current(
     )
 )]
 pub async fn answer(
+    req: HttpRequest,
     user: MobileUser,
     state: web::Data<AppState>,
     body: web::Json<AnswerRequest>,
@@ -134,5 +153,11 @@ pub async fn answer(
             "scene_id must be the id of the scene being answered".into(),
         ));
     }
-    Ok(HttpResponse::Ok().json(state.onboarding.answer(user.0, scene_id, answer).await?))
+    let accept = accept_language(&req);
+    Ok(HttpResponse::Ok().json(
+        state
+            .onboarding
+            .answer(user.0, scene_id, answer, accept)
+            .await?,
+    ))
 }

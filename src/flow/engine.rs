@@ -27,6 +27,8 @@ pub struct CompiledFlow {
     choices_by_scene: Vec<Vec<usize>>,
     /// Fewest steps from each step to the end, the step itself included.
     remaining: Vec<u32>,
+    /// The languages the workbook provides besides its default.
+    locales: Vec<String>,
 }
 
 /// Where the flow goes next.
@@ -118,9 +120,16 @@ impl CompiledFlow {
             scenes_by_step,
             choices_by_scene,
             remaining: Vec::new(),
+            locales: Vec::new(),
         };
+        flow.locales = flow.def.locales();
         flow.remaining = flow.shortest_paths_to_end();
         flow
+    }
+
+    /// The languages the workbook provides besides its default, sorted.
+    pub fn locales(&self) -> &[String] {
+        &self.locales
     }
 
     pub fn step_key(&self, step: usize) -> &str {

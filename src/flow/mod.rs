@@ -8,6 +8,7 @@ pub mod bucket;
 pub mod conditions;
 pub mod diff;
 pub mod engine;
+pub mod locale;
 pub mod model;
 pub mod simulate;
 pub mod template;
@@ -19,4 +20,4 @@ mod tests;
 
 pub use conditions::{Attributes, Condition, catalogue};
 pub use engine::{CompiledFlow, Context, Next, Reached, Selection};
-pub use model::{Bound, BoundKind, ChoiceDef, FlowDef, InputKind, SceneDef, Target};
+pub use model::{Bound, BoundKind, ChoiceDef, FlowDef, InputKind, SceneDef, SceneText, Target};

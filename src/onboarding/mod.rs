@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use crate::flow::answer::{self, AnswerError};
 use crate::flow::engine::Assignment;
+use crate::flow::locale::{self, Wanted};
 use crate::flow::view::{self, Progress, State, Status};
 use crate::flow::{Attributes, CompiledFlow, Context, Next, Reached, values};
 use crate::store::runs::{self, AnswerRow, AssignmentRow, NewEvent, RunRow};
@@ -115,16 +116,21 @@ impl Onboarding {
     }
 
     /// Start a run, or return the user's existing one (then `attributes` are ignored).
-    pub async fn start(&self, user_id: String, attributes: Attributes) -> Result<State> {
+    pub async fn start(
+        &self,
+        user_id: String,
+        attributes: Attributes,
+        accept: Wanted,
+    ) -> Result<State> {
         let flows = self.flows.clone();
         // The boundary: attribute values are stored in their one form.
         let attributes = values::normalise_all(&attributes);
         self.db
-            .run_with(move |c| transact(c, |c| start(c, &flows, &user_id, &attributes)))
+            .run_with(move |c| transact(c, |c| start(c, &flows, &user_id, &attributes, &accept)))
             .await
     }
 
-    pub async fn current(&self, user_id: String) -> Result<State> {
+    pub async fn current(&self, user_id: String, accept: Wanted) -> Result<State> {
         let flows = self.flows.clone();
         self.db
             .run_with(move |c| {
@@ -132,17 +138,26 @@ impl Onboarding {
                 let run =
                     runs::find(c, &user_id, who.channel)?.ok_or(OnboardingError::NotStarted)?;
                 let flow = flows.get(c, &run.version_id)?;
-                render(&flow, &run, &effective_attributes(&run, &who.overrides)?)
+                let attrs = effective_attributes(&run, &who.overrides)?;
+                render_in(&flow, &run, &attrs, &accept)
             })
             .await
     }
 
-    pub async fn answer(&self, user_id: String, scene_id: String, answer: Value) -> Result<State> {
+    pub async fn answer(
+        &self,
+        user_id: String,
+        scene_id: String,
+        answer: Value,
+        accept: Wanted,
+    ) -> Result<State> {
         let flows = self.flows.clone();
         let (state, counted) = self
             .db
             .run_with(move |c| {
-                transact(c, |c| answer_scene(c, &flows, &user_id, &scene_id, &answer))
+                transact(c, |c| {
+                    answer_scene(c, &flows, &user_id, &scene_id, &answer, &accept)
+                })
             })
             .await?;
         if let Some((version, step)) = counted {
@@ -199,11 +214,13 @@ fn start(
     flows: &FlowCache,
     user_id: &str,
     attributes: &Attributes,
+    accept: &Wanted,
 ) -> Result<State> {
     let Who { channel, overrides } = who(c, user_id)?;
     if let Some(run) = runs::find(c, user_id, channel)? {
         let flow = flows.get(c, &run.version_id)?;
-        return render(&flow, &run, &effective_attributes(&run, &overrides)?);
+        let attrs = effective_attributes(&run, &overrides)?;
+        return render_in(&flow, &run, &attrs, accept);
     }
     let version = channels::get(c, channel)?
         .ok_or_else(|| OnboardingError::FlowUnavailable(channel.to_owned()))?
@@ -233,7 +250,7 @@ fn start(
     advance(c, &flow, &mut run, Next::Step(0), &attrs, &mut events)?;
     runs::insert(c, &run)?;
     runs::record_events(c, &events)?;
-    render(&flow, &run, &attrs)
+    render_in(&flow, &run, &attrs, accept)
 }
 
 fn answer_scene(
@@ -242,6 +259,7 @@ fn answer_scene(
     user_id: &str,
     scene_id: &str,
     answer: &Value,
+    accept: &Wanted,
 ) -> Result<(State, Option<(String, String)>)> {
     let Who { channel, overrides } = who(c, user_id)?;
     let mut run = runs::find(c, user_id, channel)?.ok_or(OnboardingError::NotStarted)?;
@@ -299,7 +317,7 @@ fn answer_scene(
     let attrs = effective_attributes(&run, &overrides)?;
     advance(c, &flow, &mut run, accepted.next, &attrs, &mut events)?;
     // Advancing stores no answer, so these attributes are still the run's.
-    let state = render(&flow, &run, &attrs)?;
+    let state = render_in(&flow, &run, &attrs, accept)?;
     runs::insert_answer(
         c,
         &AnswerRow {
@@ -455,6 +473,18 @@ pub fn advance(
 /// The state of a run as the app sees it; `attributes` are the run's
 /// effective attributes ([`effective_attributes`]), which the caller has at hand.
 pub fn render(flow: &CompiledFlow, run: &RunRow, attributes: &Attributes) -> Result<State> {
+    render_in(flow, run, attributes, &Wanted::default())
+}
+
+/// [`render`] in the language negotiated from the attribute `locale`, else
+/// `accept` (README "Languages").
+pub fn render_in(
+    flow: &CompiledFlow,
+    run: &RunRow,
+    attributes: &Attributes,
+    accept: &Wanted,
+) -> Result<State> {
+    let served = locale::served(flow.locales(), attributes, accept);
     let answered = run.answered.max(0) as u32;
     let Some(scene_key) = &run.scene_key else {
         return Ok(State {
@@ -465,6 +495,7 @@ pub fn render(flow: &CompiledFlow, run: &RunRow, attributes: &Attributes) -> Res
                 answered,
                 remaining_estimate: 0,
             },
+            locale: served,
         });
     };
     let scene = flow.scene_position(scene_key).ok_or_else(|| {
@@ -481,10 +512,12 @@ pub fn render(flow: &CompiledFlow, run: &RunRow, attributes: &Attributes) -> Res
             scene,
             run.scene_id.clone().unwrap_or_default(),
             attributes,
+            &locale::chain(flow.locales(), served.as_deref()),
         )),
         progress: Progress {
             answered,
             remaining_estimate: flow.remaining_from(step),
         },
+        locale: served,
     })
 }

@@ -41,6 +41,18 @@ diesel::table! {
         max_bound -> Nullable<Text>,
         placeholder -> Nullable<Text>,
         next_step -> Nullable<Text>,
+        back_allowed -> Bool,
+    }
+}
+
+diesel::table! {
+    translations (version_id, scene_key, choice_key, locale, field) {
+        version_id -> Text,
+        scene_key -> Text,
+        choice_key -> Text,
+        locale -> Text,
+        field -> Text,
+        body -> Text,
     }
 }
 
@@ -171,6 +183,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     steps,
     scenes,
     scene_messages,
+    translations,
     choices,
     channels,
     admin_tokens,

@@ -1,0 +1,2 @@
+ALTER TABLE scenes DROP COLUMN back_allowed;
+DROP TABLE translations;
