@@ -79,6 +79,7 @@ pub fn check_attributes(attributes: &Map<String, Value>) -> Result<(), ApiError>
 #[utoipa::path(
     post,
     path = "/v1/onboarding/start",
+    params(("Accept-Language" = Option<String>, Header, description = "Languages the user reads, with q-values; used when the run has no locale attribute (README \"Languages\")")),
     request_body = StartRequest,
     responses(
         (status = 200, description = "The run's state", body = State),
@@ -110,6 +111,7 @@ pub async fn start(
 #[utoipa::path(
     get,
     path = "/v1/onboarding/current",
+    params(("Accept-Language" = Option<String>, Header, description = "Languages the user reads, with q-values; used when the run has no locale attribute (README \"Languages\")")),
     responses(
         (status = 200, description = "The run's state", body = State),
         (status = 401, description = "unauthorized", body = ErrorBody),
@@ -130,6 +132,7 @@ pub async fn current(
 #[utoipa::path(
     post,
     path = "/v1/onboarding/answers",
+    params(("Accept-Language" = Option<String>, Header, description = "Languages the user reads, with q-values; used when the run has no locale attribute (README \"Languages\")")),
     request_body = AnswerRequest,
     responses(
         (status = 200, description = "The next state", body = State),

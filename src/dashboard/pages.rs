@@ -352,6 +352,8 @@ struct SceneRow {
     next_step: Option<String>,
     save_as: Option<String>,
     choices: Vec<ChoiceDef>,
+    /// `back` is `no`: users cannot go back past this scene.
+    no_back: bool,
 }
 
 struct StepView {
@@ -389,6 +391,7 @@ fn step_views(flow: &FlowDef) -> Vec<StepView> {
                             next_step: s.next_step.as_ref().map(|t| t.as_str().to_owned()),
                             save_as: s.save_as.clone(),
                             choices: flow.choices_of(&s.key).cloned().collect(),
+                            no_back: !s.back,
                         }
                     })
                     .collect(),
@@ -413,6 +416,8 @@ struct VersionPage {
     groups: Vec<(String, Vec<Problem>)>,
     svg: String,
     steps: Vec<StepView>,
+    /// The workbook's languages besides the default, with their coverage.
+    languages: Vec<crate::flow::model::Coverage>,
 }
 
 #[derive(Deserialize)]
@@ -494,6 +499,7 @@ pub async fn version(
             groups: grouped(&report.warnings),
             svg: diagram::svg(&loaded.flow),
             steps: step_views(&loaded.flow),
+            languages: loaded.flow.coverage(),
             version: loaded.version,
             done,
         },

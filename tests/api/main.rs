@@ -14,6 +14,7 @@ mod events_sink;
 mod first_hour;
 mod hardening;
 mod health;
+mod languages;
 mod onboarding;
 mod outage;
 mod people;

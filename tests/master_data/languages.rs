@@ -7,7 +7,7 @@ use sceneflow::flow::{Attributes, CompiledFlow, FlowDef};
 use sceneflow::master_data::{self, Limits, Problem, Report, export};
 use serde_json::json;
 
-use crate::support::book::Book;
+use crate::support::book::translated;
 
 fn check(bytes: &[u8]) -> (Report, Option<FlowDef>) {
     let validated = master_data::check(bytes, &Limits::default()).1;
@@ -25,99 +25,6 @@ fn problems<'r>(report: &'r Report, code: &str) -> Vec<&'r Problem> {
 
 fn cells(report: &Report, code: &str) -> Vec<String> {
     problems(report, code).iter().map(|p| p.cell()).collect()
-}
-
-/// A complete translation into en and ja-JP besides the default (Japanese).
-fn translated() -> Book {
-    Book::new()
-        .sheet(
-            "scenes",
-            vec![
-                vec![
-                    "step",
-                    "scene",
-                    "message_1",
-                    "message_1::en",
-                    "message_2",
-                    "message_2::en",
-                    "input",
-                    "save_as",
-                    "placeholder",
-                    "placeholder::en",
-                    "next_step",
-                    "back",
-                ],
-                vec![
-                    "welcome",
-                    "welcome",
-                    "ようこそ!",
-                    "Welcome!",
-                    "はじめましょう",
-                    "Let's start",
-                    "none",
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
-                ],
-                vec![
-                    "name",
-                    "name_ask",
-                    "お名前は?",
-                    "Your name?",
-                    "",
-                    "",
-                    "text",
-                    "nickname",
-                    "ニックネーム",
-                    "Nickname",
-                    "",
-                    "",
-                ],
-                vec![
-                    "goal",
-                    "goal_question",
-                    "{{nickname|ゲスト}}さん、目標は?",
-                    "{{nickname|guest}}, your goal?",
-                    "",
-                    "",
-                    "choice",
-                    "goal",
-                    "",
-                    "",
-                    "",
-                    "no",
-                ],
-                vec![
-                    "done",
-                    "done",
-                    "ありがとう!",
-                    "Thanks!",
-                    "",
-                    "",
-                    "none",
-                    "",
-                    "",
-                    "",
-                    "END",
-                    "yes",
-                ],
-            ],
-        )
-        .sheet(
-            "choices",
-            vec![
-                vec!["scene", "choice", "label", "label::en"],
-                vec!["goal_question", "lose_weight", "やせたい", "Lose weight"],
-                vec![
-                    "goal_question",
-                    "sleep_better",
-                    "よく眠りたい",
-                    "Sleep better",
-                ],
-            ],
-        )
 }
 
 fn attrs(value: serde_json::Value) -> Attributes {
