@@ -11,8 +11,12 @@
 #   scripts/load.sh                 # USERS=64 DURATION=20 POOL=16
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. scripts/postgres.sh
-ensure_postgres
+if [ -z "${SCENEFLOW_TEST_PG_URL:-}" ]; then
+  . scripts/postgres.sh
+  ensure_postgres
+fi
+PG_ADMIN=${SCENEFLOW_TEST_PG_URL}
+admin_sql() { psql -qX "$PG_ADMIN" -c "$1"; }
 
 USERS=${USERS:-64}
 DURATION=${DURATION:-20}
@@ -21,13 +25,18 @@ PORT=${PORT:-18181}
 DB=sceneflow_load
 URL="postgres://sceneflow_test:sceneflow_test@127.0.0.1:5432/$DB"
 
-cargo build --release --locked --bin sceneflow --example loadgen
+# SCENEFLOW_BIN / LOADGEN_BIN: measure copies (the shared target is rebuilt by others).
+if [ -z "${SCENEFLOW_BIN:-}" ]; then
+  cargo build --release --locked --bin sceneflow --example loadgen
+fi
+SCENEFLOW_BIN=${SCENEFLOW_BIN:-target/release/sceneflow}
+LOADGEN_BIN=${LOADGEN_BIN:-target/release/examples/loadgen}
 
-as_postgres "psql -qc 'DROP DATABASE IF EXISTS $DB WITH (FORCE)'"
-as_postgres "psql -qc 'CREATE DATABASE $DB OWNER sceneflow_test'"
+admin_sql "DROP DATABASE IF EXISTS $DB WITH (FORCE)"
+admin_sql "CREATE DATABASE $DB OWNER sceneflow_test"
 store=$(mktemp -d)
 DATABASE_URL=$URL SCENEFLOW_STORE="file://$store" SCENEFLOW_BIND="127.0.0.1:$PORT" \
-  SCENEFLOW_DB_POOL_SIZE=$POOL RUST_LOG=warn target/release/sceneflow serve &
+  SCENEFLOW_DB_POOL_SIZE=$POOL RUST_LOG=warn "$SCENEFLOW_BIN" serve &
 server=$!
 trap 'kill $server 2>/dev/null || true; rm -rf "$store"' EXIT
 for _ in $(seq 1 100); do
@@ -36,22 +45,22 @@ for _ in $(seq 1 100); do
 done
 
 echo "==> sceneflow: $USERS users for ${DURATION}s (pool $POOL)"
-target/release/examples/loadgen --base "http://127.0.0.1:$PORT" --users "$USERS" --seconds "$DURATION"
+"$LOADGEN_BIN" --base "http://127.0.0.1:$PORT" --users "$USERS" --seconds "$DURATION"
 
 # The funnel and A/B result of the simulated population, for the README.
-token=$(DATABASE_URL=$URL SCENEFLOW_STORE="file://$store" RUST_LOG=error target/release/sceneflow admin-token --role operator --name load)
+token=$(DATABASE_URL=$URL SCENEFLOW_STORE="file://$store" RUST_LOG=error "$SCENEFLOW_BIN" admin-token --role operator --name load)
 version=$(curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$PORT/admin/api/channels" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["channels"][0]["version_id"])')
-curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$PORT/admin/api/versions/$version/funnel" > target/load-funnel.json
-curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$PORT/admin/api/experiments" > target/load-experiments.json
-python3 - <<'PY'
-import json
-f = json.load(open("target/load-funnel.json"))
+curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$PORT/admin/api/versions/$version/funnel" > "$store/load-funnel.json"
+curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$PORT/admin/api/experiments" > "$store/load-experiments.json"
+python3 - "$store" <<'PY'
+import json, sys
+f = json.load(open(sys.argv[1] + "/load-funnel.json"))
 print(f"==> funnel: {f['started']} started, {f['completed']} completed ({f['completion_rate']:.1%})")
 for s in f["steps"]:
     med = "" if s["median_seconds"] is None else f"{s['median_seconds'] * 1000:.1f} ms"
     print(f"    {s['step']:<15} reached {s['reached']:>6}  answered {s['answered']:>6}  left {s['left']:>5}  median {med}")
-for e in json.load(open("target/load-experiments.json"))["experiments"]:
+for e in json.load(open(sys.argv[1] + "/load-experiments.json"))["experiments"]:
     srm = e["sample_ratio"]
     print(f"==> {e['experiment_id']}: SRM p = {srm['p_value']:.3f}{' MISMATCH' if srm['mismatch'] else ''}")
     for v in e["variants"]:
@@ -89,4 +98,4 @@ SQL
 pgbench -n -h 127.0.0.1 -U sceneflow_test -c "$USERS" -j 2 -T "$DURATION" -f "$script" $DB 2>&1 |
   grep -E "^(tps|latency|number of (transactions|failed))"
 rm -f "$script"
-as_postgres "psql -qc 'DROP DATABASE IF EXISTS $DB WITH (FORCE)'"
+admin_sql "DROP DATABASE IF EXISTS $DB WITH (FORCE)"

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use crate::flow::CompiledFlow;
-use crate::onboarding::FlowCache;
+use crate::store::FlowCache;
 use crate::store::aggregates::{self as agg, AGGREGATES};
 use crate::store::analytics::{self as queries, VariantCount};
 use crate::store::{AnyConnection, StoreError};
@@ -201,18 +201,10 @@ pub struct Experiment {
 
 /// Variants of an experiment in sheet order with their weights, from the flow.
 fn variants_of(flow: &CompiledFlow, experiment_id: &str) -> Vec<(String, f64)> {
-    let Some((step, condition)) = experiment_id.split_once(':') else {
-        return Vec::new();
-    };
-    let Some(position) = flow.step_position(step) else {
-        return Vec::new();
-    };
-    flow.scenes_of(position)
-        .iter()
-        .map(|&i| flow.scene(i))
-        .filter(|s| s.condition == condition)
-        .map(|s| (s.key.clone(), s.weight))
-        .collect()
+    crate::flow::ExperimentId::parse(experiment_id)
+        .and_then(|id| flow.group(&id))
+        .map(|g| g.variants.clone())
+        .unwrap_or_default()
 }
 
 pub fn build_experiments(

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::{ChannelImpact, Experiment, Funnel, build_funnel, sketch};
-use crate::onboarding::FlowCache;
+use crate::store::FlowCache;
 use crate::store::analytics::{self as queries, StepTime};
 use crate::store::{AnyConnection, StoreError};
 

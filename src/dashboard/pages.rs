@@ -361,41 +361,41 @@ struct StepView {
     scenes: Vec<SceneRow>,
 }
 
-fn step_views(flow: &FlowDef) -> Vec<StepView> {
+fn step_views(compiled: &crate::flow::CompiledFlow) -> Vec<StepView> {
+    let flow = &compiled.def;
     flow.steps
         .iter()
-        .map(|step| {
-            let scenes: Vec<_> = flow.scenes.iter().filter(|s| &s.step == step).collect();
-            StepView {
-                key: step.clone(),
-                scenes: scenes
-                    .iter()
-                    .map(|s| {
-                        let peers = scenes.iter().filter(|o| o.condition == s.condition).count();
-                        let bounds = match (&s.min, &s.max) {
-                            (None, None) => String::new(),
-                            (min, max) => format!(
-                                "[{} … {}]",
-                                min.map(|b| b.to_text()).unwrap_or_default(),
-                                max.map(|b| b.to_text()).unwrap_or_default()
-                            ),
-                        };
-                        SceneRow {
-                            key: s.key.clone(),
-                            condition: s.condition.clone(),
-                            weight: crate::flow::model::format_number(s.weight),
-                            group: (peers > 1).then(|| format!("{step}:{}", s.condition)),
-                            messages: s.messages.clone(),
-                            input: s.input.as_str().to_owned(),
-                            bounds,
-                            next_step: s.next_step.as_ref().map(|t| t.as_str().to_owned()),
-                            save_as: s.save_as.clone(),
-                            choices: flow.choices_of(&s.key).cloned().collect(),
-                            no_back: !s.back,
-                        }
-                    })
-                    .collect(),
-            }
+        .enumerate()
+        .map(|(position, step)| StepView {
+            key: step.clone(),
+            scenes: compiled
+                .scenes_of(position)
+                .iter()
+                .map(|&i| {
+                    let s = compiled.scene(i);
+                    let bounds = match (&s.min, &s.max) {
+                        (None, None) => String::new(),
+                        (min, max) => format!(
+                            "[{} … {}]",
+                            min.map(|b| b.to_text()).unwrap_or_default(),
+                            max.map(|b| b.to_text()).unwrap_or_default()
+                        ),
+                    };
+                    SceneRow {
+                        key: s.key.clone(),
+                        condition: s.condition.clone(),
+                        weight: crate::flow::model::format_number(s.weight),
+                        group: compiled.group_of(i).map(|g| g.experiment_id.to_string()),
+                        messages: s.messages.clone(),
+                        input: s.input.as_str().to_owned(),
+                        bounds,
+                        next_step: s.next_step.as_ref().map(|t| t.as_str().to_owned()),
+                        save_as: s.save_as.clone(),
+                        choices: flow.choices_of(&s.key).cloned().collect(),
+                        no_back: !s.back,
+                    }
+                })
+                .collect(),
         })
         .collect()
 }
@@ -498,7 +498,10 @@ pub async fn version(
             can_publish: signed.role >= Role::Admin,
             groups: grouped(&report.warnings),
             svg: diagram::svg(&loaded.flow),
-            steps: step_views(&loaded.flow),
+            steps: step_views(&crate::flow::CompiledFlow::compile(
+                loaded.version.id.clone(),
+                loaded.flow.clone(),
+            )),
             languages: loaded.flow.coverage(),
             version: loaded.version,
             done,

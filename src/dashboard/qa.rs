@@ -171,14 +171,9 @@ pub async fn tester(
         let flow = state.db.run(move |c| flows.get(c, &version)).await?;
         for (position, step) in flow.def.steps.iter().enumerate() {
             steps.push(step.clone());
-            let scenes = flow.scenes_of(position);
-            for &i in scenes {
+            for &i in flow.scenes_of(position) {
                 let s = flow.scene(i);
-                let peers = scenes
-                    .iter()
-                    .filter(|&&j| flow.scene(j).condition == s.condition)
-                    .count();
-                if peers > 1 {
+                if flow.group_of(i).is_some() {
                     groups.push((
                         format!("{step}|{}", s.key),
                         format!("{step} ({}): {}", s.condition, s.key),

@@ -2,16 +2,19 @@
 //! ("The workbook", "A/B assignment, byte for byte"):
 //! which scene a user sees at a step, and where an answer leads.
 //!
-//! Nothing here reads a database: stored A/B assignments come in through a
-//! lookup the caller provides.
+//! Nothing here reads a database: the user's stored A/B assignments come in
+//! as data ([`Assignments`]), and what a selection changes goes out as data
+//! ([`Decision`]) for the caller to store.
 
 use std::collections::HashMap;
+use std::fmt;
 
 use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::bucket;
 use super::conditions::{self, Attributes};
+use super::decision::{Assignments, Decision};
 use super::model::{ChoiceDef, FlowDef, SceneDef, Target};
 
 /// A flow ready to run: the definition plus indexes by key and by step.
@@ -29,6 +32,60 @@ pub struct CompiledFlow {
     remaining: Vec<u32>,
     /// The languages the workbook provides besides its default.
     locales: Vec<String>,
+    /// The rows of each step that share a condition, in sheet order; the
+    /// A/B group they form when they are several.
+    rows: Vec<Rows>,
+    /// Index into `rows` of each scene.
+    row_of_scene: Vec<usize>,
+}
+
+/// The scenes of one step with one condition.
+#[derive(Debug)]
+struct Rows {
+    members: Vec<usize>,
+    group: Option<Group>,
+}
+
+/// An experiment: the A/B group of one step and condition. Written
+/// `step:condition` (the README's "A/B assignment, byte for byte"); keys and
+/// condition names never contain `:`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ExperimentId {
+    pub step: String,
+    pub condition: String,
+}
+
+impl ExperimentId {
+    pub fn new(step: impl Into<String>, condition: impl Into<String>) -> ExperimentId {
+        ExperimentId {
+            step: step.into(),
+            condition: condition.into(),
+        }
+    }
+
+    /// The id as stored in events and warehouse tables.
+    pub fn parse(text: &str) -> Option<ExperimentId> {
+        let (step, condition) = text.split_once(':')?;
+        Some(ExperimentId::new(step, condition))
+    }
+}
+
+impl fmt::Display for ExperimentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.step, self.condition)
+    }
+}
+
+impl Serialize for ExperimentId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl PartialEq<&str> for ExperimentId {
+    fn eq(&self, other: &&str) -> bool {
+        ExperimentId::parse(other).as_ref() == Some(self)
+    }
 }
 
 /// Where the flow goes next.
@@ -42,7 +99,7 @@ pub enum Next {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Group {
     /// `step:condition`, the experiment id of warehouse exposure tables.
-    pub experiment_id: String,
+    pub experiment_id: ExperimentId,
     pub condition: String,
     /// Scene keys and weights, in sheet order.
     pub variants: Vec<(String, f64)>,
@@ -112,6 +169,7 @@ impl CompiledFlow {
                 choices_by_scene[s].push(i);
             }
         }
+        let (rows, row_of_scene) = group_rows(&def, &scenes_by_step);
         let mut flow = CompiledFlow {
             version: version.into(),
             def,
@@ -121,6 +179,8 @@ impl CompiledFlow {
             choices_by_scene,
             remaining: Vec::new(),
             locales: Vec::new(),
+            rows,
+            row_of_scene,
         };
         flow.locales = flow.def.locales();
         flow.remaining = flow.shortest_paths_to_end();
@@ -130,6 +190,28 @@ impl CompiledFlow {
     /// The languages the workbook provides besides its default, sorted.
     pub fn locales(&self) -> &[String] {
         &self.locales
+    }
+
+    /// The A/B group a scene belongs to; `None` when it is the only scene of
+    /// its step for its condition.
+    pub fn group_of(&self, scene: usize) -> Option<&Group> {
+        self.rows
+            .get(self.row_of_scene[scene])
+            .and_then(|r| r.group.as_ref())
+    }
+
+    /// The group of an experiment of this flow.
+    pub fn group(&self, experiment: &ExperimentId) -> Option<&Group> {
+        let step = self.step_position(&experiment.step)?;
+        self.scenes_by_step[step]
+            .iter()
+            .find(|&&i| self.scene(i).condition == experiment.condition)
+            .and_then(|&i| self.group_of(i))
+    }
+
+    /// Every A/B group, in sheet order.
+    pub fn groups(&self) -> impl Iterator<Item = &Group> {
+        self.rows.iter().filter_map(|r| r.group.as_ref())
     }
 
     pub fn step_key(&self, step: usize) -> &str {
@@ -195,83 +277,65 @@ impl CompiledFlow {
         }
     }
 
-    /// The group a user falls in at a step: the rows with the first matching
+    /// The rows a user falls in at a step: those with the first matching
     /// condition, in sheet order. `None`: no row matches, the step is skipped.
-    pub fn group_at(&self, step: usize, ctx: &Context) -> Option<(String, Vec<usize>)> {
-        let rows = &self.scenes_by_step[step];
-        let condition = rows.iter().map(|&i| &self.scene(i).condition).find(|c| {
-            conditions::find(c).is_some_and(|cond| cond.matches(ctx.attributes, ctx.today))
-        })?;
-        let members = rows
+    fn rows_at(&self, step: usize, ctx: &Context) -> Option<&Rows> {
+        self.scenes_by_step[step]
             .iter()
-            .copied()
-            .filter(|&i| &self.scene(i).condition == condition)
-            .collect();
-        Some((condition.clone(), members))
+            .find(|&&i| {
+                conditions::find(&self.scene(i).condition)
+                    .is_some_and(|cond| cond.matches(ctx.attributes, ctx.today))
+            })
+            .map(|&i| &self.rows[self.row_of_scene[i]])
     }
 
-    /// Choose the scene at `step`, skipping steps where nothing matches.
-    /// `stored` returns the stored assignment of `(step, condition)`, if any.
-    pub fn reach(
-        &self,
-        from: Next,
-        ctx: &Context,
-        stored: &mut dyn FnMut(&str, &str) -> Option<String>,
-    ) -> Reached {
+    /// Choose the scene at `step`, skipping steps where nothing matches, and
+    /// say what the choice changes (see [`Decision`]).
+    pub fn reach(&self, from: Next, ctx: &Context, stored: &Assignments) -> Decision {
         let mut skipped = Vec::new();
         let mut at = from;
         while let Next::Step(step) = at {
             if let Some(selection) = self.select(step, ctx, stored, &mut skipped) {
-                return Reached::Scene(selection);
+                return Decision::of(self, Reached::Scene(selection), stored);
             }
             skipped.push(self.step_key(step).to_owned());
             at = self.following(step);
         }
-        Reached::End { skipped }
+        Decision::of(self, Reached::End { skipped }, stored)
     }
 
     fn select(
         &self,
         step: usize,
         ctx: &Context,
-        stored: &mut dyn FnMut(&str, &str) -> Option<String>,
+        stored: &Assignments,
         skipped: &mut Vec<String>,
     ) -> Option<Selection> {
-        let (condition, members) = self.group_at(step, ctx)?;
-        let step_key = self.step_key(step);
-        let (scene, group, assignment) = if members.len() == 1 {
-            (members[0], None, Assignment::Only)
-        } else {
-            let keys: Vec<&str> = members
-                .iter()
-                .map(|&i| self.scene(i).key.as_str())
-                .collect();
-            let kept = stored(step_key, &condition)
-                .and_then(|key| keys.iter().position(|k| *k == key))
-                .map(|p| (members[p], Assignment::Stored));
-            let (scene, assignment) = kept.unwrap_or_else(|| {
-                let b = bucket::bucket(ctx.user_id, step_key, &condition);
-                let weights: Vec<f64> = members.iter().map(|&i| self.scene(i).weight).collect();
-                (
-                    members[bucket::pick(b, &weights)],
-                    Assignment::Bucketed { bucket: b },
-                )
-            });
-            let group = Group {
-                experiment_id: format!("{step_key}:{condition}"),
-                condition: condition.clone(),
-                variants: members
-                    .iter()
-                    .map(|&i| (self.scene(i).key.clone(), self.scene(i).weight))
-                    .collect(),
-            };
-            (scene, Some(group), assignment)
+        let rows = self.rows_at(step, ctx)?;
+        let members = &rows.members;
+        let condition = self.scene(members[0]).condition.clone();
+        let (scene, assignment) = match &rows.group {
+            None => (members[0], Assignment::Only),
+            Some(group) => {
+                let kept = stored
+                    .get(&group.experiment_id)
+                    .and_then(|a| members.iter().find(|&&i| self.scene(i).key == a.scene))
+                    .map(|&i| (i, Assignment::Stored));
+                kept.unwrap_or_else(|| {
+                    let b = bucket::bucket(ctx.user_id, self.step_key(step), &condition);
+                    let weights: Vec<f64> = members.iter().map(|&i| self.scene(i).weight).collect();
+                    (
+                        members[bucket::pick(b, &weights)],
+                        Assignment::Bucketed { bucket: b },
+                    )
+                })
+            }
         };
         Some(Selection {
             step,
             scene,
             condition,
-            group,
+            group: rows.group.clone(),
             assignment,
             skipped: std::mem::take(skipped),
         })
@@ -331,4 +395,47 @@ impl CompiledFlow {
             .map(|d| if d == u32::MAX { 1 } else { d })
             .collect()
     }
+}
+
+/// The rows of each step by condition, and the A/B group of those with
+/// several scenes: compiled once, so every reader agrees on what a group is.
+fn group_rows(def: &FlowDef, scenes_by_step: &[Vec<usize>]) -> (Vec<Rows>, Vec<usize>) {
+    let mut rows: Vec<Rows> = Vec::new();
+    let mut row_of_scene = vec![usize::MAX; def.scenes.len()];
+    for (step, scenes) in scenes_by_step.iter().enumerate() {
+        let first = rows.len();
+        for &i in scenes {
+            let condition = &def.scenes[i].condition;
+            let found = rows[first..]
+                .iter()
+                .position(|r| &def.scenes[r.members[0]].condition == condition);
+            let at = match found {
+                Some(p) => first + p,
+                None => {
+                    rows.push(Rows {
+                        members: Vec::new(),
+                        group: None,
+                    });
+                    rows.len() - 1
+                }
+            };
+            rows[at].members.push(i);
+            row_of_scene[i] = at;
+        }
+        for r in &mut rows[first..] {
+            if r.members.len() > 1 {
+                let condition = def.scenes[r.members[0]].condition.clone();
+                r.group = Some(Group {
+                    experiment_id: ExperimentId::new(def.steps[step].clone(), condition.clone()),
+                    condition,
+                    variants: r
+                        .members
+                        .iter()
+                        .map(|&i| (def.scenes[i].key.clone(), def.scenes[i].weight))
+                        .collect(),
+                });
+            }
+        }
+    }
+    (rows, row_of_scene)
 }

@@ -6,6 +6,7 @@
 pub mod answer;
 pub mod bucket;
 pub mod conditions;
+pub mod decision;
 pub mod diff;
 pub mod engine;
 pub mod locale;
@@ -19,5 +20,6 @@ pub mod view;
 mod tests;
 
 pub use conditions::{Attributes, Condition, catalogue};
-pub use engine::{CompiledFlow, Context, Next, Reached, Selection};
+pub use decision::{Assignments, Decision, Event, EventKind};
+pub use engine::{CompiledFlow, Context, ExperimentId, Next, Reached, Selection};
 pub use model::{Bound, BoundKind, ChoiceDef, FlowDef, InputKind, SceneDef, SceneText, Target};

@@ -9,7 +9,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::answer::accept;
-use super::engine::{Assignment, CompiledFlow, Context, Next, Reached, Selection};
+use super::decision::Assignments;
+use super::engine::{Assignment, CompiledFlow, Context, Next, Reached};
 use super::{Attributes, model::InputKind};
 
 /// One scene on the simulated path.
@@ -50,17 +51,29 @@ pub struct Simulation {
     pub attributes: Attributes,
 }
 
-/// Why a selection chose its scene, in words for QA.
-pub fn explain(flow: &CompiledFlow, s: &Selection) -> String {
-    let scene = flow.scene(s.scene);
-    let step = flow.step_key(s.step);
+/// What settled the scene [`explain`] explains.
+#[derive(Debug, Clone, Copy)]
+pub enum Basis<'a> {
+    /// A selection just made (simulate).
+    Selected(&'a Assignment),
+    /// A scene a run was served, with the source of the stored assignment
+    /// (`bucket`, `forced`) if there is one (QA pages).
+    Served(Option<&'a str>),
+}
+
+/// Why `scene` is served, in words for QA: its condition, and for an A/B
+/// group how the variant was settled. The one wording of simulate, `/debug`
+/// and the preview page.
+pub fn explain(flow: &CompiledFlow, scene: usize, basis: Basis) -> String {
+    let s = flow.scene(scene);
     let matched = if s.condition == super::conditions::PASS_THROUGH {
         "no earlier row's condition matched; pass_through always does".to_owned()
     } else {
         format!("condition {} matched first", s.condition)
     };
-    match (&s.group, &s.assignment) {
-        (Some(g), Assignment::Bucketed { bucket }) => {
+    let group = flow.group_of(scene);
+    match (group, basis) {
+        (Some(g), Basis::Selected(Assignment::Bucketed { bucket })) => {
             let weights: Vec<String> = g
                 .variants
                 .iter()
@@ -70,14 +83,29 @@ pub fn explain(flow: &CompiledFlow, s: &Selection) -> String {
                 "{matched}; A/B group {} ({}): bucket {bucket} of 10000 gives {}",
                 g.experiment_id,
                 weights.join(", "),
-                scene.key
+                s.key
             )
         }
-        (Some(g), _) => format!(
+        (Some(g), Basis::Selected(_)) => format!(
             "{matched}; A/B group {}: stored assignment {}",
-            g.experiment_id, scene.key
+            g.experiment_id, s.key
         ),
-        (None, _) => format!("{matched}; the only scene of step {step} for it"),
+        (None, Basis::Selected(_)) => {
+            format!("{matched}; the only scene of step {} for it", s.step)
+        }
+        (Some(g), Basis::Served(source)) => {
+            let how = match source {
+                Some("forced") => "forced by QA",
+                Some(_) => "assigned by bucket",
+                None => "not yet assigned",
+            };
+            format!(
+                "{matched}; A/B group {} ({} scenes), {how}",
+                g.experiment_id,
+                g.variants.len()
+            )
+        }
+        (None, Basis::Served(_)) => matched,
     }
 }
 
@@ -85,19 +113,19 @@ pub fn explain(flow: &CompiledFlow, s: &Selection) -> String {
 const MAX_STEPS: usize = 500;
 
 /// Walk the flow from the first step. `answers` are by step key; scenes
-/// without input go on by themselves.
+/// without input go on by themselves; `stored` are the user's assignments.
 pub fn simulate(
     flow: &CompiledFlow,
     user_id: &str,
     start: &Attributes,
     answers: &BTreeMap<String, Value>,
     today: NaiveDate,
-    stored: &mut dyn FnMut(&str, &str) -> Option<String>,
+    stored: &Assignments,
 ) -> Simulation {
     let mut attributes = start.clone();
     let mut path = Vec::new();
     let mut at = Next::Step(0);
-    let mut assigned: BTreeMap<(String, String), String> = BTreeMap::new();
+    let mut assigned = stored.clone();
     let finish = |path, outcome, problem, attributes| Simulation {
         version: flow.version.clone(),
         path,
@@ -111,30 +139,29 @@ pub fn simulate(
             attributes: &attributes,
             today,
         };
-        let reached = flow.reach(at, &ctx, &mut |step, condition| {
-            assigned
-                .get(&(step.to_owned(), condition.to_owned()))
-                .cloned()
-                .or_else(|| stored(step, condition))
-        });
-        let selection = match reached {
+        let decision = flow.reach(at, &ctx, &assigned);
+        if let Some(change) = &decision.assignment {
+            assigned.apply(change);
+        }
+        let selection = match decision.reached {
             Reached::End { .. } => return finish(path, Outcome::Completed, None, attributes),
             Reached::Scene(s) => s,
         };
         let scene = flow.scene(selection.scene);
         let step_key = flow.step_key(selection.step).to_owned();
-        if selection.group.is_some() {
-            assigned.insert(
-                (step_key.clone(), selection.condition.clone()),
-                scene.key.clone(),
-            );
-        }
         let mut entry = Step {
             step: step_key.clone(),
             scene: scene.key.clone(),
             condition: selection.condition.clone(),
-            experiment_id: selection.group.as_ref().map(|g| g.experiment_id.clone()),
-            why: explain(flow, &selection),
+            experiment_id: selection
+                .group
+                .as_ref()
+                .map(|g| g.experiment_id.to_string()),
+            why: explain(
+                flow,
+                selection.scene,
+                Basis::Selected(&selection.assignment),
+            ),
             skipped: selection.skipped.clone(),
             answer: None,
         };

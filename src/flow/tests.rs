@@ -6,7 +6,8 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use super::answer::{AnswerError, accept};
-use super::engine::{Assignment, CompiledFlow, Context, Next, Reached};
+use super::decision::{AssignmentChange, Assignments, EventKind, Stored};
+use super::engine::{Assignment, CompiledFlow, Context, ExperimentId, Next, Reached};
 use super::model::{Bound, ChoiceDef, FlowDef, InputKind, SceneDef, Target};
 use super::{Attributes, bucket};
 
@@ -72,7 +73,19 @@ fn reach(f: &CompiledFlow, from: Next, user: &str, a: &Attributes) -> Reached {
         attributes: a,
         today: today(),
     };
-    f.reach(from, &ctx, &mut |_, _| None)
+    f.reach(from, &ctx, &Assignments::default()).reached
+}
+
+fn stored(experiment: &str, scene: &str, exposed: bool) -> Assignments {
+    [(
+        ExperimentId::parse(experiment).unwrap(),
+        Stored {
+            scene: scene.into(),
+            exposed,
+        },
+    )]
+    .into_iter()
+    .collect()
 }
 
 fn scene_key(f: &CompiledFlow, r: &Reached) -> String {
@@ -121,7 +134,8 @@ fn a_group_of_several_scenes_is_bucketed_and_a_stored_assignment_wins() {
         attributes: &a,
         today: today(),
     };
-    let Reached::Scene(s) = f.reach(Next::Step(0), &ctx, &mut |_, _| None) else {
+    let decision = f.reach(Next::Step(0), &ctx, &Assignments::default());
+    let Reached::Scene(s) = decision.reached else {
         panic!()
     };
     let expected = bucket::pick(
@@ -133,22 +147,101 @@ fn a_group_of_several_scenes_is_bucketed_and_a_stored_assignment_wins() {
     let group = s.group.unwrap();
     assert_eq!(group.experiment_id, "intro:pass_through");
     assert_eq!(group.variants.len(), 2);
+    // Bucketed now: stored exposed, with an exposure before the scene is shown.
+    let id = ExperimentId::new("intro", "pass_through");
+    assert_eq!(
+        decision.assignment,
+        Some(AssignmentChange::Bucketed {
+            experiment: id.clone(),
+            scene: f.scene(expected).key.clone(),
+        })
+    );
+    let kinds: Vec<EventKind> = decision.events.iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [EventKind::Exposure, EventKind::SceneShown]);
+    assert_eq!(decision.events[1].experiment, Some(id.clone()));
 
     let other = if expected == 0 { "intro_b" } else { "intro_a" };
-    let Reached::Scene(s) = f.reach(Next::Step(0), &ctx, &mut |step, condition| {
-        assert_eq!((step, condition), ("intro", "pass_through"));
-        Some(other.to_owned())
-    }) else {
+    let decision = f.reach(
+        Next::Step(0),
+        &ctx,
+        &stored("intro:pass_through", other, false),
+    );
+    let Reached::Scene(s) = &decision.reached else {
         panic!()
     };
     assert_eq!(f.scene(s.scene).key, other);
     assert_eq!(s.assignment, Assignment::Stored);
+    // A stored assignment shown for the first time is exposed once.
+    assert_eq!(
+        decision.assignment,
+        Some(AssignmentChange::Exposed {
+            experiment: id.clone()
+        })
+    );
+    let decision = f.reach(
+        Next::Step(0),
+        &ctx,
+        &stored("intro:pass_through", other, true),
+    );
+    assert_eq!(decision.assignment, None);
+    assert_eq!(decision.events.len(), 1);
 
     // A stored scene that left the group is bucketed again.
-    let Reached::Scene(s) = f.reach(Next::Step(0), &ctx, &mut |_, _| Some("gone".into())) else {
+    let decision = f.reach(
+        Next::Step(0),
+        &ctx,
+        &stored("intro:pass_through", "gone", true),
+    );
+    let Reached::Scene(s) = decision.reached else {
         panic!()
     };
     assert_eq!(s.scene, expected);
+    assert!(matches!(
+        decision.assignment,
+        Some(AssignmentChange::Bucketed { .. })
+    ));
+}
+
+#[test]
+fn groups_are_compiled_once_per_step_and_condition() {
+    let f = flow(
+        vec![
+            scene("welcome", "w_diet", "from_diet_campaign"),
+            scene("welcome", "w_a", "pass_through"),
+            scene("welcome", "w_b", "pass_through"),
+            scene("done", "d_a", "pass_through"),
+            scene("done", "d_b", "pass_through"),
+        ],
+        vec![],
+    );
+    assert_eq!(f.group_of(0), None);
+    let g = f.group_of(1).unwrap();
+    assert_eq!(g.experiment_id.to_string(), "welcome:pass_through");
+    assert_eq!(f.group_of(2), Some(g));
+    assert_eq!(
+        f.group_of(4).map(|g| g.experiment_id.to_string()),
+        Some("done:pass_through".into())
+    );
+    assert_eq!(f.groups().count(), 2);
+    assert_eq!(
+        f.group(&ExperimentId::new("done", "pass_through")),
+        f.group_of(3)
+    );
+    assert_eq!(
+        f.group(&ExperimentId::new("welcome", "from_diet_campaign")),
+        None
+    );
+    let end = f.reach(
+        Next::End,
+        &Context {
+            user_id: "u",
+            attributes: &attrs(json!({})),
+            today: today(),
+        },
+        &Assignments::default(),
+    );
+    assert_eq!(end.events.len(), 1);
+    assert_eq!(end.events[0].kind, EventKind::Completed);
 }
 
 #[test]

@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::save::{self, RunWrite, Write};
 use super::{
-    Onboarding, OnboardingError, Result, Who, advance, effective_attributes, parse_object, render,
-    transact, who,
+    Onboarding, OnboardingError, Result, Who, decide, effective_attributes, load, parse_object,
+    render, transact, who,
 };
 use crate::flow::simulate::{self, Simulation};
 use crate::flow::view::State;
@@ -36,31 +37,7 @@ pub struct DebugState {
 /// Why a scene of `flow` is served, in words for QA: its condition, and for
 /// an A/B group how the variant was assigned (`bucket` or `forced`).
 pub fn reason(flow: &crate::flow::CompiledFlow, scene: usize, source: Option<&str>) -> String {
-    let s = flow.scene(scene);
-    let step = flow.step_position(&s.step).unwrap_or_default();
-    let peers = flow
-        .scenes_of(step)
-        .iter()
-        .filter(|&&i| flow.scene(i).condition == s.condition)
-        .count();
-    let matched = if s.condition == crate::flow::conditions::PASS_THROUGH {
-        "no earlier row's condition matched; pass_through always does".to_owned()
-    } else {
-        format!("condition {} matched first", s.condition)
-    };
-    if peers > 1 {
-        let how = match source {
-            Some("forced") => "forced by QA",
-            Some(_) => "assigned by bucket",
-            None => "not yet assigned",
-        };
-        format!(
-            "{matched}; A/B group {}:{} ({peers} scenes), {how}",
-            s.step, s.condition
-        )
-    } else {
-        matched
-    }
+    simulate::explain(flow, scene, simulate::Basis::Served(source))
 }
 
 /// Every QA change is audited in the transaction that makes it.
@@ -237,17 +214,13 @@ impl Onboarding {
                             "step '{step}' of version {version} has no scene '{scene}'"
                         ))
                     })?;
-                let condition = flow.scene(found).condition.clone();
-                let peers = flow
-                    .scenes_of(position)
-                    .iter()
-                    .filter(|&&i| flow.scene(i).condition == condition)
-                    .count();
-                if peers < 2 {
+                let Some(group) = flow.group_of(found) else {
+                    let condition = &flow.scene(found).condition;
                     return Err(OnboardingError::Invalid(format!(
                         "scene '{scene}' is the only scene of step '{step}' for condition {condition}: it is not an A/B group"
                     )));
-                }
+                };
+                let condition = group.experiment_id.condition.clone();
                 let note = format!("tester {user_id}: {step} → {scene}");
                 transact(c, |c| {
                     runs::put_assignment(
@@ -290,19 +263,21 @@ impl Onboarding {
                     run.status = runs::IN_PROGRESS.into();
                     run.completed_at = None;
                     let attrs = effective_attributes(&run, &overrides)?;
-                    let mut events = Vec::new();
-                    advance(
-                        c,
+                    let assignments = load::assignments(&testers::assignments_of(c, &user_id)?);
+                    let mut write = Write::default();
+                    decide::advance(
                         &flow,
                         &mut run,
                         Next::Step(position),
                         &attrs,
-                        &mut events,
-                    )?;
-                    if !runs::update(c, &run, expected)? {
-                        return Err(OnboardingError::Conflict);
-                    }
-                    runs::record_events(c, &events)?;
+                        &assignments,
+                        &mut write,
+                    );
+                    write.run = Some(RunWrite::Update {
+                        run: run.clone(),
+                        expected,
+                    });
+                    save::save(c, &write)?;
                     audited(
                         c,
                         &actor,
@@ -362,26 +337,16 @@ impl Onboarding {
                     }
                 };
                 let flow = flows.get(c, &version)?;
-                let mut failure = None;
+                let stored = load::assignments(&testers::assignments_of(c, &user_id)?);
                 let today = crate::store::now().date();
-                let result = simulate::simulate(
+                Ok(simulate::simulate(
                     &flow,
                     &user_id,
                     &attributes,
                     &answers,
                     today,
-                    &mut |step, condition| match runs::assignment(c, &user_id, step, condition) {
-                        Ok(a) => a.map(|a| a.scene_key),
-                        Err(e) => {
-                            failure = Some(e);
-                            None
-                        }
-                    },
-                );
-                match failure {
-                    Some(e) => Err(e.into()),
-                    None => Ok(result),
-                }
+                    &stored,
+                ))
             })
             .await
     }

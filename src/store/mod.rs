@@ -8,6 +8,7 @@ pub mod aggregates;
 pub mod analytics;
 pub mod audit;
 pub mod channels;
+pub mod flows;
 pub mod runs;
 pub mod schema;
 pub mod testers;
@@ -15,11 +16,15 @@ pub mod tokens;
 pub mod users;
 pub mod versions;
 
+pub use flows::FlowCache;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use diesel::connection::SimpleConnection;
+use diesel::connection::{InstrumentationEvent, SimpleConnection};
 use diesel::prelude::*;
-use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
+use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection, R2D2Connection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -168,37 +173,108 @@ impl DbUrl {
 
 /// Opens connections for the pool, picking the backend from the URL scheme
 /// (the derive's own `establish` would hide the real error).
+///
+/// Connections are tested on error, not on every checkout: a connection a
+/// query found broken (closed by the server, a transaction left in error) is
+/// dropped when it goes back to the pool, and that failure makes every other
+/// pooled connection run one `SELECT 1` before its next use, so after a
+/// database restart no stale connection serves a request. Otherwise a
+/// checkout costs no statement.
 #[derive(Debug, Clone)]
 pub struct Manager {
     url: DbUrl,
+    /// Bumped whenever a connection is found broken.
+    failures: Arc<AtomicU64>,
+    log: Option<StatementLog>,
+}
+
+/// A pooled connection: the connection, and the failure count it was last
+/// known good at. Dereferences to the connection.
+pub struct PoolConnection {
+    conn: AnyConnection,
+    checked_at: u64,
+}
+
+impl std::ops::Deref for PoolConnection {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for PoolConnection {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.conn
+    }
 }
 
 impl ManageConnection for Manager {
-    type Connection = AnyConnection;
+    type Connection = PoolConnection;
     type Error = r2d2::Error;
 
-    fn connect(&self) -> Result<AnyConnection, r2d2::Error> {
-        match self.url.backend {
+    fn connect(&self) -> Result<PoolConnection, r2d2::Error> {
+        let mut conn = match self.url.backend {
             Backend::Postgres => diesel::PgConnection::establish(&self.url.target)
                 .map(AnyConnection::Postgresql)
-                .map_err(r2d2::Error::ConnectionError),
+                .map_err(r2d2::Error::ConnectionError)?,
             Backend::Sqlite => {
                 let mut conn = diesel::SqliteConnection::establish(&self.url.target)
                     .map_err(r2d2::Error::ConnectionError)?;
                 conn.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
                     .map_err(r2d2::Error::QueryError)?;
-                Ok(AnyConnection::Sqlite(conn))
+                AnyConnection::Sqlite(conn)
             }
+        };
+        if let Some(log) = &self.log {
+            let log = log.clone();
+            conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+                if let InstrumentationEvent::StartQuery { query, .. } = event {
+                    log.push(query.to_string());
+                }
+            });
         }
+        Ok(PoolConnection {
+            conn,
+            checked_at: self.failures.load(Ordering::Acquire),
+        })
     }
 
-    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1")
-            .map_err(r2d2::Error::QueryError)
+    /// Free unless a connection failed since this one was last known good.
+    fn is_valid(&self, conn: &mut PoolConnection) -> Result<(), r2d2::Error> {
+        let failures = self.failures.load(Ordering::Acquire);
+        if conn.checked_at == failures {
+            return Ok(());
+        }
+        conn.conn
+            .batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)?;
+        conn.checked_at = failures;
+        Ok(())
     }
 
-    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
-        false
+    fn has_broken(&self, conn: &mut PoolConnection) -> bool {
+        let broken = std::thread::panicking() || conn.conn.is_broken();
+        if broken {
+            self.failures.fetch_add(1, Ordering::AcqRel);
+        }
+        broken
+    }
+}
+
+/// The SQL of every statement the pool's connections send, in order: for
+/// the test that counts statements per answer and for `scripts/load.sh`,
+/// which replays them with pgbench (README "Mobile API under load").
+#[derive(Debug, Clone, Default)]
+pub struct StatementLog(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl StatementLog {
+    fn push(&self, sql: String) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(sql);
+    }
+
+    /// The statements logged since the last call.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
 
@@ -213,14 +289,32 @@ pub struct Db {
 impl Db {
     /// Build the pool without connecting; the first use reports an unreachable database.
     pub fn new(url: &str, max_size: u32) -> Result<Db, StoreError> {
+        Db::build(url, max_size, None)
+    }
+
+    /// [`Db::new`] logging every statement its connections send.
+    pub fn with_statement_log(
+        url: &str,
+        max_size: u32,
+        log: StatementLog,
+    ) -> Result<Db, StoreError> {
+        Db::build(url, max_size, Some(log))
+    }
+
+    fn build(url: &str, max_size: u32, log: Option<StatementLog>) -> Result<Db, StoreError> {
         let url = DbUrl::parse(url)?;
         let backend = url.backend;
         let pool = Pool::builder()
             .max_size(max_size)
             .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(5))
+            // Cheap: see `Manager::is_valid`.
             .test_on_check_out(true)
-            .build_unchecked(Manager { url });
+            .build_unchecked(Manager {
+                url,
+                failures: Arc::new(AtomicU64::new(0)),
+                log,
+            });
         Ok(Db { pool, backend })
     }
 
@@ -232,7 +326,7 @@ impl Db {
 
     pub fn migrate(&self) -> Result<(), StoreError> {
         let mut conn = self.conn()?;
-        let result = match &mut *conn {
+        let result = match &mut **conn {
             AnyConnection::Postgresql(c) => {
                 c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ())
             }

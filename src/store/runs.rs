@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use super::schema::{assignments, events, run_answers, runs, testers};
+use super::schema::{assignments, events, overrides, run_answers, runs, testers};
 use super::{AnyConnection, StoreError};
 use crate::insert_chunks;
 
@@ -57,8 +57,10 @@ pub struct AssignmentRow {
     pub exposed_at: Option<chrono::NaiveDateTime>,
 }
 
+/// `None` is NULL, not DEFAULT: SQLite then takes the rows in one
+/// multi-row INSERT too (with DEFAULT diesel sends one INSERT per row).
 #[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = events)]
+#[diesel(table_name = events, treat_none_as_default_value = false)]
 pub struct NewEvent {
     pub kind: &'static str,
     pub occurred_at: chrono::NaiveDateTime,
@@ -74,6 +76,85 @@ pub struct NewEvent {
 
 pub fn is_tester(conn: &mut AnyConnection, user_id: &str) -> Result<bool, StoreError> {
     Ok(diesel::select(diesel::dsl::exists(testers::table.find(user_id))).get_result(conn)?)
+}
+
+/// Whether `user_id` is a tester, and its override attributes (JSON text):
+/// `None` for everybody else. One query.
+pub fn tester(
+    conn: &mut AnyConnection,
+    user_id: &str,
+) -> Result<Option<Option<String>>, StoreError> {
+    Ok(testers::table
+        .left_join(overrides::table.on(overrides::user_id.eq(testers::user_id)))
+        .filter(testers::user_id.eq(user_id))
+        .select(overrides::attributes.nullable())
+        .first(conn)
+        .optional()?)
+}
+
+/// Everything an answer of `user_id` decides on, in one query: the user's
+/// runs (one per channel), whether it is a tester and its overrides, its
+/// A/B assignments, and the earlier answer to `scene_id` if there is one.
+/// No run, no rows: the caller then asks [`tester`] if it needs to know.
+#[derive(Debug, Default)]
+pub struct UserRows {
+    pub runs: Vec<RunRow>,
+    pub tester: Option<Option<String>>,
+    pub assignments: Vec<AssignmentRow>,
+    pub earlier: Option<AnswerRow>,
+}
+
+pub fn load_user(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    scene_id: &str,
+) -> Result<UserRows, StoreError> {
+    type Row = (
+        RunRow,
+        Option<String>,
+        Option<String>,
+        Option<AssignmentRow>,
+        Option<AnswerRow>,
+    );
+    let rows: Vec<Row> = runs::table
+        .left_join(testers::table.on(testers::user_id.eq(runs::user_id)))
+        .left_join(overrides::table.on(overrides::user_id.eq(runs::user_id)))
+        .left_join(assignments::table.on(assignments::user_id.eq(runs::user_id)))
+        .left_join(
+            run_answers::table.on(run_answers::run_id
+                .eq(runs::id)
+                .and(run_answers::scene_id.eq(scene_id))),
+        )
+        .filter(runs::user_id.eq(user_id))
+        .select((
+            RunRow::as_select(),
+            testers::user_id.nullable(),
+            overrides::attributes.nullable(),
+            Option::<AssignmentRow>::as_select(),
+            Option::<AnswerRow>::as_select(),
+        ))
+        .load(conn)?;
+    let mut out = UserRows::default();
+    for (run, tester, overrides, assignment, answer) in rows {
+        if tester.is_some() {
+            out.tester = Some(overrides);
+        }
+        if let Some(a) = assignment
+            && !out
+                .assignments
+                .iter()
+                .any(|b| (&b.step_key, &b.condition_name) == (&a.step_key, &a.condition_name))
+        {
+            out.assignments.push(a);
+        }
+        if answer.is_some() {
+            out.earlier = answer;
+        }
+        if !out.runs.iter().any(|r| r.id == run.id) {
+            out.runs.push(run);
+        }
+    }
+    Ok(out)
 }
 
 pub fn find(
@@ -150,13 +231,32 @@ pub fn assignment(
         .optional()?)
 }
 
-/// Store (or replace) an assignment.
+/// Store (or replace) an assignment, in one statement.
 pub fn put_assignment(conn: &mut AnyConnection, row: &AssignmentRow) -> Result<(), StoreError> {
-    diesel::delete(assignments::table.find((&row.user_id, &row.step_key, &row.condition_name)))
-        .execute(conn)?;
-    diesel::insert_into(assignments::table)
-        .values(row)
-        .execute(conn)?;
+    // The derived multi-backend cannot express an upsert: one per backend.
+    macro_rules! upsert {
+        ($c:expr) => {
+            diesel::insert_into(assignments::table)
+                .values(row)
+                .on_conflict((
+                    assignments::user_id,
+                    assignments::step_key,
+                    assignments::condition_name,
+                ))
+                .do_update()
+                .set((
+                    assignments::scene_key.eq(&row.scene_key),
+                    assignments::source.eq(&row.source),
+                    assignments::assigned_at.eq(row.assigned_at),
+                    assignments::exposed_at.eq(row.exposed_at),
+                ))
+                .execute($c)?
+        };
+    }
+    match conn {
+        AnyConnection::Postgresql(c) => upsert!(c),
+        AnyConnection::Sqlite(c) => upsert!(c),
+    };
     Ok(())
 }
 

@@ -7,7 +7,7 @@ use chrono::{Duration, NaiveDateTime};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use sceneflow::analytics::{self, aggregator, oracle, rebuild};
-use sceneflow::onboarding::FlowCache;
+use sceneflow::store::FlowCache;
 use sceneflow::store::runs::{NewEvent, record_events};
 use sceneflow::store::{AnyConnection, Db, aggregates};
 

@@ -23,5 +23,6 @@ mod release;
 mod s3;
 mod shutdown;
 mod snapshots;
+mod statements;
 mod versions;
 mod walkthrough;

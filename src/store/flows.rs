@@ -1,11 +1,12 @@
-//! Compiled flows by version. Versions are immutable, so an entry never goes
-//! stale; the cache only bounds how many stay in memory.
+//! Compiled flows by version, beside the versions they are read from.
+//! Versions are immutable, so an entry never goes stale; the cache only
+//! bounds how many stay in memory.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use super::{AnyConnection, StoreError, versions};
 use crate::flow::CompiledFlow;
-use crate::store::{AnyConnection, StoreError, versions};
 
 /// Versions kept compiled at once; far more than ever run side by side.
 const CAPACITY: usize = 64;

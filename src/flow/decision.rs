@@ -1,0 +1,179 @@
+//! What a selection changes, as data: the engine decides, the run service
+//! stores. A [`Decision`] carries the scene reached (or the end), the A/B
+//! assignment to store and the events to record; [`Assignments`] are the
+//! user's stored assignments the decision read.
+
+use std::collections::HashMap;
+
+use super::engine::{Assignment, CompiledFlow, ExperimentId, Reached};
+
+/// A stored assignment: the scene of an experiment, and whether the user
+/// has been shown it (an exposure is recorded once).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub scene: String,
+    pub exposed: bool,
+}
+
+/// A user's stored A/B assignments, by experiment.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Assignments(HashMap<ExperimentId, Stored>);
+
+impl Assignments {
+    pub fn get(&self, experiment: &ExperimentId) -> Option<&Stored> {
+        self.0.get(experiment)
+    }
+
+    pub fn insert(&mut self, experiment: ExperimentId, stored: Stored) {
+        self.0.insert(experiment, stored);
+    }
+
+    /// Apply what a decision stored, so a later decision sees it.
+    pub fn apply(&mut self, change: &AssignmentChange) {
+        match change {
+            AssignmentChange::Bucketed { experiment, scene } => self.insert(
+                experiment.clone(),
+                Stored {
+                    scene: scene.clone(),
+                    exposed: true,
+                },
+            ),
+            AssignmentChange::Exposed { experiment } => {
+                if let Some(s) = self.0.get_mut(experiment) {
+                    s.exposed = true;
+                }
+            }
+        }
+    }
+}
+
+impl FromIterator<(ExperimentId, Stored)> for Assignments {
+    fn from_iter<I: IntoIterator<Item = (ExperimentId, Stored)>>(iter: I) -> Assignments {
+        Assignments(iter.into_iter().collect())
+    }
+}
+
+/// An assignment to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AssignmentChange {
+    /// Bucketed now, and shown now: store it exposed.
+    Bucketed {
+        experiment: ExperimentId,
+        scene: String,
+    },
+    /// A stored assignment shown for the first time.
+    Exposed { experiment: ExperimentId },
+}
+
+/// The kinds of events a run records (README "Analytics").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    SceneShown,
+    Exposure,
+    Answered,
+    Completed,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::SceneShown => "scene_shown",
+            EventKind::Exposure => "exposure",
+            EventKind::Answered => "answered",
+            EventKind::Completed => "completed",
+        }
+    }
+}
+
+/// An event of a run, without who and when (the run service adds those).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub kind: EventKind,
+    pub step: Option<String>,
+    pub scene: Option<String>,
+    pub experiment: Option<ExperimentId>,
+    pub variation: Option<String>,
+}
+
+impl Event {
+    /// An event about `scene`, tagged with its experiment when it has one.
+    pub fn at_scene(flow: &CompiledFlow, kind: EventKind, scene: usize) -> Event {
+        let s = flow.scene(scene);
+        let group = flow.group_of(scene);
+        Event {
+            kind,
+            step: Some(s.step.clone()),
+            scene: Some(s.key.clone()),
+            experiment: group.map(|g| g.experiment_id.clone()),
+            variation: group.map(|_| s.key.clone()),
+        }
+    }
+}
+
+/// What reaching a position decided.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub reached: Reached,
+    /// The A/B assignment to store, if the selection made or first showed one.
+    pub assignment: Option<AssignmentChange>,
+    /// Events of showing the scene (or completing): an exposure first, if any.
+    pub events: Vec<Event>,
+}
+
+impl Decision {
+    pub(super) fn of(flow: &CompiledFlow, reached: Reached, stored: &Assignments) -> Decision {
+        let selection = match &reached {
+            Reached::End { .. } => {
+                return Decision {
+                    reached,
+                    assignment: None,
+                    events: vec![Event {
+                        kind: EventKind::Completed,
+                        step: None,
+                        scene: None,
+                        experiment: None,
+                        variation: None,
+                    }],
+                };
+            }
+            Reached::Scene(selection) => selection,
+        };
+        let mut events = Vec::new();
+        let assignment = selection.group.as_ref().and_then(|group| {
+            let experiment = group.experiment_id.clone();
+            let change = match selection.assignment {
+                Assignment::Bucketed { .. } => Some(AssignmentChange::Bucketed {
+                    experiment,
+                    scene: flow.scene(selection.scene).key.clone(),
+                }),
+                Assignment::Stored => stored
+                    .get(&experiment)
+                    .filter(|s| !s.exposed)
+                    .map(|_| AssignmentChange::Exposed { experiment }),
+                Assignment::Only => None,
+            };
+            if change.is_some() {
+                events.push(Event::at_scene(flow, EventKind::Exposure, selection.scene));
+            }
+            change
+        });
+        events.push(Event::at_scene(
+            flow,
+            EventKind::SceneShown,
+            selection.scene,
+        ));
+        Decision {
+            reached,
+            assignment,
+            events,
+        }
+    }
+
+    /// The scene reached, if the flow did not end.
+    pub fn scene(&self) -> Option<usize> {
+        match &self.reached {
+            Reached::Scene(s) => Some(s.scene),
+            Reached::End { .. } => None,
+        }
+    }
+}

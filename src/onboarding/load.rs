@@ -1,0 +1,84 @@
+//! Load: everything a decision about one user needs, read at once
+//! (README "Mobile API under load" counts the statements).
+
+use super::{Result, Who, parse_object};
+use crate::flow::decision::Stored;
+use crate::flow::{Assignments, Attributes, ExperimentId};
+use crate::store::runs::{self, AnswerRow, AssignmentRow, RunRow};
+use crate::store::{AnyConnection, channels};
+
+/// A user as the decision sees it.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// Who the user is; `None` when the user has no run at all, so the one
+    /// query could not say (only a new run needs to know).
+    pub who: Option<Who>,
+    /// The run on the user's channel.
+    pub run: Option<RunRow>,
+    pub assignments: Assignments,
+    /// The earlier answer to the scene asked about, for idempotence.
+    pub earlier: Option<AnswerRow>,
+}
+
+/// One query: the user's runs with tester flag, overrides, assignments and
+/// the earlier answer to `scene_id` (`""` for none).
+pub fn load(c: &mut AnyConnection, user_id: &str, scene_id: &str) -> Result<Loaded> {
+    let rows = runs::load_user(c, user_id, scene_id)?;
+    let assignments = assignments(&rows.assignments);
+    if rows.runs.is_empty() {
+        return Ok(Loaded {
+            who: None,
+            run: None,
+            assignments,
+            earlier: None,
+        });
+    }
+    let who = who_of(rows.tester)?;
+    let run = rows.runs.into_iter().find(|r| r.channel == who.channel);
+    let earlier = rows
+        .earlier
+        .filter(|a| run.as_ref().is_some_and(|r| r.id == a.run_id));
+    Ok(Loaded {
+        who: Some(who),
+        run,
+        assignments,
+        earlier,
+    })
+}
+
+/// Who is asking: testers are served staging and may have QA overrides;
+/// everybody else is served production. One query.
+pub fn who(c: &mut AnyConnection, user_id: &str) -> Result<Who> {
+    who_of(runs::tester(c, user_id)?)
+}
+
+fn who_of(tester: Option<Option<String>>) -> Result<Who> {
+    Ok(match tester {
+        None => Who {
+            channel: channels::PRODUCTION,
+            overrides: Attributes::new(),
+        },
+        Some(overrides) => Who {
+            channel: channels::STAGING,
+            overrides: match overrides {
+                Some(text) => parse_object(&text, "overrides")?,
+                None => Attributes::new(),
+            },
+        },
+    })
+}
+
+/// Stored assignments as the engine reads them.
+pub fn assignments(rows: &[AssignmentRow]) -> Assignments {
+    rows.iter()
+        .map(|a| {
+            (
+                ExperimentId::new(a.step_key.clone(), a.condition_name.clone()),
+                Stored {
+                    scene: a.scene_key.clone(),
+                    exposed: a.exposed_at.is_some(),
+                },
+            )
+        })
+        .collect()
+}
