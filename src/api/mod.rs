@@ -12,7 +12,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/v1/onboarding")
             .route("/start", web::post().to(onboarding::start))
             .route("/current", web::get().to(onboarding::current))
-            .route("/answers", web::post().to(onboarding::answer)),
+            .route("/answers", web::post().to(onboarding::answer))
+            .route("/back", web::post().to(onboarding::back)),
     )
     .route("/openapi.json", web::get().to(openapi));
 }
@@ -40,7 +41,12 @@ impl Modify for BearerAuth {
         title = "sceneflow mobile API",
         description = "Chat-style onboarding: fetch a scene, answer it, get the next."
     ),
-    paths(onboarding::start, onboarding::current, onboarding::answer),
+    paths(
+        onboarding::start,
+        onboarding::current,
+        onboarding::answer,
+        onboarding::back
+    ),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]

@@ -164,3 +164,43 @@ pub async fn answer(
             .await?,
     ))
 }
+
+#[derive(Deserialize, ToSchema)]
+pub struct BackRequest {
+    /// The `scene.id` of the state the user is on.
+    pub scene_id: String,
+}
+
+/// Go back to the previous answered scene (scenes with input `none` are
+/// passed over) to change its answer: it is shown again with a new id and
+/// the earlier answer in `input.previous`; the answers from it on are
+/// withdrawn. A repeated back returns the same state (README "Going back").
+#[utoipa::path(
+    post,
+    path = "/v1/onboarding/back",
+    params(("Accept-Language" = Option<String>, Header, description = "Languages the user reads, with q-values; used when the run has no locale attribute (README \"Languages\")")),
+    request_body = BackRequest,
+    responses(
+        (status = 200, description = "The state at the scene gone back to", body = State),
+        (status = 400, description = "invalid_request", body = ErrorBody),
+        (status = 401, description = "unauthorized", body = ErrorBody),
+        (status = 404, description = "not_started", body = ErrorBody),
+        (status = 409, description = "scene_mismatch, already_completed, back_not_allowed, nothing_to_go_back_to", body = ErrorBody),
+        (status = 503, description = "storage_unavailable", body = ErrorBody),
+    )
+)]
+pub async fn back(
+    req: HttpRequest,
+    user: MobileUser,
+    state: web::Data<AppState>,
+    body: web::Json<BackRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let BackRequest { scene_id } = body.into_inner();
+    if scene_id.is_empty() || scene_id.len() > 200 {
+        return Err(ApiError::InvalidRequest(
+            "scene_id must be the id of the scene the user is on".into(),
+        ));
+    }
+    let accept = accept_language(&req);
+    Ok(HttpResponse::Ok().json(state.onboarding.back(user.0, scene_id, accept).await?))
+}

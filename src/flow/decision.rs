@@ -72,6 +72,8 @@ pub enum EventKind {
     Exposure,
     Answered,
     Completed,
+    /// The user went back to change an earlier answer (README "Going back").
+    WentBack,
 }
 
 impl EventKind {
@@ -81,6 +83,7 @@ impl EventKind {
             EventKind::Exposure => "exposure",
             EventKind::Answered => "answered",
             EventKind::Completed => "completed",
+            EventKind::WentBack => "went_back",
         }
     }
 }

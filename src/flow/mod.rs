@@ -4,6 +4,7 @@
 //! Nothing in here knows about HTTP or SQL, so it can be tested alone.
 
 pub mod answer;
+pub mod back;
 pub mod bucket;
 pub mod conditions;
 pub mod decision;

@@ -58,6 +58,11 @@ pub struct InputView {
     #[schema(value_type = Option<Object>)]
     pub max: Option<Value>,
     pub placeholder: Option<String>,
+    /// After going back to this scene: the answer given before, as it was
+    /// sent, for the app to prefill; null otherwise.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub previous: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -134,6 +139,7 @@ pub fn scene_view(
                 .iter()
                 .find_map(|t| t.placeholder.clone())
                 .or_else(|| s.placeholder.clone()),
+            previous: None,
         },
     }
 }

@@ -9,6 +9,7 @@
 //! so ten identical answers sent at once advance the run exactly once and
 //! the other nine replay its state.
 
+pub mod back;
 pub mod decide;
 pub mod load;
 pub mod qa;
@@ -21,6 +22,7 @@ use diesel::Connection;
 use serde_json::Value;
 
 use crate::flow::answer::AnswerError;
+use crate::flow::locale::{self, Wanted};
 use crate::flow::view::{self, Progress, State, Status};
 use crate::flow::{Attributes, CompiledFlow, values};
 use crate::store::runs::RunRow;
@@ -40,6 +42,12 @@ pub enum OnboardingError {
     AlreadyAnswered,
     #[error("this user's onboarding is already completed")]
     AlreadyCompleted,
+    #[error(
+        "scene '{0}' cannot be changed any more (its back column is no), so the run cannot go back past it"
+    )]
+    BackNotAllowed(String),
+    #[error("there is no earlier answered scene to go back to")]
+    NothingToGoBackTo,
     #[error("{0}")]
     InvalidAnswer(#[from] AnswerError),
     #[error(transparent)]
@@ -125,16 +133,21 @@ impl Onboarding {
     }
 
     /// Start a run, or return the user's existing one (then `attributes` are ignored).
-    pub async fn start(&self, user_id: String, attributes: Attributes) -> Result<State> {
+    pub async fn start(
+        &self,
+        user_id: String,
+        attributes: Attributes,
+        accept: Wanted,
+    ) -> Result<State> {
         let flows = self.flows.clone();
         // The boundary: attribute values are stored in their one form.
         let attributes = values::normalise_all(&attributes);
         self.db
-            .run_with(move |c| retrying(|| start(c, &flows, &user_id, &attributes)))
+            .run_with(move |c| retrying(|| start(c, &flows, &user_id, &attributes, &accept)))
             .await
     }
 
-    pub async fn current(&self, user_id: String) -> Result<State> {
+    pub async fn current(&self, user_id: String, accept: Wanted) -> Result<State> {
         let flows = self.flows.clone();
         self.db
             .run_with(move |c| {
@@ -143,16 +156,29 @@ impl Onboarding {
                     return Err(OnboardingError::NotStarted);
                 };
                 let flow = flows.get(c, &run.version_id)?;
-                render(&flow, run, &effective_attributes(run, &who.overrides)?)
+                render_in(
+                    &flow,
+                    run,
+                    &effective_attributes(run, &who.overrides)?,
+                    &accept,
+                )
             })
             .await
     }
 
-    pub async fn answer(&self, user_id: String, scene_id: String, answer: Value) -> Result<State> {
+    pub async fn answer(
+        &self,
+        user_id: String,
+        scene_id: String,
+        answer: Value,
+        accept: Wanted,
+    ) -> Result<State> {
         let flows = self.flows.clone();
         let (state, counted) = self
             .db
-            .run_with(move |c| retrying(|| answer_scene(c, &flows, &user_id, &scene_id, &answer)))
+            .run_with(move |c| {
+                retrying(|| answer_scene(c, &flows, &user_id, &scene_id, &answer, &accept))
+            })
             .await?;
         if let Some((version, step)) = counted {
             self.metrics
@@ -193,6 +219,7 @@ fn start(
     flows: &FlowCache,
     user_id: &str,
     attributes: &Attributes,
+    accept: &Wanted,
 ) -> Result<State> {
     let loaded = load::load(c, user_id, "")?;
     let who = match loaded.who {
@@ -201,7 +228,8 @@ fn start(
     };
     if let Some(run) = &loaded.run {
         let flow = flows.get(c, &run.version_id)?;
-        return render(&flow, run, &effective_attributes(run, &who.overrides)?);
+        let attrs = effective_attributes(run, &who.overrides)?;
+        return render_in(&flow, run, &attrs, accept);
     }
     let version = channels::get(c, who.channel)?
         .ok_or_else(|| OnboardingError::FlowUnavailable(who.channel.to_owned()))?
@@ -216,6 +244,7 @@ fn start(
         attributes,
         &loaded.assignments,
         now,
+        accept,
     )?;
     c.transaction(|c| save::save(c, &write))?;
     Ok(state)
@@ -228,11 +257,19 @@ fn answer_scene(
     user_id: &str,
     scene_id: &str,
     answer: &Value,
+    accept: &Wanted,
 ) -> Result<(State, Option<(String, String)>)> {
     let loaded = load::load(c, user_id, scene_id)?;
     let run = loaded.run.as_ref().ok_or(OnboardingError::NotStarted)?;
     let flow = flows.get(c, &run.version_id)?;
-    match decide::answer(&flow, &loaded, scene_id, answer, crate::store::now())? {
+    match decide::answer(
+        &flow,
+        &loaded,
+        scene_id,
+        answer,
+        crate::store::now(),
+        accept,
+    )? {
         Answered::Replay(state) => Ok((state, None)),
         Answered::Moved {
             state,
@@ -248,6 +285,18 @@ fn answer_scene(
 /// The state of a run as the app sees it; `attributes` are the run's
 /// effective attributes ([`effective_attributes`]), which the caller has at hand.
 pub fn render(flow: &CompiledFlow, run: &RunRow, attributes: &Attributes) -> Result<State> {
+    render_in(flow, run, attributes, &Wanted::default())
+}
+
+/// [`render`] in the language negotiated from the attribute `locale`, else
+/// `accept` (README "Languages").
+pub fn render_in(
+    flow: &CompiledFlow,
+    run: &RunRow,
+    attributes: &Attributes,
+    accept: &Wanted,
+) -> Result<State> {
+    let served = locale::served(flow.locales(), attributes, accept);
     let answered = run.answered.max(0) as u32;
     let Some(scene_key) = &run.scene_key else {
         return Ok(State {
@@ -258,6 +307,7 @@ pub fn render(flow: &CompiledFlow, run: &RunRow, attributes: &Attributes) -> Res
                 answered,
                 remaining_estimate: 0,
             },
+            locale: served,
         });
     };
     let scene = flow.scene_position(scene_key).ok_or_else(|| {
@@ -266,18 +316,25 @@ pub fn render(flow: &CompiledFlow, run: &RunRow, attributes: &Attributes) -> Res
     let step = flow
         .step_position(&flow.scene(scene).step)
         .unwrap_or_default();
+    let mut shown = view::scene_view(
+        flow,
+        scene,
+        run.scene_id.clone().unwrap_or_default(),
+        attributes,
+        &locale::chain(flow.locales(), served.as_deref()),
+    );
+    shown.input.previous = run
+        .previous_answer
+        .as_deref()
+        .and_then(|a| serde_json::from_str(a).ok());
     Ok(State {
         status: Status::InProgress,
         version: run.version_id.clone(),
-        scene: Some(view::scene_view(
-            flow,
-            scene,
-            run.scene_id.clone().unwrap_or_default(),
-            attributes,
-        )),
+        scene: Some(shown),
         progress: Progress {
             answered,
             remaining_estimate: flow.remaining_from(step),
         },
+        locale: served,
     })
 }

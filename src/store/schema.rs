@@ -135,6 +135,19 @@ diesel::table! {
         started_at -> Timestamp,
         updated_at -> Timestamp,
         completed_at -> Nullable<Timestamp>,
+        previous_answer -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    run_backs (run_id, scene_id) {
+        run_id -> Text,
+        scene_id -> Text,
+        from_step -> Text,
+        to_step -> Text,
+        to_scene -> Text,
+        response -> Text,
+        created_at -> Timestamp,
     }
 }
 
@@ -191,6 +204,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     testers,
     runs,
     run_answers,
+    run_backs,
     assignments,
     events,
     approvals,

@@ -12,6 +12,7 @@ mod dashboard;
 mod debug;
 mod events_sink;
 mod first_hour;
+mod going_back;
 mod hardening;
 mod health;
 mod languages;

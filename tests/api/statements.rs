@@ -48,18 +48,21 @@ async fn an_answer_is_one_read_and_one_write_batch(backend: Backend) {
 
     // A new run: who the user is, the channel, the flow (compiled once).
     let state = onboarding
-        .start("user-count".into(), Attributes::new())
+        .start("user-count".into(), Attributes::new(), Default::default())
         .await
         .unwrap();
     log.take();
 
     // Starting again: the existing run, one read and no write.
     onboarding
-        .start("user-count".into(), Attributes::new())
+        .start("user-count".into(), Attributes::new(), Default::default())
         .await
         .unwrap();
     assert_eq!(kinds(&log), ["SELECT runs"]);
-    onboarding.current("user-count".into()).await.unwrap();
+    onboarding
+        .current("user-count".into(), Default::default())
+        .await
+        .unwrap();
     assert_eq!(kinds(&log), ["SELECT runs"]);
 
     // welcome → intro, an A/B group: bucketed now, so the assignment is stored.
@@ -67,7 +70,12 @@ async fn an_answer_is_one_read_and_one_write_batch(backend: Backend) {
     let first_id = state["scene"]["id"].as_str().unwrap().to_owned();
     let first_answer = valid_answer(&state["scene"]);
     let next = onboarding
-        .answer("user-count".into(), first_id.clone(), first_answer.clone())
+        .answer(
+            "user-count".into(),
+            first_id.clone(),
+            first_answer.clone(),
+            Default::default(),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -89,6 +97,7 @@ async fn an_answer_is_one_read_and_one_write_batch(backend: Backend) {
             "user-count".into(),
             next["scene"]["id"].as_str().unwrap().to_owned(),
             valid_answer(&next["scene"]),
+            Default::default(),
         )
         .await
         .unwrap();
@@ -105,7 +114,12 @@ async fn an_answer_is_one_read_and_one_write_batch(backend: Backend) {
     );
     // A retried answer replays what was stored: one read.
     onboarding
-        .answer("user-count".into(), first_id, first_answer)
+        .answer(
+            "user-count".into(),
+            first_id,
+            first_answer,
+            Default::default(),
+        )
         .await
         .unwrap();
     assert_eq!(kinds(&log), ["SELECT runs"]);

@@ -1,2 +1,0 @@
-ALTER TABLE scenes DROP COLUMN back_allowed;
-DROP TABLE translations;
