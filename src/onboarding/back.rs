@@ -27,6 +27,7 @@ impl super::Onboarding {
 }
 
 /// What a back does.
+#[allow(clippy::large_enum_variant)]
 enum Backed {
     Replay(State),
     Moved {

@@ -18,6 +18,7 @@ use crate::store::StoreError;
 use crate::store::runs::{self, AnswerRow, AssignmentRow, NewEvent, RunRow};
 
 /// A new run of `user_id` on `version`, moved to its first scene.
+#[allow(clippy::too_many_arguments)]
 pub fn start(
     flow: &CompiledFlow,
     user_id: &str,
