@@ -46,6 +46,10 @@ pub enum ApiError {
     AlreadyAnswered,
     #[error("this user's onboarding is already completed")]
     AlreadyCompleted,
+    #[error("{0}")]
+    BackNotAllowed(String),
+    #[error("there is no earlier answered scene to go back to")]
+    NothingToGoBackTo,
     #[error("the answer does not fit this scene: {0}")]
     InvalidAnswer(AnswerError),
     #[error(
@@ -89,6 +93,8 @@ impl ApiError {
             ApiError::SceneMismatch { .. } => "scene_mismatch",
             ApiError::AlreadyAnswered => "already_answered",
             ApiError::AlreadyCompleted => "already_completed",
+            ApiError::BackNotAllowed(_) => "back_not_allowed",
+            ApiError::NothingToGoBackTo => "nothing_to_go_back_to",
             ApiError::InvalidAnswer(_) => "invalid_answer",
             ApiError::Release(e) => e.refusal().map_or("internal", |(_, code)| code),
             ApiError::NotATester(_) => "not_a_tester",
@@ -130,7 +136,9 @@ impl ResponseError for ApiError {
             ApiError::SceneMismatch { .. }
             | ApiError::UserExists(_)
             | ApiError::AlreadyAnswered
-            | ApiError::AlreadyCompleted => StatusCode::CONFLICT,
+            | ApiError::AlreadyCompleted
+            | ApiError::BackNotAllowed(_)
+            | ApiError::NothingToGoBackTo => StatusCode::CONFLICT,
             ApiError::InvalidAnswer(_)
             | ApiError::SyncRefused(..)
             | ApiError::UnknownVersion(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -206,6 +214,8 @@ impl From<OnboardingError> for ApiError {
             OnboardingError::SceneMismatch { current } => ApiError::SceneMismatch { current },
             OnboardingError::AlreadyAnswered => ApiError::AlreadyAnswered,
             OnboardingError::AlreadyCompleted => ApiError::AlreadyCompleted,
+            e @ OnboardingError::BackNotAllowed(_) => ApiError::BackNotAllowed(e.to_string()),
+            OnboardingError::NothingToGoBackTo => ApiError::NothingToGoBackTo,
             OnboardingError::InvalidAnswer(e) => ApiError::InvalidAnswer(e),
             OnboardingError::Store(e) => e.into(),
             OnboardingError::NotATester(user) => ApiError::NotATester(user),

@@ -148,6 +148,7 @@ pub fn generate(
                 started_at,
                 updated_at: at,
                 completed_at: stopped_at.is_none().then_some(at),
+                previous_answer: None,
             });
         }
         diesel::Connection::transaction(conn, |c| -> Result<(), StoreError> {

@@ -15,7 +15,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/current", web::get().to(onboarding::current))
             .route("/answers", web::post().to(onboarding::answer))
             .route("/bundle", web::get().to(offline::bundle))
-            .route("/sync", web::post().to(offline::sync)),
+            .route("/sync", web::post().to(offline::sync))
+            .route("/back", web::post().to(onboarding::back)),
     )
     .route("/openapi.json", web::get().to(openapi));
 }
@@ -48,7 +49,8 @@ impl Modify for BearerAuth {
         onboarding::current,
         onboarding::answer,
         offline::bundle,
-        offline::sync
+        offline::sync,
+        onboarding::back
     ),
     modifiers(&BearerAuth),
     security(("bearer" = []))

@@ -1,12 +1,13 @@
 //! `/v1/onboarding`: start, current, answers.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::auth::MobileUser;
 use crate::error::{ApiError, ErrorBody};
+use crate::flow::locale::Wanted;
 use crate::flow::view::State;
 use crate::startup::AppState;
 
@@ -32,6 +33,16 @@ pub struct AnswerRequest {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub answer: Value,
+}
+
+/// The languages a request asks for in `Accept-Language` (README "Languages").
+pub fn accept_language(req: &HttpRequest) -> Wanted {
+    req.headers()
+        .get(actix_web::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() <= 1024)
+        .map(Wanted::from_accept_language)
+        .unwrap_or_default()
 }
 
 pub fn check_attributes(attributes: &Map<String, Value>) -> Result<(), ApiError> {
@@ -68,6 +79,7 @@ pub fn check_attributes(attributes: &Map<String, Value>) -> Result<(), ApiError>
 #[utoipa::path(
     post,
     path = "/v1/onboarding/start",
+    params(("Accept-Language" = Option<String>, Header, description = "Languages the user reads, with q-values; used when the run has no locale attribute (README \"Languages\")")),
     request_body = StartRequest,
     responses(
         (status = 200, description = "The run's state", body = State),
@@ -77,6 +89,7 @@ pub fn check_attributes(attributes: &Map<String, Value>) -> Result<(), ApiError>
     )
 )]
 pub async fn start(
+    req: HttpRequest,
     user: MobileUser,
     state: web::Data<AppState>,
     body: web::Json<StartRequest>,
@@ -85,7 +98,11 @@ pub async fn start(
     check_attributes(&attributes)?;
     let run = state
         .onboarding
-        .start(user.0, attributes.into_iter().collect())
+        .start(
+            user.0,
+            attributes.into_iter().collect(),
+            accept_language(&req),
+        )
         .await?;
     Ok(HttpResponse::Ok().json(run))
 }
@@ -94,6 +111,7 @@ pub async fn start(
 #[utoipa::path(
     get,
     path = "/v1/onboarding/current",
+    params(("Accept-Language" = Option<String>, Header, description = "Languages the user reads, with q-values; used when the run has no locale attribute (README \"Languages\")")),
     responses(
         (status = 200, description = "The run's state", body = State),
         (status = 401, description = "unauthorized", body = ErrorBody),
@@ -102,16 +120,19 @@ pub async fn start(
     )
 )]
 pub async fn current(
+    req: HttpRequest,
     user: MobileUser,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(state.onboarding.current(user.0).await?))
+    let accept = accept_language(&req);
+    Ok(HttpResponse::Ok().json(state.onboarding.current(user.0, accept).await?))
 }
 
 /// Answer the current scene; a retry of the same answer returns the same state.
 #[utoipa::path(
     post,
     path = "/v1/onboarding/answers",
+    params(("Accept-Language" = Option<String>, Header, description = "Languages the user reads, with q-values; used when the run has no locale attribute (README \"Languages\")")),
     request_body = AnswerRequest,
     responses(
         (status = 200, description = "The next state", body = State),
@@ -124,6 +145,7 @@ pub async fn current(
     )
 )]
 pub async fn answer(
+    req: HttpRequest,
     user: MobileUser,
     state: web::Data<AppState>,
     body: web::Json<AnswerRequest>,
@@ -134,5 +156,51 @@ pub async fn answer(
             "scene_id must be the id of the scene being answered".into(),
         ));
     }
-    Ok(HttpResponse::Ok().json(state.onboarding.answer(user.0, scene_id, answer).await?))
+    let accept = accept_language(&req);
+    Ok(HttpResponse::Ok().json(
+        state
+            .onboarding
+            .answer(user.0, scene_id, answer, accept)
+            .await?,
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct BackRequest {
+    /// The `scene.id` of the state the user is on.
+    pub scene_id: String,
+}
+
+/// Go back to the previous answered scene (scenes with input `none` are
+/// passed over) to change its answer: it is shown again with a new id and
+/// the earlier answer in `input.previous`; the answers from it on are
+/// withdrawn. A repeated back returns the same state (README "Going back").
+#[utoipa::path(
+    post,
+    path = "/v1/onboarding/back",
+    params(("Accept-Language" = Option<String>, Header, description = "Languages the user reads, with q-values; used when the run has no locale attribute (README \"Languages\")")),
+    request_body = BackRequest,
+    responses(
+        (status = 200, description = "The state at the scene gone back to", body = State),
+        (status = 400, description = "invalid_request", body = ErrorBody),
+        (status = 401, description = "unauthorized", body = ErrorBody),
+        (status = 404, description = "not_started", body = ErrorBody),
+        (status = 409, description = "scene_mismatch, already_completed, back_not_allowed, nothing_to_go_back_to", body = ErrorBody),
+        (status = 503, description = "storage_unavailable", body = ErrorBody),
+    )
+)]
+pub async fn back(
+    req: HttpRequest,
+    user: MobileUser,
+    state: web::Data<AppState>,
+    body: web::Json<BackRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let BackRequest { scene_id } = body.into_inner();
+    if scene_id.is_empty() || scene_id.len() > 200 {
+        return Err(ApiError::InvalidRequest(
+            "scene_id must be the id of the scene the user is on".into(),
+        ));
+    }
+    let accept = accept_language(&req);
+    Ok(HttpResponse::Ok().json(state.onboarding.back(user.0, scene_id, accept).await?))
 }

@@ -96,7 +96,9 @@ async fn conversation(
     let turn = |scene_key: &str, answer: Option<String>| -> Option<Turn> {
         let i = flow.scene_position(scene_key)?;
         let s = flow.scene(i);
-        let view = view::scene_view(&flow, i, String::new(), effective);
+        let served = crate::flow::locale::served(flow.locales(), effective, &Default::default());
+        let chain = crate::flow::locale::chain(flow.locales(), served.as_deref());
+        let view = view::scene_view(&flow, i, String::new(), effective, &chain);
         Some(Turn {
             step: s.step.clone(),
             scene: s.key.clone(),
@@ -174,7 +176,7 @@ pub async fn answer(
     let scene_id = field(&form, "scene_id").to_owned();
     state
         .onboarding
-        .answer(user.clone(), scene_id, answer)
+        .answer(user.clone(), scene_id, answer, Default::default())
         .await
         .map_err(ApiError::from)?;
     Ok(redirect(&format!("{}/preview", user_url(&user))))

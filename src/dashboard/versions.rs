@@ -115,6 +115,8 @@ struct SceneRow {
     next_step: Option<String>,
     save_as: Option<String>,
     choices: Vec<ChoiceDef>,
+    /// `back` is `no`: users cannot go back past this scene.
+    no_back: bool,
 }
 
 struct StepView {
@@ -153,6 +155,7 @@ fn step_views(compiled: &crate::flow::CompiledFlow) -> Vec<StepView> {
                         next_step: s.next_step.as_ref().map(|t| t.as_str().to_owned()),
                         save_as: s.save_as.clone(),
                         choices: flow.choices_of(&s.key).cloned().collect(),
+                        no_back: !s.back,
                     }
                 })
                 .collect(),
@@ -176,6 +179,8 @@ struct VersionPage {
     groups: Vec<(String, Vec<Problem>)>,
     svg: String,
     steps: Vec<StepView>,
+    /// The workbook's languages besides the default, with their coverage.
+    languages: Vec<crate::flow::model::Coverage>,
 }
 
 #[derive(Deserialize)]
@@ -252,6 +257,7 @@ pub async fn version(
                 loaded.version.id.clone(),
                 loaded.flow.clone(),
             )),
+            languages: loaded.flow.coverage(),
             version: loaded.version,
             done,
         },

@@ -84,6 +84,7 @@ pub fn flow_of(doc: &Value) -> Result<CompiledFlow, String> {
                 value: text(&c["value"]).unwrap_or_default(),
                 next_step: target(&c["next_step"]),
                 row: 0,
+                translations: Default::default(),
             });
         }
         scenes.push(SceneDef {
@@ -99,6 +100,8 @@ pub fn flow_of(doc: &Value) -> Result<CompiledFlow, String> {
             placeholder: text(&s["placeholder"]),
             next_step: target(&s["next_step"]),
             row: 0,
+            back: true,
+            translations: Default::default(),
         });
     }
     Ok(CompiledFlow::compile(
@@ -393,6 +396,7 @@ pub fn random_flow(rng: &mut Rng) -> FlowDef {
                         },
                         next_step: jump(rng),
                         row: 0,
+                        translations: Default::default(),
                     });
                 }
             }
@@ -412,6 +416,8 @@ pub fn random_flow(rng: &mut Rng) -> FlowDef {
                 placeholder: rng.chance(30).then(|| "例: 62.5".to_owned()),
                 next_step: jump(rng),
                 row: 0,
+                back: true,
+                translations: Default::default(),
             });
         }
     }

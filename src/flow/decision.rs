@@ -75,6 +75,8 @@ pub enum EventKind {
     Exposure,
     Answered,
     Completed,
+    /// The user went back to change an earlier answer (README "Going back").
+    WentBack,
 }
 
 impl EventKind {
@@ -84,6 +86,7 @@ impl EventKind {
             EventKind::Exposure => "exposure",
             EventKind::Answered => "answered",
             EventKind::Completed => "completed",
+            EventKind::WentBack => "went_back",
         }
     }
 }

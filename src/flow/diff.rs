@@ -82,12 +82,26 @@ fn scene_fields(s: &SceneDef) -> Vec<(String, String)> {
                 .map(|t| t.as_str().to_owned())
                 .unwrap_or_default(),
         ),
+        (
+            "back".to_owned(),
+            if s.back { "yes" } else { "no" }.to_owned(),
+        ),
     ]);
+    // Translations as their columns: `message_1::en`, `placeholder::en`.
+    for (locale, text) in &s.translations {
+        out.extend(text.messages.iter().enumerate().filter_map(|(i, m)| {
+            m.as_ref()
+                .map(|m| (format!("message_{}::{locale}", i + 1), m.clone()))
+        }));
+        if let Some(p) = &text.placeholder {
+            out.push((format!("placeholder::{locale}"), p.clone()));
+        }
+    }
     out
 }
 
 fn choice_fields(c: &ChoiceDef) -> Vec<(String, String)> {
-    vec![
+    let mut out = vec![
         ("label".to_owned(), c.label.clone()),
         ("value".to_owned(), c.value.clone()),
         (
@@ -97,7 +111,13 @@ fn choice_fields(c: &ChoiceDef) -> Vec<(String, String)> {
                 .map(|t| t.as_str().to_owned())
                 .unwrap_or_default(),
         ),
-    ]
+    ];
+    out.extend(
+        c.translations
+            .iter()
+            .map(|(locale, label)| (format!("label::{locale}"), label.clone())),
+    );
+    out
 }
 
 fn field_changes(before: &[(String, String)], after: &[(String, String)]) -> Vec<FieldChange> {
@@ -215,6 +235,8 @@ mod tests {
             max: None,
             placeholder: None,
             next_step: None,
+            back: true,
+            translations: Default::default(),
             row: 2,
         }
     }

@@ -30,6 +30,8 @@ pub struct CompiledFlow {
     choices_by_scene: Vec<Vec<usize>>,
     /// Fewest steps from each step to the end, the step itself included.
     remaining: Vec<u32>,
+    /// The languages the workbook provides besides its default.
+    locales: Vec<String>,
     /// The rows of each step that share a condition, in sheet order; the
     /// A/B group they form when they are several.
     rows: Vec<Rows>,
@@ -176,11 +178,18 @@ impl CompiledFlow {
             scenes_by_step,
             choices_by_scene,
             remaining: Vec::new(),
+            locales: Vec::new(),
             rows,
             row_of_scene,
         };
+        flow.locales = flow.def.locales();
         flow.remaining = flow.shortest_paths_to_end();
         flow
+    }
+
+    /// The languages the workbook provides besides its default, sorted.
+    pub fn locales(&self) -> &[String] {
+        &self.locales
     }
 
     /// The A/B group a scene belongs to; `None` when it is the only scene of

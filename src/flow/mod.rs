@@ -4,6 +4,7 @@
 //! Nothing in here knows about HTTP or SQL, so it can be tested alone.
 
 pub mod answer;
+pub mod back;
 pub mod bucket;
 pub mod bundle;
 pub mod conditions;
@@ -12,6 +13,7 @@ pub mod decision;
 pub mod diff;
 pub mod engine;
 pub mod key;
+pub mod locale;
 pub mod model;
 pub mod replay;
 pub mod simulate;
@@ -26,4 +28,4 @@ pub use conditions::{Attributes, Condition, catalogue};
 pub use decision::{Assignments, Decision, Event, EventKind};
 pub use engine::{CompiledFlow, Context, ExperimentId, Next, Reached, Selection};
 pub use key::Key;
-pub use model::{Bound, BoundKind, ChoiceDef, FlowDef, InputKind, SceneDef, Target};
+pub use model::{Bound, BoundKind, ChoiceDef, FlowDef, InputKind, SceneDef, SceneText, Target};

@@ -1,6 +1,8 @@
 //! The normalised content of one workbook: what validation produces, what the
 //! store persists and what the engine runs. No I/O here.
 
+use std::collections::BTreeMap;
+
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -30,8 +32,33 @@ pub struct SceneDef {
     pub max: Option<Bound>,
     pub placeholder: Option<String>,
     pub next_step: Option<Target>,
+    /// Whether a user may go back past this scene (`back` column; README
+    /// "Going back").
+    #[serde(default = "yes", skip_serializing_if = "is_yes")]
+    pub back: bool,
+    /// Text in other languages, by BCP 47 tag (README "Languages").
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub translations: BTreeMap<String, SceneText>,
     /// Row of the `scenes` sheet this scene came from (header = 1).
     pub row: u32,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_yes(b: &bool) -> bool {
+    *b
+}
+
+/// A scene's text in one language. `messages[i]` translates the default
+/// bubble `messages[i]`; `None` where the workbook gives no translation (the
+/// default is served there).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SceneText {
+    pub messages: Vec<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placeholder: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,6 +68,9 @@ pub struct ChoiceDef {
     pub label: String,
     pub value: String,
     pub next_step: Option<Target>,
+    /// The label in other languages, by BCP 47 tag.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub translations: BTreeMap<String, String>,
     /// Row of the `choices` sheet this choice came from (header = 1).
     pub row: u32,
 }
@@ -180,6 +210,23 @@ pub fn format_number(n: f64) -> String {
     }
 }
 
+/// One language's share of the workbook's text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Coverage {
+    pub locale: String,
+    pub translated: usize,
+    pub total: usize,
+}
+
+impl Coverage {
+    /// Whole percent, rounded down (100 only when complete).
+    pub fn percent(&self) -> usize {
+        (self.translated * 100)
+            .checked_div(self.total)
+            .unwrap_or(100)
+    }
+}
+
 impl FlowDef {
     pub fn step_position(&self, key: &str) -> Option<usize> {
         self.steps.iter().position(|s| s == key)
@@ -191,6 +238,55 @@ impl FlowDef {
 
     pub fn choices_of<'a>(&'a self, scene: &'a str) -> impl Iterator<Item = &'a ChoiceDef> + 'a {
         self.choices.iter().filter(move |c| c.scene == scene)
+    }
+
+    /// The languages the workbook provides besides its default, sorted.
+    pub fn locales(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .scenes
+            .iter()
+            .flat_map(|s| s.translations.keys())
+            .chain(self.choices.iter().flat_map(|c| c.translations.keys()))
+            .cloned()
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// How much of the default text each language translates: cells
+    /// translated and cells to translate (bubbles, placeholders, labels).
+    pub fn coverage(&self) -> Vec<Coverage> {
+        let total = self
+            .scenes
+            .iter()
+            .map(|s| s.messages.len() + usize::from(s.placeholder.is_some()))
+            .sum::<usize>()
+            + self.choices.len();
+        self.locales()
+            .into_iter()
+            .map(|locale| {
+                let scenes: usize = self
+                    .scenes
+                    .iter()
+                    .filter_map(|s| s.translations.get(&locale).map(|t| (s, t)))
+                    .map(|(s, t)| {
+                        t.messages.iter().flatten().count()
+                            + usize::from(s.placeholder.is_some() && t.placeholder.is_some())
+                    })
+                    .sum();
+                let choices = self
+                    .choices
+                    .iter()
+                    .filter(|c| c.translations.contains_key(&locale))
+                    .count();
+                Coverage {
+                    locale,
+                    translated: scenes + choices,
+                    total,
+                }
+            })
+            .collect()
     }
 
     /// The same flow with sheet rows forgotten: two workbooks that differ only

@@ -171,6 +171,7 @@ impl<'a> Replay<'a> {
                     answered,
                     remaining_estimate: 0,
                 },
+                locale: None,
             };
         };
         let step = self
@@ -185,11 +186,13 @@ impl<'a> Replay<'a> {
                 scene,
                 format!("{}-{}", self.run_id, self.shown),
                 &self.attributes(),
+                &[],
             )),
             progress: Progress {
                 answered,
                 remaining_estimate: self.flow.remaining_from(step),
             },
+            locale: None,
         }
     }
 

@@ -24,6 +24,8 @@ fn scene(step: &str, key: &str, condition: &str) -> SceneDef {
         max: None,
         placeholder: None,
         next_step: None,
+        back: true,
+        translations: Default::default(),
         row: 0,
     }
 }
@@ -35,6 +37,7 @@ fn choice(scene: &str, key: &str, next: Option<&str>) -> ChoiceDef {
         label: key.to_uppercase(),
         value: format!("v_{key}"),
         next_step: next.map(Target::parse),
+        translations: Default::default(),
         row: 0,
     }
 }

@@ -26,6 +26,11 @@ pub struct State {
     /// The scene to show; null once the flow is completed.
     pub scene: Option<SceneView>,
     pub progress: Progress,
+    /// The workbook language served (BCP 47 tag); null: the default
+    /// language, the workbook's unsuffixed columns.
+    #[serde(default)]
+    #[schema(example = "en-US")]
+    pub locale: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -53,6 +58,11 @@ pub struct InputView {
     #[schema(value_type = Option<Object>)]
     pub max: Option<Value>,
     pub placeholder: Option<String>,
+    /// After going back to this scene: the answer given before, as it was
+    /// sent, for the app to prefill; null otherwise.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub previous: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -77,14 +87,27 @@ pub fn bound_value(b: Option<Bound>) -> Option<Value> {
     })
 }
 
-/// The scene at index `scene`, with its messages rendered for `attributes`.
+/// The scene at index `scene` in the languages `chain` (best first, as
+/// [`super::locale::chain`] gives them; empty: the default language), with
+/// its messages rendered for `attributes`. Each text comes from the first
+/// language of the chain that has it, else from the default language.
 pub fn scene_view(
     flow: &CompiledFlow,
     scene: usize,
     id: String,
     attributes: &Attributes,
+    chain: &[&str],
 ) -> SceneView {
     let s = flow.scene(scene);
+    let texts: Vec<_> = chain
+        .iter()
+        .filter_map(|l| s.translations.get(*l))
+        .collect();
+    let translated = |i: usize| {
+        texts
+            .iter()
+            .find_map(|t| t.messages.get(i).and_then(Option::as_ref))
+    };
     SceneView {
         id,
         step: s.step.clone(),
@@ -92,8 +115,9 @@ pub fn scene_view(
         messages: s
             .messages
             .iter()
-            .map(|m| Message {
-                text: template::render(m, attributes),
+            .enumerate()
+            .map(|(i, m)| Message {
+                text: template::render(translated(i).unwrap_or(m), attributes),
             })
             .collect(),
         input: InputView {
@@ -102,12 +126,20 @@ pub fn scene_view(
                 .choices(scene)
                 .map(|c| ChoiceView {
                     key: c.key.clone(),
-                    label: c.label.clone(),
+                    label: chain
+                        .iter()
+                        .find_map(|l| c.translations.get(*l))
+                        .unwrap_or(&c.label)
+                        .clone(),
                 })
                 .collect(),
             min: bound_value(s.min),
             max: bound_value(s.max),
-            placeholder: s.placeholder.clone(),
+            placeholder: texts
+                .iter()
+                .find_map(|t| t.placeholder.clone())
+                .or_else(|| s.placeholder.clone()),
+            previous: None,
         },
     }
 }

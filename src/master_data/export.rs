@@ -22,6 +22,17 @@ pub fn to_xlsx(flow: &FlowDef) -> Result<Vec<u8>, XlsxError> {
         .to_vec();
     header.extend((1..=messages).map(|n| format!("message_{n}")));
     header.extend(["input", "save_as", "min", "max", "placeholder", "next_step"].map(String::from));
+    let back = flow.scenes.iter().any(|s| !s.back);
+    if back {
+        header.push("back".to_owned());
+    }
+    // Translated columns after the default ones, language by language.
+    let locales = flow.locales();
+    let translated_from = header.len() as u16;
+    for locale in &locales {
+        header.extend((1..=messages).map(|n| format!("message_{n}::{locale}")));
+        header.push(format!("placeholder::{locale}"));
+    }
     for (c, name) in header.iter().enumerate() {
         scenes.write_string_with_format(0, c as u16, name, &bold)?;
     }
@@ -56,15 +67,33 @@ pub fn to_xlsx(flow: &FlowDef) -> Result<Vec<u8>, XlsxError> {
         if let Some(t) = &s.next_step {
             scenes.write_string(r, c + 5, t.as_str())?;
         }
+        if back && !s.back {
+            scenes.write_string(r, c + 6, "no")?;
+        }
+        for (l, locale) in locales.iter().enumerate() {
+            let Some(text) = s.translations.get(locale) else {
+                continue;
+            };
+            let first = translated_from + (l * (messages + 1)) as u16;
+            for (m, body) in text.messages.iter().enumerate() {
+                if let Some(body) = body {
+                    scenes.write_string(r, first + m as u16, body)?;
+                }
+            }
+            if let Some(p) = &text.placeholder {
+                scenes.write_string(r, first + messages as u16, p)?;
+            }
+        }
     }
     scenes.autofit();
 
     let choices = book.add_worksheet().set_name(CHOICES)?;
-    for (c, name) in ["scene", "choice", "label", "value", "next_step"]
-        .iter()
-        .enumerate()
-    {
-        choices.write_string_with_format(0, c as u16, *name, &bold)?;
+    let mut choice_header: Vec<String> = ["scene", "choice", "label", "value", "next_step"]
+        .map(String::from)
+        .to_vec();
+    choice_header.extend(locales.iter().map(|l| format!("label::{l}")));
+    for (c, name) in choice_header.iter().enumerate() {
+        choices.write_string_with_format(0, c as u16, name, &bold)?;
     }
     for (i, ch) in flow.choices.iter().enumerate() {
         let r = i as u32 + 1;
@@ -74,6 +103,11 @@ pub fn to_xlsx(flow: &FlowDef) -> Result<Vec<u8>, XlsxError> {
         choices.write_string(r, 3, &ch.value)?;
         if let Some(t) = &ch.next_step {
             choices.write_string(r, 4, t.as_str())?;
+        }
+        for (l, locale) in locales.iter().enumerate() {
+            if let Some(label) = ch.translations.get(locale) {
+                choices.write_string(r, 5 + l as u16, label)?;
+            }
         }
     }
     choices.autofit();

@@ -28,6 +28,8 @@ pub enum Code {
     CellError,
     EmptyFlow,
     FormulaWithoutValue,
+    InvalidLanguageTag,
+    InvalidBack,
     // warnings
     UnknownColumn,
     IgnoredSheet,
@@ -35,6 +37,8 @@ pub enum Code {
     UnreachableStep,
     PossibleLoop,
     AmbiguousDisplay,
+    MissingTranslation,
+    TranslationWithoutDefault,
     // notes
     MergedCells,
 }
@@ -55,7 +59,9 @@ impl Code {
             | Code::StepSkippable
             | Code::UnreachableStep
             | Code::PossibleLoop
-            | Code::AmbiguousDisplay => Level::Warning,
+            | Code::AmbiguousDisplay
+            | Code::MissingTranslation
+            | Code::TranslationWithoutDefault => Level::Warning,
             Code::MergedCells => Level::Info,
             _ => Level::Error,
         }

@@ -296,6 +296,7 @@ fn store_run(
             attributes: serde_json::to_string(start).expect("attributes serialise"),
             answers: serde_json::to_string(&replay.answers).expect("answers serialise"),
             revision: 0,
+            previous_answer: None,
             started_at: replay.started_at(),
             updated_at: last,
             completed_at: completed.then_some(last),

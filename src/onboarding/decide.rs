@@ -6,9 +6,10 @@ use serde_json::Value;
 
 use super::load::Loaded;
 use super::save::{AssignmentWrite, RunWrite, Write};
-use super::{OnboardingError, Result, Who, effective_attributes, parse_object, render};
+use super::{OnboardingError, Result, Who, effective_attributes, parse_object, render_in};
 use crate::flow::answer::accept;
 use crate::flow::decision::AssignmentChange;
+use crate::flow::locale::Wanted;
 use crate::flow::view::State;
 use crate::flow::{
     Assignments, Attributes, CompiledFlow, Context, Decision, Event, EventKind, Next, Reached,
@@ -17,6 +18,7 @@ use crate::store::StoreError;
 use crate::store::runs::{self, AnswerRow, AssignmentRow, NewEvent, RunRow};
 
 /// A new run of `user_id` on `version`, moved to its first scene.
+#[allow(clippy::too_many_arguments)]
 pub fn start(
     flow: &CompiledFlow,
     user_id: &str,
@@ -25,6 +27,7 @@ pub fn start(
     attributes: &Attributes,
     assignments: &Assignments,
     now: chrono::NaiveDateTime,
+    accept: &Wanted,
 ) -> Result<(State, Write)> {
     let mut run = RunRow {
         id: crate::auth::random_hex(12),
@@ -43,6 +46,7 @@ pub fn start(
         started_at: now,
         updated_at: now,
         completed_at: None,
+        previous_answer: None,
     };
     let mut write = Write::default();
     let attrs = effective_attributes(&run, &who.overrides)?;
@@ -54,7 +58,7 @@ pub fn start(
         assignments,
         &mut write,
     );
-    let state = render(flow, &run, &attrs)?;
+    let state = render_in(flow, &run, &attrs, accept)?;
     write.run = Some(RunWrite::Insert(run));
     Ok((state, write))
 }
@@ -80,6 +84,7 @@ pub fn answer(
     scene_id: &str,
     answer: &Value,
     now: chrono::NaiveDateTime,
+    language: &Wanted,
 ) -> Result<Answered> {
     let (Some(run), Some(who)) = (&loaded.run, &loaded.who) else {
         return Err(OnboardingError::NotStarted);
@@ -141,7 +146,7 @@ pub fn answer(
         &mut write,
     );
     // Advancing stores no answer, so these attributes are still the run's.
-    let state = render(flow, &run, &attrs)?;
+    let state = render_in(flow, &run, &attrs, language)?;
     write.answer = Some(AnswerRow {
         run_id: run.id.clone(),
         scene_id: scene_id.to_owned(),
@@ -177,6 +182,8 @@ pub fn advance(
         today: now.date(),
     };
     let decision = flow.reach(from, &ctx, assignments);
+    // An answer offered after going back is for that scene only.
+    run.previous_answer = None;
     match &decision.reached {
         Reached::End { .. } => {
             run.status = runs::COMPLETED.to_owned();

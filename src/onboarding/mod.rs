@@ -9,6 +9,7 @@
 //! so ten identical answers sent at once advance the run exactly once and
 //! the other nine replay its state.
 
+pub mod back;
 pub mod cache;
 pub mod commit;
 pub mod decide;
@@ -23,6 +24,7 @@ use diesel::Connection;
 use serde_json::Value;
 
 use crate::flow::answer::AnswerError;
+use crate::flow::locale::{self, Wanted};
 use crate::flow::view::{self, Progress, State, Status};
 use crate::flow::{Attributes, CompiledFlow, values};
 use crate::store::runs::RunRow;
@@ -42,6 +44,12 @@ pub enum OnboardingError {
     AlreadyAnswered,
     #[error("this user's onboarding is already completed")]
     AlreadyCompleted,
+    #[error(
+        "scene '{0}' cannot be changed any more (its back column is no), so the run cannot go back past it"
+    )]
+    BackNotAllowed(String),
+    #[error("there is no earlier answered scene to go back to")]
+    NothingToGoBackTo,
     #[error("{0}")]
     InvalidAnswer(#[from] AnswerError),
     #[error(transparent)]
@@ -164,20 +172,25 @@ impl Onboarding {
     }
 
     /// Start a run, or return the user's existing one (then `attributes` are ignored).
-    pub async fn start(&self, user_id: String, attributes: Attributes) -> Result<State> {
+    pub async fn start(
+        &self,
+        user_id: String,
+        attributes: Attributes,
+        accept: Wanted,
+    ) -> Result<State> {
         let flows = self.flows.clone();
         // The boundary: attribute values are stored in their one form.
         let attributes = values::normalise_all(&attributes);
         let user = user_id.clone();
         let (state, loaded) = self
             .db
-            .run_with(move |c| retrying(|| start(c, &flows, &user, &attributes)))
+            .run_with(move |c| retrying(|| start(c, &flows, &user, &attributes, &accept)))
             .await?;
         self.runs.put(&user_id, loaded);
         Ok(state)
     }
 
-    pub async fn current(&self, user_id: String) -> Result<State> {
+    pub async fn current(&self, user_id: String, accept: Wanted) -> Result<State> {
         let flows = self.flows.clone();
         let user = user_id.clone();
         let (state, loaded) = self
@@ -188,7 +201,8 @@ impl Onboarding {
                     return Err(OnboardingError::NotStarted);
                 };
                 let flow = flows.get(c, &run.version_id)?;
-                let state = render(&flow, run, &effective_attributes(run, &who.overrides)?)?;
+                let attrs = effective_attributes(run, &who.overrides)?;
+                let state = render_in(&flow, run, &attrs, &accept)?;
                 Ok((state, loaded))
             })
             .await?;
@@ -197,11 +211,20 @@ impl Onboarding {
     }
 
     /// Load → decide → save, again on a lost race or a busy database.
-    pub async fn answer(&self, user_id: String, scene_id: String, answer: Value) -> Result<State> {
+    pub async fn answer(
+        &self,
+        user_id: String,
+        scene_id: String,
+        answer: Value,
+        accept: Wanted,
+    ) -> Result<State> {
         let started = std::time::Instant::now();
         let mut attempt = 0;
         let (state, counted) = loop {
-            match self.answer_once(&user_id, &scene_id, &answer).await {
+            match self
+                .answer_once(&user_id, &scene_id, &answer, &accept)
+                .await
+            {
                 Err(e)
                     if e.is_retryable()
                         && (attempt < MAX_ATTEMPTS || started.elapsed() < RETRY_FOR) =>
@@ -226,6 +249,7 @@ impl Onboarding {
         user_id: &str,
         scene_id: &str,
         answer: &Value,
+        accept: &Wanted,
     ) -> Result<(State, Option<(String, String)>)> {
         // A cached run: decide without reading, if its flow is compiled.
         if let Some(loaded) = self.runs.get(user_id) {
@@ -233,7 +257,8 @@ impl Onboarding {
                 .run
                 .as_ref()
                 .and_then(|r| self.flows.cached(&r.version_id));
-            let decided = flow.map(|f| decide::answer(&f, &loaded, scene_id, answer, now()));
+            let decided =
+                flow.map(|f| decide::answer(&f, &loaded, scene_id, answer, now(), accept));
             if let Some(Ok(Answered::Moved {
                 state,
                 write,
@@ -247,7 +272,7 @@ impl Onboarding {
                         // A moved run: again at once, on a fresh read.
                         match e {
                             OnboardingError::Conflict => {
-                                self.answer_fresh(user_id, scene_id, answer).await
+                                self.answer_fresh(user_id, scene_id, answer, accept).await
                             }
                             e => Err(e),
                         }
@@ -257,7 +282,7 @@ impl Onboarding {
             // Refusals and replays are decided on a fresh read only.
             self.runs.forget(user_id);
         }
-        self.answer_fresh(user_id, scene_id, answer).await
+        self.answer_fresh(user_id, scene_id, answer, accept).await
     }
 
     async fn answer_fresh(
@@ -265,12 +290,14 @@ impl Onboarding {
         user_id: &str,
         scene_id: &str,
         answer: &Value,
+        accept: &Wanted,
     ) -> Result<(State, Option<(String, String)>)> {
-        let (flows, user, scene, answer) = (
+        let (flows, user, scene, answer, accept) = (
             self.flows.clone(),
             user_id.to_owned(),
             scene_id.to_owned(),
             answer.clone(),
+            accept.clone(),
         );
         let (loaded, decided) = self
             .db
@@ -278,7 +305,7 @@ impl Onboarding {
                 let loaded = load::load(c, &user, &scene)?;
                 let run = loaded.run.as_ref().ok_or(OnboardingError::NotStarted)?;
                 let flow = flows.get(c, &run.version_id)?;
-                let decided = decide::answer(&flow, &loaded, &scene, &answer, now())?;
+                let decided = decide::answer(&flow, &loaded, &scene, &answer, now(), &accept)?;
                 Ok((loaded, decided))
             })
             .await?;
@@ -360,6 +387,7 @@ fn start(
     flows: &FlowCache,
     user_id: &str,
     attributes: &Attributes,
+    accept: &Wanted,
 ) -> Result<(State, load::Loaded)> {
     let mut loaded = load::load(c, user_id, "")?;
     let who = match loaded.who.clone() {
@@ -368,7 +396,8 @@ fn start(
     };
     if let Some(run) = &loaded.run {
         let flow = flows.get(c, &run.version_id)?;
-        let state = render(&flow, run, &effective_attributes(run, &who.overrides)?)?;
+        let attrs = effective_attributes(run, &who.overrides)?;
+        let state = render_in(&flow, run, &attrs, accept)?;
         return Ok((state, loaded));
     }
     let version = channels::get(c, who.channel)?
@@ -383,6 +412,7 @@ fn start(
         attributes,
         &loaded.assignments,
         now(),
+        accept,
     )?;
     c.transaction(|c| save::save(c, &write))?;
     loaded.who = Some(who);
@@ -392,6 +422,18 @@ fn start(
 /// The state of a run as the app sees it; `attributes` are the run's
 /// effective attributes ([`effective_attributes`]), which the caller has at hand.
 pub fn render(flow: &CompiledFlow, run: &RunRow, attributes: &Attributes) -> Result<State> {
+    render_in(flow, run, attributes, &Wanted::default())
+}
+
+/// [`render`] in the language negotiated from the attribute `locale`, else
+/// `accept` (README "Languages").
+pub fn render_in(
+    flow: &CompiledFlow,
+    run: &RunRow,
+    attributes: &Attributes,
+    accept: &Wanted,
+) -> Result<State> {
+    let served = locale::served(flow.locales(), attributes, accept);
     let answered = run.answered.max(0) as u32;
     let Some(scene_key) = &run.scene_key else {
         return Ok(State {
@@ -402,6 +444,7 @@ pub fn render(flow: &CompiledFlow, run: &RunRow, attributes: &Attributes) -> Res
                 answered,
                 remaining_estimate: 0,
             },
+            locale: served,
         });
     };
     let scene = flow.scene_position(scene_key).ok_or_else(|| {
@@ -410,18 +453,25 @@ pub fn render(flow: &CompiledFlow, run: &RunRow, attributes: &Attributes) -> Res
     let step = flow
         .step_position(&flow.scene(scene).step)
         .unwrap_or_default();
+    let mut shown = view::scene_view(
+        flow,
+        scene,
+        run.scene_id.clone().unwrap_or_default(),
+        attributes,
+        &locale::chain(flow.locales(), served.as_deref()),
+    );
+    shown.input.previous = run
+        .previous_answer
+        .as_deref()
+        .and_then(|a| serde_json::from_str(a).ok());
     Ok(State {
         status: Status::InProgress,
         version: run.version_id.clone(),
-        scene: Some(view::scene_view(
-            flow,
-            scene,
-            run.scene_id.clone().unwrap_or_default(),
-            attributes,
-        )),
+        scene: Some(shown),
         progress: Progress {
             answered,
             remaining_estimate: flow.remaining_from(step),
         },
+        locale: served,
     })
 }

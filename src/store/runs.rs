@@ -31,6 +31,9 @@ pub struct RunRow {
     pub started_at: chrono::NaiveDateTime,
     pub updated_at: chrono::NaiveDateTime,
     pub completed_at: Option<chrono::NaiveDateTime>,
+    /// The answer withdrawn by going back to the current scene, as the app
+    /// sent it (JSON); offered as `input.previous` (README "Going back").
+    pub previous_answer: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -194,6 +197,7 @@ pub fn update(conn: &mut AnyConnection, run: &RunRow, expected: i64) -> Result<b
         runs::revision.eq(run.revision),
         runs::updated_at.eq(run.updated_at),
         runs::completed_at.eq(run.completed_at),
+        runs::previous_answer.eq(&run.previous_answer),
     ))
     .execute(conn)?;
     Ok(n == 1)

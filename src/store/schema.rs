@@ -41,6 +41,18 @@ diesel::table! {
         max_bound -> Nullable<Text>,
         placeholder -> Nullable<Text>,
         next_step -> Nullable<Text>,
+        back_allowed -> Bool,
+    }
+}
+
+diesel::table! {
+    translations (version_id, scene_key, choice_key, locale, field) {
+        version_id -> Text,
+        scene_key -> Text,
+        choice_key -> Text,
+        locale -> Text,
+        field -> Text,
+        body -> Text,
     }
 }
 
@@ -123,6 +135,19 @@ diesel::table! {
         started_at -> Timestamp,
         updated_at -> Timestamp,
         completed_at -> Nullable<Timestamp>,
+        previous_answer -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    run_backs (run_id, scene_id) {
+        run_id -> Text,
+        scene_id -> Text,
+        from_step -> Text,
+        to_step -> Text,
+        to_scene -> Text,
+        response -> Text,
+        created_at -> Timestamp,
     }
 }
 
@@ -190,6 +215,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     steps,
     scenes,
     scene_messages,
+    translations,
     choices,
     channels,
     admin_tokens,
@@ -197,6 +223,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     testers,
     runs,
     run_answers,
+    run_backs,
     assignments,
     events,
     approvals,

@@ -3,9 +3,9 @@
 use diesel::prelude::*;
 use serde::Serialize;
 
-use super::schema::{choices, scene_messages, scenes, steps, versions};
+use super::schema::{choices, scene_messages, scenes, steps, translations, versions};
 use super::{AnyConnection, StoreError};
-use crate::flow::{Bound, ChoiceDef, FlowDef, InputKind, SceneDef, Target};
+use crate::flow::{Bound, ChoiceDef, FlowDef, InputKind, SceneDef, SceneText, Target};
 use crate::insert_chunks;
 use crate::master_data::report::Report;
 
@@ -59,6 +59,20 @@ struct SceneRow {
     max_bound: Option<String>,
     placeholder: Option<String>,
     next_step: Option<String>,
+    back_allowed: bool,
+}
+
+/// Text in another language: `field` is `message_N`, `placeholder` or
+/// `label` (then `choice_key` is set; blank otherwise).
+#[derive(Insertable, Queryable)]
+#[diesel(table_name = translations)]
+struct TranslationRow {
+    version_id: String,
+    scene_key: String,
+    choice_key: String,
+    locale: String,
+    field: String,
+    body: String,
 }
 
 #[derive(Insertable, Queryable)]
@@ -119,8 +133,42 @@ pub fn insert(
             max_bound: s.max.map(|b| b.to_text()),
             placeholder: s.placeholder.clone(),
             next_step: s.next_step.as_ref().map(|t| t.as_str().to_owned()),
+            back_allowed: s.back,
         })
         .collect();
+    let mut translation_rows: Vec<TranslationRow> = Vec::new();
+    for s in &flow.scenes {
+        for (locale, text) in &s.translations {
+            let row = |field: String, body: &String| TranslationRow {
+                version_id: v(),
+                scene_key: s.key.clone(),
+                choice_key: String::new(),
+                locale: locale.clone(),
+                field,
+                body: body.clone(),
+            };
+            for (i, m) in text.messages.iter().enumerate() {
+                if let Some(body) = m {
+                    translation_rows.push(row(format!("message_{}", i + 1), body));
+                }
+            }
+            if let Some(body) = &text.placeholder {
+                translation_rows.push(row("placeholder".to_owned(), body));
+            }
+        }
+    }
+    for c in &flow.choices {
+        for (locale, body) in &c.translations {
+            translation_rows.push(TranslationRow {
+                version_id: v(),
+                scene_key: c.scene.clone(),
+                choice_key: c.key.clone(),
+                locale: locale.clone(),
+                field: "label".to_owned(),
+                body: body.clone(),
+            });
+        }
+    }
     let message_rows: Vec<MessageRow> = flow
         .scenes
         .iter()
@@ -157,6 +205,7 @@ pub fn insert(
         insert_chunks!(conn, scenes::table, &scene_rows);
         insert_chunks!(conn, scene_messages::table, &message_rows);
         insert_chunks!(conn, choices::table, &choice_rows);
+        insert_chunks!(conn, translations::table, &translation_rows);
         super::audit::record(
             conn,
             audit_actor,
@@ -222,10 +271,48 @@ pub fn load_flow(conn: &mut AnyConnection, id: &str) -> Result<FlowDef, StoreErr
         .order(choices::position)
         .load(conn)?;
 
+    let translation_rows: Vec<TranslationRow> = translations::table
+        .filter(translations::version_id.eq(id))
+        .load(conn)?;
+
     let mut messages: std::collections::HashMap<String, Vec<String>> =
         std::collections::HashMap::new();
     for m in message_rows {
         messages.entry(m.scene_key).or_default().push(m.body);
+    }
+    type Texts = std::collections::BTreeMap<String, SceneText>;
+    let mut scene_texts: std::collections::HashMap<String, Texts> =
+        std::collections::HashMap::new();
+    let mut labels: std::collections::HashMap<
+        (String, String),
+        std::collections::BTreeMap<String, String>,
+    > = std::collections::HashMap::new();
+    for t in translation_rows {
+        if !t.choice_key.is_empty() {
+            labels
+                .entry((t.scene_key, t.choice_key))
+                .or_default()
+                .insert(t.locale, t.body);
+            continue;
+        }
+        let bubbles = messages.get(&t.scene_key).map_or(0, Vec::len);
+        let text = scene_texts
+            .entry(t.scene_key.clone())
+            .or_default()
+            .entry(t.locale)
+            .or_insert_with(|| SceneText {
+                messages: vec![None; bubbles],
+                placeholder: None,
+            });
+        match t
+            .field
+            .strip_prefix("message_")
+            .and_then(|n| n.parse::<usize>().ok())
+        {
+            Some(n) if (1..=bubbles).contains(&n) => text.messages[n - 1] = Some(t.body),
+            _ if t.field == "placeholder" => text.placeholder = Some(t.body),
+            _ => return Err(corrupt("translation field", &t.field)),
+        }
     }
     let bound = |b: Option<String>| -> Result<Option<Bound>, StoreError> {
         b.map(|t| Bound::from_text(&t).ok_or_else(|| corrupt("bound", &t)))
@@ -235,6 +322,8 @@ pub fn load_flow(conn: &mut AnyConnection, id: &str) -> Result<FlowDef, StoreErr
     for s in scene_rows {
         scenes_out.push(SceneDef {
             messages: messages.remove(&s.key).unwrap_or_default(),
+            translations: scene_texts.remove(&s.key).unwrap_or_default(),
+            back: s.back_allowed,
             input: InputKind::parse(&s.input_kind)
                 .ok_or_else(|| corrupt("input kind", &s.input_kind))?,
             min: bound(s.min_bound)?,
@@ -255,6 +344,9 @@ pub fn load_flow(conn: &mut AnyConnection, id: &str) -> Result<FlowDef, StoreErr
         choices: choice_rows
             .into_iter()
             .map(|c| ChoiceDef {
+                translations: labels
+                    .remove(&(c.scene_key.clone(), c.key.clone()))
+                    .unwrap_or_default(),
                 next_step: c.next_step.as_deref().map(Target::parse),
                 scene: c.scene_key,
                 key: c.key,

@@ -113,6 +113,7 @@ impl Runs {
                 started_at: at(offset),
                 updated_at: at(offset),
                 completed_at: None,
+                previous_answer: None,
             };
             runs::insert(conn, &row).unwrap();
             (run, row)

@@ -81,18 +81,21 @@ async fn an_answer_is_one_read_and_one_write_batch(backend: Backend) {
 
     // A new run: who the user is, the channel, the flow (compiled once).
     let state = onboarding
-        .start("user-count".into(), Attributes::new())
+        .start("user-count".into(), Attributes::new(), Default::default())
         .await
         .unwrap();
     log.take();
 
     // Starting again: the existing run, one read and no write.
     onboarding
-        .start("user-count".into(), Attributes::new())
+        .start("user-count".into(), Attributes::new(), Default::default())
         .await
         .unwrap();
     assert_eq!(kinds(&log), ["SELECT runs"]);
-    onboarding.current("user-count".into()).await.unwrap();
+    onboarding
+        .current("user-count".into(), Default::default())
+        .await
+        .unwrap();
     assert_eq!(kinds(&log), ["SELECT runs"]);
 
     // welcome → intro, an A/B group: bucketed now, so the assignment is stored.
@@ -100,7 +103,12 @@ async fn an_answer_is_one_read_and_one_write_batch(backend: Backend) {
     let first_id = state["scene"]["id"].as_str().unwrap().to_owned();
     let first_answer = valid_answer(&state["scene"]);
     let next = onboarding
-        .answer("user-count".into(), first_id.clone(), first_answer.clone())
+        .answer(
+            "user-count".into(),
+            first_id.clone(),
+            first_answer.clone(),
+            Default::default(),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -122,6 +130,7 @@ async fn an_answer_is_one_read_and_one_write_batch(backend: Backend) {
             "user-count".into(),
             next["scene"]["id"].as_str().unwrap().to_owned(),
             valid_answer(&next["scene"]),
+            Default::default(),
         )
         .await
         .unwrap();
@@ -138,7 +147,12 @@ async fn an_answer_is_one_read_and_one_write_batch(backend: Backend) {
     );
     // A retried answer replays what was stored: one read.
     onboarding
-        .answer("user-count".into(), first_id, first_answer)
+        .answer(
+            "user-count".into(),
+            first_id,
+            first_answer,
+            Default::default(),
+        )
         .await
         .unwrap();
     assert_eq!(kinds(&log), ["SELECT runs"]);
@@ -150,13 +164,18 @@ async fn a_cached_run_answers_without_a_read(backend: Backend) {
     let app = sample(backend).await;
     let (onboarding, log) = instance(&app, AnswerSettings::default());
     let state = onboarding
-        .start("user-cached".into(), Attributes::new())
+        .start("user-cached".into(), Attributes::new(), Default::default())
         .await
         .unwrap();
     log.take();
     let (id, answer) = scene_of(&state);
     let next = onboarding
-        .answer("user-cached".into(), id.clone(), answer.clone())
+        .answer(
+            "user-cached".into(),
+            id.clone(),
+            answer.clone(),
+            Default::default(),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -172,7 +191,12 @@ async fn a_cached_run_answers_without_a_read(backend: Backend) {
     );
     let (next_id, next_answer) = scene_of(&next);
     onboarding
-        .answer("user-cached".into(), next_id, next_answer)
+        .answer(
+            "user-cached".into(),
+            next_id,
+            next_answer,
+            Default::default(),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -187,7 +211,7 @@ async fn a_cached_run_answers_without_a_read(backend: Backend) {
     );
     // A replay is never decided from memory: one fresh read.
     let again = onboarding
-        .answer("user-cached".into(), id, answer)
+        .answer("user-cached".into(), id, answer, Default::default())
         .await
         .unwrap();
     assert_eq!(again, next);
@@ -201,15 +225,20 @@ async fn two_instances_racing_one_user_advance_it_once(backend: Backend) {
     let (a, _) = instance(&app, AnswerSettings::default());
     let (b, _) = instance(&app, AnswerSettings::default());
     let state = a
-        .start("user-race".into(), Attributes::new())
+        .start("user-race".into(), Attributes::new(), Default::default())
         .await
         .unwrap();
     // Both instances now keep the run at the same revision.
-    b.current("user-race".into()).await.unwrap();
+    b.current("user-race".into(), Default::default())
+        .await
+        .unwrap();
     let (id, answer) = scene_of(&state);
     let answers = (0..10).map(|i| {
         let (one, id, answer) = (if i % 2 == 0 { &a } else { &b }, id.clone(), answer.clone());
-        async move { one.answer("user-race".into(), id, answer).await }
+        async move {
+            one.answer("user-race".into(), id, answer, Default::default())
+                .await
+        }
     });
     let results = futures_util::future::join_all(answers).await;
     let first = results[0].as_ref().unwrap();
@@ -227,16 +256,26 @@ async fn two_instances_racing_one_user_advance_it_once(backend: Backend) {
     // new scene once it learns of it, and nothing is lost or doubled.
     let (next_id, next_answer) = scene_of(first);
     let moved = b
-        .answer("user-race".into(), next_id.clone(), next_answer.clone())
+        .answer(
+            "user-race".into(),
+            next_id.clone(),
+            next_answer.clone(),
+            Default::default(),
+        )
         .await
         .unwrap();
     let replayed = a
-        .answer("user-race".into(), next_id, next_answer)
+        .answer("user-race".into(), next_id, next_answer, Default::default())
         .await
         .unwrap();
     assert_eq!(moved, replayed);
     assert_eq!(app.count("run_answers").await, 2);
-    assert_eq!(a.current("user-race".into()).await.unwrap(), moved);
+    assert_eq!(
+        a.current("user-race".into(), Default::default())
+            .await
+            .unwrap(),
+        moved
+    );
 }
 
 /// QA on one instance (a tester added) reaches a run another instance
@@ -245,13 +284,19 @@ async fn a_qa_change_on_another_instance_is_seen(backend: Backend) {
     let app = sample(backend).await;
     let (a, _) = instance(&app, AnswerSettings::default());
     let (b, _) = instance(&app, AnswerSettings::default());
-    let state = a.start("user-qa".into(), Attributes::new()).await.unwrap();
+    let state = a
+        .start("user-qa".into(), Attributes::new(), Default::default())
+        .await
+        .unwrap();
     b.add_tester("user-qa".into(), "quinn".into())
         .await
         .unwrap();
     // The production run is no longer the user's: a must not write it.
     let (id, answer) = scene_of(&state);
-    let err = a.answer("user-qa".into(), id, answer).await.unwrap_err();
+    let err = a
+        .answer("user-qa".into(), id, answer, Default::default())
+        .await
+        .unwrap_err();
     assert!(matches!(err, OnboardingError::NotStarted), "{err}");
     assert_eq!(app.count("run_answers").await, 0);
 }
@@ -263,10 +308,13 @@ async fn one_bad_write_does_not_fail_its_group(backend: Backend) {
     let (service, _) = instance(&app, PLAIN);
     let mut writes = Vec::new();
     for user in ["user-good", "user-bad"] {
-        let state = service.start(user.into(), Attributes::new()).await.unwrap();
+        let state = service
+            .start(user.into(), Attributes::new(), Default::default())
+            .await
+            .unwrap();
         let (id, answer) = scene_of(&state);
         service
-            .answer(user.into(), id.clone(), answer)
+            .answer(user.into(), id.clone(), answer, Default::default())
             .await
             .unwrap();
         let db = Db::new(&app.settings.database_url, 1).unwrap();

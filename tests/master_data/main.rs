@@ -6,5 +6,6 @@ mod support;
 mod codes;
 mod formats;
 mod hostile;
+mod languages;
 mod migrations;
 mod real;

@@ -43,6 +43,7 @@ fn reports_and_served_content_of_every_fixture() {
         "real/excel_jp.xlsx",
         "real/google_sheets.xlsx",
         "real/script_formulas.xlsx",
+        "real/excel_translated.xlsx",
         "real/libreoffice_jp.xlsx",
         "real/libreoffice_jp.ods",
         "real/libreoffice_jp.xls",

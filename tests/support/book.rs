@@ -94,6 +94,100 @@ pub fn valid() -> Book {
         .sheet("choices", choices)
 }
 
+/// The valid flow's shape with a complete `en` translation besides the
+/// default (Japanese); `goal_question` has `back` = `no`.
+pub fn translated() -> Book {
+    Book::new()
+        .sheet(
+            "scenes",
+            vec![
+                vec![
+                    "step",
+                    "scene",
+                    "message_1",
+                    "message_1::en",
+                    "message_2",
+                    "message_2::en",
+                    "input",
+                    "save_as",
+                    "placeholder",
+                    "placeholder::en",
+                    "next_step",
+                    "back",
+                ],
+                vec![
+                    "welcome",
+                    "welcome",
+                    "ようこそ!",
+                    "Welcome!",
+                    "はじめましょう",
+                    "Let's start",
+                    "none",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                ],
+                vec![
+                    "name",
+                    "name_ask",
+                    "お名前は?",
+                    "Your name?",
+                    "",
+                    "",
+                    "text",
+                    "nickname",
+                    "ニックネーム",
+                    "Nickname",
+                    "",
+                    "",
+                ],
+                vec![
+                    "goal",
+                    "goal_question",
+                    "{{nickname|ゲスト}}さん、目標は?",
+                    "{{nickname|guest}}, your goal?",
+                    "",
+                    "",
+                    "choice",
+                    "goal",
+                    "",
+                    "",
+                    "",
+                    "no",
+                ],
+                vec![
+                    "done",
+                    "done",
+                    "ありがとう!",
+                    "Thanks!",
+                    "",
+                    "",
+                    "none",
+                    "",
+                    "",
+                    "",
+                    "END",
+                    "yes",
+                ],
+            ],
+        )
+        .sheet(
+            "choices",
+            vec![
+                vec!["scene", "choice", "label", "label::en"],
+                vec!["goal_question", "lose_weight", "やせたい", "Lose weight"],
+                vec![
+                    "goal_question",
+                    "sleep_better",
+                    "よく眠りたい",
+                    "Sleep better",
+                ],
+            ],
+        )
+}
+
 impl Book {
     pub fn new() -> Book {
         Book { sheets: Vec::new() }

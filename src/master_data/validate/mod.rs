@@ -12,6 +12,7 @@ type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState
 type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
 mod rows;
+mod translations;
 
 use super::keys::nearest;
 use super::read::{RawWorkbook, Sheet};
@@ -48,6 +49,7 @@ pub const SCENE_COLUMNS: &[ColumnSpec] = &[
     col("max", false),
     col("placeholder", false),
     col("next_step", false),
+    col("back", false),
 ];
 
 pub const CHOICE_COLUMNS: &[ColumnSpec] = &[
@@ -161,6 +163,13 @@ pub fn validate_workbook(raw: &RawWorkbook) -> Validated {
         }
     }
     cross_check(&scene_rows, &choice_rows, scenes_sheet.is_some(), &mut p);
+    translations::check(
+        &scene_rows,
+        &choice_rows,
+        scene_columns.as_ref(),
+        choice_columns.as_ref(),
+        &mut p,
+    );
     let flow = (!p.has_errors()).then(|| build_flow(scene_rows, choice_rows));
     Validated {
         report: Report::from_problems(p.0),
@@ -368,7 +377,12 @@ fn cross_check(
             KNOWN_START_ATTRIBUTES.contains(&v)
                 || first_saved.get(v).is_some_and(|&saved| saved < pos)
         };
-        for (at, text) in &row.messages {
+        let translated = row
+            .translations
+            .iter()
+            .filter(|t| t.base.starts_with("message_"))
+            .map(|t| (&t.at, &t.text));
+        for (at, text) in row.messages.iter().map(|(at, t)| (at, t)).chain(translated) {
             match template::variables(text) {
                 Err(e) => p.at(
                     *at,
@@ -496,6 +510,7 @@ fn build_flow(scene_rows: Vec<SceneRow<'_>>, choice_rows: Vec<ChoiceRow<'_>>) ->
         scenes: scene_rows
             .into_iter()
             .map(|r| SceneDef {
+                translations: translations::scene_texts(&r),
                 key: r.key.expect(CHECKED).1,
                 step: r.step.expect(CHECKED),
                 condition: r.condition.expect(CHECKED),
@@ -507,6 +522,7 @@ fn build_flow(scene_rows: Vec<SceneRow<'_>>, choice_rows: Vec<ChoiceRow<'_>>) ->
                 max: r.max,
                 placeholder: r.placeholder,
                 next_step: r.next.map(|n| Target::parse(&n.raw)),
+                back: r.back,
                 row: r.row,
             })
             .collect(),
@@ -520,6 +536,12 @@ fn build_flow(scene_rows: Vec<SceneRow<'_>>, choice_rows: Vec<ChoiceRow<'_>>) ->
                     key,
                     label: r.label.expect(CHECKED),
                     next_step: r.next.map(|n| Target::parse(&n.raw)),
+                    translations: r
+                        .translations
+                        .iter()
+                        .filter(|t| t.base == "label")
+                        .map(|t| (t.locale.to_owned(), t.text.clone()))
+                        .collect(),
                     row: r.row,
                 }
             })

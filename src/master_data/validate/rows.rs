@@ -82,6 +82,65 @@ pub(super) struct Columns {
     pub(super) by_name: Vec<(String, u32)>,
     /// `(N, column index, name)` of each `message_N`, by N.
     pub(super) messages: Vec<(u32, u32, String)>,
+    /// `COLUMN::TAG` columns, in sheet order.
+    pub(super) translations: Vec<TranslationColumn>,
+}
+
+/// A locale variant of a text column: `message_1::en`, `label::en-US`.
+pub(super) struct TranslationColumn {
+    /// The column it translates: `message_1`, `placeholder`, `label`.
+    pub(super) base: String,
+    /// The BCP 47 tag in canonical case.
+    pub(super) locale: String,
+    pub(super) index: u32,
+    /// `base::locale`, as reports name the column.
+    pub(super) name: String,
+}
+
+/// The text columns that may have locale variants.
+fn translatable(name: &str, specs: &[ColumnSpec], with_messages: bool) -> bool {
+    (with_messages && message_number(name).is_some())
+        || (matches!(name, "placeholder" | "label") && specs.iter().any(|s| s.name == name))
+}
+
+/// Read a `COLUMN::TAG` header; `None` (reported) when the tag is refused.
+fn translation_column(
+    raw: &str,
+    index: u32,
+    label: &str,
+    specs: &[ColumnSpec],
+    with_messages: bool,
+    p: &mut Problems,
+) -> Option<Result<TranslationColumn, ()>> {
+    let (base, tag) = raw.trim().split_once("::")?;
+    let base = base.trim().to_lowercase();
+    if !translatable(&base, specs, with_messages) {
+        return Some(Err(()));
+    }
+    let cell_ref = format!("{label}!{}1", column_letter(index));
+    match crate::flow::locale::parse_tag(tag) {
+        Ok(locale) => Some(Ok(TranslationColumn {
+            name: format!("{base}::{locale}"),
+            base,
+            locale,
+            index,
+        })),
+        Err(e) => {
+            let suggestion = crate::flow::locale::suggest_tag(tag).map(|t| format!("{base}::{t}"));
+            p.push(
+                Code::InvalidLanguageTag,
+                label,
+                1,
+                Some((raw, index)),
+                format!(
+                    "{cell_ref}: {e}. Name a translated column COLUMN::TAG with a BCP 47 language tag, such as {base}::en or {base}::pt-BR{}.",
+                    suggestion.as_ref().map(|s| format!(" (did you mean {s}?)")).unwrap_or_default()
+                ),
+                suggestion,
+            );
+            None
+        }
+    }
 }
 
 impl Columns {
@@ -108,6 +167,7 @@ pub(super) fn read_header(
 ) -> Columns {
     let mut by_name: Vec<(String, u32)> = Vec::new();
     let mut messages = Vec::new();
+    let mut translations: Vec<TranslationColumn> = Vec::new();
     let known: Vec<&str> = specs.iter().map(|s| s.name).collect();
     let header = sheet.rows.first().map(Vec::as_slice).unwrap_or(&[]);
     for (i, cell) in header.iter().enumerate() {
@@ -115,6 +175,32 @@ pub(super) fn read_header(
         let Some(raw) = display_text(cell) else {
             continue;
         };
+        match translation_column(&raw, i, label, specs, with_messages, p) {
+            Some(Ok(column)) => {
+                if let Some(first) = translations.iter().find(|t| t.name == column.name) {
+                    p.push(
+                        Code::DuplicateColumn,
+                        label,
+                        1,
+                        Some((&column.name, i)),
+                        format!(
+                            "{label}!{}1: the column '{}' appears twice (first in column {}). Delete or rename one of them.",
+                            column_letter(i),
+                            column.name,
+                            column_letter(first.index)
+                        ),
+                        None,
+                    );
+                } else {
+                    translations.push(column);
+                }
+                continue;
+            }
+            // A refused tag is reported; the column is ignored.
+            None if raw.contains("::") => continue,
+            // `input::en` and the like fall through to unknown_column.
+            _ => {}
+        }
         let name = raw.trim().to_lowercase();
         let is_message = with_messages && message_number(&name).is_some();
         if !is_message && !known.contains(&name.as_str()) {
@@ -169,7 +255,11 @@ pub(super) fn read_header(
         // A missing column has no letter.
         p.0.last_mut().expect("just pushed").column_letter = None;
     }
-    Columns { by_name, messages }
+    Columns {
+        by_name,
+        messages,
+        translations,
+    }
 }
 
 /// A cell as text, the way the spreadsheet shows it; `None` when blank.
@@ -379,6 +469,60 @@ pub(super) struct SceneRow<'a> {
     pub(super) max: Option<Bound>,
     pub(super) placeholder: Option<String>,
     pub(super) next: Option<NextRef<'a>>,
+    pub(super) back: bool,
+    pub(super) translations: Vec<Translated<'a>>,
+}
+
+/// A non-blank cell of a `COLUMN::TAG` column.
+pub(super) struct Translated<'a> {
+    pub(super) at: At<'a>,
+    pub(super) base: &'a str,
+    pub(super) locale: &'a str,
+    pub(super) text: String,
+}
+
+pub(super) fn read_translations<'a>(r: &RowReader<'a>, p: &mut Problems) -> Vec<Translated<'a>> {
+    let mut out = Vec::new();
+    for t in &r.columns.translations {
+        let at = r.at(&t.name, t.index);
+        let cell = r.sheet.cell(r.index, t.index);
+        if r.unusable(at, cell, p) {
+            continue;
+        }
+        if let Some(text) = r.shown(at, cell, p) {
+            out.push(Translated {
+                at,
+                base: &t.base,
+                locale: &t.locale,
+                text: text.trim().to_owned(),
+            });
+        }
+    }
+    out
+}
+
+fn read_back(r: &RowReader<'_>, p: &mut Problems) -> bool {
+    let Some((at, raw)) = r.text("back", false, p) else {
+        return true;
+    };
+    match raw.trim().to_lowercase().as_str() {
+        "yes" => true,
+        "no" => false,
+        other => {
+            let suggestion = match other {
+                "true" | "y" | "1" | "ok" => Some("yes"),
+                "false" | "n" | "0" => Some("no"),
+                _ => None,
+            };
+            p.at(
+                at,
+                Code::InvalidBack,
+                format!("'{raw}' is not yes or no. Write no where users must not go back past this scene (after a purchase or a consent), yes or leave it blank otherwise."),
+                suggestion.map(str::to_owned),
+            );
+            true
+        }
+    }
 }
 
 pub(super) struct ChoiceRow<'a> {
@@ -388,6 +532,7 @@ pub(super) struct ChoiceRow<'a> {
     pub(super) label: Option<String>,
     pub(super) value: Option<String>,
     pub(super) next: Option<NextRef<'a>>,
+    pub(super) translations: Vec<Translated<'a>>,
 }
 
 pub(super) fn read_next<'a>(r: &RowReader<'a>, p: &mut Problems) -> Option<NextRef<'a>> {
@@ -608,6 +753,8 @@ pub(super) fn read_scene_row<'a>(r: &RowReader<'a>, p: &mut Problems) -> SceneRo
             .text("placeholder", false, p)
             .map(|(_, t)| t.trim().to_owned()),
         next: read_next(r, p),
+        back: read_back(r, p),
+        translations: read_translations(r, p),
     }
 }
 
@@ -619,6 +766,7 @@ pub(super) fn read_choice_row<'a>(r: &RowReader<'a>, p: &mut Problems) -> Choice
         label: r.text("label", true, p).map(|(_, t)| t.trim().to_owned()),
         value: r.text("value", false, p).map(|(_, t)| t.trim().to_owned()),
         next: read_next(r, p),
+        translations: read_translations(r, p),
     }
 }
 
