@@ -39,11 +39,13 @@ export interface SignedBundle {
 
 export interface SceneView {
   id: string; step: string; key: string; messages: { text: string }[];
-  input: { kind: InputKind; choices: { key: string; label: string }[]; min: Json; max: Json; placeholder: string | null };
+  input: { kind: InputKind; choices: { key: string; label: string }[]; min: Json; max: Json; placeholder: string | null; previous: Json };
 }
 export interface State {
   status: 'in_progress' | 'completed'; version: string; scene: SceneView | null;
   progress: { answered: number; remaining_estimate: number };
+  /** BCP 47 tag of the language served; null: the default columns. */
+  locale: string | null;
 }
 export interface SyncRequest {
   sync_id: string; version: string; started_at: string; attributes: Record<string, Json>;

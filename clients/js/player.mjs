@@ -362,7 +362,9 @@ export class Player {
   get state() {
     const { version } = this.bundle;
     const s = this.scene;
-    if (!s) return { status: 'completed', version, scene: null, progress: { answered: this.answered, remaining_estimate: 0 } };
+    // locale: bundles carry the default language only (null: the default
+    // columns); input.previous: offline play has no going back.
+    if (!s) return { status: 'completed', version, scene: null, progress: { answered: this.answered, remaining_estimate: 0 }, locale: null };
     const attrs = this.attributes();
     const step = this.steps.indexOf(s.step);
     return {
@@ -379,9 +381,11 @@ export class Player {
           min: s.min,
           max: s.max,
           placeholder: s.placeholder,
+          previous: null,
         },
       },
       progress: { answered: this.answered, remaining_estimate: this.bundle.steps[step].remaining_estimate },
+      locale: null,
     };
   }
 
