@@ -127,12 +127,16 @@ async fn counts_read_as_words_and_empty_variants_show_no_data(backend: Backend) 
     add_user(&app, "ada", Role::Admin).await;
     let (cookie, _) = sign_in(&app, "ada").await;
 
-    let funnel = page(
-        &app,
-        &cookie,
-        &format!("/admin/versions/{}/funnel", sample_id()),
-    )
-    .await;
+    // The figures come from the aggregator: wait until it has folded the log.
+    let path = format!("/admin/versions/{}/funnel", sample_id());
+    let mut funnel = page(&app, &cookie, &path).await;
+    for _ in 0..200 {
+        if !funnel.contains("not counted yet") && !funnel.contains("has not run yet") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        funnel = page(&app, &cookie, &path).await;
+    }
     assert!(funnel.contains("1 user started, 0 completed"), "{funnel}");
 
     let experiments = page(&app, &cookie, "/admin/experiments").await;
