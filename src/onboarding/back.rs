@@ -61,7 +61,20 @@ fn go_back(
     };
     let flow = flows.get(c, &run.version_id)?;
     let now = crate::store::now();
-    match decide(&flow, &loaded, earlier, &answers, scene_id, now, accept)? {
+    let decided = match decide(&flow, &loaded, earlier, &answers, scene_id, now, accept) {
+        Err(e @ (OnboardingError::NothingToGoBackTo | OnboardingError::BackNotAllowed(_))) => {
+            // The reads above are separate statements: a concurrent back may
+            // have moved the run between them. Refuse only a run that stayed
+            // put; otherwise read again (the repeat then replays).
+            let still = runs::find(c, &run.user_id, &run.channel)?;
+            if still.map(|r| r.revision) != Some(run.revision) {
+                return Err(OnboardingError::Conflict);
+            }
+            return Err(e);
+        }
+        other => other?,
+    };
+    match decided {
         Backed::Replay(state) => Ok(state),
         Backed::Moved {
             state,
