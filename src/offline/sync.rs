@@ -180,27 +180,10 @@ fn sync_once(
         (completed, replay.answered as i32) > (o.status == runs::COMPLETED, o.answered)
     });
     let (outcome, body_state, replaced) = if offline_wins {
-        if let Some(o) = &online {
-            offline::delete_run(c, &o.id)?;
-            // The online run ends here as a QA reset ends one, so the funnel's
-            // "left" stops counting it (README "Analytics at scale").
-            runs::record_events(
-                c,
-                &[runs::NewEvent {
-                    kind: crate::store::analytics::RUN_RESET,
-                    occurred_at: crate::store::now(),
-                    user_id: o.user_id.clone(),
-                    run_id: o.id.clone(),
-                    version_id: o.version_id.clone(),
-                    channel: o.channel.clone(),
-                    step_key: o.step_key.clone(),
-                    scene_key: o.scene_key.clone(),
-                    experiment_id: None,
-                    variation_id: None,
-                }],
-            )?;
+        let replaced = online.as_ref().map(|o| o.id.clone());
+        if let Some(o) = online {
+            runs::end(c, o)?;
         }
-        let replaced = online.map(|o| o.id);
         store_run(
             c,
             &flow.version,

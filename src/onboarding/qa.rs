@@ -15,8 +15,7 @@ use super::{
 use crate::flow::simulate::{self, Simulation};
 use crate::flow::view::State;
 use crate::flow::{Attributes, Next};
-use crate::store::analytics::RUN_RESET;
-use crate::store::runs::{self, AssignmentRow, NewEvent};
+use crate::store::runs::{self, AssignmentRow};
 use crate::store::{AnyConnection, channels, testers};
 
 /// Everything QA needs to see about one tester: the body of
@@ -381,24 +380,7 @@ impl Onboarding {
                     let Who { channel, .. } = require_tester(c, &user_id)?;
                     let forgotten = match runs::find(c, &user_id, channel)? {
                         Some(run) => {
-                            testers::delete_run(c, &run.id)?;
-                            // The funnel's "left" folds this from the log
-                            // (README "Analytics at scale").
-                            runs::record_events(
-                                c,
-                                &[NewEvent {
-                                    kind: RUN_RESET,
-                                    occurred_at: crate::store::now(),
-                                    user_id: run.user_id,
-                                    run_id: run.id,
-                                    version_id: run.version_id,
-                                    channel: run.channel,
-                                    step_key: run.step_key,
-                                    scene_key: run.scene_key,
-                                    experiment_id: None,
-                                    variation_id: None,
-                                }],
-                            )?;
+                            runs::end(c, run)?;
                             true
                         }
                         None => false,

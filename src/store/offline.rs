@@ -4,7 +4,7 @@
 use diesel::prelude::*;
 
 use super::runs::AssignmentRow;
-use super::schema::{assignments, events, offline_syncs, runs};
+use super::schema::{assignments, events, offline_syncs};
 use super::{AnyConnection, StoreError};
 use crate::insert_chunks;
 
@@ -57,12 +57,6 @@ pub fn insert_sync(conn: &mut AnyConnection, row: &SyncRow) -> Result<(), StoreE
     diesel::insert_into(offline_syncs::table)
         .values(row)
         .execute(conn)?;
-    Ok(())
-}
-
-/// Remove a run (its answers go with it; its events stay: they happened).
-pub fn delete_run(conn: &mut AnyConnection, run_id: &str) -> Result<(), StoreError> {
-    diesel::delete(runs::table.find(run_id)).execute(conn)?;
     Ok(())
 }
 

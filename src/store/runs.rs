@@ -296,3 +296,26 @@ pub fn record_events(conn: &mut AnyConnection, rows: &[NewEvent]) -> Result<(), 
     insert_chunks!(conn, events::table, rows);
     Ok(())
 }
+
+/// End `run` without completing it (a QA reset, or an offline run synced in
+/// its place): the run and its answers go, the log keeps a `run_reset` event
+/// at the run's step so the funnel's "left" stops counting it (README
+/// "Analytics at scale").
+pub fn end(conn: &mut AnyConnection, run: RunRow) -> Result<(), StoreError> {
+    super::testers::delete_run(conn, &run.id)?;
+    record_events(
+        conn,
+        &[NewEvent {
+            kind: super::analytics::RUN_RESET,
+            occurred_at: super::now(),
+            user_id: run.user_id,
+            run_id: run.id,
+            version_id: run.version_id,
+            channel: run.channel,
+            step_key: run.step_key,
+            scene_key: run.scene_key,
+            experiment_id: None,
+            variation_id: None,
+        }],
+    )
+}
