@@ -238,6 +238,10 @@ impl Fold {
                     ));
                 }
             }
+            (super::WENT_BACK, Some(step), _, _) => {
+                // Counted at the step gone back to: who came back to change it.
+                self.touch(key(kind, step, ""), user, *at);
+            }
             ("completed", ..) => {
                 self.touch(key("completed", "", ""), user, *at);
                 let links = self.links.entry(run.clone()).or_default();

@@ -34,6 +34,9 @@ pub struct StepFunnel {
     pub left: i64,
     /// Median seconds from first seeing the step to answering it.
     pub median_seconds: Option<f64>,
+    /// Users who went back to this step to change their answer (README
+    /// "Going back"): a friction signal.
+    pub came_back: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -45,6 +48,12 @@ pub struct Funnel {
     pub completion_rate: f64,
     pub steps: Vec<StepFunnel>,
 }
+
+/// The event of going back: counted per step it went back *to*.
+pub const WENT_BACK: &str = "went_back";
+
+/// The events counted per step, in distinct users: shown, answered, went back to.
+pub const STEP_KINDS: [&str; 3] = ["scene_shown", "answered", WENT_BACK];
 
 /// Time to answer per step, as `(step, bucket, users)` of [`sketch`].
 pub type StepHistogram = [(String, i32, i64)];
@@ -94,6 +103,7 @@ pub fn build_funnel(
                     .find(|(s, _)| s.as_deref() == Some(step))
                     .map_or(0, |r| r.1),
                 median_seconds: median(step),
+                came_back: count(step, WENT_BACK),
             })
             .collect(),
     }
@@ -155,7 +165,7 @@ pub fn funnel_of(
     };
     let users: Vec<(Option<String>, String, i64)> = counts
         .iter()
-        .filter(|r| r.channel == channel && (r.kind == "scene_shown" || r.kind == "answered"))
+        .filter(|r| r.channel == channel && STEP_KINDS.contains(&r.kind.as_str()))
         .map(|r| (Some(r.step_key.clone()), r.kind.clone(), r.users))
         .collect();
     Ok(build_funnel(
@@ -383,6 +393,7 @@ mod tests {
             (Some("welcome".into()), "answered".into(), 8),
             (Some("goal".into()), "scene_shown".into(), 8),
             (Some("goal".into()), "answered".into(), 5),
+            (Some("welcome".into()), "went_back".into(), 3),
         ];
         let waiting = vec![(Some("welcome".into()), 2), (Some("goal".into()), 3)];
         let times = oracle::histogram(&[
@@ -401,10 +412,12 @@ mod tests {
                 reached: 10,
                 answered: 8,
                 left: 2,
-                median_seconds: None
+                median_seconds: None,
+                came_back: 3,
             }
         );
         assert_eq!(f.steps[1].left, 3);
+        assert_eq!(f.steps[1].came_back, 0);
         // The sketch reads the median of 4 s and 10 s within 1 %.
         let median = f.steps[1].median_seconds.unwrap();
         assert!((median - 7.0).abs() < 0.07, "{median}");

@@ -10,7 +10,7 @@ use super::{AnyConnection, StoreError};
 
 diesel::alias!(events as completions: Completions);
 
-/// Distinct users per step and kind (`scene_shown`, `answered`).
+/// Distinct users per step and kind (`scene_shown`, `answered`, `went_back`).
 pub fn users_by_step(
     conn: &mut AnyConnection,
     version: &str,
@@ -19,7 +19,7 @@ pub fn users_by_step(
     Ok(events::table
         .filter(events::version_id.eq(version))
         .filter(events::channel.eq(channel))
-        .filter(events::kind.eq_any(["scene_shown", "answered"]))
+        .filter(events::kind.eq_any(crate::analytics::STEP_KINDS))
         .group_by((events::step_key, events::kind))
         .select((
             events::step_key,

@@ -1,6 +1,7 @@
 //! The aggregates equal a full recomputation from the event log, however
 //! the log is cut into batches: random logs with QA resets (a `run_reset`
-//! event, then a new run), jumps, loops and revisits, abandoned runs,
+//! event, then a new run), jumps, loops and revisits, going back (`went_back`,
+//! the funnel's "came back"), abandoned runs,
 //! several versions and channels, exposures to both variants (a weight
 //! change), and times out of order. The `runs` table is kept as the service
 //! keeps it, so the funnel's "left" (from the aggregates) is checked against
@@ -22,12 +23,14 @@ use crate::support::{Backend, TestDb};
 /// Version ids (12 hex digits: runs reference real versions).
 const VERSIONS: [&str; 2] = ["00000000000a", "00000000000b"];
 const CHANNELS: [&str; 2] = ["staging", "production"];
-const KINDS: [&str; 5] = [
+/// `went_back` is counted at its step, the one gone back to ("came back").
+const KINDS: [&str; 6] = [
     "scene_shown",
     "answered",
     "exposure",
     "completed",
     RUN_RESET,
+    "went_back",
 ];
 
 fn steps() -> Vec<String> {
