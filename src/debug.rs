@@ -2,8 +2,6 @@
 //! of role `qa` or `admin`, only ever touches registered testers, and writes
 //! every call to the audit log. Absent (404) when `SCENEFLOW_DEBUG=false`.
 
-use std::collections::BTreeMap;
-
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -12,6 +10,7 @@ use crate::admin::auth::Admin;
 use crate::api::onboarding::check_attributes;
 use crate::auth::Role;
 use crate::error::ApiError;
+use crate::flow::simulate::Script;
 use crate::startup::AppState;
 use crate::store::audit;
 
@@ -165,9 +164,10 @@ struct SimulateRequest {
     user_id: String,
     #[serde(default)]
     attributes: Map<String, Value>,
-    /// Answers by step key.
+    /// Answers by step key, or an ordered script that may go back (README
+    /// "QA tools").
     #[serde(default)]
-    answers: BTreeMap<String, Value>,
+    answers: Value,
 }
 
 fn simulated_user() -> String {
@@ -182,13 +182,14 @@ async fn simulate(
     let actor = qa(&admin)?;
     let req = body.into_inner();
     check_attributes(&req.attributes)?;
+    let script = Script::from_json(req.answers).map_err(ApiError::InvalidRequest)?;
     let result = state
         .onboarding
         .simulate(
             req.version,
             req.user_id.clone(),
             req.attributes.into_iter().collect(),
-            req.answers,
+            script,
         )
         .await?;
     record(

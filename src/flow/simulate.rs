@@ -1,5 +1,6 @@
 //! "Preview as": the path a user with given attributes and answers would
-//! take, scene by scene, with why each scene was chosen. Pure: the caller
+//! take, scene by scene, with why each scene was chosen; the answer script
+//! may go back and answer again (README "QA tools"). Pure: the caller
 //! supplies stored assignments, nothing is written.
 
 use std::collections::BTreeMap;
@@ -9,6 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::answer::accept;
+use super::back::{BackError, Given, plan};
 use super::decision::Assignments;
 use super::engine::{Assignment, CompiledFlow, Context, Next, Reached};
 use super::{Attributes, model::InputKind};
@@ -26,6 +28,8 @@ pub struct Step {
     pub skipped: Vec<String>,
     /// The answer used, when the path went on.
     pub answer: Option<Value>,
+    /// The script went back from this scene (to the previous answered one).
+    pub went_back: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -38,6 +42,82 @@ pub enum Outcome {
     InvalidAnswer,
     /// The path went on longer than any real run would (a loop).
     TooLong,
+    /// The script goes back past a scene whose `back` is `no`.
+    BackNotAllowed,
+    /// The script goes back before any scene with an input was answered.
+    NothingToGoBackTo,
+}
+
+/// What a simulation answers (README "QA tools").
+#[derive(Debug, Clone, PartialEq)]
+pub enum Script {
+    /// `{"step": answer}`: each step's answer, whenever the path reaches it.
+    ByStep(BTreeMap<String, Value>),
+    /// `[{"step": "goal", "answer": "lose_weight"}, {"back": true}, …]`: what
+    /// the phone does, in order. A back goes back from the scene the path is
+    /// at; scenes without input the script does not name go on by themselves.
+    InOrder(Vec<Action>),
+}
+
+/// One move of an ordered answer script.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Answer {
+        step: String,
+        answer: Value,
+    },
+    /// `POST /v1/onboarding/back` from the scene the path is at.
+    Back,
+}
+
+impl Script {
+    /// Read a script from its JSON: an object by step, or an array of
+    /// `{"step", "answer"}` and `{"back": true}`; the error names the item.
+    pub fn from_json(value: Value) -> Result<Script, String> {
+        let items = match value {
+            Value::Null => return Ok(Script::ByStep(BTreeMap::new())),
+            Value::Object(map) => return Ok(Script::ByStep(map.into_iter().collect())),
+            Value::Array(items) => items,
+            _ => return Err("answers is an object by step or an array of script steps".into()),
+        };
+        let action = |(i, item): (usize, Value)| {
+            let wrong = || {
+                format!(
+                    "answers[{i}] is neither {{\"step\": KEY, \"answer\": VALUE}} nor {{\"back\": true}}"
+                )
+            };
+            let Value::Object(mut fields) = item else {
+                return Err(wrong());
+            };
+            match (fields.remove("back"), fields.remove("step")) {
+                (Some(Value::Bool(true)), None) if fields.is_empty() => Ok(Action::Back),
+                (None, Some(Value::String(step))) => {
+                    let answer = fields.remove("answer").unwrap_or(Value::Null);
+                    if fields.is_empty() {
+                        Ok(Action::Answer { step, answer })
+                    } else {
+                        Err(wrong())
+                    }
+                }
+                _ => Err(wrong()),
+            }
+        };
+        items
+            .into_iter()
+            .enumerate()
+            .map(action)
+            .collect::<Result<_, _>>()
+            .map(Script::InOrder)
+    }
+}
+
+/// What the script does at a scene.
+enum Move {
+    Answer(Value),
+    Back,
+    Wait,
+    /// The next script step answers another step.
+    Mismatch(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -112,20 +192,30 @@ pub fn explain(flow: &CompiledFlow, scene: usize, basis: Basis) -> String {
 /// Longest simulated path: past this a flow is looping.
 const MAX_STEPS: usize = 500;
 
-/// Walk the flow from the first step. `answers` are by step key; scenes
+/// Where the walk goes next: a position to select from, or a scene shown
+/// again after going back (the same scene, not selected anew).
+enum At {
+    Next(Next),
+    Again(usize),
+}
+
+/// Walk the flow from the first step with `script`'s answers; scenes
 /// without input go on by themselves; `stored` are the user's assignments.
 pub fn simulate(
     flow: &CompiledFlow,
     user_id: &str,
     start: &Attributes,
-    answers: &BTreeMap<String, Value>,
+    script: &Script,
     today: NaiveDate,
     stored: &Assignments,
 ) -> Simulation {
     let mut attributes = start.clone();
     let mut path = Vec::new();
-    let mut at = Next::Step(0);
+    let mut at = At::Next(Next::Step(0));
     let mut assigned = stored.clone();
+    // The accepted answers, in order, as a run keeps them for going back.
+    let mut given: Vec<Given> = Vec::new();
+    let mut next_move = 0;
     let finish = |path, outcome, problem, attributes| Simulation {
         version: flow.version.clone(),
         path,
@@ -134,65 +224,151 @@ pub fn simulate(
         attributes,
     };
     while path.len() < MAX_STEPS {
-        let ctx = Context {
-            user_id,
-            attributes: &attributes,
-            today,
+        let (scene_index, mut entry) = match at {
+            At::Next(next) => {
+                let ctx = Context {
+                    user_id,
+                    attributes: &attributes,
+                    today,
+                };
+                let decision = flow.reach(next, &ctx, &assigned);
+                if let Some(change) = &decision.assignment {
+                    assigned.apply(change);
+                }
+                let selection = match decision.reached {
+                    Reached::End { .. } => {
+                        return finish(path, Outcome::Completed, None, attributes);
+                    }
+                    Reached::Scene(s) => s,
+                };
+                let entry = Step {
+                    step: flow.step_key(selection.step).to_owned(),
+                    scene: flow.scene(selection.scene).key.clone(),
+                    condition: selection.condition.clone(),
+                    experiment_id: selection
+                        .group
+                        .as_ref()
+                        .map(|g| g.experiment_id.to_string()),
+                    why: explain(
+                        flow,
+                        selection.scene,
+                        Basis::Selected(&selection.assignment),
+                    ),
+                    skipped: selection.skipped.clone(),
+                    answer: None,
+                    went_back: false,
+                };
+                (selection.scene, entry)
+            }
+            At::Again(scene) => {
+                let s = flow.scene(scene);
+                let group = flow.group_of(scene);
+                // Shown before, so a group's variant is stored by now.
+                let how = match group {
+                    Some(_) => Assignment::Stored,
+                    None => Assignment::Only,
+                };
+                let entry = Step {
+                    step: s.step.clone(),
+                    scene: s.key.clone(),
+                    condition: s.condition.clone(),
+                    experiment_id: group.map(|g| g.experiment_id.to_string()),
+                    why: format!(
+                        "shown again after going back: {}",
+                        explain(flow, scene, Basis::Selected(&how))
+                    ),
+                    skipped: Vec::new(),
+                    answer: None,
+                    went_back: false,
+                };
+                (scene, entry)
+            }
         };
-        let decision = flow.reach(at, &ctx, &assigned);
-        if let Some(change) = &decision.assignment {
-            assigned.apply(change);
-        }
-        let selection = match decision.reached {
-            Reached::End { .. } => return finish(path, Outcome::Completed, None, attributes),
-            Reached::Scene(s) => s,
+        let scene = flow.scene(scene_index);
+        let silent = scene.input == InputKind::None;
+        let action = match script {
+            Script::ByStep(answers) => match answers.get(&entry.step) {
+                Some(a) => Move::Answer(a.clone()),
+                None if silent => Move::Answer(Value::Null),
+                None => Move::Wait,
+            },
+            Script::InOrder(actions) => match actions.get(next_move) {
+                Some(Action::Back) => {
+                    next_move += 1;
+                    Move::Back
+                }
+                Some(Action::Answer { step, answer }) if *step == entry.step => {
+                    next_move += 1;
+                    Move::Answer(answer.clone())
+                }
+                _ if silent => Move::Answer(Value::Null),
+                None => Move::Wait,
+                Some(Action::Answer { step, .. }) => Move::Mismatch(step.clone()),
+            },
         };
-        let scene = flow.scene(selection.scene);
-        let step_key = flow.step_key(selection.step).to_owned();
-        let mut entry = Step {
-            step: step_key.clone(),
-            scene: scene.key.clone(),
-            condition: selection.condition.clone(),
-            experiment_id: selection
-                .group
-                .as_ref()
-                .map(|g| g.experiment_id.to_string()),
-            why: explain(
-                flow,
-                selection.scene,
-                Basis::Selected(&selection.assignment),
-            ),
-            skipped: selection.skipped.clone(),
-            answer: None,
-        };
-        let answer = match answers.get(&step_key) {
-            Some(a) => a.clone(),
-            None if scene.input == InputKind::None => Value::Null,
-            None => {
+        match action {
+            Move::Wait => {
                 path.push(entry);
                 return finish(path, Outcome::WaitingForAnswer, None, attributes);
             }
-        };
-        match accept(flow, selection.scene, &answer) {
-            Ok(accepted) => {
-                if let Some(key) = &scene.save_as {
-                    attributes.insert(key.clone(), accepted.value);
-                }
-                entry.answer = Some(answer);
-                path.push(entry);
-                at = accepted.next;
-            }
-            Err(e) => {
-                entry.answer = Some(answer);
-                path.push(entry);
-                return finish(
-                    path,
-                    Outcome::InvalidAnswer,
-                    Some(e.to_string()),
-                    attributes,
+            Move::Mismatch(step) => {
+                let problem = format!(
+                    "the script answers step '{step}' next, but the path is at step '{}'",
+                    entry.step
                 );
+                path.push(entry);
+                return finish(path, Outcome::InvalidAnswer, Some(problem), attributes);
             }
+            Move::Back => {
+                entry.went_back = true;
+                path.push(entry);
+                match plan(flow, &given) {
+                    Ok(plan) => {
+                        // The answers from the scene gone back to on are withdrawn.
+                        given.truncate(plan.from);
+                        attributes = start.clone();
+                        attributes.extend(plan.answers);
+                        at = At::Again(plan.scene);
+                    }
+                    Err(e) => {
+                        let outcome = match e {
+                            BackError::NotAllowed(_) => Outcome::BackNotAllowed,
+                            BackError::NothingToGoBackTo => Outcome::NothingToGoBackTo,
+                            BackError::Corrupt(_) => Outcome::InvalidAnswer,
+                        };
+                        return finish(path, outcome, Some(e.to_string()), attributes);
+                    }
+                }
+            }
+            Move::Answer(answer) => match accept(flow, scene_index, &answer) {
+                Ok(accepted) => {
+                    if let Some(key) = &scene.save_as {
+                        attributes.insert(key.clone(), accepted.value);
+                    }
+                    given.push(Given {
+                        scene: scene_index,
+                        answer: answer.clone(),
+                    });
+                    entry.answer = Some(answer);
+                    path.push(entry);
+                    at = At::Next(accepted.next);
+                }
+                Err(e) => {
+                    entry.answer = Some(answer);
+                    path.push(entry);
+                    return finish(
+                        path,
+                        Outcome::InvalidAnswer,
+                        Some(e.to_string()),
+                        attributes,
+                    );
+                }
+            },
         }
     }
     finish(path, Outcome::TooLong, None, attributes)
 }
+
+#[cfg(test)]
+#[path = "simulate_tests.rs"]
+mod tests;

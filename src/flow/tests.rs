@@ -11,7 +11,7 @@ use super::engine::{Assignment, CompiledFlow, Context, ExperimentId, Next, Reach
 use super::model::{Bound, ChoiceDef, FlowDef, InputKind, SceneDef, Target};
 use super::{Attributes, bucket};
 
-fn scene(step: &str, key: &str, condition: &str) -> SceneDef {
+pub(super) fn scene(step: &str, key: &str, condition: &str) -> SceneDef {
     SceneDef {
         key: key.into(),
         step: step.into(),
@@ -30,7 +30,7 @@ fn scene(step: &str, key: &str, condition: &str) -> SceneDef {
     }
 }
 
-fn choice(scene: &str, key: &str, next: Option<&str>) -> ChoiceDef {
+pub(super) fn choice(scene: &str, key: &str, next: Option<&str>) -> ChoiceDef {
     ChoiceDef {
         scene: scene.into(),
         key: key.into(),
@@ -42,7 +42,7 @@ fn choice(scene: &str, key: &str, next: Option<&str>) -> ChoiceDef {
     }
 }
 
-fn flow(scenes: Vec<SceneDef>, choices: Vec<ChoiceDef>) -> CompiledFlow {
+pub(super) fn flow(scenes: Vec<SceneDef>, choices: Vec<ChoiceDef>) -> CompiledFlow {
     let mut steps: Vec<String> = Vec::new();
     for s in &scenes {
         if !steps.contains(&s.step) {
@@ -59,11 +59,11 @@ fn flow(scenes: Vec<SceneDef>, choices: Vec<ChoiceDef>) -> CompiledFlow {
     )
 }
 
-fn attrs(v: Value) -> Attributes {
+pub(super) fn attrs(v: Value) -> Attributes {
     serde_json::from_value(v).unwrap()
 }
 
-fn today() -> NaiveDate {
+pub(super) fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()
 }
 
