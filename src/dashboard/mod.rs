@@ -82,6 +82,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         "/admin/qa/users/{user}/answer",
         web::post().to(preview::answer),
     )
+    .route("/admin/qa/users/{user}/back", web::post().to(preview::back))
     .route("/admin/people", web::get().to(people::index))
     .route("/admin/people/users", web::post().to(people::add_user))
     .route(

@@ -1,8 +1,8 @@
 //! "Preview as": a tester's run as the chat a phone shows, with the input of
-//! the scene on screen, answered through the real run.
+//! the scene on screen, answered (and gone back from) through the real run.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, ResponseError, web};
 use askama::Template;
 use serde_json::Value;
 
@@ -11,9 +11,11 @@ use super::qa::{field, pairs, require_qa, text, user_url};
 use super::session::Signed;
 use super::{DashboardError, html};
 use crate::error::ApiError;
-use crate::flow::view;
+use crate::flow::back::{BackError, Given, plan};
+use crate::flow::{CompiledFlow, view};
 use crate::onboarding::qa::{DebugState, RunSummary};
 use crate::startup::AppState;
+use crate::store::backs::shown_number;
 
 type Page = Result<HttpResponse, DashboardError>;
 
@@ -30,6 +32,17 @@ struct InputForm {
     kind: String,
     choices: Vec<(String, String)>,
     placeholder: String,
+    /// The answer withdrawn by going back, as the app may prefill it.
+    previous: Option<String>,
+}
+
+/// The Back button under the scene on screen (README "Going back").
+struct BackButton {
+    scene_id: String,
+    /// The scene going back returns to.
+    to: String,
+    /// Why the workbook does not allow it (`back` = `no`), if it does not.
+    refused: Option<String>,
 }
 
 #[derive(Template)]
@@ -40,39 +53,99 @@ struct PreviewPage {
     user: String,
     turns: Vec<Turn>,
     input: Option<InputForm>,
+    back: Option<BackButton>,
+    /// The run's backs, in words, oldest first.
+    backs: Vec<String>,
+    /// Why the last action did not go through.
+    notice: Option<String>,
     ending: String,
 }
 
 pub async fn preview(signed: Signed, state: web::Data<AppState>, user: web::Path<String>) -> Page {
     require_qa(&signed, &state)?;
-    let user = user.into_inner();
+    let page = page(&signed, &state, user.into_inner(), None).await?;
+    Ok(html(StatusCode::OK, &page))
+}
+
+async fn page(
+    signed: &Signed,
+    state: &AppState,
+    user: String,
+    notice: Option<String>,
+) -> Result<PreviewPage, DashboardError> {
     let debug = state.onboarding.debug_state(user.clone()).await?;
-    let (turns, input, ending) = match (&debug.run, &debug.state) {
-        (Some(run), Some(current)) => {
-            let (turns, input) = conversation(&state, &debug, run, current).await?;
-            (
-                turns,
-                input,
-                "The flow is completed. Reset the run to go again.",
-            )
-        }
+    let (conversation, ending) = match (&debug.run, &debug.state) {
+        (Some(run), Some(current)) => (
+            conversation(state, &debug, run, current).await?,
+            "The flow is completed. Reset the run to go again.",
+        ),
         _ => (
-            Vec::new(),
-            None,
+            Conversation::default(),
             "No run yet: start one from the phone (POST /v1/onboarding/start), then reload.",
         ),
     };
-    Ok(html(
-        StatusCode::OK,
-        &PreviewPage {
-            nav: nav(&signed),
-            csrf: signed.csrf.clone(),
-            user,
-            turns,
-            input,
-            ending: ending.into(),
-        },
-    ))
+    let backs = debug
+        .backs
+        .iter()
+        .map(|b| {
+            format!(
+                "{} went back from {} to {} ({})",
+                b.at.format("%H:%M:%S"),
+                b.from_step,
+                b.to_step,
+                b.to_scene
+            )
+        })
+        .collect();
+    Ok(PreviewPage {
+        nav: nav(signed),
+        csrf: signed.csrf.clone(),
+        user,
+        turns: conversation.turns,
+        input: conversation.input,
+        back: conversation.back,
+        backs,
+        notice,
+        ending: ending.into(),
+    })
+}
+
+#[derive(Default)]
+struct Conversation {
+    turns: Vec<Turn>,
+    input: Option<InputForm>,
+    back: Option<BackButton>,
+}
+
+/// Where the Back button leads from the scene on screen, if anywhere: the
+/// plan of the real back over the run's current answers.
+fn back_button(flow: &CompiledFlow, debug: &DebugState, scene_id: &str) -> Option<BackButton> {
+    let mut history: Vec<_> = debug.history.iter().collect();
+    history.sort_by_key(|h| shown_number(&h.scene_id));
+    let given: Vec<Given> = history
+        .iter()
+        .map(|h| {
+            Some(Given {
+                scene: flow.scene_position(&h.scene)?,
+                answer: h.answer.clone(),
+            })
+        })
+        .collect::<Option<_>>()?;
+    let (to, refused) = match plan(flow, &given) {
+        Ok(p) => (flow.scene(p.scene).key.clone(), None),
+        Err(BackError::NotAllowed(fixed)) => (
+            String::new(),
+            Some(format!(
+                "Going back is not allowed: scene {fixed} cannot be changed any more (its back column is no)."
+            )),
+        ),
+        Err(_) => return None,
+    };
+    Some(BackButton {
+        scene_id: scene_id.to_owned(),
+        to,
+        refused,
+    })
 }
 
 /// The run so far as chat turns, with the input of the scene on screen.
@@ -81,7 +154,7 @@ async fn conversation(
     debug: &DebugState,
     run: &RunSummary,
     current: &crate::flow::view::State,
-) -> Result<(Vec<Turn>, Option<InputForm>), DashboardError> {
+) -> Result<Conversation, DashboardError> {
     let version = run.version.clone();
     let flows = state.onboarding.flows().clone();
     let flow = state.db.run(move |c| flows.get(c, &version)).await?;
@@ -114,14 +187,7 @@ async fn conversation(
     let mut turns: Vec<Turn> = debug
         .history
         .iter()
-        .filter_map(|h| {
-            let answer = match &h.answer {
-                Value::Null => "(next)".to_owned(),
-                Value::Array(items) => items.iter().map(text).collect::<Vec<_>>().join(", "),
-                other => text(other),
-            };
-            turn(&h.scene, Some(answer))
-        })
+        .filter_map(|h| turn(&h.scene, Some(shown(&h.answer))))
         .collect();
     let input = current.scene.as_ref().map(|s| {
         turns.extend(turn(&s.key, None));
@@ -135,9 +201,22 @@ async fn conversation(
                 .map(|c| (c.key.clone(), c.label.clone()))
                 .collect(),
             placeholder: s.input.placeholder.clone().unwrap_or_default(),
+            previous: s.input.previous.as_ref().map(shown),
         }
     });
-    Ok((turns, input))
+    let back = input
+        .as_ref()
+        .and_then(|i| back_button(&flow, debug, &i.scene_id));
+    Ok(Conversation { turns, input, back })
+}
+
+/// An answer as the chat shows it.
+fn shown(answer: &Value) -> String {
+    match answer {
+        Value::Null => "(next)".to_owned(),
+        Value::Array(items) => items.iter().map(text).collect::<Vec<_>>().join(", "),
+        other => text(other),
+    }
 }
 
 /// Answer the tester's current scene through the real run, as the phone would.
@@ -180,4 +259,36 @@ pub async fn answer(
         .await
         .map_err(ApiError::from)?;
     Ok(redirect(&format!("{}/preview", user_url(&user))))
+}
+
+/// Go back from the tester's current scene through the real run, as the
+/// phone would; a refusal (the workbook's `back` = `no`, nothing to go back
+/// to, a page out of date) is shown on the preview in words.
+pub async fn back(
+    signed: Signed,
+    state: web::Data<AppState>,
+    user: web::Path<String>,
+    body: web::Bytes,
+) -> Page {
+    require_qa(&signed, &state)?;
+    let form = pairs(&body);
+    signed.check_csrf(field(&form, "csrf"))?;
+    let user = user.into_inner();
+    // Only a tester's run (the debug view refuses anybody else).
+    state.onboarding.debug_state(user.clone()).await?;
+    let scene_id = field(&form, "scene_id").to_owned();
+    match state
+        .onboarding
+        .back(user.clone(), scene_id, Default::default())
+        .await
+        .map_err(ApiError::from)
+    {
+        Ok(_) => Ok(redirect(&format!("{}/preview", user_url(&user)))),
+        Err(e) if e.status_code() == StatusCode::CONFLICT => {
+            let notice = format!("Could not go back: {e}");
+            let page = page(&signed, &state, user, Some(notice)).await?;
+            Ok(html(StatusCode::CONFLICT, &page))
+        }
+        Err(e) => Err(e.into()),
+    }
 }

@@ -1,8 +1,6 @@
 //! What QA does to a tester's run: look at it whole, force an A/B variant,
 //! jump to a step, reset; and simulate a path without writing anything.
 
-use std::collections::BTreeMap;
-
 use chrono::NaiveDateTime;
 use serde::Serialize;
 use serde_json::Value;
@@ -33,6 +31,19 @@ pub struct DebugState {
     pub state: Option<State>,
     /// Answers of the run, oldest first.
     pub history: Vec<HistoryEntry>,
+    /// The run's backs, oldest first (README "Going back").
+    pub backs: Vec<BackEntry>,
+}
+
+/// One `POST /v1/onboarding/back` that moved the run.
+#[derive(Debug, Serialize)]
+pub struct BackEntry {
+    /// The scene left by going back.
+    pub scene_id: String,
+    pub from_step: String,
+    pub to_step: String,
+    pub to_scene: String,
+    pub at: NaiveDateTime,
 }
 
 /// Attributes by source, and the effective values conditions see
@@ -144,7 +155,7 @@ impl Onboarding {
                         exposed_at: a.exposed_at,
                     })
                     .collect();
-                let (state, history, summary) = match &run {
+                let (state, history, backs, summary) = match &run {
                     Some(r) => {
                         let flow = flows.get(c, &r.version_id)?;
                         let history = testers::answers_of(c, &r.id)?
@@ -155,6 +166,16 @@ impl Onboarding {
                                 step: a.step_key,
                                 scene: a.scene_key,
                                 at: a.created_at,
+                            })
+                            .collect();
+                        let backs = crate::store::backs::of_run(c, &r.id)?
+                            .into_iter()
+                            .map(|b| BackEntry {
+                                scene_id: b.scene_id,
+                                from_step: b.from_step,
+                                to_step: b.to_step,
+                                to_scene: b.to_scene,
+                                at: b.created_at,
                             })
                             .collect();
                         let summary = RunSummary {
@@ -168,9 +189,10 @@ impl Onboarding {
                             started_at: r.started_at,
                             updated_at: r.updated_at,
                         };
-                        (Some(render(&flow, r, &effective)?), history, Some(summary))
+                        let state = render(&flow, r, &effective)?;
+                        (Some(state), history, backs, Some(summary))
                     }
-                    None => (None, Vec::new(), None),
+                    None => (None, Vec::new(), Vec::new(), None),
                 };
                 Ok(DebugState {
                     user_id,
@@ -186,6 +208,7 @@ impl Onboarding {
                     run: summary,
                     state,
                     history,
+                    backs,
                 })
             })
             .await
@@ -400,7 +423,7 @@ impl Onboarding {
         version: Option<String>,
         user_id: String,
         attributes: Attributes,
-        answers: BTreeMap<String, Value>,
+        script: simulate::Script,
     ) -> Result<Simulation> {
         let flows = self.flows.clone();
         self.db
@@ -426,7 +449,7 @@ impl Onboarding {
                     &flow,
                     &user_id,
                     &attributes,
-                    &answers,
+                    &script,
                     today,
                     &stored,
                 ))
