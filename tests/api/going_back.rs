@@ -20,7 +20,7 @@ on_both_backends!(
 /// welcome (none) → goal (choice) → intro (A/B of two none scenes) →
 /// weight (lose_weight only) | sleep (sleep_better only) → plan (choice,
 /// back = no) → done.
-fn branching() -> Book {
+pub(crate) fn branching() -> Book {
     let h = vec![
         "step",
         "scene",
@@ -129,20 +129,20 @@ fn branching() -> Book {
         )
 }
 
-struct Phone<'a> {
+pub(crate) struct Phone<'a> {
     app: &'a TestApp,
     token: String,
 }
 
 impl<'a> Phone<'a> {
-    fn new(app: &'a TestApp, user: &str) -> Phone<'a> {
+    pub(crate) fn new(app: &'a TestApp, user: &str) -> Phone<'a> {
         Phone {
             app,
             token: mint_user_token(&app.settings.jwt_secret, user, 1),
         }
     }
 
-    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
         let res = self
             .app
             .client
@@ -155,7 +155,7 @@ impl<'a> Phone<'a> {
         (res.status(), res.json().await.unwrap_or(Value::Null))
     }
 
-    async fn start(&self) -> Value {
+    pub(crate) async fn start(&self) -> Value {
         let (status, state) = self
             .post("/v1/onboarding/start", json!({"attributes": {}}))
             .await;
@@ -163,7 +163,7 @@ impl<'a> Phone<'a> {
         state
     }
 
-    async fn answer(&self, state: &Value, answer: Value) -> Value {
+    pub(crate) async fn answer(&self, state: &Value, answer: Value) -> Value {
         let (status, next) = self.try_answer(state, answer).await;
         assert_eq!(status, StatusCode::OK, "{next}");
         next
@@ -174,7 +174,7 @@ impl<'a> Phone<'a> {
         self.post("/v1/onboarding/answers", body).await
     }
 
-    async fn back(&self, state: &Value) -> (StatusCode, Value) {
+    pub(crate) async fn back(&self, state: &Value) -> (StatusCode, Value) {
         self.post(
             "/v1/onboarding/back",
             json!({"scene_id": state["scene"]["id"]}),
@@ -183,7 +183,7 @@ impl<'a> Phone<'a> {
     }
 }
 
-fn key(state: &Value) -> &str {
+pub(crate) fn key(state: &Value) -> &str {
     state["scene"]["key"].as_str().unwrap_or("")
 }
 

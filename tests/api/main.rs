@@ -15,6 +15,7 @@ mod events_sink;
 mod faces;
 mod first_hour;
 mod going_back;
+mod going_back_qa;
 mod hardening;
 mod health;
 mod languages;
