@@ -78,6 +78,14 @@ test('QA puts a tester into a state and previews it as the phone shows it', asyn
     assert.match(await page.locator('.answer').last().textContent(), /lose_weight/);
     assert.match(await page.locator('.why').last().textContent(), /current_weight/);
     await shot('07-qa-preview');
+
+    // Back through the real run: the goal again, its earlier answer shown.
+    await page.click('#back');
+    await page.waitForSelector('#answer-form');
+    assert.match(await page.locator('.why').last().textContent(), /goal_diet/);
+    assert.match(await page.textContent('#previous'), /lose_weight/);
+    assert.match(await page.textContent('#backs'), /went back from current_weight to goal \(goal_diet\)/);
+    await shot('08-qa-preview-back');
   } finally {
     await browser.close();
   }
