@@ -249,6 +249,9 @@ const LOCALES: &[&str] = &[
     "",
     "  ",
     "de-CH-1996",
+    // KELVIN SIGN: no `k` for an ASCII comparison (JavaScript's
+    // toLowerCase() makes it one).
+    "\u{212A}o",
 ];
 
 /// Preferred languages as an app passes them: a list, best first.
@@ -261,6 +264,7 @@ const LISTS: &[&[&str]] = &[
     &["pt-BR", "en"],
     &["zh-TW", "zh-Hant"],
     &["de-AT", "fr"],
+    &["\u{212A}O", "de"],
 ];
 
 /// Preferred languages as an `Accept-Language` header value.
@@ -279,6 +283,10 @@ const HEADERS: &[&str] = &[
     "ja;q=1e-1, en;q=0.09",
     "de;q=nan, ja;q=inf, en;q=.5",
     "fr, en-US-x-twain;q=0.4",
+    "en;q=0.5, ja",
+    "ja;q=0.4, en-US;q=0.6",
+    "de;q=0.6, fr;q=0.8",
+    "fr;q=0.8, ko;q=0.9, de",
 ];
 
 /// [`random_case`]; `languages`: the flow has translations, so the case also
@@ -383,7 +391,7 @@ const LANGUAGE_SETS: &[&[&str]] = &[
     &["en", "en-US", "ja"],
     &["en", "pt-BR", "zh-Hant-TW"],
     &["en-US", "ja"],
-    &["de", "en", "fr"],
+    &["de", "en", "fr", "ko"],
 ];
 
 fn documents(flows: &[(String, CompiledFlow)]) -> BTreeMap<String, Value> {
