@@ -19,6 +19,7 @@ mod hardening;
 mod health;
 mod languages;
 mod offline;
+mod offline_languages;
 mod onboarding;
 mod outage;
 mod people;
