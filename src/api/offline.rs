@@ -25,7 +25,7 @@ const CACHE_CONTROL: &str = "private, max-age=300, stale-if-error=604800";
     get,
     path = "/v1/onboarding/bundle",
     responses(
-        (status = 200, description = "{\"payload\": \"<bundle JSON>\", \"signature\": {\"alg\": \"Ed25519\", \"key_id\", \"public_key\", \"value\"}}"),
+        (status = 200, description = "{\"payload\": \"<bundle JSON>\", \"signature\": {\"alg\": \"Ed25519\", \"key_id\", \"public_key\", \"value\"}}; the payload's fields, texts in every language included: README \"The bundle\", \"Languages offline\""),
         (status = 304, description = "If-None-Match names the current ETag"),
         (status = 401, description = "unauthorized", body = ErrorBody),
         (status = 503, description = "flow_unavailable, storage_unavailable", body = ErrorBody),
