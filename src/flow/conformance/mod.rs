@@ -5,11 +5,13 @@
 //! `node --test clients/js` replays them through the JavaScript player.
 //!
 //! Generation is deterministic: a seeded splitmix64, no clock. `flows`
-//! makes random flows, `cases` the cases played on them; this module reads
-//! a bundle back into a flow and computes what a case expects.
+//! makes random flows, `cases` the cases played on them (`spellings`: what
+//! real clients send); this module reads a bundle back into a flow and
+//! computes what a case expects.
 
 mod cases;
 mod flows;
+mod spellings;
 #[cfg(test)]
 mod tests;
 
