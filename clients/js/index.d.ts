@@ -17,14 +17,23 @@ export type Expr =
   | { op: 'all'; of: Expr[] }
   | { op: 'any'; of: Expr[] };
 
-export interface BundleChoice { key: string; label: string; value: string; next_step: string | null }
+/** A choice; `translations`: the label by BCP 47 tag (absent tag: not translated). */
+export interface BundleChoice {
+  key: string; label: string; value: string; next_step: string | null;
+  translations: Record<string, string>;
+}
+/** A scene's text in one language: `messages[i]` translates bubble `i`; null: not translated. */
+export interface SceneText { messages: (string | null)[]; placeholder: string | null }
 export interface BundleScene {
   key: string; step: string; condition: string; weight: number; messages: string[];
   input: InputKind; save_as: string | null; min: number | string | null; max: number | string | null;
   placeholder: string | null; next_step: string | null; choices: BundleChoice[];
+  translations: Record<string, SceneText>;
 }
 export interface Bundle {
   format: 1; version: string; channel: 'staging' | 'production'; user_id: string;
+  /** The workbook's languages besides the default (BCP 47, sorted). */
+  locales: string[];
   steps: { key: string; remaining_estimate: number }[];
   scenes: BundleScene[];
   conditions: Record<string, { description: string; expr: Expr }>;
@@ -49,6 +58,8 @@ export interface State {
 }
 export interface SyncRequest {
   sync_id: string; version: string; started_at: string; attributes: Record<string, Json>;
+  /** The preferred languages the player negotiated with, best first. */
+  languages: string[];
   answers: { scene_key: string; answer: Json; answered_at: string }[];
 }
 
@@ -59,7 +70,10 @@ export class PlayerError extends Error {
 
 export class Player {
   constructor(bundle: Bundle, options?: {
-    attributes?: Record<string, Json>; runId?: string; startedAt?: Date | string; clock?: () => Date;
+    attributes?: Record<string, Json>;
+    /** The app's preferred languages, best first, or an `Accept-Language` value; the attribute `locale` wins. */
+    languages?: string[] | string;
+    runId?: string; startedAt?: Date | string; clock?: () => Date;
   });
   readonly state: State;
   /** The next state; throws PlayerError where the server would refuse. */
@@ -79,4 +93,9 @@ export function formatNumber(n: number): string;
 export function version(raw: string): string[] | null;
 export function compareVersions(a: string[], b: string[]): number;
 export function trim(s: string): string;
+export function parseAcceptLanguage(header: string): string[];
+export function preferredLanguages(languages: string[] | string | undefined): string[];
+export function negotiate(available: string[], wanted: string[]): string | null;
+export function chain(available: string[], served: string | null): string[];
+export function servedLocale(available: string[], attributes: Map<string, Json>, wanted: string[]): string | null;
 export function sha256(bytes: Uint8Array): Uint8Array;

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Play a signed bundle from the command line: reads
 // {"envelope", "public_key", "attributes", "answers": {scene_key: answer},
-//  "started_at", "sync_id"} on stdin, writes {"states", "sync"} on stdout.
+//  "languages", "started_at", "sync_id"} on stdin, writes {"states", "sync"} on stdout.
 // Scenes without a scripted answer get the first choice, the lower bound or
 // "ゆき". Used by the server's end-to-end test and the README's walkthrough.
 import { openBundle } from './verify.mjs';
@@ -20,7 +20,7 @@ const fallback = ({ input: i }) => {
   return null;
 };
 let clock = Date.parse(input.started_at ?? new Date().toISOString());
-const player = new Player(bundle, { attributes: input.attributes ?? {}, startedAt: new Date(clock), runId: 'offline' });
+const player = new Player(bundle, { attributes: input.attributes ?? {}, languages: input.languages, startedAt: new Date(clock), runId: 'offline' });
 const states = [player.state];
 while (player.state.status === 'in_progress' && states.length < 100) {
   const scene = player.state.scene;

@@ -167,6 +167,120 @@ export function render(template, attrs) {
   return out + rest;
 }
 
+// ------------------------------------------------------------- languages
+// README, "Languages" and "Languages offline": the language served is
+// negotiated from the attribute `locale`, else the app's preferred
+// languages; each text falls back along the chain en-US → en → default.
+
+const asciiLower = (s) => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
+/** Tags compare ASCII-case-insensitively (not toLowerCase: 'K' (U+212A) is no 'k'). */
+const sameTag = (a, b) => asciiLower(a) === asciiLower(b);
+const utf8Length = (s) => new TextEncoder().encode(s).length;
+/** A range worth looking up: not blank, not `*`, at most 64 UTF-8 bytes. */
+const usable = (r) => r !== '' && r !== '*' && utf8Length(r) <= 64;
+
+/**
+ * The ranges of an `Accept-Language` value, best first: by q-value (stable
+ * for equal q), `q=0` and `*` dropped, and an entry with a malformed
+ * parameter dropped whole. Only the first 32 entries are read.
+ * @param {string} header
+ * @returns {string[]}
+ */
+export function parseAcceptLanguage(header) {
+  const ranked = [];
+  for (const item of header.split(',').slice(0, 32)) {
+    const [rawRange, ...params] = item.split(';');
+    const range = trim(rawRange);
+    let q = 1000;
+    let ok = true;
+    for (const param of params) {
+      const eq = param.indexOf('=');
+      if (eq < 0) { ok = false; break; }
+      if (sameTag(trim(param.slice(0, eq)), 'q')) {
+        const v = trim(param.slice(eq + 1));
+        const n = DECIMAL.test(v) ? Number(v) : NaN;
+        if (!(n >= 0 && n <= 1)) { ok = false; break; }
+        q = Math.round(n * 1000);
+      }
+    }
+    if (ok && q > 0 && usable(range)) ranked.push({ q, range });
+  }
+  return ranked.sort((a, b) => b.q - a.q).map((r) => r.range);
+}
+
+/**
+ * The app's preferred languages as the player reads them: a list (best
+ * first; entries trimmed, blanks, `*` and ranges over 64 bytes dropped,
+ * the first 32 only) or an `Accept-Language` value.
+ * @param {string[] | string | undefined} languages
+ * @returns {string[]}
+ */
+export function preferredLanguages(languages) {
+  if (typeof languages === 'string') return parseAcceptLanguage(languages);
+  if (!Array.isArray(languages)) return [];
+  return languages.slice(0, 32).filter((r) => typeof r === 'string').map(trim).filter(usable);
+}
+
+/**
+ * The language of `available` served for `wanted`: for each range in order,
+ * the first tag equal to it or to it with trailing subtags dropped
+ * (`en-US` → `en`; a single-letter subtag never stands alone); null: the
+ * default language.
+ * @param {string[]} available
+ * @param {string[]} wanted
+ * @returns {string | null}
+ */
+export function negotiate(available, wanted) {
+  for (const range of wanted) {
+    let candidate = range;
+    for (;;) {
+      const found = available.find((a) => sameTag(a, candidate));
+      if (found !== undefined) return found;
+      const cut = candidate.lastIndexOf('-');
+      if (cut < 0) break;
+      candidate = candidate.slice(0, cut);
+      const n = candidate.length;
+      if (n >= 2 && candidate[n - 2] === '-' && candidate.charCodeAt(n - 1) < 0x80) candidate = candidate.slice(0, n - 2);
+    }
+  }
+  return null;
+}
+
+/** The languages a text is looked up in for `served`, best first (`en-US`, then `en`). */
+export function chain(available, served) {
+  const out = [];
+  if (served === null) return out;
+  for (let tag = served; ; tag = tag.slice(0, tag.lastIndexOf('-'))) {
+    const found = available.find((a) => sameTag(a, tag));
+    if (found !== undefined) out.push(found);
+    if (tag.lastIndexOf('-') < 0) return out;
+  }
+}
+
+/**
+ * The language served: the attribute `locale` when it is non-blank text
+ * (`ja_JP` read as `ja-JP`), else the preferred languages.
+ * @param {string[]} available
+ * @param {Map<string, unknown>} attrs normalised
+ * @param {string[]} wanted
+ */
+export function servedLocale(available, attrs, wanted) {
+  if (available.length === 0) return null;
+  const raw = attrs.get('locale');
+  if (typeof raw === 'string' && trim(raw) !== '') return negotiate(available, [trim(raw).replace(/_/g, '-')]);
+  return negotiate(available, wanted);
+}
+
+/** A text of a bundle in the languages `langs` (best first), else `fallback`. */
+function lookUp(translations, langs, pickText, fallback) {
+  for (const l of langs) {
+    if (!Object.hasOwn(translations ?? {}, l)) continue;
+    const t = pickText(translations[l]);
+    if (t !== null && t !== undefined) return t;
+  }
+  return fallback;
+}
+
 // ------------------------------------------------------------- bucketing
 
 /** The bucket (0..9999) of a user in a step's group: README, "A/B assignment, byte for byte". */
@@ -291,10 +405,13 @@ const utcDate = (at) => new Date(at).toISOString().slice(0, 10);
 export class Player {
   /**
    * @param {object} bundle the bundle document (the signed `payload`, parsed)
-   * @param {{attributes?: object, runId?: string, startedAt?: Date|string, clock?: () => Date}} [options]
+   * @param {{attributes?: object, languages?: string[]|string, runId?: string, startedAt?: Date|string, clock?: () => Date}} [options]
+   *   `languages`: the app's preferred languages, best first, or an
+   *   `Accept-Language` value (used when the attribute `locale` is not set)
    */
-  constructor(bundle, { attributes = {}, runId = 'offline', startedAt, clock = () => new Date() } = {}) {
+  constructor(bundle, { attributes = {}, languages, runId = 'offline', startedAt, clock = () => new Date() } = {}) {
     this.bundle = bundle;
+    this.languages = preferredLanguages(languages);
     this.runId = runId;
     this.clock = clock;
     this.startedAt = new Date(startedAt ?? clock()).toISOString();
@@ -362,10 +479,12 @@ export class Player {
   get state() {
     const { version } = this.bundle;
     const s = this.scene;
-    // locale: bundles carry the default language only (null: the default
-    // columns); input.previous: offline play has no going back.
-    if (!s) return { status: 'completed', version, scene: null, progress: { answered: this.answered, remaining_estimate: 0 }, locale: null };
     const attrs = this.attributes();
+    const available = this.bundle.locales ?? [];
+    const locale = servedLocale(available, attrs, this.languages);
+    // input.previous: offline play has no going back.
+    if (!s) return { status: 'completed', version, scene: null, progress: { answered: this.answered, remaining_estimate: 0 }, locale };
+    const langs = chain(available, locale);
     const step = this.steps.indexOf(s.step);
     return {
       status: 'in_progress',
@@ -374,18 +493,18 @@ export class Player {
         id: `${this.runId}-${this.shown}`,
         step: s.step,
         key: s.key,
-        messages: s.messages.map((m) => ({ text: render(m, attrs) })),
+        messages: s.messages.map((m, i) => ({ text: render(lookUp(s.translations, langs, (t) => t.messages[i], m), attrs) })),
         input: {
           kind: s.input,
-          choices: s.choices.map((c) => ({ key: c.key, label: c.label })),
+          choices: s.choices.map((c) => ({ key: c.key, label: lookUp(c.translations, langs, (t) => t, c.label) })),
           min: s.min,
           max: s.max,
-          placeholder: s.placeholder,
+          placeholder: lookUp(s.translations, langs, (t) => t.placeholder, s.placeholder),
           previous: null,
         },
       },
       progress: { answered: this.answered, remaining_estimate: this.bundle.steps[step].remaining_estimate },
-      locale: null,
+      locale,
     };
   }
 
@@ -415,6 +534,7 @@ export class Player {
       version: this.bundle.version,
       started_at: this.startedAt,
       attributes: this.sent,
+      languages: this.languages,
       answers: this.accepted,
     };
   }

@@ -9,8 +9,9 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::auth::MobileUser;
-use super::onboarding::check_attributes;
+use super::onboarding::{accept_language, check_attributes};
 use crate::error::{ApiError, ErrorBody};
+use crate::flow::locale::Wanted;
 use crate::offline::sync::{SyncAnswer, SyncRequest};
 use crate::offline::{self, BundleKey};
 use crate::startup::AppState;
@@ -24,7 +25,7 @@ const CACHE_CONTROL: &str = "private, max-age=300, stale-if-error=604800";
     get,
     path = "/v1/onboarding/bundle",
     responses(
-        (status = 200, description = "{\"payload\": \"<bundle JSON>\", \"signature\": {\"alg\": \"Ed25519\", \"key_id\", \"public_key\", \"value\"}}"),
+        (status = 200, description = "{\"payload\": \"<bundle JSON>\", \"signature\": {\"alg\": \"Ed25519\", \"key_id\", \"public_key\", \"value\"}}; the payload's fields, texts in every language included: README \"The bundle\", \"Languages offline\""),
         (status = 304, description = "If-None-Match names the current ETag"),
         (status = 401, description = "unauthorized", body = ErrorBody),
         (status = 503, description = "flow_unavailable, storage_unavailable", body = ErrorBody),
@@ -81,9 +82,18 @@ pub struct SyncBody {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub attributes: Map<String, Value>,
+    /// The preferred languages the app played with, best first (at most
+    /// 32), as `player.syncRequest` sends them; absent: the request's
+    /// `Accept-Language`. The stored states are in the language negotiated
+    /// from them, as online (README "Languages offline").
+    #[serde(default)]
+    pub languages: Option<Vec<String>>,
     pub answers: Vec<SyncAnswerBody>,
 }
 
+/// Most preferred languages a sync may name (as many as `Accept-Language`
+/// is read for).
+const MAX_SYNC_LANGUAGES: usize = 32;
 /// Most answers one sync may carry; far more than any flow asks.
 const MAX_SYNC_ANSWERS: usize = 1000;
 /// How far ahead of the server's clock an app's times may be.
@@ -95,7 +105,7 @@ fn time(raw: &str, what: &str) -> Result<NaiveDateTime, ApiError> {
         .map_err(|_| ApiError::InvalidRequest(format!("{what} must be an RFC 3339 time")))
 }
 
-fn check(body: SyncBody) -> Result<SyncRequest, ApiError> {
+fn check(body: SyncBody, accept: Wanted) -> Result<SyncRequest, ApiError> {
     let digest = crate::auth::sha256_hex(
         serde_json::json!({"sync_id": body.sync_id, "version": body.version,
             "started_at": body.started_at, "attributes": body.attributes,
@@ -116,6 +126,15 @@ fn check(body: SyncBody) -> Result<SyncRequest, ApiError> {
         )));
     }
     check_attributes(&body.attributes)?;
+    let languages = match &body.languages {
+        Some(list) if list.len() > MAX_SYNC_LANGUAGES => {
+            return Err(ApiError::InvalidRequest(format!(
+                "at most {MAX_SYNC_LANGUAGES} languages per sync"
+            )));
+        }
+        Some(list) => Wanted::from_list(list),
+        None => accept,
+    };
     let started_at = time(&body.started_at, "started_at")?;
     let latest = crate::store::now() + chrono::Duration::seconds(CLOCK_SKEW_SECS);
     let mut previous = started_at;
@@ -144,6 +163,7 @@ fn check(body: SyncBody) -> Result<SyncRequest, ApiError> {
         version: body.version,
         started_at,
         attributes: body.attributes.into_iter().collect(),
+        languages,
         answers,
         digest,
     })
@@ -165,10 +185,11 @@ fn check(body: SyncBody) -> Result<SyncRequest, ApiError> {
 )]
 pub async fn sync(
     user: MobileUser,
+    req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<SyncBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let request = check(body.into_inner())?;
+    let request = check(body.into_inner(), accept_language(&req))?;
     let result = offline::sync::sync(&state.db, state.onboarding.flows(), user.0, request).await;
     let outcome = match &result {
         Ok(synced) => synced.outcome,

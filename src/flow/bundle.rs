@@ -2,7 +2,8 @@
 //! play without the server (README, "Offline onboarding"). Everything the
 //! engine decides with is in it as data: steps, scenes, choices, the
 //! conditions the flow uses as expressions, the bucketing parameters and the
-//! user's stored assignments.
+//! user's stored assignments, and every text in every workbook language
+//! (README, "Languages offline").
 
 use std::collections::BTreeMap;
 
@@ -11,7 +12,7 @@ use serde_json::{Value, json};
 use super::bucket::BUCKETS;
 use super::conditions;
 use super::engine::CompiledFlow;
-use super::model::{Bound, Target};
+use super::model::{Bound, SceneDef, Target};
 use super::replay::StoredAssignment;
 use super::{Attributes, view};
 
@@ -36,6 +37,27 @@ fn bound(b: Option<Bound>) -> Value {
     view::bound_value(b).unwrap_or(Value::Null)
 }
 
+/// A scene's text by language: `{"TAG": {"messages": [text or null per
+/// default bubble], "placeholder": text or null}}`; null where the workbook
+/// has no translation (the next language of the chain, else the default, is
+/// served there).
+fn scene_translations(s: &SceneDef) -> Value {
+    let by_tag: serde_json::Map<String, Value> = s
+        .translations
+        .iter()
+        .map(|(tag, t)| {
+            let messages: Vec<Option<&String>> = (0..s.messages.len())
+                .map(|i| t.messages.get(i).and_then(Option::as_ref))
+                .collect();
+            (
+                tag.clone(),
+                json!({"messages": messages, "placeholder": t.placeholder}),
+            )
+        })
+        .collect();
+    Value::Object(by_tag)
+}
+
 /// The bundle document (unsigned).
 pub fn document(flow: &CompiledFlow, to: &Recipient) -> Value {
     let steps: Vec<Value> = flow
@@ -55,7 +77,7 @@ pub fn document(flow: &CompiledFlow, to: &Recipient) -> Value {
                 .choices(i)
                 .map(|c| {
                     json!({"key": c.key, "label": c.label, "value": c.value,
-                           "next_step": target(&c.next_step)})
+                           "next_step": target(&c.next_step), "translations": c.translations})
                 })
                 .collect();
             json!({
@@ -63,6 +85,7 @@ pub fn document(flow: &CompiledFlow, to: &Recipient) -> Value {
                 "messages": s.messages, "input": s.input, "save_as": s.save_as,
                 "min": bound(s.min), "max": bound(s.max), "placeholder": s.placeholder,
                 "next_step": target(&s.next_step), "choices": choices,
+                "translations": scene_translations(s),
             })
         })
         .collect();
@@ -85,6 +108,7 @@ pub fn document(flow: &CompiledFlow, to: &Recipient) -> Value {
         "version": flow.version,
         "channel": to.channel,
         "user_id": to.user_id,
+        "locales": flow.locales(),
         "steps": steps,
         "scenes": scenes,
         "conditions": used,

@@ -52,12 +52,27 @@ impl Wanted {
                         q = parse_q(v.trim())?;
                     }
                 }
-                (q > 0 && range != "*" && !range.is_empty() && range.len() <= 64)
-                    .then(|| (q, i, range.to_owned()))
+                (q > 0 && usable(range)).then(|| (q, i, range.to_owned()))
             })
             .collect();
         ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
         Wanted(ranked.into_iter().map(|(_, _, r)| r).collect())
+    }
+
+    /// From a list of language ranges, best first, as an app lists its
+    /// preferred languages (the sync body's `languages`): each entry is
+    /// taken like one of `Accept-Language` (trimmed; blank, `*` and ranges
+    /// over 64 bytes dropped; the first 32 entries only).
+    pub fn from_list<S: AsRef<str>>(ranges: &[S]) -> Wanted {
+        Wanted(
+            ranges
+                .iter()
+                .take(32)
+                .map(|r| r.as_ref().trim())
+                .filter(|r| usable(r))
+                .map(str::to_owned)
+                .collect(),
+        )
     }
 
     /// One language, as the start attribute `locale` gives it (`ja_JP` too).
@@ -68,6 +83,11 @@ impl Wanted {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+}
+
+/// A range worth looking up: not blank, not `*`, at most 64 bytes.
+fn usable(range: &str) -> bool {
+    range != "*" && !range.is_empty() && range.len() <= 64
 }
 
 /// q-values: 0 to 1 with up to three decimals, as thousandths.
@@ -166,6 +186,8 @@ mod tests {
         assert_eq!(w.0, vec!["ja-JP", "en", "fr"]);
         assert!(Wanted::from_accept_language("").is_empty());
         assert_eq!(Wanted::one("ja_JP").0, vec!["ja-JP"]);
+        let list = Wanted::from_list(&[" ja-JP ", "", "*", "en", &"x".repeat(65)]);
+        assert_eq!(list.0, vec!["ja-JP", "en"]);
     }
 
     #[test]

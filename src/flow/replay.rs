@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::answer::{self, AnswerError};
 use super::decision::{AssignmentChange, Assignments, Event, EventKind, Stored};
 use super::engine::{CompiledFlow, Context, ExperimentId, Next};
+use super::locale::{self, Wanted};
 use super::view::{self, Progress, State, Status};
 use super::{Attributes, values};
 
@@ -78,6 +79,8 @@ pub struct Replay<'a> {
     start: Attributes,
     started_at: NaiveDateTime,
     overrides: Attributes,
+    /// The languages the app asked for (README "Languages").
+    language: Wanted,
     /// Answers by `save_as`, as stored.
     pub answers: Attributes,
     /// Every assignment of the user, stored ones first.
@@ -109,6 +112,7 @@ impl<'a> Replay<'a> {
             start: values::normalise_all(start),
             started_at: at,
             overrides: overrides.clone(),
+            language: Wanted::default(),
             answers: Attributes::new(),
             assignments,
             exposures: Vec::new(),
@@ -128,6 +132,13 @@ impl<'a> Replay<'a> {
         attrs.extend(self.answers.clone());
         attrs.extend(self.overrides.clone());
         values::normalise_all(&attrs)
+    }
+
+    /// States in the language negotiated from the attribute `locale`, else
+    /// `wanted` (an app's preferred languages), as online.
+    pub fn in_language(mut self, wanted: Wanted) -> Self {
+        self.language = wanted;
+        self
     }
 
     pub fn run_id(&self) -> &str {
@@ -162,6 +173,8 @@ impl<'a> Replay<'a> {
     pub fn state(&self) -> State {
         let version = self.flow.version.clone();
         let answered = self.answered;
+        let attributes = self.attributes();
+        let served = locale::served(self.flow.locales(), &attributes, &self.language);
         let Some(scene) = self.scene else {
             return State {
                 status: Status::Completed,
@@ -171,7 +184,7 @@ impl<'a> Replay<'a> {
                     answered,
                     remaining_estimate: 0,
                 },
-                locale: None,
+                locale: served,
             };
         };
         let step = self
@@ -185,14 +198,14 @@ impl<'a> Replay<'a> {
                 self.flow,
                 scene,
                 format!("{}-{}", self.run_id, self.shown),
-                &self.attributes(),
-                &[],
+                &attributes,
+                &locale::chain(self.flow.locales(), served.as_deref()),
             )),
             progress: Progress {
                 answered,
                 remaining_estimate: self.flow.remaining_from(step),
             },
-            locale: None,
+            locale: served,
         }
     }
 

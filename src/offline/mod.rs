@@ -92,13 +92,13 @@ pub async fn bundle(
 
 fn sign(key: &BundleKey, flow: &crate::flow::CompiledFlow, to: &Recipient) -> SignedBundle {
     let payload = bundle::document(flow, to).to_string();
-    let personal = serde_json::json!({
-        "user_id": to.user_id,
-        "assignments": to.assignments,
-        "overrides": to.overrides,
-        "key_id": key.key_id(),
-    });
-    let digest = hex::encode(Sha256::digest(personal.to_string().as_bytes()));
+    // Over the whole document (user, assignments, overrides, and what a
+    // server of this build writes of the version: a copy cached before the
+    // bundle carried translations is refreshed) and the key.
+    let mut hasher = Sha256::new();
+    hasher.update(payload.as_bytes());
+    hasher.update(key.key_id().as_bytes());
+    let digest = hex::encode(hasher.finalize());
     let etag = format!("\"{}.{}\"", flow.version, &digest[..16]);
     let envelope = serde_json::json!({
         "payload": payload,
@@ -127,5 +127,54 @@ mod tests {
         assert!(not_modified("*", tag));
         assert!(!not_modified("\"4cdf2923d95f.ffff\"", tag));
         assert!(!not_modified("", tag));
+    }
+
+    /// A copy cached before the bundle carried translations is not kept:
+    /// the same version, user and assignments, other document, other tag.
+    #[test]
+    fn the_etag_changes_with_the_document() {
+        use crate::flow::{FlowDef, InputKind, SceneDef, SceneText};
+        let scene = SceneDef {
+            key: "welcome".into(),
+            step: "welcome".into(),
+            condition: "pass_through".into(),
+            weight: 1.0,
+            messages: vec!["ようこそ".into()],
+            input: InputKind::None,
+            save_as: None,
+            min: None,
+            max: None,
+            placeholder: None,
+            next_step: None,
+            back: true,
+            translations: Default::default(),
+            row: 2,
+        };
+        let mut translated = scene.clone();
+        translated.translations.insert(
+            "en".into(),
+            SceneText {
+                messages: vec![Some("Welcome".into())],
+                placeholder: None,
+            },
+        );
+        let key = BundleKey::from_seed(&[7; 32]);
+        let none = crate::flow::Attributes::new();
+        let to = Recipient {
+            user_id: "u",
+            channel: "production",
+            assignments: &[],
+            overrides: &none,
+        };
+        let tag = |scene: SceneDef| {
+            let def = FlowDef {
+                steps: vec!["welcome".into()],
+                scenes: vec![scene],
+                choices: vec![],
+            };
+            sign(&key, &crate::flow::CompiledFlow::compile("v1", def), &to).etag
+        };
+        assert_eq!(tag(scene.clone()), tag(scene.clone()));
+        assert_ne!(tag(scene), tag(translated));
     }
 }

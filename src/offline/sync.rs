@@ -10,6 +10,7 @@ use diesel::Connection;
 use serde_json::{Value, json};
 
 use super::OfflineError;
+use crate::flow::locale::Wanted;
 use crate::flow::replay::{Replay, ReplayError, StoredAssignment};
 use crate::flow::{Attributes, values};
 use crate::onboarding;
@@ -30,6 +31,8 @@ pub struct SyncRequest {
     pub version: String,
     pub started_at: NaiveDateTime,
     pub attributes: Attributes,
+    /// The languages the app played with (or the request's `Accept-Language`).
+    pub languages: Wanted,
     pub answers: Vec<SyncAnswer>,
     /// SHA-256 of the request as sent: a retry has the same.
     pub digest: String,
@@ -124,7 +127,8 @@ fn sync_once(
         &who.overrides,
         stored_assignments(c, user_id)?,
         req.started_at,
-    );
+    )
+    .in_language(req.languages.clone());
     let mut answer_rows = Vec::with_capacity(req.answers.len());
     for (i, a) in req.answers.iter().enumerate() {
         let current = replay.scene_key().map(str::to_owned);
@@ -220,7 +224,7 @@ fn sync_once(
         let kept = online.expect("an online run that got further");
         let kept_flow = flows.get(c, &kept.version_id)?;
         let attrs = onboarding::effective_attributes(&kept, &who.overrides)?;
-        let state = onboarding::render(&kept_flow, &kept, &attrs)?;
+        let state = onboarding::render_in(&kept_flow, &kept, &attrs, &req.languages)?;
         ("online_kept", state, None)
     };
     let body = json!({"outcome": outcome, "state": body_state});

@@ -20,6 +20,7 @@ mod hardening;
 mod health;
 mod languages;
 mod offline;
+mod offline_languages;
 mod onboarding;
 mod outage;
 mod people;

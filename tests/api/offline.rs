@@ -25,7 +25,7 @@ async fn sample_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, |s| s.sample = true).await
 }
 
-async fn get_bundle(app: &TestApp, user: &str, etag: Option<&str>) -> reqwest::Response {
+pub(crate) async fn get_bundle(app: &TestApp, user: &str, etag: Option<&str>) -> reqwest::Response {
     let token = mint_user_token(&app.settings.jwt_secret, user, 1);
     let mut req = app
         .client
@@ -147,7 +147,7 @@ async fn the_bundle_is_signed_cached_and_carries_the_assignments(backend: Backen
 }
 
 /// Run `clients/js/play.mjs` with `input` on stdin.
-fn play_in_node(input: &Value) -> Value {
+pub(crate) fn play_in_node(input: &Value) -> Value {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/clients/js/play.mjs");
     let mut child = Command::new("node")
         .arg(script)
@@ -247,7 +247,7 @@ async fn play_offline(app: &TestApp, user: &str, sync_id: &str) -> Value {
     played["sync"].clone()
 }
 
-async fn post_sync(app: &TestApp, user: &str, body: &Value) -> (StatusCode, Value) {
+pub(crate) async fn post_sync(app: &TestApp, user: &str, body: &Value) -> (StatusCode, Value) {
     let token = mint_user_token(&app.settings.jwt_secret, user, 1);
     let res = app
         .client
@@ -287,7 +287,7 @@ async fn play_online(app: &TestApp, user: &str) -> Value {
     state
 }
 
-async fn rows(app: &TestApp, sql: &str) -> Vec<Value> {
+pub(crate) async fn rows(app: &TestApp, sql: &str) -> Vec<Value> {
     let sql = sql.to_owned();
     app.db
         .run(move |c| {

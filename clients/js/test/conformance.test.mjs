@@ -17,7 +17,7 @@ const bundleOf = (name) => {
 /** Play one case: what the player makes of it, in the shape of `expected`. */
 function play(c) {
   const bundle = { ...bundleOf(c.bundle), user_id: c.user_id, assignments: c.assignments, overrides: c.overrides };
-  const player = new Player(bundle, { attributes: c.attributes, runId: c.run_id, startedAt: c.started_at });
+  const player = new Player(bundle, { attributes: c.attributes, languages: c.languages, runId: c.run_id, startedAt: c.started_at });
   const start = player.state;
   const steps = c.script.map(({ answer, at }) => {
     try {

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { bucket, pick, formatNumber, text, number, version, render } from '../player.mjs';
+import { bucket, pick, formatNumber, text, number, version, render, negotiate, chain, parseAcceptLanguage, preferredLanguages, servedLocale } from '../player.mjs';
 import { sha256 } from '../sha256.mjs';
 import { openBundle } from '../verify.mjs';
 
@@ -52,4 +52,27 @@ test('a bundle whose payload was changed does not open', async () => {
   const envelope = { payload, signature: { alg: 'Ed25519', value: sig } };
   assert.deepEqual(await openBundle(envelope, pub), { version: 'v1' });
   await assert.rejects(openBundle({ ...envelope, payload: payload.replace('v1', 'v2') }, pub));
+});
+
+test('languages are negotiated as the server does (README "Languages")', () => {
+  assert.deepEqual(parseAcceptLanguage('fr;q=0.5, ja-JP, en;q=0.8, de;q=0, *;q=0.1, x;q=2'), ['ja-JP', 'en', 'fr']);
+  assert.deepEqual(parseAcceptLanguage('en;foo, ja;q=.5, de;q=1e-1'), ['ja', 'de']);
+  assert.deepEqual(preferredLanguages([' ja-JP ', '', '*', 'en', 'x'.repeat(65)]), ['ja-JP', 'en']);
+  const available = ['en', 'en-US', 'ja'];
+  const n = (header) => negotiate(available, parseAcceptLanguage(header));
+  assert.equal(n('en-US'), 'en-US');
+  assert.equal(n('en-us'), 'en-US');
+  assert.equal(n('en-GB'), 'en');
+  assert.equal(n('ja-JP-x-phone'), 'ja');
+  assert.equal(n('fr, en-GB;q=0.5'), 'en');
+  assert.equal(n('fr'), null);
+  assert.equal(negotiate(['en-US'], ['en']), null);
+  assert.equal(negotiate(['ko'], ['\u212Ao']), null);
+  assert.deepEqual(chain(available, 'en-US'), ['en-US', 'en']);
+  assert.deepEqual(chain(available, null), []);
+  const attrs = (locale) => new Map(locale === undefined ? [] : [['locale', locale]]);
+  assert.equal(servedLocale(available, attrs('ja_JP'), ['en']), 'ja');
+  assert.equal(servedLocale(available, attrs('fr'), ['en']), null);
+  assert.equal(servedLocale(available, attrs(' '), ['en']), 'en');
+  assert.equal(servedLocale([], attrs('en'), ['en']), null);
 });
