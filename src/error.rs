@@ -46,7 +46,10 @@ pub enum ApiError {
     AlreadyAnswered,
     #[error("this user's onboarding is already completed")]
     AlreadyCompleted,
-    #[error("{0}")]
+    /// The scene key whose `back` column is `no` (README "Going back").
+    #[error(
+        "scene '{0}' cannot be changed any more (its back column is no), so the run cannot go back past it"
+    )]
     BackNotAllowed(String),
     #[error("there is no earlier answered scene to go back to")]
     NothingToGoBackTo,
@@ -118,6 +121,7 @@ impl ApiError {
             ApiError::InvalidAnswer(e) => e.details(),
             ApiError::SyncRefused(_, details) => details.clone(),
             ApiError::UnknownVersion(version) => json!({"version": version}),
+            ApiError::BackNotAllowed(scene) => json!({"scene": scene}),
             _ => json!({}),
         }
     }
@@ -214,7 +218,7 @@ impl From<OnboardingError> for ApiError {
             OnboardingError::SceneMismatch { current } => ApiError::SceneMismatch { current },
             OnboardingError::AlreadyAnswered => ApiError::AlreadyAnswered,
             OnboardingError::AlreadyCompleted => ApiError::AlreadyCompleted,
-            e @ OnboardingError::BackNotAllowed(_) => ApiError::BackNotAllowed(e.to_string()),
+            OnboardingError::BackNotAllowed(scene) => ApiError::BackNotAllowed(scene),
             OnboardingError::NothingToGoBackTo => ApiError::NothingToGoBackTo,
             OnboardingError::InvalidAnswer(e) => ApiError::InvalidAnswer(e),
             OnboardingError::Store(e) => e.into(),

@@ -36,13 +36,18 @@ pub struct AnswerRequest {
 }
 
 /// The languages a request asks for in `Accept-Language` (README "Languages").
+/// Several header fields are one comma-separated list (RFC 9110 §5.3).
 pub fn accept_language(req: &HttpRequest) -> Wanted {
-    req.headers()
-        .get(actix_web::http::header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| v.len() <= 1024)
-        .map(Wanted::from_accept_language)
-        .unwrap_or_default()
+    let fields: Vec<&str> = req
+        .headers()
+        .get_all(actix_web::http::header::ACCEPT_LANGUAGE)
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let list = fields.join(",");
+    if list.len() > 1024 {
+        return Wanted::default();
+    }
+    Wanted::from_accept_language(&list)
 }
 
 pub fn check_attributes(attributes: &Map<String, Value>) -> Result<(), ApiError> {

@@ -351,6 +351,12 @@ async fn back_follows_the_rules_of_the_workbook_and_the_run(backend: Backend) {
             .contains("plan_pick"),
         "{body}"
     );
+    // The README promises the scene in the details, for code.
+    assert_eq!(
+        body["error"]["details"],
+        json!({"scene": "plan_pick"}),
+        "{body}"
+    );
     let completed = phone.answer(&done, Value::Null).await;
     assert_eq!(completed["status"], "completed");
     let (status, body) = phone.back(&done).await;

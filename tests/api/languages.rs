@@ -84,6 +84,18 @@ async fn the_language_is_negotiated_and_served(backend: Backend) {
     assert_eq!(texts(&state), vec!["ようこそ!", "はじめましょう"]);
     let (_, state) = call(&app, "lang-a", "/v1/onboarding/current", "", None).await;
     assert_eq!(state["locale"], Value::Null);
+    // Several Accept-Language fields are one list (RFC 9110 §5.3), not the first.
+    let res = app
+        .client
+        .get(app.url("/v1/onboarding/current"))
+        .header("accept-language", "de")
+        .header("accept-language", "en;q=0.5")
+        .bearer_auth(mint_user_token(&app.settings.jwt_secret, "lang-a", 1))
+        .send()
+        .await
+        .unwrap();
+    let state: Value = res.json().await.unwrap();
+    assert_eq!(state["locale"], "en", "{state}");
 
     // The start attribute wins over the header: en-US → en.
     let (_, state) = start("lang-b", json!({"locale": "en_US"}), "ja").await;

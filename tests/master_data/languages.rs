@@ -153,6 +153,27 @@ fn missing_translations_are_warnings_at_the_cell() {
     assert_eq!(view.input.placeholder.as_deref(), Some("Nickname"));
 }
 
+/// A text that falls back along `en-US` → `en` is served translated, so it
+/// is no gap: only the languages with no text on the way warn.
+#[test]
+fn a_translation_reached_through_the_fallback_chain_is_not_missing() {
+    let book = translated().rename_header("choices", "label::en", "label::en-US");
+    let (report, _) = check(&book.bytes());
+    assert!(report.valid, "{report:#?}");
+    let missing: Vec<_> = problems(&report, "missing_translation")
+        .into_iter()
+        .map(|p| (p.sheet.clone(), p.row, p.column.clone().unwrap_or_default()))
+        .collect();
+    // Scenes have `en` text, which users served en-US see; choices lack `en`.
+    assert_eq!(
+        missing,
+        vec![
+            ("choices".to_owned(), 2, "label::en".to_owned()),
+            ("choices".to_owned(), 3, "label::en".to_owned()),
+        ]
+    );
+}
+
 #[test]
 fn a_translation_without_default_text_is_ignored_with_a_warning() {
     let book = translated().set("scenes", 3, "message_2::en", "Or a nickname");

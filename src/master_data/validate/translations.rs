@@ -58,10 +58,22 @@ fn missing(
     }
 }
 
+/// Whether users served `locale` see a translation of `base` on this row:
+/// its own, or one along the fallback chain `en-US` → `en` (README "Languages").
 fn has(translations: &[Translated<'_>], base: &str, locale: &str) -> bool {
-    translations
-        .iter()
-        .any(|t| t.base == base && t.locale == locale)
+    let mut tag = locale;
+    loop {
+        if translations
+            .iter()
+            .any(|t| t.base == base && t.locale.eq_ignore_ascii_case(tag))
+        {
+            return true;
+        }
+        match tag.rfind('-') {
+            Some(cut) => tag = &tag[..cut],
+            None => return false,
+        }
+    }
 }
 
 pub(super) fn check(
