@@ -9,8 +9,10 @@ use crate::insert_chunks;
 pub const IN_PROGRESS: &str = "in_progress";
 pub const COMPLETED: &str = "completed";
 
+/// `None` is NULL, not DEFAULT (no column has another default): SQLite
+/// then takes several rows in one INSERT too.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = runs)]
+#[diesel(table_name = runs, treat_none_as_default_value = false)]
 pub struct RunRow {
     pub id: String,
     pub user_id: String,
@@ -36,8 +38,9 @@ pub struct RunRow {
     pub previous_answer: Option<String>,
 }
 
+/// Several in one INSERT on SQLite too (see [`RunRow`]).
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = run_answers)]
+#[diesel(table_name = run_answers, treat_none_as_default_value = false)]
 pub struct AnswerRow {
     pub run_id: String,
     pub scene_id: String,
@@ -48,8 +51,9 @@ pub struct AnswerRow {
     pub created_at: chrono::NaiveDateTime,
 }
 
+/// Several in one upsert on SQLite too (see [`RunRow`]).
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = assignments)]
+#[diesel(table_name = assignments, treat_none_as_default_value = false)]
 pub struct AssignmentRow {
     pub user_id: String,
     pub step_key: String,
@@ -201,6 +205,157 @@ pub fn update(conn: &mut AnyConnection, run: &RunRow, expected: i64) -> Result<b
     ))
     .execute(conn)?;
     Ok(n == 1)
+}
+
+/// Many guarded run updates in one statement (a group commit, README
+/// "Mobile API under load"): each run is written if its revision is still
+/// the one expected; returns the ids of the runs written. At most one entry
+/// per run id.
+pub fn update_many(
+    conn: &mut AnyConnection,
+    rows: &[(&RunRow, i64)],
+) -> Result<Vec<String>, StoreError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let query = GuardedUpdates(rows);
+    Ok(match conn {
+        AnyConnection::Postgresql(c) => query.load(c)?,
+        AnyConnection::Sqlite(c) => query.load(c)?,
+    })
+}
+
+/// Bound parameters per row of [`GuardedUpdates`].
+pub const UPDATE_PARAMS: usize = 13;
+
+/// `WITH v(…) AS (VALUES (…), …) UPDATE runs SET … FROM v WHERE id = v.run_id
+/// AND revision = v.expected RETURNING id`, valid on PostgreSQL and on SQLite
+/// (≥ 3.35; the bundled one is newer). diesel's query builder has no
+/// `UPDATE … FROM`, and its `sql_query` and `update` are never kept as
+/// prepared statements; this fragment is: diesel's statement cache keys it
+/// by its SQL, so each group size is parsed and planned once per connection.
+struct GuardedUpdates<'a>(&'a [(&'a RunRow, i64)]);
+
+impl diesel::query_builder::QueryId for GuardedUpdates<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::Query for GuardedUpdates<'_> {
+    type SqlType = diesel::sql_types::Text;
+}
+
+impl<C> RunQueryDsl<C> for GuardedUpdates<'_> {}
+
+impl<DB> diesel::query_builder::QueryFragment<DB> for GuardedUpdates<'_>
+where
+    DB: diesel::backend::Backend,
+    DB: diesel::sql_types::HasSqlType<diesel::sql_types::Text>
+        + diesel::sql_types::HasSqlType<diesel::sql_types::BigInt>
+        + diesel::sql_types::HasSqlType<diesel::sql_types::Integer>
+        + diesel::sql_types::HasSqlType<diesel::sql_types::Timestamp>,
+    String: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+    Option<String>:
+        diesel::serialize::ToSql<diesel::sql_types::Nullable<diesel::sql_types::Text>, DB>,
+    i64: diesel::serialize::ToSql<diesel::sql_types::BigInt, DB>,
+    i32: diesel::serialize::ToSql<diesel::sql_types::Integer, DB>,
+    chrono::NaiveDateTime: diesel::serialize::ToSql<diesel::sql_types::Timestamp, DB>,
+    Option<chrono::NaiveDateTime>:
+        diesel::serialize::ToSql<diesel::sql_types::Nullable<diesel::sql_types::Timestamp>, DB>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> diesel::QueryResult<()> {
+        use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
+        out.push_sql(
+            "WITH v(run_id, expected, status, step_key, scene_key, scene_id, shown, answered, \
+             answers, revision, updated_at, completed_at, previous_answer) AS (VALUES ",
+        );
+        for (i, (run, expected)) in self.0.iter().enumerate() {
+            out.push_sql(if i == 0 { "(" } else { ", (" });
+            out.push_bind_param::<Text, _>(&run.id)?;
+            out.push_sql(", ");
+            out.push_bind_param::<BigInt, _>(expected)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&run.status)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Text>, _>(&run.step_key)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Text>, _>(&run.scene_key)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Text>, _>(&run.scene_id)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Integer, _>(&run.shown)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Integer, _>(&run.answered)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&run.answers)?;
+            out.push_sql(", ");
+            out.push_bind_param::<BigInt, _>(&run.revision)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Timestamp, _>(&run.updated_at)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Timestamp>, _>(&run.completed_at)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Text>, _>(&run.previous_answer)?;
+            out.push_sql(")");
+        }
+        out.push_sql(
+            ") UPDATE runs SET status = v.status, step_key = v.step_key, \
+             scene_key = v.scene_key, scene_id = v.scene_id, shown = v.shown, \
+             answered = v.answered, answers = v.answers, revision = v.revision, \
+             updated_at = v.updated_at, completed_at = v.completed_at, \
+             previous_answer = v.previous_answer \
+             FROM v WHERE runs.id = v.run_id AND runs.revision = v.expected RETURNING runs.id",
+        );
+        Ok(())
+    }
+}
+
+/// New runs, one multi-row insert.
+pub fn insert_many(conn: &mut AnyConnection, rows: &[RunRow]) -> Result<(), StoreError> {
+    insert_chunks!(conn, runs::table, rows);
+    Ok(())
+}
+
+/// Answers, one multi-row insert.
+pub fn insert_answers(conn: &mut AnyConnection, rows: &[AnswerRow]) -> Result<(), StoreError> {
+    insert_chunks!(conn, run_answers::table, rows);
+    Ok(())
+}
+
+/// Store (or replace) assignments, one multi-row upsert; at most one row
+/// per key (PostgreSQL refuses to touch a row twice in one statement).
+pub fn put_assignments(conn: &mut AnyConnection, rows: &[AssignmentRow]) -> Result<(), StoreError> {
+    use diesel::upsert::excluded;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    macro_rules! upsert {
+        ($c:expr) => {
+            diesel::insert_into(assignments::table)
+                .values(rows)
+                .on_conflict((
+                    assignments::user_id,
+                    assignments::step_key,
+                    assignments::condition_name,
+                ))
+                .do_update()
+                .set((
+                    assignments::scene_key.eq(excluded(assignments::scene_key)),
+                    assignments::source.eq(excluded(assignments::source)),
+                    assignments::assigned_at.eq(excluded(assignments::assigned_at)),
+                    assignments::exposed_at.eq(excluded(assignments::exposed_at)),
+                ))
+                .execute($c)?
+        };
+    }
+    match conn {
+        AnyConnection::Postgresql(c) => upsert!(c),
+        AnyConnection::Sqlite(c) => upsert!(c),
+    };
+    Ok(())
 }
 
 /// Bump the revision of every run of `user_id`: QA changed what its
