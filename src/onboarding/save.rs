@@ -3,8 +3,8 @@
 //! answer, the A/B assignment and the events as one multi-row insert.
 
 use super::{OnboardingError, Result};
-use crate::store::AnyConnection;
 use crate::store::runs::{self, AnswerRow, AssignmentRow, NewEvent, RunRow};
+use crate::store::{AnyConnection, batch};
 
 /// The rows a decision produced.
 #[derive(Debug, Clone, Default)]
@@ -48,10 +48,10 @@ pub fn save(c: &mut AnyConnection, w: &Write) -> Result<()> {
 }
 
 /// Writes in one group, at most: [`runs::update_many`] binds
-/// [`runs::UPDATE_PARAMS`] parameters a run, well under PostgreSQL's 65535
+/// [`batch::UPDATE_PARAMS`] parameters a run, well under PostgreSQL's 65535
 /// (and SQLite's 32766) bound parameters a statement.
 pub const MAX_GROUP: usize = 64;
-const _: () = assert!(MAX_GROUP * runs::UPDATE_PARAMS < 32766);
+const _: () = assert!(MAX_GROUP * batch::UPDATE_PARAMS < 32766);
 
 /// Write a group in a constant number of statements, whatever its size
 /// (README "Mobile API under load"): the guarded run updates as one

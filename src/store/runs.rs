@@ -218,99 +218,11 @@ pub fn update_many(
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let query = GuardedUpdates(rows);
+    let query = super::batch::GuardedUpdates(rows);
     Ok(match conn {
         AnyConnection::Postgresql(c) => query.load(c)?,
         AnyConnection::Sqlite(c) => query.load(c)?,
     })
-}
-
-/// Bound parameters per row of [`GuardedUpdates`].
-pub const UPDATE_PARAMS: usize = 13;
-
-/// `WITH v(…) AS (VALUES (…), …) UPDATE runs SET … FROM v WHERE id = v.run_id
-/// AND revision = v.expected RETURNING id`, valid on PostgreSQL and on SQLite
-/// (≥ 3.35; the bundled one is newer). diesel's query builder has no
-/// `UPDATE … FROM`, and its `sql_query` and `update` are never kept as
-/// prepared statements; this fragment is: diesel's statement cache keys it
-/// by its SQL, so each group size is parsed and planned once per connection.
-struct GuardedUpdates<'a>(&'a [(&'a RunRow, i64)]);
-
-impl diesel::query_builder::QueryId for GuardedUpdates<'_> {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl diesel::query_builder::Query for GuardedUpdates<'_> {
-    type SqlType = diesel::sql_types::Text;
-}
-
-impl<C> RunQueryDsl<C> for GuardedUpdates<'_> {}
-
-impl<DB> diesel::query_builder::QueryFragment<DB> for GuardedUpdates<'_>
-where
-    DB: diesel::backend::Backend,
-    DB: diesel::sql_types::HasSqlType<diesel::sql_types::Text>
-        + diesel::sql_types::HasSqlType<diesel::sql_types::BigInt>
-        + diesel::sql_types::HasSqlType<diesel::sql_types::Integer>
-        + diesel::sql_types::HasSqlType<diesel::sql_types::Timestamp>,
-    String: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
-    Option<String>:
-        diesel::serialize::ToSql<diesel::sql_types::Nullable<diesel::sql_types::Text>, DB>,
-    i64: diesel::serialize::ToSql<diesel::sql_types::BigInt, DB>,
-    i32: diesel::serialize::ToSql<diesel::sql_types::Integer, DB>,
-    chrono::NaiveDateTime: diesel::serialize::ToSql<diesel::sql_types::Timestamp, DB>,
-    Option<chrono::NaiveDateTime>:
-        diesel::serialize::ToSql<diesel::sql_types::Nullable<diesel::sql_types::Timestamp>, DB>,
-{
-    fn walk_ast<'b>(
-        &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
-    ) -> diesel::QueryResult<()> {
-        use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
-        out.push_sql(
-            "WITH v(run_id, expected, status, step_key, scene_key, scene_id, shown, answered, \
-             answers, revision, updated_at, completed_at, previous_answer) AS (VALUES ",
-        );
-        for (i, (run, expected)) in self.0.iter().enumerate() {
-            out.push_sql(if i == 0 { "(" } else { ", (" });
-            out.push_bind_param::<Text, _>(&run.id)?;
-            out.push_sql(", ");
-            out.push_bind_param::<BigInt, _>(expected)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&run.status)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Nullable<Text>, _>(&run.step_key)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Nullable<Text>, _>(&run.scene_key)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Nullable<Text>, _>(&run.scene_id)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Integer, _>(&run.shown)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Integer, _>(&run.answered)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&run.answers)?;
-            out.push_sql(", ");
-            out.push_bind_param::<BigInt, _>(&run.revision)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Timestamp, _>(&run.updated_at)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Nullable<Timestamp>, _>(&run.completed_at)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Nullable<Text>, _>(&run.previous_answer)?;
-            out.push_sql(")");
-        }
-        out.push_sql(
-            ") UPDATE runs SET status = v.status, step_key = v.step_key, \
-             scene_key = v.scene_key, scene_id = v.scene_id, shown = v.shown, \
-             answered = v.answered, answers = v.answers, revision = v.revision, \
-             updated_at = v.updated_at, completed_at = v.completed_at, \
-             previous_answer = v.previous_answer \
-             FROM v WHERE runs.id = v.run_id AND runs.revision = v.expected RETURNING runs.id",
-        );
-        Ok(())
-    }
 }
 
 /// New runs, one multi-row insert.
@@ -319,9 +231,15 @@ pub fn insert_many(conn: &mut AnyConnection, rows: &[RunRow]) -> Result<(), Stor
     Ok(())
 }
 
-/// Answers, one multi-row insert.
+/// Answers, one multi-row insert, kept prepared per row count.
 pub fn insert_answers(conn: &mut AnyConnection, rows: &[AnswerRow]) -> Result<(), StoreError> {
-    insert_chunks!(conn, run_answers::table, rows);
+    for chunk in rows.chunks(super::CHUNK) {
+        let query = super::batch::AnswerRows(chunk);
+        match conn {
+            AnyConnection::Postgresql(c) => query.execute(c)?,
+            AnyConnection::Sqlite(c) => query.execute(c)?,
+        };
+    }
     Ok(())
 }
 
@@ -447,8 +365,15 @@ pub fn mark_exposed(
     Ok(n == 1)
 }
 
+/// Events, one multi-row insert, kept prepared per row count.
 pub fn record_events(conn: &mut AnyConnection, rows: &[NewEvent]) -> Result<(), StoreError> {
-    insert_chunks!(conn, events::table, rows);
+    for chunk in rows.chunks(super::CHUNK) {
+        let query = super::batch::EventRows(chunk);
+        match conn {
+            AnyConnection::Postgresql(c) => query.execute(c)?,
+            AnyConnection::Sqlite(c) => query.execute(c)?,
+        };
+    }
     Ok(())
 }
 
