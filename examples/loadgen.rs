@@ -66,7 +66,8 @@ struct Totals {
 
 const SOURCES: [&str; 3] = ["diet_campaign", "sleep_campaign", "organic"];
 
-#[tokio::main]
+/// One thread: the client must stay small beside the server it measures.
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args = args();
     let client = reqwest::Client::builder()
@@ -170,7 +171,7 @@ async fn main() {
     };
     let answers = totals.answers.load(Ordering::Relaxed);
     println!(
-        "users {}  seconds {:.1}  completed runs/s {:.1}  answers/s {:.1}  requests {}  p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  max {:.2} ms  errors {}",
+        "users {}  seconds {:.1}  completed runs/s {:.1}  answers/s {:.1}  requests {}  p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  max {:.2} ms  errors {}  loadgen cpu {:.2} cores",
         args.users,
         elapsed,
         totals.runs.load(Ordering::Relaxed) as f64 / elapsed,
@@ -181,5 +182,21 @@ async fn main() {
         pct(0.99),
         pct(1.0),
         totals.errors.load(Ordering::Relaxed),
+        cpu_seconds() / elapsed,
     );
+}
+
+/// CPU time this process used (Linux; 0 elsewhere), so a run shows whether
+/// the load client itself was the bottleneck.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name: utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
+    let ticks: u64 = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|t| t.parse::<u64>().ok())
+        .sum();
+    ticks as f64 / 100.0
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Load test of the mobile API on PostgreSQL, beside its ceiling
-# (README "Mobile API under load").
+# Load test of the mobile API on PostgreSQL, beside its ceiling, or on the
+# embedded SQLite (BACKEND=sqlite) (README "Mobile API under load").
 #
 # 1. Capture: one user runs the flow with log_statement = all on the load
 #    database (run cache and group commit off, so every statement of an
@@ -14,15 +14,28 @@
 # 3. pgbench replaying the captured answer, one transaction per answer, at
 #    the same concurrencies: the one-commit-per-answer ceiling.
 #
+# 4. A summary table: per concurrency, answers/s, p50, p99 and errors with
+#    group commit + run cache on and off, the pgbench ceiling, the CPU of
+#    server, PostgreSQL and load client; statements per answer; the ratio
+#    answers/s ÷ ceiling at 16 users.
+#
+# BACKEND=sqlite: the same load on a SQLite file (WAL, synchronous NORMAL,
+# as the service sets it); no capture and no pgbench: the ceiling is a
+# minimal loop of one-row insert + commit on a file with the same settings.
+# Connections to PostgreSQL are made without TLS (sslmode=disable), the
+# service's and pgbench's alike: on one machine TLS only costs CPU.
+#
 #   scripts/load.sh                 # USERS="4 16 64" DURATION=15 POOL=16
+#   BACKEND=sqlite scripts/load.sh
 #   SCENEFLOW_BIN=/tmp/sceneflow LOADGEN_BIN=/tmp/loadgen scripts/load.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ -z "${SCENEFLOW_TEST_PG_URL:-}" ]; then
+BACKEND=${BACKEND:-postgres}
+if [ "$BACKEND" = postgres ] && [ -z "${SCENEFLOW_TEST_PG_URL:-}" ]; then
   . scripts/postgres.sh
   ensure_postgres
 fi
-PG_ADMIN=${SCENEFLOW_TEST_PG_URL}
+PG_ADMIN=${SCENEFLOW_TEST_PG_URL:-}
 admin_sql() { psql -qX "$PG_ADMIN" -c "$1"; }
 
 USERS=${USERS:-"4 16 64"}
@@ -31,7 +44,8 @@ POOL=${POOL:-16}
 PORT=${PORT:-18181}
 PGLOG=${PGLOG:-/var/log/postgresql/postgresql-15-main.log}
 DB=sceneflow_load
-URL="postgres://sceneflow_test:sceneflow_test@127.0.0.1:5432/$DB"
+URL="postgres://sceneflow_test:sceneflow_test@127.0.0.1:5432/$DB?sslmode=disable"
+export PGSSLMODE=disable
 
 # SCENEFLOW_BIN / LOADGEN_BIN: measure copies (a shared target is rebuilt by others).
 if [ -z "${SCENEFLOW_BIN:-}" ]; then
@@ -40,11 +54,18 @@ fi
 SCENEFLOW_BIN=${SCENEFLOW_BIN:-target/release/sceneflow}
 LOADGEN_BIN=${LOADGEN_BIN:-target/release/examples/loadgen}
 
-admin_sql "DROP DATABASE IF EXISTS $DB WITH (FORCE)"
-admin_sql "CREATE DATABASE $DB OWNER sceneflow_test"
 work=$(mktemp -d)
+if [ "$BACKEND" = sqlite ]; then
+  URL="sqlite://$work/load.db"
+else
+  admin_sql "DROP DATABASE IF EXISTS $DB WITH (FORCE)"
+  admin_sql "CREATE DATABASE $DB OWNER sceneflow_test"
+fi
+results=$work/results.txt
+: > "$results"
 server=
 serve() { # group commit (µs), run cache size
+  [ "$BACKEND" = sqlite ] && rm -f "$work"/load.db*
   DATABASE_URL=$URL SCENEFLOW_STORE="file://$work/store" SCENEFLOW_BIND="127.0.0.1:$PORT" \
     SCENEFLOW_DB_POOL_SIZE=$POOL SCENEFLOW_GROUP_COMMIT_US=$1 SCENEFLOW_RUN_CACHE_SIZE=$2 \
     RUST_LOG=warn "$SCENEFLOW_BIN" serve &
@@ -56,6 +77,53 @@ serve() { # group commit (µs), run cache size
 }
 stop() { kill "$server"; wait "$server" 2>/dev/null || true; server=; }
 trap '[ -n "$server" ] && kill $server 2>/dev/null; rm -rf "$work"' EXIT
+# CPU ticks (1/100 s) used so far by the given processes.
+ticks() {
+  local sum=0 p
+  for p in "$@"; do
+    [ -r "/proc/$p/stat" ] && sum=$((sum + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')))
+  done
+  echo "$sum"
+}
+measure() { # mode users: loadgen against the running server, CPU per process
+  local pg0 sf0 pg1 sf1 line
+  pg0=$(ticks $(pgrep -x postgres || true)) sf0=$(ticks "$server")
+  line=$("$LOADGEN_BIN" --base "http://127.0.0.1:$PORT" --users "$2" --seconds "$DURATION")
+  pg1=$(ticks $(pgrep -x postgres || true)) sf1=$(ticks "$server")
+  echo "$line  server cpu $(awk "BEGIN{printf \"%.2f\", ($sf1-$sf0)/100/$DURATION}") cores  postgres cpu $(awk "BEGIN{printf \"%.2f\", ($pg1-$pg0)/100/$DURATION}") cores"
+  echo "sceneflow $1 $line  server cpu $(awk "BEGIN{printf \"%.2f\", ($sf1-$sf0)/100/$DURATION}")  postgres cpu $(awk "BEGIN{printf \"%.2f\", ($pg1-$pg0)/100/$DURATION}")" >> "$results"
+}
+
+if [ "$BACKEND" = sqlite ]; then
+  for gc in 1000 0; do
+    if [ "$gc" = 0 ]; then cache=0; mode=off; else cache=10000; mode=on; fi
+    for users in $USERS; do
+      serve "$gc" "$cache"
+      printf '==> sceneflow on SQLite, group commit + run cache %s: ' "$mode"
+      measure "$mode" "$users"
+      stop
+    done
+  done
+  echo "==> SQLite ceiling: one-row insert + commit, WAL, synchronous NORMAL, for ${DURATION}s"
+  python3 - "$work/ceiling.db" "$DURATION" "$results" <<'PY'
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+for p in ("journal_mode = WAL", "synchronous = NORMAL", "busy_timeout = 10000"):
+    db.execute("PRAGMA " + p)
+db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, run_id TEXT, scene_id TEXT, answer TEXT, created_at TEXT)")
+n, until = 0, time.monotonic() + float(sys.argv[2])
+start = time.monotonic()
+while time.monotonic() < until:
+    db.execute("BEGIN IMMEDIATE")
+    db.execute("INSERT INTO t (run_id, scene_id, answer, created_at) VALUES (?, ?, ?, ?)",
+               ("0123456789abcdef01234567", f"s-{n}", '"ゆき"', "2026-11-30 12:00:00"))
+    db.execute("COMMIT")
+    n += 1
+tps = n / (time.monotonic() - start)
+print(f"tps = {tps:.0f}")
+open(sys.argv[3], "a").write(f"ceiling 1 tps = {tps:.1f}\n")
+PY
+else
 
 echo "==> capture: one user, every statement logged"
 serve 0 0
@@ -102,23 +170,31 @@ for i, (_, s) in enumerate(stmts):
                 tx.append(u)
                 if u in ("COMMIT", "ROLLBACK"):
                     break
-        if any(u.startswith('UPDATE "runs"') for u in tx) and tx[-1] == "COMMIT":
+        if any(u.startswith('UPDATE "runs"') or (u.startswith("WITH v(") and "UPDATE runs" in u)
+               for u in tx) and tx[-1] == "COMMIT":
             answers.append([s] + tx)
             break
 if not answers:
     sys.exit("no answer found in the PostgreSQL log (is log_line_prefix %u@%d?)")
-print(f"==> statements per answer: {sum(map(len, answers)) / len(answers):.2f} "
+spa = sum(map(len, answers)) / len(answers)
+open(f"{work}/results.txt", "a").write(f"statements {spa:.2f} {len(answers)}\n")
+print(f"==> statements per answer: {spa:.2f} "
       f"over {len(answers)} answers (read + BEGIN + writes + COMMIT; "
       f"{min(map(len, answers))}–{max(map(len, answers))})")
 # The most common shape becomes the pgbench script, for a random seeded run.
 shape = lambda a: tuple(t.split()[0] + (" " + t.split()[2] if t.startswith("INSERT") else "") for t in a)
 common = max(set(map(shape, answers)), key=lambda s: sum(shape(a) == s for a in answers))
 one = next(a for a in answers if shape(a) == common)
-run_id = re.search(r"\"runs\".\"id\" = '([0-9a-f]{24})'", " ".join(one)).group(1)
+run_id = re.search(r"(?:\"runs\".\"id\" = |VALUES \()'([0-9a-f]{24})'", " ".join(one)).group(1)
 user_id = re.search(r"\"runs\".\"user_id\" = '([^']+)'", one[0]).group(1)
 def bench(sql):
     sql = re.sub(rf"'{run_id}-\d+'", "('bench-' || :n || '-' || :k)", sql)
     sql = sql.replace(f"'{run_id}'", "('bench-' || :n)").replace(f"'{user_id}'", "('bench-user-' || :n)")
+    # The group update's VALUES are literals here (text): cast where the column is not.
+    sql = sql.replace("runs.revision = v.expected", "runs.revision = runs.revision")
+    for col, ty in [("shown", "int4"), ("answered", "int4"), ("revision", "int8"),
+                    ("updated_at", "timestamp"), ("completed_at", "timestamp")]:
+        sql = sql.replace(f"{col} = v.{col}", f"{col} = v.{col}::{ty}")
     return re.sub(r'("runs"\."revision" = )\'?\d+\'?', r'\1"runs"."revision"', sql)
 with open(f"{work}/answer.sql", "w") as f:
     f.write("\\set n random(1, 10000)\n\\set k random(1, 1000000000)\n")
@@ -132,11 +208,11 @@ print("    replayed: " + " · ".join(" ".join(x.split()[:3]) for x in common))
 PY
 
 for gc in 1000 0; do
-  if [ "$gc" = 0 ]; then cache=0; label="group commit off, run cache off"; else cache=10000; label="group commit ${gc} µs, run cache on"; fi
+  if [ "$gc" = 0 ]; then cache=0; mode=off; else cache=10000; mode=on; fi
   for users in $USERS; do
     serve "$gc" "$cache"
-    printf '==> sceneflow, %s: ' "$label"
-    "$LOADGEN_BIN" --base "http://127.0.0.1:$PORT" --users "$users" --seconds "$DURATION"
+    printf '==> sceneflow, group commit + run cache %s: ' "$mode"
+    measure "$mode" "$users"
     stop
   done
 done
@@ -170,6 +246,54 @@ psql -qX -h 127.0.0.1 -U sceneflow_test -d $DB -f "$work/seed.sql"
 for users in $USERS; do
   echo "==> pgbench ceiling: the captured answer, one transaction each, $users clients for ${DURATION}s"
   pgbench -n -h 127.0.0.1 -U sceneflow_test -c "$users" -j 2 -T "$DURATION" -f "$work/answer.sql" $DB 2>&1 |
-    grep -E "^(tps|latency average|number of failed)"
+    grep -E "^(tps|latency average|number of failed)" | tee "$work/pgbench.txt"
+  echo "ceiling $users $(grep '^tps' "$work/pgbench.txt")" >> "$results"
 done
 admin_sql "DROP DATABASE IF EXISTS $DB WITH (FORCE)"
+fi
+
+# One clean summary.
+python3 - "$results" "$BACKEND" "$USERS" <<'PY'
+import re, sys
+lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
+backend, users = sys.argv[2], sys.argv[3].split()
+num = lambda pat, s: float(m.group(1)) if (m := re.search(pat, s)) else float("nan")
+runs, ceiling, spa = {}, {}, None
+for l in lines:
+    w = l.split()
+    if w[0] == "sceneflow":
+        runs[(w[1], w[3])] = {k: num(p, l) for k, p in [
+            ("aps", r"answers/s ([\d.]+)"), ("p50", r"p50 ([\d.]+)"), ("p99", r"p99 ([\d.]+)"),
+            ("err", r"errors (\d+)"), ("lg", r"loadgen cpu ([\d.]+)"),
+            ("sf", r"server cpu ([\d.]+)"), ("pg", r"postgres cpu ([\d.]+)")]}
+    elif w[0] == "ceiling":
+        ceiling[w[1]] = num(r"tps = ([\d.]+)", l)
+    elif w[0] == "statements":
+        spa = f"{w[1]} (over {w[2]} answers, group commit and cache off)"
+print(f"\n==> summary ({backend}, {sys.argv[3]} users, GC = group commit 1000 µs + run cache; "
+      "cpu in cores: server / " + ("postgres / " if backend == "postgres" else "") + "load client)")
+head = "| users | GC+cache on: answers/s | p50 ms | p99 ms | errors | cpu | GC+cache off: answers/s | p50 ms | p99 ms | errors | cpu | " + \
+       ("pgbench tps (1 commit/answer) |" if backend == "postgres" else "")
+print(head)
+print("|" + "---|" * (head.count("|") - 1))
+for u in users:
+    row = f"| {u} |"
+    for mode in ("on", "off"):
+        r = runs.get((mode, u))
+        if not r:
+            row += " – |" * 5
+            continue
+        cpu = f"{r['sf']:.2f} / " + (f"{r['pg']:.2f} / " if backend == "postgres" else "") + f"{r['lg']:.2f}"
+        row += f" {r['aps']:.1f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['err']:.0f} | {cpu} |"
+    if backend == "postgres":
+        row += f" {ceiling.get(u, 0):.0f} |"
+    print(row)
+if backend == "postgres":
+    print(f"statements per answer: {spa}")
+    on, c = runs.get(("on", "16")), ceiling.get("16")
+    if on and c:
+        print(f"at 16 users: answers/s ÷ pgbench ceiling = {on['aps'] / c:.2f} (target ≥ 2), p99 {on['p99']:.2f} ms (target ≤ 10)")
+else:
+    c = ceiling.get("1")
+    print(f"SQLite ceiling (one-row insert + commit loop, one writer): {c:.0f} commits/s" if c else "")
+PY

@@ -1,8 +1,10 @@
 //! Group commit: writes of answers that arrive together go to the database
 //! in one transaction, one commit for all (README "Configuration",
 //! `SCENEFLOW_GROUP_COMMIT_US`). Each answer is acknowledged only after the
-//! commit that holds it; a write that meets a moved run is left out alone
-//! (the guarded update comes first and writes nothing else); any database
+//! commit that holds it. The group is written in a constant number of
+//! statements ([`save::save_group`]); a write that meets a moved run is left
+//! out alone (the guarded updates come first and nothing else of it is
+//! written); any database
 //! error rolls the group back and each write is tried again in a
 //! transaction of its own, so one bad answer never fails the others.
 
@@ -11,12 +13,9 @@ use std::time::{Duration, Instant};
 
 use diesel::Connection;
 
-use super::save::{self, Write};
-use super::{OnboardingError, Result};
+use super::Result;
+use super::save::{self, MAX_GROUP, Write};
 use crate::store::{Db, StoreError};
-
-/// Writes in one group, at most.
-const MAX_GROUP: usize = 64;
 
 struct Pending {
     write: Box<Write>,
@@ -89,20 +88,10 @@ fn commit(db: &Db, group: &[Pending]) -> Vec<Result<()>> {
                 .collect();
         }
     };
-    let mut results = Vec::with_capacity(group.len());
-    let together = conn.transaction(|c| {
-        for p in group {
-            match save::save(c, &p.write) {
-                Ok(()) => results.push(Ok(())),
-                // Nothing of it was written: the others go on.
-                Err(OnboardingError::Conflict) => results.push(Err(OnboardingError::Conflict)),
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    });
+    let writes: Vec<&Write> = group.iter().map(|p| &*p.write).collect();
+    let together = conn.transaction(|c| save::save_group(c, &writes));
     match together {
-        Ok(()) => results,
+        Ok(results) => results,
         Err(_) if group.len() > 1 => group
             .iter()
             .map(|p| conn.transaction(|c| save::save(c, &p.write)))

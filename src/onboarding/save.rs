@@ -3,8 +3,8 @@
 //! answer, the A/B assignment and the events as one multi-row insert.
 
 use super::{OnboardingError, Result};
-use crate::store::AnyConnection;
 use crate::store::runs::{self, AnswerRow, AssignmentRow, NewEvent, RunRow};
+use crate::store::{AnyConnection, batch};
 
 /// The rows a decision produced.
 #[derive(Debug, Clone, Default)]
@@ -40,29 +40,106 @@ pub enum AssignmentWrite {
 
 /// Write `w`; the caller holds the transaction. A run moved by somebody
 /// else is [`OnboardingError::Conflict`], and nothing else is written.
+/// The same statements as a group of one.
 pub fn save(c: &mut AnyConnection, w: &Write) -> Result<()> {
-    match &w.run {
-        Some(RunWrite::Insert(run)) => runs::insert(c, run)?,
-        Some(RunWrite::Update { run, expected }) if !runs::update(c, run, *expected)? => {
-            return Err(OnboardingError::Conflict);
+    save_group(c, &[w])?
+        .pop()
+        .expect("one result for one write")
+}
+
+/// Writes in one group, at most: [`runs::update_many`] binds
+/// [`batch::UPDATE_PARAMS`] parameters a run, well under PostgreSQL's 65535
+/// (and SQLite's 32766) bound parameters a statement.
+pub const MAX_GROUP: usize = 64;
+const _: () = assert!(MAX_GROUP * batch::UPDATE_PARAMS < 32766);
+
+/// Write a group in a constant number of statements, whatever its size
+/// (README "Mobile API under load"): the guarded run updates as one
+/// statement, then, for the writes whose run was still the one read, the
+/// new runs, answers, assignments and events as one multi-row insert each.
+/// The caller holds the transaction. A write whose run moved (or whose run
+/// an earlier write of the group moves) is [`OnboardingError::Conflict`]
+/// alone and nothing of it is written; a database error is the group's,
+/// the caller then writes each on its own.
+pub fn save_group(c: &mut AnyConnection, group: &[&Write]) -> Result<Vec<Result<()>>> {
+    assert!(
+        group.len() <= MAX_GROUP,
+        "a group of {} writes",
+        group.len()
+    );
+    let mut written = vec![true; group.len()];
+    let mut updates: Vec<(&RunRow, i64)> = Vec::new();
+    for (i, w) in group.iter().enumerate() {
+        if let Some(RunWrite::Update { run, expected }) = &w.run {
+            if updates.iter().any(|(r, _)| r.id == run.id) {
+                // The earlier write moves it: this one reads again.
+                written[i] = false;
+            } else {
+                updates.push((run, *expected));
+            }
         }
-        Some(RunWrite::Update { .. }) | None => {}
     }
-    if let Some(answer) = &w.answer {
-        runs::insert_answer(c, answer)?;
-    }
-    match &w.assignment {
-        Some(AssignmentWrite::Put(row)) => runs::put_assignment(c, row)?,
-        Some(AssignmentWrite::Expose {
-            user_id,
-            step_key,
-            condition_name,
-            at,
-        }) => {
-            runs::mark_exposed(c, user_id, step_key, condition_name, *at)?;
+    let moved = runs::update_many(c, &updates)?;
+    for (i, w) in group.iter().enumerate() {
+        if let Some(RunWrite::Update { run, .. }) = &w.run
+            && !moved.contains(&run.id)
+        {
+            written[i] = false;
         }
-        None => {}
     }
-    runs::record_events(c, &w.events)?;
-    Ok(())
+    let kept = || {
+        group
+            .iter()
+            .zip(&written)
+            .filter(|(_, ok)| **ok)
+            .map(|(w, _)| *w)
+    };
+    let new_runs: Vec<RunRow> = kept()
+        .filter_map(|w| match &w.run {
+            Some(RunWrite::Insert(run)) => Some(run.clone()),
+            _ => None,
+        })
+        .collect();
+    runs::insert_many(c, &new_runs)?;
+    let answers: Vec<AnswerRow> = kept().filter_map(|w| w.answer.clone()).collect();
+    runs::insert_answers(c, &answers)?;
+    let mut puts: Vec<AssignmentRow> = Vec::new();
+    for w in kept() {
+        match &w.assignment {
+            Some(AssignmentWrite::Put(row)) => {
+                let key = |r: &AssignmentRow| {
+                    (
+                        r.user_id.clone(),
+                        r.step_key.clone(),
+                        r.condition_name.clone(),
+                    )
+                };
+                puts.retain(|p| key(p) != key(row));
+                puts.push(row.clone());
+            }
+            // Once per user and group: rare, one statement each.
+            Some(AssignmentWrite::Expose {
+                user_id,
+                step_key,
+                condition_name,
+                at,
+            }) => {
+                runs::mark_exposed(c, user_id, step_key, condition_name, *at)?;
+            }
+            None => {}
+        }
+    }
+    runs::put_assignments(c, &puts)?;
+    let events: Vec<NewEvent> = kept().flat_map(|w| w.events.iter().cloned()).collect();
+    runs::record_events(c, &events)?;
+    Ok(written
+        .into_iter()
+        .map(|ok| {
+            if ok {
+                Ok(())
+            } else {
+                Err(OnboardingError::Conflict)
+            }
+        })
+        .collect())
 }

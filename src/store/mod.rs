@@ -8,6 +8,7 @@ pub mod aggregates;
 pub mod analytics;
 pub mod audit;
 pub mod backs;
+pub mod batch;
 pub mod channels;
 pub mod flows;
 pub mod offline;

@@ -9,8 +9,10 @@ use crate::insert_chunks;
 pub const IN_PROGRESS: &str = "in_progress";
 pub const COMPLETED: &str = "completed";
 
+/// `None` is NULL, not DEFAULT (no column has another default): SQLite
+/// then takes several rows in one INSERT too.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = runs)]
+#[diesel(table_name = runs, treat_none_as_default_value = false)]
 pub struct RunRow {
     pub id: String,
     pub user_id: String,
@@ -36,8 +38,9 @@ pub struct RunRow {
     pub previous_answer: Option<String>,
 }
 
+/// Several in one INSERT on SQLite too (see [`RunRow`]).
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = run_answers)]
+#[diesel(table_name = run_answers, treat_none_as_default_value = false)]
 pub struct AnswerRow {
     pub run_id: String,
     pub scene_id: String,
@@ -48,8 +51,9 @@ pub struct AnswerRow {
     pub created_at: chrono::NaiveDateTime,
 }
 
+/// Several in one upsert on SQLite too (see [`RunRow`]).
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = assignments)]
+#[diesel(table_name = assignments, treat_none_as_default_value = false)]
 pub struct AssignmentRow {
     pub user_id: String,
     pub step_key: String,
@@ -203,6 +207,75 @@ pub fn update(conn: &mut AnyConnection, run: &RunRow, expected: i64) -> Result<b
     Ok(n == 1)
 }
 
+/// Many guarded run updates in one statement (a group commit, README
+/// "Mobile API under load"): each run is written if its revision is still
+/// the one expected; returns the ids of the runs written. At most one entry
+/// per run id.
+pub fn update_many(
+    conn: &mut AnyConnection,
+    rows: &[(&RunRow, i64)],
+) -> Result<Vec<String>, StoreError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let query = super::batch::GuardedUpdates(rows);
+    Ok(match conn {
+        AnyConnection::Postgresql(c) => query.load(c)?,
+        AnyConnection::Sqlite(c) => query.load(c)?,
+    })
+}
+
+/// New runs, one multi-row insert.
+pub fn insert_many(conn: &mut AnyConnection, rows: &[RunRow]) -> Result<(), StoreError> {
+    insert_chunks!(conn, runs::table, rows);
+    Ok(())
+}
+
+/// Answers, one multi-row insert, kept prepared per row count.
+pub fn insert_answers(conn: &mut AnyConnection, rows: &[AnswerRow]) -> Result<(), StoreError> {
+    for chunk in rows.chunks(super::CHUNK) {
+        let query = super::batch::AnswerRows(chunk);
+        match conn {
+            AnyConnection::Postgresql(c) => query.execute(c)?,
+            AnyConnection::Sqlite(c) => query.execute(c)?,
+        };
+    }
+    Ok(())
+}
+
+/// Store (or replace) assignments, one multi-row upsert; at most one row
+/// per key (PostgreSQL refuses to touch a row twice in one statement).
+pub fn put_assignments(conn: &mut AnyConnection, rows: &[AssignmentRow]) -> Result<(), StoreError> {
+    use diesel::upsert::excluded;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    macro_rules! upsert {
+        ($c:expr) => {
+            diesel::insert_into(assignments::table)
+                .values(rows)
+                .on_conflict((
+                    assignments::user_id,
+                    assignments::step_key,
+                    assignments::condition_name,
+                ))
+                .do_update()
+                .set((
+                    assignments::scene_key.eq(excluded(assignments::scene_key)),
+                    assignments::source.eq(excluded(assignments::source)),
+                    assignments::assigned_at.eq(excluded(assignments::assigned_at)),
+                    assignments::exposed_at.eq(excluded(assignments::exposed_at)),
+                ))
+                .execute($c)?
+        };
+    }
+    match conn {
+        AnyConnection::Postgresql(c) => upsert!(c),
+        AnyConnection::Sqlite(c) => upsert!(c),
+    };
+    Ok(())
+}
+
 /// Bump the revision of every run of `user_id`: QA changed what its
 /// decisions read (tester flag, overrides, assignments), so a run another
 /// instance keeps in memory is read again before it is written.
@@ -292,8 +365,15 @@ pub fn mark_exposed(
     Ok(n == 1)
 }
 
+/// Events, one multi-row insert, kept prepared per row count.
 pub fn record_events(conn: &mut AnyConnection, rows: &[NewEvent]) -> Result<(), StoreError> {
-    insert_chunks!(conn, events::table, rows);
+    for chunk in rows.chunks(super::CHUNK) {
+        let query = super::batch::EventRows(chunk);
+        match conn {
+            AnyConnection::Postgresql(c) => query.execute(c)?,
+            AnyConnection::Sqlite(c) => query.execute(c)?,
+        };
+    }
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use sceneflow::flow::Attributes;
 use sceneflow::metrics::Metrics;
 use sceneflow::onboarding::save::{RunWrite, Write};
 use sceneflow::onboarding::{AnswerSettings, Onboarding, OnboardingError, commit, load};
-use sceneflow::store::runs::AnswerRow;
+use sceneflow::store::runs::{AnswerRow, NewEvent};
 use sceneflow::store::{Db, StatementLog};
 use serde_json::Value;
 
@@ -22,6 +22,7 @@ on_both_backends!(
     two_instances_racing_one_user_advance_it_once,
     a_qa_change_on_another_instance_is_seen,
     one_bad_write_does_not_fail_its_group,
+    a_group_is_a_constant_number_of_statements,
 );
 
 const PLAIN: AnswerSettings = AnswerSettings {
@@ -64,6 +65,8 @@ fn kind(sql: &str) -> String {
             .map_or(String::new(), |w| name(w))
     };
     match verb.to_ascii_uppercase().as_str() {
+        // `WITH v(…) AS (VALUES …) UPDATE runs …`: the guarded updates.
+        "WITH" => format!("UPDATE {}", after("UPDATE")),
         "SELECT" => format!("SELECT {}", after("FROM")),
         "INSERT" => format!("INSERT {}", after("INTO")),
         "UPDATE" => format!("UPDATE {}", name(words.get(1).unwrap_or(&""))),
@@ -301,56 +304,71 @@ async fn a_qa_change_on_another_instance_is_seen(backend: Backend) {
     assert_eq!(app.count("run_answers").await, 0);
 }
 
+/// A user with a started run and one answer, and the write of a second
+/// answer to its current scene (or, `bad`, to the scene it already
+/// answered: a duplicate answer row the database refuses).
+async fn next_write(app: &TestApp, service: &Onboarding, user: &str, bad: bool) -> Box<Write> {
+    let state = service
+        .start(user.into(), Attributes::new(), Default::default())
+        .await
+        .unwrap();
+    let (id, answer) = scene_of(&state);
+    service
+        .answer(user.into(), id.clone(), answer, Default::default())
+        .await
+        .unwrap();
+    let db = Db::new(&app.settings.database_url, 1).unwrap();
+    let owned = user.to_owned();
+    let loaded = db
+        .run_with(move |c| load::load(c, &owned, ""))
+        .await
+        .unwrap();
+    let mut run = loaded.run.unwrap();
+    let expected = run.revision;
+    run.revision += 1;
+    run.answered += 1;
+    let answer = AnswerRow {
+        run_id: run.id.clone(),
+        scene_id: if bad {
+            id
+        } else {
+            run.scene_id.clone().unwrap()
+        },
+        step_key: run.step_key.clone().unwrap(),
+        scene_key: run.scene_key.clone().unwrap(),
+        answer: "null".into(),
+        response: "{}".into(),
+        created_at: run.updated_at,
+    };
+    let event = NewEvent {
+        kind: "answered",
+        occurred_at: run.updated_at,
+        user_id: run.user_id.clone(),
+        run_id: run.id.clone(),
+        version_id: run.version_id.clone(),
+        channel: run.channel.clone(),
+        step_key: run.step_key.clone(),
+        scene_key: run.scene_key.clone(),
+        experiment_id: None,
+        variation_id: None,
+    };
+    Box::new(Write {
+        run: Some(RunWrite::Update { run, expected }),
+        answer: Some(answer),
+        events: vec![event],
+        ..Write::default()
+    })
+}
+
 /// In one group, a write the database refuses (a duplicate answer row)
 /// fails alone; the other is committed.
 async fn one_bad_write_does_not_fail_its_group(backend: Backend) {
     let app = sample(backend).await;
     let (service, _) = instance(&app, PLAIN);
-    let mut writes = Vec::new();
-    for user in ["user-good", "user-bad"] {
-        let state = service
-            .start(user.into(), Attributes::new(), Default::default())
-            .await
-            .unwrap();
-        let (id, answer) = scene_of(&state);
-        service
-            .answer(user.into(), id.clone(), answer, Default::default())
-            .await
-            .unwrap();
-        let db = Db::new(&app.settings.database_url, 1).unwrap();
-        let user = user.to_owned();
-        let loaded = db
-            .run_with(move |c| load::load(c, &user, ""))
-            .await
-            .unwrap();
-        let mut run = loaded.run.unwrap();
-        let expected = run.revision;
-        run.revision += 1;
-        run.answered += 1;
-        let answer = AnswerRow {
-            run_id: run.id.clone(),
-            // The bad one answers the scene it already answered.
-            scene_id: if run.user_id == "user-bad" {
-                id
-            } else {
-                run.scene_id.clone().unwrap()
-            },
-            step_key: run.step_key.clone().unwrap(),
-            scene_key: run.scene_key.clone().unwrap(),
-            answer: "null".into(),
-            response: "{}".into(),
-            created_at: run.updated_at,
-        };
-        writes.push(Box::new(Write {
-            run: Some(RunWrite::Update { run, expected }),
-            answer: Some(answer),
-            ..Write::default()
-        }));
-    }
+    let good = next_write(&app, &service, "user-good", false).await;
+    let bad = next_write(&app, &service, "user-bad", true).await;
     let db = Db::new(&app.settings.database_url, 2).unwrap();
     let commits = commit::GroupCommit::start(db, Duration::from_millis(50));
-    let bad = writes.pop().unwrap();
-    let good = writes.pop().unwrap();
     let (good, bad) = tokio::join!(commits.save(good), commits.save(bad));
     assert!(good.is_ok(), "{good:?}");
     assert!(bad.is_err());
@@ -360,4 +378,66 @@ async fn one_bad_write_does_not_fail_its_group(backend: Backend) {
         1
     );
     assert_eq!(app.count("run_answers").await, 3);
+}
+
+/// A group costs the same statements whatever its size: one guarded update
+/// for all its runs, one insert each for answers and events. A run moved
+/// since it was read is left out alone, and so is a second write of one
+/// run in the same group.
+async fn a_group_is_a_constant_number_of_statements(backend: Backend) {
+    let app = sample(backend).await;
+    let (service, _) = instance(&app, PLAIN);
+    let log = StatementLog::default();
+    let db = Db::with_statement_log(&app.settings.database_url, 2, log.clone()).unwrap();
+    let commits = commit::GroupCommit::start(db, Duration::from_millis(200));
+    // 63 + the second write of one run: a full group (64).
+    for size in [1usize, 8, 63] {
+        let mut writes = Vec::new();
+        for i in 0..size {
+            writes.push(next_write(&app, &service, &format!("user-{size}-{i}"), false).await);
+        }
+        let mut twice = None;
+        if size > 1 {
+            // Somebody else moved this run since it was read.
+            let Some(RunWrite::Update { expected, .. }) = &mut writes[0].run else {
+                unreachable!()
+            };
+            *expected -= 1;
+            // And this one is written twice in the group.
+            twice = Some(writes[1].clone());
+        }
+        log.take();
+        let results = futures_util::future::join_all(
+            writes.into_iter().chain(twice).map(|w| commits.save(w)),
+        )
+        .await;
+        assert_eq!(
+            kinds(&log),
+            [
+                "BEGIN",
+                "UPDATE runs",
+                "INSERT run_answers",
+                "INSERT events",
+                "COMMIT"
+            ],
+            "a group of {size}"
+        );
+        let conflicts = results
+            .iter()
+            .filter(|r| matches!(r, Err(OnboardingError::Conflict)))
+            .count();
+        assert_eq!(conflicts, if size > 1 { 2 } else { 0 }, "{results:?}");
+        assert_eq!(
+            results.iter().filter(|r| r.is_ok()).count(),
+            results.len() - conflicts
+        );
+    }
+    assert_eq!(
+        app.count_sql("SELECT COUNT(*) AS n FROM runs WHERE answered = 2")
+            .await,
+        // Each group of more than one: the moved run stays put.
+        1 + 8 + 63 - 2
+    );
+    // Two answers a user, but the moved run's second in each larger group.
+    assert_eq!(app.count("run_answers").await, 2 * (1 + 8 + 63) - 2);
 }
