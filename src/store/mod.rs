@@ -21,7 +21,6 @@ pub mod versions;
 
 pub use flows::FlowCache;
 
-use std::error::Error as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
