@@ -105,9 +105,7 @@ impl ReleaseError {
             ReleaseError::NotOnStaging { .. } => (StatusCode::CONFLICT, ErrorCode::NotOnStaging),
             ReleaseError::SelfApproval(_) => (StatusCode::FORBIDDEN, ErrorCode::SelfApproval),
             ReleaseError::NotApproved(_) => (StatusCode::CONFLICT, ErrorCode::NotApproved),
-            ReleaseError::NothingToRollBack => {
-                (StatusCode::CONFLICT, ErrorCode::NothingToRollBack)
-            }
+            ReleaseError::NothingToRollBack => (StatusCode::CONFLICT, ErrorCode::NothingToRollBack),
             ReleaseError::Store(_) | ReleaseError::Storage(_) => return None,
         })
     }
