@@ -81,7 +81,7 @@ pub fn mint_admin_token(
         &TokenRow {
             token_hash: sha256_hex(token.as_bytes()),
             name: name.to_owned(),
-            role: role.as_str().to_owned(),
+            role,
             created_at: now,
             expires_at: Some(now + chrono::Duration::days(i64::from(valid_days))),
         },
@@ -136,11 +136,9 @@ pub fn check_admin_token(conn: &mut AnyConnection, token: &str) -> Result<TokenC
     if row.expires_at.is_some_and(|e| e <= crate::store::now()) {
         return Ok(TokenCheck::Expired);
     }
-    let role = Role::parse(&row.role)
-        .ok_or_else(|| StoreError::Corrupt(format!("role '{}'", row.role)))?;
     Ok(TokenCheck::Valid(Identity {
         name: row.name,
-        role,
+        role: row.role,
     }))
 }
 

@@ -18,6 +18,112 @@ use crate::store::StoreError;
 /// Seconds a client should wait before retrying when storage is down.
 pub const RETRY_AFTER_SECONDS: u32 = 5;
 
+/// Every stable code an error body carries (README, "Errors"), one
+/// vocabulary for every module: each module error maps to one of these once.
+/// The workbook report's issue codes are a separate vocabulary
+/// (`master_data::report::Code`, README "Validation report").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidRequest,
+    RequestTimeout,
+    NotAFile,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    InvalidWorkbook,
+    UnreadableWorkbook,
+    FlowUnavailable,
+    NotStarted,
+    SceneMismatch,
+    AlreadyAnswered,
+    AlreadyCompleted,
+    BackNotAllowed,
+    NothingToGoBackTo,
+    InvalidAnswer,
+    NotATester,
+    NotOnStaging,
+    SelfApproval,
+    NotApproved,
+    NothingToRollBack,
+    UserExists,
+    StorageUnavailable,
+    Internal,
+    SyncRefused,
+    SyncIdReused,
+    UnknownVersion,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 27] = [
+        ErrorCode::InvalidRequest,
+        ErrorCode::RequestTimeout,
+        ErrorCode::NotAFile,
+        ErrorCode::Unauthorized,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::InvalidWorkbook,
+        ErrorCode::UnreadableWorkbook,
+        ErrorCode::FlowUnavailable,
+        ErrorCode::NotStarted,
+        ErrorCode::SceneMismatch,
+        ErrorCode::AlreadyAnswered,
+        ErrorCode::AlreadyCompleted,
+        ErrorCode::BackNotAllowed,
+        ErrorCode::NothingToGoBackTo,
+        ErrorCode::InvalidAnswer,
+        ErrorCode::NotATester,
+        ErrorCode::NotOnStaging,
+        ErrorCode::SelfApproval,
+        ErrorCode::NotApproved,
+        ErrorCode::NothingToRollBack,
+        ErrorCode::UserExists,
+        ErrorCode::StorageUnavailable,
+        ErrorCode::Internal,
+        ErrorCode::SyncRefused,
+        ErrorCode::SyncIdReused,
+        ErrorCode::UnknownVersion,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::RequestTimeout => "request_timeout",
+            ErrorCode::NotAFile => "not_a_file",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::InvalidWorkbook => "invalid_workbook",
+            ErrorCode::UnreadableWorkbook => "unreadable_workbook",
+            ErrorCode::FlowUnavailable => "flow_unavailable",
+            ErrorCode::NotStarted => "not_started",
+            ErrorCode::SceneMismatch => "scene_mismatch",
+            ErrorCode::AlreadyAnswered => "already_answered",
+            ErrorCode::AlreadyCompleted => "already_completed",
+            ErrorCode::BackNotAllowed => "back_not_allowed",
+            ErrorCode::NothingToGoBackTo => "nothing_to_go_back_to",
+            ErrorCode::InvalidAnswer => "invalid_answer",
+            ErrorCode::NotATester => "not_a_tester",
+            ErrorCode::NotOnStaging => "not_on_staging",
+            ErrorCode::SelfApproval => "self_approval",
+            ErrorCode::NotApproved => "not_approved",
+            ErrorCode::NothingToRollBack => "nothing_to_roll_back",
+            ErrorCode::UserExists => "user_exists",
+            ErrorCode::StorageUnavailable => "storage_unavailable",
+            ErrorCode::Internal => "internal",
+            ErrorCode::SyncRefused => "sync_refused",
+            ErrorCode::SyncIdReused => "sync_id_reused",
+            ErrorCode::UnknownVersion => "unknown_version",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
@@ -80,33 +186,38 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The stable code, as the error body spells it.
     pub fn code(&self) -> &'static str {
+        self.error_code().as_str()
+    }
+
+    pub fn error_code(&self) -> ErrorCode {
         match self {
-            ApiError::InvalidRequest(_) => "invalid_request",
-            ApiError::PayloadTooLarge(_) => "invalid_request",
-            ApiError::RequestTimeout(_) => "request_timeout",
-            ApiError::NotAFile(_) => "not_a_file",
-            ApiError::Unauthorized(_) => "unauthorized",
-            ApiError::Forbidden { .. } => "forbidden",
-            ApiError::NotFound(_) => "not_found",
-            ApiError::InvalidWorkbook(r) if r.is_unreadable() => "unreadable_workbook",
-            ApiError::InvalidWorkbook(_) => "invalid_workbook",
-            ApiError::FlowUnavailable(_) => "flow_unavailable",
-            ApiError::NotStarted => "not_started",
-            ApiError::SceneMismatch { .. } => "scene_mismatch",
-            ApiError::AlreadyAnswered => "already_answered",
-            ApiError::AlreadyCompleted => "already_completed",
-            ApiError::BackNotAllowed(_) => "back_not_allowed",
-            ApiError::NothingToGoBackTo => "nothing_to_go_back_to",
-            ApiError::InvalidAnswer(_) => "invalid_answer",
-            ApiError::Release(e) => e.refusal().map_or("internal", |(_, code)| code),
-            ApiError::NotATester(_) => "not_a_tester",
-            ApiError::UserExists(_) => "user_exists",
-            ApiError::StorageUnavailable => "storage_unavailable",
-            ApiError::Internal => "internal",
-            ApiError::SyncRefused(..) => "sync_refused",
-            ApiError::SyncIdReused => "sync_id_reused",
-            ApiError::UnknownVersion(_) => "unknown_version",
+            ApiError::InvalidRequest(_) => ErrorCode::InvalidRequest,
+            ApiError::PayloadTooLarge(_) => ErrorCode::InvalidRequest,
+            ApiError::RequestTimeout(_) => ErrorCode::RequestTimeout,
+            ApiError::NotAFile(_) => ErrorCode::NotAFile,
+            ApiError::Unauthorized(_) => ErrorCode::Unauthorized,
+            ApiError::Forbidden { .. } => ErrorCode::Forbidden,
+            ApiError::NotFound(_) => ErrorCode::NotFound,
+            ApiError::InvalidWorkbook(r) if r.is_unreadable() => ErrorCode::UnreadableWorkbook,
+            ApiError::InvalidWorkbook(_) => ErrorCode::InvalidWorkbook,
+            ApiError::FlowUnavailable(_) => ErrorCode::FlowUnavailable,
+            ApiError::NotStarted => ErrorCode::NotStarted,
+            ApiError::SceneMismatch { .. } => ErrorCode::SceneMismatch,
+            ApiError::AlreadyAnswered => ErrorCode::AlreadyAnswered,
+            ApiError::AlreadyCompleted => ErrorCode::AlreadyCompleted,
+            ApiError::BackNotAllowed(_) => ErrorCode::BackNotAllowed,
+            ApiError::NothingToGoBackTo => ErrorCode::NothingToGoBackTo,
+            ApiError::InvalidAnswer(_) => ErrorCode::InvalidAnswer,
+            ApiError::Release(e) => e.refusal().map_or(ErrorCode::Internal, |(_, code)| code),
+            ApiError::NotATester(_) => ErrorCode::NotATester,
+            ApiError::UserExists(_) => ErrorCode::UserExists,
+            ApiError::StorageUnavailable => ErrorCode::StorageUnavailable,
+            ApiError::Internal => ErrorCode::Internal,
+            ApiError::SyncRefused(..) => ErrorCode::SyncRefused,
+            ApiError::SyncIdReused => ErrorCode::SyncIdReused,
+            ApiError::UnknownVersion(_) => ErrorCode::UnknownVersion,
         }
     }
 
@@ -383,6 +494,27 @@ pub fn default_error_handler<B>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The codes serialise as the README spells them, each once, and the
+    /// README's error table names every one.
+    #[test]
+    fn error_codes_are_distinct_snake_case_words() {
+        let readme = include_str!("../README.md");
+        let table = &readme[readme.find("\n## Errors").unwrap()..];
+        let table = &table[..table[1..].find("\n## ").unwrap()];
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            assert!(table.contains(&format!("`{code}`")), "{code} not in README");
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+            assert!(seen.insert(code.as_str()), "{code} twice");
+            assert!(
+                code.as_str()
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{code}"
+            );
+        }
+    }
 
     /// An error actix raises itself gets the face of its route.
     #[actix_web::test]

@@ -42,7 +42,7 @@ pub enum PeopleError {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct UserView {
     pub name: String,
-    pub role: String,
+    pub role: Role,
     pub created_at: NaiveDateTime,
 }
 
@@ -50,7 +50,7 @@ pub struct UserView {
 pub struct TokenView {
     pub id: String,
     pub name: String,
-    pub role: String,
+    pub role: Role,
     pub created_at: NaiveDateTime,
     pub expires_at: Option<NaiveDateTime>,
     pub expired: bool,
@@ -102,7 +102,7 @@ pub fn add_user(
     check_password(password)?;
     let row = UserRow {
         name: name.clone(),
-        role: role.as_str().to_owned(),
+        role,
         password_hash: hash_password(password),
         failed_logins: 0,
         last_failure_at: None,

@@ -11,11 +11,12 @@ use chrono::NaiveDateTime;
 use diesel::Connection;
 
 use super::sketch;
+use crate::flow::EventKind;
 use crate::store::aggregates::{
     self as agg, AGGREGATES, Changes, CountKey, CountRow, LeftKey, MemberRow, RunLinkRow,
     RunStepRow,
 };
-use crate::store::analytics::{EventRow, RUN_RESET};
+use crate::store::analytics::EventRow;
 use crate::store::{AnyConnection, Db, StoreError};
 
 /// The advisory-lock key of the aggregator ("sceneflow" in ASCII, cut to 63 bits).
@@ -187,9 +188,9 @@ impl Fold {
         let (id, kind, at, user, run, version, channel, step, _, experiment, variation) = e;
         // A run is where its last event (by id) put it: showing a step's
         // scene moves it there; completing or a QA reset ends it ("left").
-        let moved = match (kind.as_str(), step) {
-            ("scene_shown", Some(step)) => Some(Some(step.clone())),
-            ("completed" | RUN_RESET, _) => Some(None),
+        let moved = match (kind, step) {
+            (EventKind::SceneShown, Some(step)) => Some(Some(step.clone())),
+            (EventKind::Completed | EventKind::RunReset, _) => Some(None),
             _ => None,
         };
         if let Some(step_key) = moved {
@@ -211,7 +212,7 @@ impl Fold {
                 *changed = true;
             }
         }
-        if kind == RUN_RESET {
+        if *kind == EventKind::RunReset {
             // Not a visit: the user's figures stay as they were.
             return;
         }
@@ -225,10 +226,10 @@ impl Fold {
             )
         };
         self.touch(key("started", "", ""), user, *at);
-        match (kind.as_str(), step, experiment, variation) {
-            ("scene_shown" | "answered", Some(step), _, _) => {
+        match (kind, step, experiment, variation) {
+            (EventKind::SceneShown | EventKind::Answered, Some(step), _, _) => {
                 // A new or earlier first time may move the user's time to answer.
-                let moved = self.touch(key(kind, step, ""), user, *at);
+                let moved = self.touch(key(kind.as_str(), step, ""), user, *at);
                 if moved {
                     self.pairs.insert((
                         version.clone(),
@@ -238,11 +239,11 @@ impl Fold {
                     ));
                 }
             }
-            (super::WENT_BACK, Some(step), _, _) => {
+            (EventKind::WentBack, Some(step), _, _) => {
                 // Counted at the step gone back to: who came back to change it.
-                self.touch(key(kind, step, ""), user, *at);
+                self.touch(key(kind.as_str(), step, ""), user, *at);
             }
-            ("completed", ..) => {
+            (EventKind::Completed, ..) => {
                 self.touch(key("completed", "", ""), user, *at);
                 let links = self.links.entry(run.clone()).or_default();
                 if !links.iter().any(|l| l.experiment_id.is_empty()) {
@@ -265,7 +266,7 @@ impl Fold {
                     }
                 }
             }
-            ("exposure", _, Some(experiment), Some(variation)) => {
+            (EventKind::Exposure, _, Some(experiment), Some(variation)) => {
                 let exposure = (
                     version.clone(),
                     String::new(),

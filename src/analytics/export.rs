@@ -66,7 +66,7 @@ fn fields(row: &EventRow) -> [String; 11] {
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
     [
         row.0.to_string(),
-        row.1.clone(),
+        row.1.to_string(),
         timestamp(&row.2),
         row.3.clone(),
         row.4.clone(),

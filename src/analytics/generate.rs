@@ -9,8 +9,10 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::flow::model::FlowDef;
+use crate::flow::{EventKind, RunStatus};
 use crate::insert_chunks;
-use crate::store::runs::{COMPLETED, IN_PROGRESS, NewEvent, RunRow};
+use crate::store::column::Json;
+use crate::store::runs::{NewEvent, RunRow};
 use crate::store::schema::{events, runs};
 use crate::store::{AnyConnection, StoreError};
 
@@ -89,7 +91,7 @@ pub fn generate(
             let mut at = plan.end - Duration::seconds(offset);
             let started_at = at;
             let event =
-                |kind: &'static str, at, step: Option<&str>, ab: Option<(&str, &str)>| NewEvent {
+                |kind: EventKind, at, step: Option<&str>, ab: Option<(&str, &str)>| NewEvent {
                     kind,
                     occurred_at: at,
                     user_id: user.clone(),
@@ -103,13 +105,13 @@ pub fn generate(
                 };
             let mut stopped_at = None;
             for (position, step) in steps.iter().enumerate() {
-                event_rows.push(event("scene_shown", at, Some(step), None));
+                event_rows.push(event(EventKind::SceneShown, at, Some(step), None));
                 let group = &groups[position];
                 if !group.is_empty() {
                     let variant = group[(rng.next_u64() % group.len() as u64) as usize];
                     let experiment = format!("{step}:pass_through");
                     event_rows.push(event(
-                        "exposure",
+                        EventKind::Exposure,
                         at,
                         Some(step),
                         Some((&experiment, variant)),
@@ -120,11 +122,11 @@ pub fn generate(
                     break;
                 }
                 at += Duration::milliseconds(2_000 + (rng.unit() * 58_000.0) as i64);
-                event_rows.push(event("answered", at, Some(step), None));
+                event_rows.push(event(EventKind::Answered, at, Some(step), None));
                 at += Duration::milliseconds(100);
             }
             if stopped_at.is_none() {
-                event_rows.push(event("completed", at, None, None));
+                event_rows.push(event(EventKind::Completed, at, None, None));
             }
             run_rows.push(RunRow {
                 id: run_id.clone(),
@@ -132,18 +134,17 @@ pub fn generate(
                 channel: plan.channel.clone(),
                 version_id: plan.version.clone(),
                 status: if stopped_at.is_some() {
-                    IN_PROGRESS
+                    RunStatus::InProgress
                 } else {
-                    COMPLETED
-                }
-                .to_owned(),
+                    RunStatus::Completed
+                },
                 scene_id: stopped_at.as_ref().map(|_| format!("{run_id}-s")),
                 scene_key: None,
                 step_key: stopped_at.clone(),
                 shown: 1,
                 answered: 0,
-                attributes: "{}".into(),
-                answers: "{}".into(),
+                attributes: Json::default(),
+                answers: Json::default(),
                 revision: 1,
                 started_at,
                 updated_at: at,

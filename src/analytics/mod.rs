@@ -397,11 +397,36 @@ mod tests {
         ];
         let waiting = vec![(Some("welcome".into()), 2), (Some("goal".into()), 3)];
         let times = oracle::histogram(&[
-            ("a".into(), Some("goal".into()), "scene_shown".into(), at(0)),
-            ("a".into(), Some("goal".into()), "answered".into(), at(4)),
-            ("b".into(), Some("goal".into()), "scene_shown".into(), at(0)),
-            ("b".into(), Some("goal".into()), "answered".into(), at(10)),
-            ("c".into(), Some("goal".into()), "scene_shown".into(), at(0)),
+            (
+                "a".into(),
+                Some("goal".into()),
+                crate::flow::EventKind::SceneShown,
+                at(0),
+            ),
+            (
+                "a".into(),
+                Some("goal".into()),
+                crate::flow::EventKind::Answered,
+                at(4),
+            ),
+            (
+                "b".into(),
+                Some("goal".into()),
+                crate::flow::EventKind::SceneShown,
+                at(0),
+            ),
+            (
+                "b".into(),
+                Some("goal".into()),
+                crate::flow::EventKind::Answered,
+                at(10),
+            ),
+            (
+                "c".into(),
+                Some("goal".into()),
+                crate::flow::EventKind::SceneShown,
+                at(0),
+            ),
         ]);
         let f = build_funnel("v", "production", &steps, &users, (10, 5), &waiting, &times);
         assert_eq!(f.completion_rate, 0.5);

@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::{ChannelImpact, Experiment, Funnel, build_funnel, sketch};
+use crate::flow::EventKind;
 use crate::store::FlowCache;
 use crate::store::analytics::{self as queries, StepTime};
 use crate::store::{AnyConnection, StoreError};
@@ -20,8 +21,8 @@ pub fn histogram(times: &[StepTime]) -> Vec<(String, i32, i64)> {
             continue;
         };
         let entry = firsts.entry((user.as_str(), step)).or_default();
-        match kind.as_str() {
-            "scene_shown" => entry.0 = *at,
+        match kind {
+            EventKind::SceneShown => entry.0 = *at,
             _ => entry.1 = *at,
         }
     }
@@ -45,7 +46,11 @@ pub fn funnel(
         version,
         channel,
         steps,
-        &queries::users_by_step(conn, version, channel)?,
+        // The funnel reads counter kinds, which name these event kinds.
+        &queries::users_by_step(conn, version, channel)?
+            .into_iter()
+            .map(|(step, kind, users)| (step, kind.as_str().to_owned(), users))
+            .collect::<Vec<_>>(),
         queries::started_and_completed(conn, version, channel)?,
         &queries::waiting_by_step(conn, version, channel)?,
         &histogram(&queries::step_times(conn, version, channel)?),

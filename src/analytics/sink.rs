@@ -152,7 +152,7 @@ pub fn to_parquet(rows: &[EventRow]) -> Result<Vec<u8>, parquet::errors::Parquet
         rows.iter().map(|r| ByteArray::from(f(r))).collect()
     };
     let required: [Vec<ByteArray>; 5] = [
-        text(|r| &r.1),
+        text(|r| r.1.as_str()),
         text(|r| &r.3),
         text(|r| &r.4),
         text(|r| &r.5),

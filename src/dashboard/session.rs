@@ -68,8 +68,7 @@ impl FromRequest for Signed {
                 .run(move |c| users::session(c, &lookup))
                 .await?
                 .ok_or(DashboardError::LoginRequired)?;
-            let role = Role::parse(&user.role)
-                .ok_or_else(|| StoreError::Corrupt(format!("role '{}'", user.role)))?;
+            let role = user.role;
             Ok(Signed {
                 who: Identity {
                     name: user.name,
@@ -106,7 +105,7 @@ pub fn add_user(
         conn,
         &UserRow {
             name: name.to_owned(),
-            role: role.as_str().to_owned(),
+            role,
             password_hash: hash_password(password),
             failed_logins: 0,
             last_failure_at: None,

@@ -69,7 +69,8 @@ pub enum AssignmentChange {
 }
 
 /// The kinds of events a run records (README "Analytics").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum EventKind {
     SceneShown,
     Exposure,
@@ -77,9 +78,23 @@ pub enum EventKind {
     Completed,
     /// The user went back to change an earlier answer (README "Going back").
     WentBack,
+    /// Recorded by the run service when it ends a run without completing
+    /// it (a QA reset, an offline run synced in its place): not a visit, so
+    /// no figure counts it, but it ends the run's "left" (README "Analytics
+    /// at scale").
+    RunReset,
 }
 
 impl EventKind {
+    pub const ALL: [EventKind; 6] = [
+        EventKind::SceneShown,
+        EventKind::Exposure,
+        EventKind::Answered,
+        EventKind::Completed,
+        EventKind::WentBack,
+        EventKind::RunReset,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::SceneShown => "scene_shown",
@@ -87,7 +102,18 @@ impl EventKind {
             EventKind::Answered => "answered",
             EventKind::Completed => "completed",
             EventKind::WentBack => "went_back",
+            EventKind::RunReset => "run_reset",
         }
+    }
+
+    pub fn parse(raw: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|k| k.as_str() == raw)
+    }
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

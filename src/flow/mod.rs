@@ -29,3 +29,4 @@ pub use decision::{Assignments, Decision, Event, EventKind};
 pub use engine::{CompiledFlow, Context, ExperimentId, Next, Reached, Selection};
 pub use key::Key;
 pub use model::{Bound, BoundKind, ChoiceDef, FlowDef, InputKind, SceneDef, SceneText, Target};
+pub use view::RunStatus;

@@ -31,7 +31,7 @@ pub struct StoredAssignment {
 /// An event as the online path records it (README, "Events").
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReplayEvent {
-    pub kind: &'static str,
+    pub kind: EventKind,
     pub occurred_at: NaiveDateTime,
     pub step_key: Option<String>,
     pub scene_key: Option<String>,
@@ -42,7 +42,7 @@ pub struct ReplayEvent {
 impl ReplayEvent {
     fn of(e: &Event, at: NaiveDateTime) -> ReplayEvent {
         ReplayEvent {
-            kind: e.kind.as_str(),
+            kind: e.kind,
             occurred_at: at,
             step_key: e.step.clone(),
             scene_key: e.scene.clone(),

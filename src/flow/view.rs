@@ -16,6 +16,30 @@ pub enum Status {
     Completed,
 }
 
+/// A run's status is the state's: stored in `runs.status` as these words.
+pub type RunStatus = Status;
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::InProgress => "in_progress",
+            Status::Completed => "completed",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Status> {
+        [Status::InProgress, Status::Completed]
+            .into_iter()
+            .find(|s| s.as_str() == raw)
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The state of a user's run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct State {

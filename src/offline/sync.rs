@@ -12,8 +12,9 @@ use serde_json::{Value, json};
 use super::OfflineError;
 use crate::flow::locale::Wanted;
 use crate::flow::replay::{Replay, ReplayError, StoredAssignment};
-use crate::flow::{Attributes, values};
+use crate::flow::{Attributes, RunStatus, values};
 use crate::onboarding;
+use crate::store::column::Json;
 use crate::store::offline::{self, OfflineEvent, SyncRow};
 use crate::store::runs::{self, AnswerRow, AssignmentRow, RunRow};
 use crate::store::{AnyConnection, Db, FlowCache, StoreError, versions};
@@ -181,7 +182,7 @@ fn sync_once(
     // The user also has a run on this channel: the one that got further stays.
     let online = runs::find(c, user_id, who.channel)?;
     let offline_wins = online.as_ref().is_none_or(|o| {
-        (completed, replay.answered as i32) > (o.status == runs::COMPLETED, o.answered)
+        (completed, replay.answered as i32) > (o.status == RunStatus::Completed, o.answered)
     });
     let (outcome, body_state, replaced) = if offline_wins {
         let replaced = online.as_ref().map(|o| o.id.clone());
@@ -270,18 +271,17 @@ fn store_run(
             channel: channel.to_owned(),
             version_id: version.to_owned(),
             status: if completed {
-                runs::COMPLETED
+                RunStatus::Completed
             } else {
-                runs::IN_PROGRESS
-            }
-            .to_owned(),
+                RunStatus::InProgress
+            },
             step_key: step,
             scene_key: replay.scene_key().map(str::to_owned),
             scene_id: run_id,
             shown: replay.shown as i32,
             answered: replay.answered as i32,
-            attributes: serde_json::to_string(start).expect("attributes serialise"),
-            answers: serde_json::to_string(&replay.answers).expect("answers serialise"),
+            attributes: Json(start.clone()),
+            answers: Json(replay.answers.clone()),
             revision: 0,
             previous_answer: None,
             started_at: replay.started_at(),

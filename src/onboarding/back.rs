@@ -7,12 +7,13 @@ use diesel::Connection;
 
 use super::load::{self, Loaded};
 use super::{OnboardingError, Result, effective_attributes, render_in, retrying};
-use crate::flow::CompiledFlow;
 use crate::flow::back::{BackError, Given, plan};
 use crate::flow::decision::{Event, EventKind};
 use crate::flow::locale::Wanted;
 use crate::flow::view::State;
+use crate::flow::{CompiledFlow, RunStatus};
 use crate::store::backs::{self, BackRow};
+use crate::store::column::Json;
 use crate::store::runs::{self, AnswerRow, NewEvent, RunRow};
 use crate::store::{AnyConnection, FlowCache, StoreError};
 
@@ -119,7 +120,7 @@ fn decide(
         })?;
         return Ok(Backed::Replay(state));
     }
-    if run.status == runs::COMPLETED {
+    if run.status == RunStatus::Completed {
         return Err(OnboardingError::AlreadyCompleted);
     }
     if run.scene_id.as_deref() != Some(scene_id) {
@@ -150,7 +151,7 @@ fn decide(
     let mut run = run.clone();
     let expected = run.revision;
     let to = flow.scene(plan.scene);
-    run.answers = serde_json::to_string(&plan.answers).expect("answers serialise");
+    run.answers = Json(plan.answers);
     run.answered = plan.from as i32;
     run.previous_answer = Some(plan.previous.to_string());
     run.shown += 1;
@@ -166,7 +167,7 @@ fn decide(
     ]
     .into_iter()
     .map(|e| NewEvent {
-        kind: e.kind.as_str(),
+        kind: e.kind,
         occurred_at: now,
         user_id: run.user_id.clone(),
         run_id: run.id.clone(),

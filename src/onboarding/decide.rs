@@ -6,7 +6,8 @@ use serde_json::Value;
 
 use super::load::Loaded;
 use super::save::{AssignmentWrite, RunWrite, Write};
-use super::{OnboardingError, Result, Who, effective_attributes, parse_object, render_in};
+use super::{OnboardingError, Result, Who, effective_attributes, render_in};
+use crate::flow::RunStatus;
 use crate::flow::answer::accept;
 use crate::flow::decision::AssignmentChange;
 use crate::flow::locale::Wanted;
@@ -15,7 +16,8 @@ use crate::flow::{
     Assignments, Attributes, CompiledFlow, Context, Decision, Event, EventKind, Next, Reached,
 };
 use crate::store::StoreError;
-use crate::store::runs::{self, AnswerRow, AssignmentRow, NewEvent, RunRow};
+use crate::store::column::Json;
+use crate::store::runs::{AnswerRow, AssignmentRow, NewEvent, RunRow};
 
 /// A new run of `user_id` on `version`, moved to its first scene.
 #[allow(clippy::too_many_arguments)]
@@ -34,14 +36,14 @@ pub fn start(
         user_id: user_id.to_owned(),
         channel: who.channel.to_owned(),
         version_id: version,
-        status: runs::IN_PROGRESS.to_owned(),
+        status: RunStatus::InProgress,
         step_key: None,
         scene_key: None,
         scene_id: None,
         shown: 0,
         answered: 0,
-        attributes: serde_json::to_string(attributes).expect("attributes serialise"),
-        answers: "{}".to_owned(),
+        attributes: Json(attributes.clone()),
+        answers: Json::default(),
         revision: 0,
         started_at: now,
         updated_at: now,
@@ -101,7 +103,7 @@ pub fn answer(
         })?;
         return Ok(Answered::Replay(state));
     }
-    if run.status == runs::COMPLETED {
+    if run.status == RunStatus::Completed {
         return Err(OnboardingError::AlreadyCompleted);
     }
     if run.scene_id.as_deref() != Some(scene_id) {
@@ -119,11 +121,9 @@ pub fn answer(
     })?;
     let accepted = accept(flow, scene, answer)?;
 
-    let mut answers = parse_object(&run.answers, "answers")?;
     if let Some(key) = &flow.scene(scene).save_as {
-        answers.insert(key.clone(), accepted.value);
+        run.answers.insert(key.clone(), accepted.value);
     }
-    run.answers = serde_json::to_string(&answers).expect("answers serialise");
     run.answered += 1;
     let expected = run.revision;
     run.revision += 1;
@@ -186,7 +186,7 @@ pub fn advance(
     run.previous_answer = None;
     match &decision.reached {
         Reached::End { .. } => {
-            run.status = runs::COMPLETED.to_owned();
+            run.status = RunStatus::Completed;
             run.step_key = None;
             run.scene_key = None;
             run.scene_id = None;
@@ -226,7 +226,7 @@ pub fn advance(
 /// An engine event as stored: who, which run, when.
 fn new_event(run: &RunRow, e: Event) -> NewEvent {
     NewEvent {
-        kind: e.kind.as_str(),
+        kind: e.kind,
         occurred_at: run.updated_at,
         user_id: run.user_id.clone(),
         run_id: run.id.clone(),

@@ -1,9 +1,10 @@
 //! Load: everything a decision about one user needs, read at once
 //! (README "Mobile API under load" counts the statements).
 
-use super::{Result, Who, parse_object};
+use super::{Result, Who};
 use crate::flow::decision::Stored;
 use crate::flow::{Assignments, Attributes, ExperimentId};
+use crate::store::column::Json;
 use crate::store::runs::{self, AnswerRow, AssignmentRow, RunRow};
 use crate::store::{AnyConnection, channels};
 
@@ -52,7 +53,7 @@ pub fn who(c: &mut AnyConnection, user_id: &str) -> Result<Who> {
     who_of(runs::tester(c, user_id)?)
 }
 
-fn who_of(tester: Option<Option<String>>) -> Result<Who> {
+fn who_of(tester: Option<Option<Json<Attributes>>>) -> Result<Who> {
     Ok(match tester {
         None => Who {
             channel: channels::PRODUCTION,
@@ -60,10 +61,7 @@ fn who_of(tester: Option<Option<String>>) -> Result<Who> {
         },
         Some(overrides) => Who {
             channel: channels::STAGING,
-            overrides: match overrides {
-                Some(text) => parse_object(&text, "overrides")?,
-                None => Attributes::new(),
-            },
+            overrides: overrides.map(|o| o.0).unwrap_or_default(),
         },
     })
 }

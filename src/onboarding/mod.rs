@@ -365,16 +365,11 @@ pub struct Who {
     pub overrides: Attributes,
 }
 
-fn parse_object(text: &str, what: &str) -> Result<Attributes> {
-    serde_json::from_str(text)
-        .map_err(|e| StoreError::Corrupt(format!("{what} of a run: {e}")).into())
-}
-
 /// Attributes as conditions and templates see them: QA overrides, then
 /// answers, then start attributes.
 pub fn effective_attributes(run: &RunRow, overrides: &Attributes) -> Result<Attributes> {
-    let mut attrs = parse_object(&run.attributes, "attributes")?;
-    attrs.extend(parse_object(&run.answers, "answers")?);
+    let mut attrs = run.attributes.0.clone();
+    attrs.extend(run.answers.0.clone());
     attrs.extend(overrides.clone());
     // Runs stored before values were normalised at the boundary read the same.
     Ok(values::normalise_all(&attrs))

@@ -7,12 +7,12 @@ use serde_json::Value;
 
 use super::save::{self, RunWrite, Write};
 use super::{
-    Onboarding, OnboardingError, Result, Who, decide, effective_attributes, load, parse_object,
-    render, transact, who,
+    Onboarding, OnboardingError, Result, Who, decide, effective_attributes, load, render, transact,
+    who,
 };
 use crate::flow::simulate::{self, Simulation};
 use crate::flow::view::State;
-use crate::flow::{Attributes, Next};
+use crate::flow::{Attributes, Next, RunStatus};
 use crate::store::runs::{self, AssignmentRow};
 use crate::store::{AnyConnection, channels, testers};
 
@@ -79,7 +79,7 @@ pub struct Variant {
 pub struct RunSummary {
     pub id: String,
     pub version: String,
-    pub status: String,
+    pub status: RunStatus,
     pub step: Option<String>,
     pub scene: Option<String>,
     pub scene_id: Option<String>,
@@ -125,10 +125,7 @@ impl Onboarding {
                 let Who { channel, overrides } = require_tester(c, &user_id)?;
                 let run = runs::find(c, &user_id, channel)?;
                 let (start, answers) = match &run {
-                    Some(r) => (
-                        parse_object(&r.attributes, "attributes")?,
-                        parse_object(&r.answers, "answers")?,
-                    ),
+                    Some(r) => (r.attributes.0.clone(), r.answers.0.clone()),
                     None => (Attributes::new(), Attributes::new()),
                 };
                 let mut effective = start.clone();
@@ -181,7 +178,7 @@ impl Onboarding {
                         let summary = RunSummary {
                             id: r.id.clone(),
                             version: r.version_id.clone(),
-                            status: r.status.clone(),
+                            status: r.status,
                             step: r.step_key.clone(),
                             scene: r.scene_key.clone(),
                             scene_id: r.scene_id.clone(),
@@ -264,7 +261,7 @@ impl Onboarding {
                 transact(c, |c| {
                     require_tester(c, &user_id)?;
                     let text = serde_json::to_string(&attributes).expect("JSON serialises");
-                    testers::set_overrides(c, &user_id, &text, &actor)?;
+                    testers::set_overrides(c, &user_id, attributes.clone(), &actor)?;
                     runs::touch(c, &user_id)?;
                     audited(
                         c,
@@ -363,7 +360,7 @@ impl Onboarding {
                     let expected = run.revision;
                     run.revision += 1;
                     run.updated_at = crate::store::now();
-                    run.status = runs::IN_PROGRESS.into();
+                    run.status = RunStatus::InProgress;
                     run.completed_at = None;
                     let attrs = effective_attributes(&run, &overrides)?;
                     let assignments = load::assignments(&testers::assignments_of(c, &user_id)?);

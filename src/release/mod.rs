@@ -16,6 +16,7 @@ use diesel::Connection;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Role;
+use crate::error::ErrorCode;
 use crate::storage::{Storage, StorageError};
 use crate::store::channels::{self, ApprovalRow, Channel};
 use crate::store::{AnyConnection, Db, StoreError, versions};
@@ -98,13 +99,13 @@ impl From<diesel::result::Error> for ReleaseError {
 impl ReleaseError {
     /// The HTTP status and stable code of a refusal (README, "Errors"); `None`
     /// for a database or object store failure, which maps as those errors do.
-    pub fn refusal(&self) -> Option<(StatusCode, &'static str)> {
+    pub fn refusal(&self) -> Option<(StatusCode, ErrorCode)> {
         Some(match self {
-            ReleaseError::UnknownVersion(_) => (StatusCode::NOT_FOUND, "not_found"),
-            ReleaseError::NotOnStaging { .. } => (StatusCode::CONFLICT, "not_on_staging"),
-            ReleaseError::SelfApproval(_) => (StatusCode::FORBIDDEN, "self_approval"),
-            ReleaseError::NotApproved(_) => (StatusCode::CONFLICT, "not_approved"),
-            ReleaseError::NothingToRollBack => (StatusCode::CONFLICT, "nothing_to_roll_back"),
+            ReleaseError::UnknownVersion(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+            ReleaseError::NotOnStaging { .. } => (StatusCode::CONFLICT, ErrorCode::NotOnStaging),
+            ReleaseError::SelfApproval(_) => (StatusCode::FORBIDDEN, ErrorCode::SelfApproval),
+            ReleaseError::NotApproved(_) => (StatusCode::CONFLICT, ErrorCode::NotApproved),
+            ReleaseError::NothingToRollBack => (StatusCode::CONFLICT, ErrorCode::NothingToRollBack),
             ReleaseError::Store(_) | ReleaseError::Storage(_) => return None,
         })
     }

@@ -4,9 +4,9 @@ use chrono::NaiveDateTime;
 use diesel::dsl::{count, max, min};
 use diesel::prelude::*;
 
-use super::runs::IN_PROGRESS;
 use super::schema::{events, runs};
 use super::{AnyConnection, StoreError};
+use crate::flow::{EventKind, RunStatus};
 
 diesel::alias!(events as completions: Completions);
 
@@ -15,11 +15,15 @@ pub fn users_by_step(
     conn: &mut AnyConnection,
     version: &str,
     channel: &str,
-) -> Result<Vec<(Option<String>, String, i64)>, StoreError> {
+) -> Result<Vec<(Option<String>, EventKind, i64)>, StoreError> {
     Ok(events::table
         .filter(events::version_id.eq(version))
         .filter(events::channel.eq(channel))
-        .filter(events::kind.eq_any(crate::analytics::STEP_KINDS))
+        .filter(events::kind.eq_any([
+            EventKind::SceneShown,
+            EventKind::Answered,
+            EventKind::WentBack,
+        ]))
         .group_by((events::step_key, events::kind))
         .select((
             events::step_key,
@@ -28,10 +32,6 @@ pub fn users_by_step(
         ))
         .load(conn)?)
 }
-
-/// The event a QA reset records when it forgets a run: not a visit, so no
-/// figure counts it, but it ends the run's "left" (README "Analytics at scale").
-pub const RUN_RESET: &str = "run_reset";
 
 /// Distinct users with any event (but a reset), and with a `completed` event.
 pub fn started_and_completed(
@@ -43,13 +43,13 @@ pub fn started_and_completed(
         events::table
             .filter(events::version_id.eq(version))
             .filter(events::channel.eq(channel))
-            .filter(events::kind.ne(RUN_RESET))
+            .filter(events::kind.ne(EventKind::RunReset))
     };
     let started = base()
         .select(count(events::user_id).aggregate_distinct())
         .first(conn)?;
     let completed = base()
-        .filter(events::kind.eq("completed"))
+        .filter(events::kind.eq(EventKind::Completed))
         .select(count(events::user_id).aggregate_distinct())
         .first(conn)?;
     Ok((started, completed))
@@ -66,14 +66,14 @@ pub fn waiting_by_step(
     Ok(runs::table
         .filter(runs::version_id.eq(version))
         .filter(runs::channel.eq(channel))
-        .filter(runs::status.eq(IN_PROGRESS))
+        .filter(runs::status.eq(RunStatus::InProgress))
         .group_by(runs::step_key)
         .select((runs::step_key, diesel::dsl::count_star()))
         .load(conn)?)
 }
 
 /// First time each user saw and answered each step.
-pub type StepTime = (String, Option<String>, String, Option<NaiveDateTime>);
+pub type StepTime = (String, Option<String>, EventKind, Option<NaiveDateTime>);
 
 pub fn step_times(
     conn: &mut AnyConnection,
@@ -83,7 +83,7 @@ pub fn step_times(
     Ok(events::table
         .filter(events::version_id.eq(version))
         .filter(events::channel.eq(channel))
-        .filter(events::kind.eq_any(["scene_shown", "answered"]))
+        .filter(events::kind.eq_any([EventKind::SceneShown, EventKind::Answered]))
         .group_by((events::user_id, events::step_key, events::kind))
         .select((
             events::user_id,
@@ -99,7 +99,7 @@ pub type VariantCount = (String, Option<String>, Option<String>, i64);
 
 pub fn exposures(conn: &mut AnyConnection) -> Result<Vec<VariantCount>, StoreError> {
     Ok(events::table
-        .filter(events::kind.eq("exposure"))
+        .filter(events::kind.eq(EventKind::Exposure))
         .group_by((
             events::version_id,
             events::experiment_id,
@@ -117,10 +117,10 @@ pub fn exposures(conn: &mut AnyConnection) -> Result<Vec<VariantCount>, StoreErr
 /// Exposed users whose run (the one they were exposed in) completed.
 pub fn exposed_completions(conn: &mut AnyConnection) -> Result<Vec<VariantCount>, StoreError> {
     let completed_runs = completions
-        .filter(completions.field(events::kind).eq("completed"))
+        .filter(completions.field(events::kind).eq(EventKind::Completed))
         .select(completions.field(events::run_id));
     Ok(events::table
-        .filter(events::kind.eq("exposure"))
+        .filter(events::kind.eq(EventKind::Exposure))
         .filter(events::run_id.eq_any(completed_runs))
         .group_by((
             events::version_id,
@@ -144,7 +144,7 @@ pub type Impact = (Vec<ImpactRow>, Vec<(String, i64)>);
 pub fn impact(conn: &mut AnyConnection, version: &str) -> Result<Impact, StoreError> {
     let served = events::table
         .filter(events::version_id.eq(version))
-        .filter(events::kind.ne(RUN_RESET))
+        .filter(events::kind.ne(EventKind::RunReset))
         .group_by(events::channel)
         .select((
             events::channel,
@@ -155,7 +155,7 @@ pub fn impact(conn: &mut AnyConnection, version: &str) -> Result<Impact, StoreEr
         .load(conn)?;
     let completed = events::table
         .filter(events::version_id.eq(version))
-        .filter(events::kind.eq("completed"))
+        .filter(events::kind.eq(EventKind::Completed))
         .group_by(events::channel)
         .select((events::channel, count(events::user_id).aggregate_distinct()))
         .load(conn)?;
@@ -165,7 +165,7 @@ pub fn impact(conn: &mut AnyConnection, version: &str) -> Result<Impact, StoreEr
 /// One page of events after `after_id`, for the streaming export.
 pub type EventRow = (
     i64,
-    String,
+    EventKind,
     NaiveDateTime,
     String,
     String,

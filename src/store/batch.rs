@@ -42,6 +42,9 @@ where
         + diesel::sql_types::HasSqlType<diesel::sql_types::Integer>
         + diesel::sql_types::HasSqlType<diesel::sql_types::Timestamp>,
     String: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+    str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+    super::column::Json<crate::flow::Attributes>:
+        diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
     Option<String>:
         diesel::serialize::ToSql<diesel::sql_types::Nullable<diesel::sql_types::Text>, DB>,
     i64: diesel::serialize::ToSql<diesel::sql_types::BigInt, DB>,
@@ -61,7 +64,7 @@ where
             out.push_sql(", ");
             out.push_bind_param::<BigInt, _>(expected)?;
             out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&run.status)?;
+            out.push_bind_param::<Text, _>(run.status.as_str())?;
             out.push_sql(", ");
             out.push_bind_param::<Nullable<Text>, _>(&run.step_key)?;
             out.push_sql(", ");

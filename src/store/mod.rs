@@ -10,6 +10,7 @@ pub mod audit;
 pub mod backs;
 pub mod batch;
 pub mod channels;
+pub mod column;
 pub mod flows;
 pub mod offline;
 pub mod runs;
@@ -68,7 +69,7 @@ pub enum StoreError {
     #[error("'{0}' is not a database URL: use sqlite://PATH or postgres://…")]
     InvalidUrl(String),
     #[error("database query failed: {0}")]
-    Query(#[from] diesel::result::Error),
+    Query(diesel::result::Error),
     #[error("migrations failed: {0}")]
     Migration(String),
     #[error("stored data is inconsistent: {0}")]
@@ -76,6 +77,27 @@ pub enum StoreError {
     /// A bug: the unit of work panicked. Not an outage, so never 503.
     #[error("a database task panicked: {0}")]
     Panicked(String),
+}
+
+/// A row that does not read as its type (an unknown status or event kind,
+/// JSON that does not parse: see [`column`]) is stored data gone wrong,
+/// raised once here rather than checked by each service.
+impl From<diesel::result::Error> for StoreError {
+    fn from(e: diesel::result::Error) -> Self {
+        match e {
+            diesel::result::Error::DeserializationError(cause) => {
+                // diesel names the field; its source says what was wrong.
+                let mut message = cause.to_string();
+                let mut source = cause.source();
+                while let Some(s) = source {
+                    message = format!("{message}: {s}");
+                    source = s.source();
+                }
+                StoreError::Corrupt(message)
+            }
+            e => StoreError::Query(e),
+        }
+    }
 }
 
 impl StoreError {

@@ -64,7 +64,7 @@ pub fn insert_sync(conn: &mut AnyConnection, row: &SyncRow) -> Result<(), StoreE
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = events)]
 pub struct OfflineEvent {
-    pub kind: &'static str,
+    pub kind: crate::flow::EventKind,
     pub occurred_at: chrono::NaiveDateTime,
     pub user_id: String,
     pub run_id: String,

@@ -2,12 +2,11 @@
 
 use diesel::prelude::*;
 
+use super::column::Json;
 use super::schema::{assignments, events, overrides, run_answers, runs, testers};
 use super::{AnyConnection, StoreError};
+use crate::flow::{Attributes, EventKind, RunStatus};
 use crate::insert_chunks;
-
-pub const IN_PROGRESS: &str = "in_progress";
-pub const COMPLETED: &str = "completed";
 
 /// `None` is NULL, not DEFAULT (no column has another default): SQLite
 /// then takes several rows in one INSERT too.
@@ -18,7 +17,7 @@ pub struct RunRow {
     pub user_id: String,
     pub channel: String,
     pub version_id: String,
-    pub status: String,
+    pub status: RunStatus,
     pub step_key: Option<String>,
     pub scene_key: Option<String>,
     pub scene_id: Option<String>,
@@ -26,9 +25,9 @@ pub struct RunRow {
     pub shown: i32,
     pub answered: i32,
     /// Start attributes, a JSON object.
-    pub attributes: String,
+    pub attributes: Json<Attributes>,
     /// Answers by `save_as`, a JSON object.
-    pub answers: String,
+    pub answers: Json<Attributes>,
     pub revision: i64,
     pub started_at: chrono::NaiveDateTime,
     pub updated_at: chrono::NaiveDateTime,
@@ -69,7 +68,7 @@ pub struct AssignmentRow {
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = events, treat_none_as_default_value = false)]
 pub struct NewEvent {
-    pub kind: &'static str,
+    pub kind: EventKind,
     pub occurred_at: chrono::NaiveDateTime,
     pub user_id: String,
     pub run_id: String,
@@ -85,12 +84,12 @@ pub fn is_tester(conn: &mut AnyConnection, user_id: &str) -> Result<bool, StoreE
     Ok(diesel::select(diesel::dsl::exists(testers::table.find(user_id))).get_result(conn)?)
 }
 
-/// Whether `user_id` is a tester, and its override attributes (JSON text):
+/// Whether `user_id` is a tester, and its override attributes:
 /// `None` for everybody else. One query.
 pub fn tester(
     conn: &mut AnyConnection,
     user_id: &str,
-) -> Result<Option<Option<String>>, StoreError> {
+) -> Result<Option<Option<Json<Attributes>>>, StoreError> {
     Ok(testers::table
         .left_join(overrides::table.on(overrides::user_id.eq(testers::user_id)))
         .filter(testers::user_id.eq(user_id))
@@ -106,7 +105,7 @@ pub fn tester(
 #[derive(Debug, Default)]
 pub struct UserRows {
     pub runs: Vec<RunRow>,
-    pub tester: Option<Option<String>>,
+    pub tester: Option<Option<Json<Attributes>>>,
     pub assignments: Vec<AssignmentRow>,
     pub earlier: Option<AnswerRow>,
 }
@@ -119,7 +118,7 @@ pub fn load_user(
     type Row = (
         RunRow,
         Option<String>,
-        Option<String>,
+        Option<Json<Attributes>>,
         Option<AssignmentRow>,
         Option<AnswerRow>,
     );
@@ -386,7 +385,7 @@ pub fn end(conn: &mut AnyConnection, run: RunRow) -> Result<(), StoreError> {
     record_events(
         conn,
         &[NewEvent {
-            kind: super::analytics::RUN_RESET,
+            kind: EventKind::RunReset,
             occurred_at: super::now(),
             user_id: run.user_id,
             run_id: run.id,

@@ -3,9 +3,11 @@
 
 use diesel::prelude::*;
 
+use super::column::Json;
 use super::runs::{AnswerRow, AssignmentRow};
 use super::schema::{assignments, overrides, run_answers, runs, testers};
 use super::{AnyConnection, StoreError};
+use crate::flow::Attributes;
 
 pub fn add(conn: &mut AnyConnection, user_id: &str, by: &str) -> Result<bool, StoreError> {
     if super::runs::is_tester(conn, user_id)? {
@@ -32,8 +34,11 @@ pub fn list(conn: &mut AnyConnection) -> Result<Vec<(String, String)>, StoreErro
         .load(conn)?)
 }
 
-/// The override attributes of a user, as stored JSON text.
-pub fn overrides(conn: &mut AnyConnection, user_id: &str) -> Result<Option<String>, StoreError> {
+/// The override attributes of a user.
+pub fn overrides(
+    conn: &mut AnyConnection,
+    user_id: &str,
+) -> Result<Option<Json<Attributes>>, StoreError> {
     Ok(overrides::table
         .find(user_id)
         .select(overrides::attributes)
@@ -44,7 +49,7 @@ pub fn overrides(conn: &mut AnyConnection, user_id: &str) -> Result<Option<Strin
 pub fn set_overrides(
     conn: &mut AnyConnection,
     user_id: &str,
-    attributes: &str,
+    attributes: Attributes,
     by: &str,
 ) -> Result<(), StoreError> {
     conn.transaction(|conn| {
@@ -52,7 +57,7 @@ pub fn set_overrides(
         diesel::insert_into(overrides::table)
             .values((
                 overrides::user_id.eq(user_id),
-                overrides::attributes.eq(attributes),
+                overrides::attributes.eq(Json(attributes)),
                 overrides::updated_by.eq(by),
                 overrides::updated_at.eq(super::now()),
             ))

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use reqwest::StatusCode;
 use sceneflow::auth::{Role, mint_user_token};
+use sceneflow::flow::EventKind;
 use sceneflow::store::runs::NewEvent;
 use serde_json::{Value, json};
 
@@ -249,7 +250,7 @@ async fn a_sample_ratio_mismatch_is_flagged(backend: Backend) {
     for (variant, n, done) in [("intro_coach", 5300, 1060), ("intro_friendly", 4700, 1175)] {
         for i in 0..n {
             let run = format!("{variant}-{i}");
-            let event = |kind: &'static str| NewEvent {
+            let event = |kind: EventKind| NewEvent {
                 kind,
                 occurred_at: at,
                 user_id: format!("u-{run}"),
@@ -261,9 +262,9 @@ async fn a_sample_ratio_mismatch_is_flagged(backend: Backend) {
                 experiment_id: Some("intro:pass_through".into()),
                 variation_id: Some(variant.into()),
             };
-            rows.push(event("exposure"));
+            rows.push(event(EventKind::Exposure));
             if i < done {
-                rows.push(event("completed"));
+                rows.push(event(EventKind::Completed));
             }
         }
     }

@@ -13,8 +13,9 @@ use chrono::{Duration, NaiveDateTime};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use sceneflow::analytics::{self, aggregator, oracle, rebuild};
+use sceneflow::flow::{EventKind, RunStatus};
 use sceneflow::store::FlowCache;
-use sceneflow::store::analytics::RUN_RESET;
+use sceneflow::store::column::Json;
 use sceneflow::store::runs::{self, NewEvent, RunRow, record_events};
 use sceneflow::store::{AnyConnection, Db, aggregates, testers};
 
@@ -24,13 +25,13 @@ use crate::support::{Backend, TestDb};
 const VERSIONS: [&str; 2] = ["00000000000a", "00000000000b"];
 const CHANNELS: [&str; 2] = ["staging", "production"];
 /// `went_back` is counted at its step, the one gone back to ("came back").
-const KINDS: [&str; 6] = [
-    "scene_shown",
-    "answered",
-    "exposure",
-    "completed",
-    RUN_RESET,
-    "went_back",
+const KINDS: [EventKind; 6] = [
+    EventKind::SceneShown,
+    EventKind::Answered,
+    EventKind::Exposure,
+    EventKind::Completed,
+    EventKind::RunReset,
+    EventKind::WentBack,
 ];
 
 fn steps() -> Vec<String> {
@@ -49,9 +50,9 @@ fn at(offset: i64) -> NaiveDateTime {
     base + Duration::milliseconds(offset)
 }
 
-fn event(kind: &'static str, run: &RunRow, raw: &Raw) -> NewEvent {
+fn event(kind: EventKind, run: &RunRow, raw: &Raw) -> NewEvent {
     let &(_, _, _, step, variant, offset) = raw;
-    let exposure = kind == "exposure";
+    let exposure = kind == EventKind::Exposure;
     NewEvent {
         kind,
         occurred_at: at(offset),
@@ -82,13 +83,13 @@ impl Runs {
         // A run stays on one version and channel; a user's runs vary.
         let channel = CHANNELS[(run / 2) % 2];
         let key = (user, channel);
-        let reset = KINDS[kind] == RUN_RESET;
+        let reset = KINDS[kind] == EventKind::RunReset;
         if let Some((r, row)) = self.current.get(&key)
             && (reset || *r != run)
         {
             out.push(NewEvent {
                 step_key: row.step_key.clone(),
-                ..event(RUN_RESET, row, raw)
+                ..event(EventKind::RunReset, row, raw)
             });
             testers::delete_run(conn, &row.id).unwrap();
             self.current.remove(&key);
@@ -104,14 +105,14 @@ impl Runs {
                 user_id: format!("user-{user}"),
                 channel: channel.to_owned(),
                 version_id: VERSIONS[run % 2].to_owned(),
-                status: runs::IN_PROGRESS.to_owned(),
+                status: RunStatus::InProgress,
                 step_key: None,
                 scene_key: None,
                 scene_id: Some("s".into()),
                 shown: 0,
                 answered: 0,
-                attributes: "{}".into(),
-                answers: "{}".into(),
+                attributes: Json::default(),
+                answers: Json::default(),
                 revision: 0,
                 started_at: at(offset),
                 updated_at: at(offset),
@@ -123,15 +124,15 @@ impl Runs {
         });
         out.push(event(KINDS[kind], row, raw));
         let moved = match (KINDS[kind], step) {
-            ("scene_shown", Some(step)) => {
-                row.status = runs::IN_PROGRESS.into();
+            (EventKind::SceneShown, Some(step)) => {
+                row.status = RunStatus::InProgress;
                 row.step_key = Some(steps()[step].clone());
                 row.scene_id = Some("s".into());
                 row.completed_at = None;
                 true
             }
-            ("completed", _) => {
-                row.status = runs::COMPLETED.into();
+            (EventKind::Completed, _) => {
+                row.status = RunStatus::Completed;
                 row.step_key = None;
                 row.scene_id = None;
                 row.completed_at = Some(at(offset));
@@ -259,7 +260,7 @@ fn incremental_aggregates_equal_a_full_recomputation(backend: Backend) {
             let silent = runs
                 .current
                 .values()
-                .find(|(_, r)| r.status == runs::IN_PROGRESS && r.step_key.is_some());
+                .find(|(_, r)| r.status == RunStatus::InProgress && r.step_key.is_some());
             if let Some((_, row)) = silent {
                 testers::delete_run(&mut conn, &row.id).unwrap();
                 rebuild::rebuild(&mut conn, Some(&row.version_id), |_| {}).unwrap();

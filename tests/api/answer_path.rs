@@ -341,7 +341,7 @@ async fn next_write(app: &TestApp, service: &Onboarding, user: &str, bad: bool) 
         created_at: run.updated_at,
     };
     let event = NewEvent {
-        kind: "answered",
+        kind: sceneflow::flow::EventKind::Answered,
         occurred_at: run.updated_at,
         user_id: run.user_id.clone(),
         run_id: run.id.clone(),

@@ -6,6 +6,7 @@ use chrono::{Duration, NaiveDateTime, Timelike};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::RowAccessor;
 use sceneflow::analytics::{aggregator, sink};
+use sceneflow::flow::EventKind;
 use sceneflow::storage::{S3Settings, Storage};
 use sceneflow::store::analytics::{EventRow, events_page};
 use sceneflow::store::runs::{NewEvent, record_events};
@@ -18,7 +19,12 @@ on_both_backends!(closed_hours_land_in_parquet_once_and_retention_trims_only_the
 
 fn event(n: usize, at: NaiveDateTime) -> NewEvent {
     NewEvent {
-        kind: ["scene_shown", "answered", "exposure", "completed"][n % 4],
+        kind: [
+            EventKind::SceneShown,
+            EventKind::Answered,
+            EventKind::Exposure,
+            EventKind::Completed,
+        ][n % 4],
         occurred_at: at,
         user_id: format!("user-{}", n % 7),
         run_id: format!("run-{}", n % 7),
@@ -43,7 +49,7 @@ fn read_back(root: &std::path::Path, keys: &[String]) -> Vec<EventRow> {
             let maybe = |i: usize| row.get_string(i).ok().cloned();
             rows.push((
                 row.get_long(0).unwrap(),
-                text(1),
+                EventKind::parse(&text(1)).unwrap(),
                 chrono::DateTime::from_timestamp_micros(row.get_timestamp_micros(2).unwrap())
                     .unwrap()
                     .naive_utc(),

@@ -184,7 +184,7 @@ async fn tokens_are_checked(backend: Backend) {
                 &sceneflow::store::tokens::TokenRow {
                     token_hash: hash,
                     name: "old".into(),
-                    role: "admin".into(),
+                    role: sceneflow::auth::Role::Admin,
                     created_at: now - chrono::Duration::days(2),
                     expires_at: Some(now - chrono::Duration::minutes(1)),
                 },

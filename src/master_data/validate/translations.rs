@@ -5,7 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::super::report::Code;
-use super::rows::{At, ChoiceRow, Columns, Problems, SceneRow, Translated};
+use super::header::{At, Columns, Problems};
+use super::rows::{ChoiceRow, SceneRow, Translated};
 use super::{CHOICES, SCENES};
 use crate::flow::SceneText;
 
