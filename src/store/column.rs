@@ -88,7 +88,7 @@ macro_rules! text_enum {
 
 text_enum!(crate::flow::view::Status, "run status");
 text_enum!(crate::flow::EventKind, "event kind");
-text_enum!(crate::auth::Role, "role");
+text_enum!(crate::auth::role::Role, "role");
 
 /// A JSON value kept in a text column (`runs.attributes`, `runs.answers`,
 /// `overrides.attributes`): serialised on write, parsed on read.
