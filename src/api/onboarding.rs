@@ -156,11 +156,7 @@ pub async fn answer(
     body: web::Json<AnswerRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let AnswerRequest { scene_id, answer } = body.into_inner();
-    if scene_id.is_empty() || scene_id.len() > 200 {
-        return Err(ApiError::InvalidRequest(
-            "scene_id must be the id of the scene being answered".into(),
-        ));
-    }
+    check_scene_id(&scene_id, "the scene being answered")?;
     let accept = accept_language(&req);
     Ok(HttpResponse::Ok().json(
         state
@@ -168,6 +164,16 @@ pub async fn answer(
             .answer(user.0, scene_id, answer, accept)
             .await?,
     ))
+}
+
+/// A scene id as the server hands them out: not empty, at most 200 bytes.
+fn check_scene_id(scene_id: &str, which: &str) -> Result<(), ApiError> {
+    if scene_id.is_empty() || scene_id.len() > 200 {
+        return Err(ApiError::InvalidRequest(format!(
+            "scene_id must be the id of {which}"
+        )));
+    }
+    Ok(())
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -201,11 +207,7 @@ pub async fn back(
     body: web::Json<BackRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let BackRequest { scene_id } = body.into_inner();
-    if scene_id.is_empty() || scene_id.len() > 200 {
-        return Err(ApiError::InvalidRequest(
-            "scene_id must be the id of the scene the user is on".into(),
-        ));
-    }
+    check_scene_id(&scene_id, "the scene the user is on")?;
     let accept = accept_language(&req);
     Ok(HttpResponse::Ok().json(state.onboarding.back(user.0, scene_id, accept).await?))
 }

@@ -182,28 +182,10 @@ pub fn insert(conn: &mut AnyConnection, run: &RunRow) -> Result<(), StoreError> 
 }
 
 /// Write `run` if nobody changed it since revision `expected`; `false` when
-/// somebody did (the caller retries on fresh data).
+/// somebody did (the caller retries on fresh data). The group's statement
+/// with one row.
 pub fn update(conn: &mut AnyConnection, run: &RunRow, expected: i64) -> Result<bool, StoreError> {
-    let n = diesel::update(
-        runs::table
-            .filter(runs::id.eq(&run.id))
-            .filter(runs::revision.eq(expected)),
-    )
-    .set((
-        runs::status.eq(&run.status),
-        runs::step_key.eq(&run.step_key),
-        runs::scene_key.eq(&run.scene_key),
-        runs::scene_id.eq(&run.scene_id),
-        runs::shown.eq(run.shown),
-        runs::answered.eq(run.answered),
-        runs::answers.eq(&run.answers),
-        runs::revision.eq(run.revision),
-        runs::updated_at.eq(run.updated_at),
-        runs::completed_at.eq(run.completed_at),
-        runs::previous_answer.eq(&run.previous_answer),
-    ))
-    .execute(conn)?;
-    Ok(n == 1)
+    Ok(!update_many(conn, &[(run, expected)])?.is_empty())
 }
 
 /// Many guarded run updates in one statement (a group commit, README
@@ -298,10 +280,7 @@ pub fn find_answer(
 }
 
 pub fn insert_answer(conn: &mut AnyConnection, row: &AnswerRow) -> Result<(), StoreError> {
-    diesel::insert_into(run_answers::table)
-        .values(row)
-        .execute(conn)?;
-    Ok(())
+    insert_answers(conn, std::slice::from_ref(row))
 }
 
 pub fn assignment(
@@ -319,31 +298,7 @@ pub fn assignment(
 
 /// Store (or replace) an assignment, in one statement.
 pub fn put_assignment(conn: &mut AnyConnection, row: &AssignmentRow) -> Result<(), StoreError> {
-    // The derived multi-backend cannot express an upsert: one per backend.
-    macro_rules! upsert {
-        ($c:expr) => {
-            diesel::insert_into(assignments::table)
-                .values(row)
-                .on_conflict((
-                    assignments::user_id,
-                    assignments::step_key,
-                    assignments::condition_name,
-                ))
-                .do_update()
-                .set((
-                    assignments::scene_key.eq(&row.scene_key),
-                    assignments::source.eq(&row.source),
-                    assignments::assigned_at.eq(row.assigned_at),
-                    assignments::exposed_at.eq(row.exposed_at),
-                ))
-                .execute($c)?
-        };
-    }
-    match conn {
-        AnyConnection::Postgresql(c) => upsert!(c),
-        AnyConnection::Sqlite(c) => upsert!(c),
-    };
-    Ok(())
+    put_assignments(conn, std::slice::from_ref(row))
 }
 
 /// Mark an assignment exposed; `true` only the first time.
