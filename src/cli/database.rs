@@ -62,7 +62,8 @@ mod tests {
 
     #[test]
     fn only_missing_sqlite_files_are_refused() {
-        let dir = tempfile_dir();
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path();
         let missing = format!("sqlite://{}/none.db", dir.display());
         let message = require_existing(&missing).unwrap_err();
         assert!(
@@ -74,11 +75,5 @@ mod tests {
         assert!(require_existing("postgres://u:p@localhost/db").is_ok());
         let relative = sqlite_path("sqlite://x/sceneflow.db").unwrap();
         assert!(relative.is_absolute() && relative.ends_with("x/sceneflow.db"));
-    }
-
-    fn tempfile_dir() -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("sceneflow-cli-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
     }
 }
