@@ -16,6 +16,7 @@ pub mod key;
 pub mod locale;
 pub mod model;
 pub mod replay;
+pub mod selection;
 pub mod simulate;
 pub mod template;
 pub mod values;
