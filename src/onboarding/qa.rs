@@ -111,7 +111,7 @@ fn audited(c: &mut AnyConnection, actor: &str, action: &str, note: String) -> Re
 }
 
 fn require_tester(c: &mut AnyConnection, user_id: &str) -> Result<Who> {
-    if !runs::is_tester(c, user_id)? {
+    if !testers::is_tester(c, user_id)? {
         return Err(OnboardingError::NotATester(user_id.to_owned()));
     }
     who(c, user_id)

@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
 
-use super::runs::{AnswerRow, NewEvent, RunRow};
+use super::rows::{AnswerRow, NewEvent, RunRow};
 
 /// Bound parameters per row of [`GuardedUpdates`].
 pub const UPDATE_PARAMS: usize = 13;
