@@ -203,7 +203,7 @@ async fn run(command: Command, settings: Settings) -> Result<ExitCode, String> {
             let storage = Storage::from_url(&settings.store, &settings.s3)
                 .await
                 .map_err(|e| e.to_string())?;
-            let (importer, releases) = crate::startup::pipeline(
+            let (importer, releases) = crate::state::pipeline(
                 &settings,
                 &db,
                 &storage,

@@ -11,7 +11,7 @@ use crate::api::onboarding::check_attributes;
 use crate::auth::Role;
 use crate::error::ApiError;
 use crate::flow::simulate::Script;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::audit;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

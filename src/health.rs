@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::channels;
 
 pub async fn healthz() -> HttpResponse {

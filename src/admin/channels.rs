@@ -7,7 +7,7 @@ use serde_json::json;
 use super::auth::Admin;
 use crate::error::ApiError;
 use crate::release::Action;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::channels::{self, ApprovalRow, Channel, ChannelRow};
 
 #[derive(Deserialize)]

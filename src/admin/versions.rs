@@ -12,7 +12,7 @@ use crate::error::ApiError;
 use crate::flow::FlowDef;
 use crate::master_data::Report;
 use crate::master_data::import::Outcome;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::versions::{self, VersionRow};
 
 #[derive(Deserialize)]

@@ -11,7 +11,7 @@ use super::throttle::RetryAfter;
 use super::{DashboardError, html};
 use crate::auth::Role;
 use crate::flow::Condition;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::audit::{self, AuditEntry};
 use crate::store::channels;
 use crate::store::versions::{self, VersionRow};

@@ -16,7 +16,7 @@ use crate::error::ApiError;
 use crate::flow::Attributes;
 use crate::flow::conditions::KNOWN_START_ATTRIBUTES;
 use crate::onboarding::qa::ConditionResult;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::testers;
 
 type Page = Result<HttpResponse, DashboardError>;

@@ -13,7 +13,7 @@ use super::{DashboardError, html};
 use crate::error::ApiError;
 use crate::flow::diff::FlowDiff;
 use crate::release::Action;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::channels;
 
 type Page = Result<HttpResponse, DashboardError>;

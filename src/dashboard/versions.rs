@@ -16,7 +16,7 @@ use crate::flow::diff::{FlowDiff, diff as flow_diff};
 use crate::flow::{ChoiceDef, FlowDef};
 use crate::master_data::import::Outcome;
 use crate::master_data::{Problem, Report};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::channels::{self, ChannelRow};
 use crate::store::versions::VersionRow;
 

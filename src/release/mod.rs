@@ -16,7 +16,7 @@ use diesel::Connection;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Role;
-use crate::error::ErrorCode;
+use crate::error::code::ErrorCode;
 use crate::storage::{Storage, StorageError};
 use crate::store::channels::{self, ApprovalRow, Channel};
 use crate::store::{AnyConnection, Db, StoreError, versions};
