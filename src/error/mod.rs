@@ -222,7 +222,9 @@ impl From<OnboardingError> for ApiError {
     fn from(e: OnboardingError) -> Self {
         match e {
             OnboardingError::NotStarted => ApiError::NotStarted,
-            OnboardingError::FlowUnavailable(channel) => ApiError::FlowUnavailable(channel),
+            OnboardingError::FlowUnavailable(channel) => {
+                ApiError::FlowUnavailable(channel.to_string())
+            }
             OnboardingError::SceneMismatch { current } => ApiError::SceneMismatch { current },
             OnboardingError::AlreadyAnswered => ApiError::AlreadyAnswered,
             OnboardingError::AlreadyCompleted => ApiError::AlreadyCompleted,

@@ -14,6 +14,7 @@ use crate::flow::locale::Wanted;
 use crate::flow::replay::{Replay, ReplayError, StoredAssignment};
 use crate::flow::{Attributes, RunStatus, values};
 use crate::onboarding;
+use crate::store::channels::Channel;
 use crate::store::column::Json;
 use crate::store::offline::{self, OfflineEvent, SyncRow};
 use crate::store::runs::{self, AnswerRow, AssignmentRow, RunRow};
@@ -252,7 +253,7 @@ fn sync_once(
 fn store_run(
     c: &mut AnyConnection,
     version: &str,
-    channel: &str,
+    channel: Channel,
     user_id: &str,
     start: &Attributes,
     replay: &Replay,
@@ -268,7 +269,7 @@ fn store_run(
         &RunRow {
             id: replay.run_id().to_owned(),
             user_id: user_id.to_owned(),
-            channel: channel.to_owned(),
+            channel,
             version_id: version.to_owned(),
             status: if completed {
                 RunStatus::Completed

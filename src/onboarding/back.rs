@@ -67,7 +67,7 @@ fn go_back(
             // The reads above are separate statements: a concurrent back may
             // have moved the run between them. Refuse only a run that stayed
             // put; otherwise read again (the repeat then replays).
-            let still = runs::find(c, &run.user_id, &run.channel)?;
+            let still = runs::find(c, &run.user_id, run.channel)?;
             if still.map(|r| r.revision) != Some(run.revision) {
                 return Err(OnboardingError::Conflict);
             }

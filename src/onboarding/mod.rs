@@ -28,7 +28,8 @@ use crate::flow::locale::{self, Wanted};
 use crate::flow::view::{self, Progress, State, Status};
 use crate::flow::{Attributes, CompiledFlow, values};
 use crate::store::runs::RunRow;
-use crate::store::{AnyConnection, Db, FlowCache, StoreError, channels};
+use crate::store::channels::{self, Channel};
+use crate::store::{AnyConnection, Db, FlowCache, StoreError};
 use decide::Answered;
 pub use load::who;
 
@@ -37,7 +38,7 @@ pub enum OnboardingError {
     #[error("this user has not started onboarding: call POST /v1/onboarding/start first")]
     NotStarted,
     #[error("no flow is published on the {0} channel")]
-    FlowUnavailable(String),
+    FlowUnavailable(Channel),
     #[error("scene_id is not the scene this user is on; fetch GET /v1/onboarding/current")]
     SceneMismatch { current: Option<String> },
     #[error("this scene was already answered with a different answer")]
@@ -361,7 +362,7 @@ fn now() -> chrono::NaiveDateTime {
 /// everybody else is served production.
 #[derive(Debug, Clone)]
 pub struct Who {
-    pub channel: &'static str,
+    pub channel: Channel,
     pub overrides: Attributes,
 }
 
@@ -395,8 +396,8 @@ fn start(
         let state = render_in(&flow, run, &attrs, accept)?;
         return Ok((state, loaded));
     }
-    let version = channels::get(c, who.channel)?
-        .ok_or_else(|| OnboardingError::FlowUnavailable(who.channel.to_owned()))?
+    let version = channels::get(c, who.channel.as_str())?
+        .ok_or(OnboardingError::FlowUnavailable(who.channel))?
         .version_id;
     let flow = flows.get(c, &version)?;
     let (state, write) = decide::start(

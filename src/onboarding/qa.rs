@@ -14,7 +14,8 @@ use crate::flow::simulate::{self, Simulation};
 use crate::flow::view::State;
 use crate::flow::{Attributes, Next, RunStatus};
 use crate::store::runs::{self, AssignmentRow};
-use crate::store::{AnyConnection, channels, testers};
+use crate::store::channels::{self, Channel};
+use crate::store::{AnyConnection, testers};
 
 /// Everything QA needs to see about one tester: the body of
 /// `GET /debug/users/{id}` and what the dashboard's tester pages show.
@@ -193,7 +194,7 @@ impl Onboarding {
                 };
                 Ok(DebugState {
                     user_id,
-                    channel,
+                    channel: channel.as_str(),
                     attributes: AttributeSources {
                         start,
                         answers,
@@ -292,8 +293,8 @@ impl Onboarding {
                 let version = match runs::find(c, &user_id, channel)? {
                     Some(r) => r.version_id,
                     None => {
-                        channels::get(c, channel)?
-                            .ok_or_else(|| OnboardingError::FlowUnavailable(channel.into()))?
+                        channels::get(c, channel.as_str())?
+                            .ok_or(OnboardingError::FlowUnavailable(channel))?
                             .version_id
                     }
                 };
@@ -434,8 +435,8 @@ impl Onboarding {
                         v
                     }
                     None => {
-                        channels::get(c, channels::STAGING)?
-                            .ok_or_else(|| OnboardingError::FlowUnavailable("staging".into()))?
+                        channels::get(c, Channel::Staging.as_str())?
+                            .ok_or(OnboardingError::FlowUnavailable(Channel::Staging))?
                             .version_id
                     }
                 };

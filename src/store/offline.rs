@@ -3,6 +3,7 @@
 
 use diesel::prelude::*;
 
+use super::channels::Channel;
 use super::runs::AssignmentRow;
 use super::schema::{assignments, events, offline_syncs};
 use super::{AnyConnection, StoreError};
@@ -34,7 +35,7 @@ pub struct SyncRow {
     /// The online run the offline one replaced, if any.
     pub replaced_run: Option<String>,
     pub version_id: String,
-    pub channel: String,
+    pub channel: Channel,
     pub answered: i32,
     pub started_at: chrono::NaiveDateTime,
     pub synced_at: chrono::NaiveDateTime,
@@ -69,7 +70,7 @@ pub struct OfflineEvent {
     pub user_id: String,
     pub run_id: String,
     pub version_id: String,
-    pub channel: String,
+    pub channel: Channel,
     pub step_key: Option<String>,
     pub scene_key: Option<String>,
     pub experiment_id: Option<String>,

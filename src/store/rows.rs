@@ -5,6 +5,7 @@
 
 use diesel::prelude::*;
 
+use super::channels::Channel;
 use super::column::Json;
 use super::schema::{assignments, events, run_answers, runs};
 use crate::flow::{Attributes, EventKind, RunStatus};
@@ -16,7 +17,7 @@ use crate::flow::{Attributes, EventKind, RunStatus};
 pub struct RunRow {
     pub id: String,
     pub user_id: String,
-    pub channel: String,
+    pub channel: Channel,
     pub version_id: String,
     pub status: RunStatus,
     pub step_key: Option<String>,
@@ -74,7 +75,7 @@ pub struct NewEvent {
     pub user_id: String,
     pub run_id: String,
     pub version_id: String,
-    pub channel: String,
+    pub channel: Channel,
     pub step_key: Option<String>,
     pub scene_key: Option<String>,
     pub experiment_id: Option<String>,

@@ -2,6 +2,7 @@
 
 use diesel::prelude::*;
 
+use super::channels::Channel;
 use super::column::Json;
 pub use super::rows::{AnswerRow, AssignmentRow, NewEvent, RunRow};
 use super::schema::{assignments, overrides, run_answers, runs, testers};
@@ -91,7 +92,7 @@ pub fn load_user(
 pub fn find(
     conn: &mut AnyConnection,
     user_id: &str,
-    channel: &str,
+    channel: Channel,
 ) -> Result<Option<RunRow>, StoreError> {
     Ok(runs::table
         .filter(runs::user_id.eq(user_id))

@@ -103,7 +103,7 @@ impl Runs {
             let row = RunRow {
                 id: format!("user-{user}-run-{started}"),
                 user_id: format!("user-{user}"),
-                channel: channel.to_owned(),
+                channel: sceneflow::store::channels::Channel::parse(channel).unwrap(),
                 version_id: VERSIONS[run % 2].to_owned(),
                 status: RunStatus::InProgress,
                 step_key: None,
