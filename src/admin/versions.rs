@@ -229,7 +229,7 @@ pub async fn show(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let (version, flow) = load(&state, &id).await?;
-    let report = version.report()?;
+    let report = &version.report.0;
     Ok(HttpResponse::Ok().json(json!({
         "version": version,
         "steps": flow.steps,

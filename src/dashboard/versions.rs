@@ -232,7 +232,7 @@ pub async fn version(
     query: web::Query<DoneQuery>,
 ) -> Page {
     let loaded = load(&state, &id).await?;
-    let report = loaded.version.report()?;
+    let report = loaded.version.report.0.clone();
     let done = query.into_inner().done.map(|d| match d.as_str() {
         "uploaded" => "The workbook is valid and stored as this version.".to_owned(),
         "deploy" => "Staging now serves this version.".to_owned(),

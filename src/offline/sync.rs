@@ -106,11 +106,9 @@ fn sync_once(
         if done.request_sha256 != req.digest {
             return Err(OfflineError::SyncIdReused);
         }
-        let body = serde_json::from_str(&done.response)
-            .map_err(|e| StoreError::Corrupt(format!("response of sync {}: {e}", req.sync_id)))?;
         return Ok(Synced {
             outcome: "replayed",
-            body,
+            body: done.response.0,
         });
     }
     let who = onboarding::who(c, user_id)?;
@@ -171,8 +169,8 @@ fn sync_once(
             scene_id,
             step_key,
             scene_key: a.scene_key.clone(),
-            answer: a.answer.to_string(),
-            response: serde_json::to_string(&state).expect("states serialise"),
+            answer: Json(a.answer.clone()),
+            response: Json(state.clone()),
             created_at: a.answered_at,
         });
     }
@@ -212,7 +210,7 @@ fn sync_once(
                 user_id: user_id.to_owned(),
                 run_id: run_id.clone(),
                 version_id: flow.version.clone(),
-                channel: who.channel.to_owned(),
+                channel: who.channel,
                 step_key: e.step_key.clone(),
                 scene_key: e.scene_key.clone(),
                 experiment_id: e.experiment_id.clone(),
@@ -244,7 +242,7 @@ fn sync_once(
             answered: replay.answered as i32,
             started_at: req.started_at,
             synced_at: now,
-            response: body.to_string(),
+            response: Json(body.clone()),
         },
     )?;
     Ok(Synced { outcome, body })

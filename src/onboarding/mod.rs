@@ -458,8 +458,8 @@ pub fn render_in(
     );
     shown.input.previous = run
         .previous_answer
-        .as_deref()
-        .and_then(|a| serde_json::from_str(a).ok());
+        .as_ref()
+        .map(|a| a.0.clone());
     Ok(State {
         status: Status::InProgress,
         version: run.version_id.clone(),

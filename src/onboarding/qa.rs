@@ -159,7 +159,7 @@ impl Onboarding {
                         let history = testers::answers_of(c, &r.id)?
                             .into_iter()
                             .map(|a| HistoryEntry {
-                                answer: serde_json::from_str(&a.answer).unwrap_or(Value::Null),
+                                answer: a.answer.0,
                                 scene_id: a.scene_id,
                                 step: a.step_key,
                                 scene: a.scene_key,

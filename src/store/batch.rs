@@ -47,6 +47,8 @@ where
         diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
     Option<String>:
         diesel::serialize::ToSql<diesel::sql_types::Nullable<diesel::sql_types::Text>, DB>,
+    Option<super::column::Json<serde_json::Value>>:
+        diesel::serialize::ToSql<diesel::sql_types::Nullable<diesel::sql_types::Text>, DB>,
     i64: diesel::serialize::ToSql<diesel::sql_types::BigInt, DB>,
     i32: diesel::serialize::ToSql<diesel::sql_types::Integer, DB>,
     chrono::NaiveDateTime: diesel::serialize::ToSql<diesel::sql_types::Timestamp, DB>,

@@ -4,6 +4,7 @@
 use diesel::prelude::*;
 
 use super::channels::Channel;
+use super::column::Json;
 use super::runs::AssignmentRow;
 use super::schema::{assignments, events, offline_syncs};
 use super::{AnyConnection, StoreError};
@@ -39,7 +40,8 @@ pub struct SyncRow {
     pub answered: i32,
     pub started_at: chrono::NaiveDateTime,
     pub synced_at: chrono::NaiveDateTime,
-    pub response: String,
+    /// The body the sync answered, replayed when it is sent again.
+    pub response: Json<serde_json::Value>,
 }
 
 pub fn find_sync(

@@ -8,7 +8,9 @@ use diesel::prelude::*;
 use super::channels::Channel;
 use super::column::Json;
 use super::schema::{assignments, events, run_answers, runs};
+use crate::flow::view::State;
 use crate::flow::{Attributes, EventKind, RunStatus};
+use serde_json::Value;
 
 /// `None` is NULL, not DEFAULT (no column has another default): SQLite
 /// then takes several rows in one INSERT too.
@@ -36,7 +38,7 @@ pub struct RunRow {
     pub completed_at: Option<chrono::NaiveDateTime>,
     /// The answer withdrawn by going back to the current scene, as the app
     /// sent it (JSON); offered as `input.previous` (README "Going back").
-    pub previous_answer: Option<String>,
+    pub previous_answer: Option<Json<Value>>,
 }
 
 /// Several in one INSERT on SQLite too (see [`RunRow`]).
@@ -47,8 +49,10 @@ pub struct AnswerRow {
     pub scene_id: String,
     pub step_key: String,
     pub scene_key: String,
-    pub answer: String,
-    pub response: String,
+    /// The answer as the app sent it.
+    pub answer: Json<Value>,
+    /// The state the answer returned, replayed when it is sent again.
+    pub response: Json<State>,
     pub created_at: chrono::NaiveDateTime,
 }
 
