@@ -23,6 +23,8 @@ pub mod values;
 pub mod view;
 
 #[cfg(test)]
+mod property_tests;
+#[cfg(test)]
 mod tests;
 
 pub use conditions::{Attributes, Condition, catalogue};
