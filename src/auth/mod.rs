@@ -1,7 +1,7 @@
 //! Roles and admin tokens. Tokens are random, shown once, stored hashed.
 
-use serde::{Deserialize, Serialize};
 use argon2::{Argon2, PasswordHasher};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::store::tokens::{self, TokenRow};

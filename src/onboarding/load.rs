@@ -4,10 +4,10 @@
 use super::{Result, Who};
 use crate::flow::decision::Stored;
 use crate::flow::{Assignments, Attributes, ExperimentId};
-use crate::store::column::Json;
-use crate::store::runs::{self, AnswerRow, AssignmentRow, RunRow};
 use crate::store::AnyConnection;
 use crate::store::channels::Channel;
+use crate::store::column::Json;
+use crate::store::runs::{self, AnswerRow, AssignmentRow, RunRow};
 
 /// A user as the decision sees it.
 #[derive(Debug, Clone)]

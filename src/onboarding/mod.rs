@@ -27,8 +27,8 @@ use crate::flow::answer::AnswerError;
 use crate::flow::locale::{self, Wanted};
 use crate::flow::view::{self, Progress, State, Status};
 use crate::flow::{Attributes, CompiledFlow, values};
-use crate::store::runs::RunRow;
 use crate::store::channels::{self, Channel};
+use crate::store::runs::RunRow;
 use crate::store::{AnyConnection, Db, FlowCache, StoreError};
 use decide::Answered;
 pub use load::who;
@@ -456,10 +456,7 @@ pub fn render_in(
         attributes,
         &locale::chain(flow.locales(), served.as_deref()),
     );
-    shown.input.previous = run
-        .previous_answer
-        .as_ref()
-        .map(|a| a.0.clone());
+    shown.input.previous = run.previous_answer.as_ref().map(|a| a.0.clone());
     Ok(State {
         status: Status::InProgress,
         version: run.version_id.clone(),

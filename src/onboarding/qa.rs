@@ -13,8 +13,8 @@ use super::{
 use crate::flow::simulate::{self, Simulation};
 use crate::flow::view::State;
 use crate::flow::{Attributes, Next, RunStatus};
-use crate::store::runs::{self, AssignmentRow};
 use crate::store::channels::{self, Channel};
+use crate::store::runs::{self, AssignmentRow};
 use crate::store::{AnyConnection, testers};
 
 /// Everything QA needs to see about one tester: the body of
