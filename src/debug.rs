@@ -61,7 +61,7 @@ async fn add_tester(
         ));
     }
     let added = state.onboarding.add_tester(user.clone(), actor).await?;
-    Ok(HttpResponse::Ok().json(json!({"tester": user, "added": added, "channel": "staging"})))
+    Ok(HttpResponse::Ok().json(json!({"tester": user, "added": added, "channel": crate::store::channels::Channel::Staging})))
 }
 
 async fn remove_tester(

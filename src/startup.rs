@@ -177,7 +177,10 @@ async fn watch_readiness(db: Db, alerts: Alerts) {
     let mut tick = tokio::time::interval(READINESS_INTERVAL);
     loop {
         tick.tick().await;
-        let now = match db.run(|c| channels::get(c, channels::PRODUCTION)).await {
+        let now = match db
+            .run(|c| channels::get(c, channels::Channel::Production))
+            .await
+        {
             Ok(Some(_)) => Ok(()),
             Ok(None) => Err("no version is published on production".to_owned()),
             Err(e) => Err(format!("the database cannot be reached: {e}")),

@@ -38,7 +38,7 @@ pub async fn overview(state: &AppState) -> Result<Overview, ApiError> {
             Ok((
                 channels::list(c)?,
                 channels::approvals(c)?,
-                channels::previous(c, channels::PRODUCTION)?,
+                channels::previous(c, channels::Channel::Production)?,
             ))
         })
         .await?;

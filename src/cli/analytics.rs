@@ -139,7 +139,7 @@ pub async fn run(command: AnalyticsCommand, settings: Settings) -> Result<ExitCo
                 .run(move |c| {
                     let version = match version {
                         Some(v) => v,
-                        None => channels::get(c, channel.as_str())?
+                        None => channels::get(c, channel)?
                             .map(|r| r.version_id)
                             .ok_or_else(|| {
                                 crate::store::StoreError::Corrupt(format!(

@@ -165,7 +165,7 @@ pub async fn tester(
         Some(run) => Some(run.version.clone()),
         None => state
             .db
-            .run(|c| crate::store::channels::get(c, crate::store::channels::STAGING))
+            .run(|c| crate::store::channels::get(c, crate::store::channels::Channel::Staging))
             .await?
             .map(|c| c.version_id),
     };

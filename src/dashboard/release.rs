@@ -128,8 +128,8 @@ pub async fn confirm_rollback(signed: Signed, state: web::Data<AppState>) -> Pag
         .db
         .run(|c| {
             Ok((
-                channels::get(c, channels::PRODUCTION)?.map(|c| c.version_id),
-                channels::previous(c, channels::PRODUCTION)?,
+                channels::get(c, channels::Channel::Production)?.map(|c| c.version_id),
+                channels::previous(c, channels::Channel::Production)?,
             ))
         })
         .await?;

@@ -211,7 +211,7 @@ pub(super) async fn load(state: &AppState, id: &str) -> Result<Loaded, Dashboard
 }
 
 impl Loaded {
-    fn on(&self, channel: &str) -> bool {
+    fn on(&self, channel: channels::Channel) -> bool {
         self.channels
             .iter()
             .any(|c| c.name == channel && c.version_id == self.version.id)
@@ -220,7 +220,7 @@ impl Loaded {
     fn production(&self) -> Option<String> {
         self.channels
             .iter()
-            .find(|c| c.name == channels::PRODUCTION)
+            .find(|c| c.name == channels::Channel::Production)
             .map(|c| c.version_id.clone())
     }
 }
@@ -245,8 +245,8 @@ pub async fn version(
         StatusCode::OK,
         &VersionPage {
             nav: nav(&signed),
-            on_staging: loaded.on(channels::STAGING),
-            on_production: loaded.on(channels::PRODUCTION),
+            on_staging: loaded.on(channels::Channel::Staging),
+            on_production: loaded.on(channels::Channel::Production),
             approved_by: loaded.approved_by.clone(),
             can_deploy: signed.role >= Role::Operator,
             can_approve: signed.role >= Role::Qa,

@@ -66,7 +66,7 @@ pub async fn bundle(
     let (flow, channel, assignments, overrides) = db
         .run_with(move |c| -> Result<_, OfflineError> {
             let who = onboarding::who(c, &user_id)?;
-            let version = channels::get(c, who.channel.as_str())?
+            let version = channels::get(c, who.channel)?
                 .ok_or(OnboardingError::FlowUnavailable(who.channel))?
                 .version_id;
             let flow = flows.get(c, &version)?;

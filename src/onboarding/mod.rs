@@ -396,7 +396,7 @@ fn start(
         let state = render_in(&flow, run, &attrs, accept)?;
         return Ok((state, loaded));
     }
-    let version = channels::get(c, who.channel.as_str())?
+    let version = channels::get(c, who.channel)?
         .ok_or(OnboardingError::FlowUnavailable(who.channel))?
         .version_id;
     let flow = flows.get(c, &version)?;

@@ -293,7 +293,7 @@ impl Onboarding {
                 let version = match runs::find(c, &user_id, channel)? {
                     Some(r) => r.version_id,
                     None => {
-                        channels::get(c, channel.as_str())?
+                        channels::get(c, channel)?
                             .ok_or(OnboardingError::FlowUnavailable(channel))?
                             .version_id
                     }
@@ -435,7 +435,7 @@ impl Onboarding {
                         v
                     }
                     None => {
-                        channels::get(c, Channel::Staging.as_str())?
+                        channels::get(c, Channel::Staging)?
                             .ok_or(OnboardingError::FlowUnavailable(Channel::Staging))?
                             .version_id
                     }
