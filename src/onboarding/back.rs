@@ -168,7 +168,7 @@ fn decide(
         user_id: run.user_id.clone(),
         run_id: run.id.clone(),
         version_id: run.version_id.clone(),
-        channel: run.channel.clone(),
+        channel: run.channel,
         step_key: e.step,
         scene_key: e.scene,
         experiment_id: e.experiment.map(|x| x.to_string()),

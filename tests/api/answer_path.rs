@@ -346,7 +346,7 @@ async fn next_write(app: &TestApp, service: &Onboarding, user: &str, bad: bool) 
         user_id: run.user_id.clone(),
         run_id: run.id.clone(),
         version_id: run.version_id.clone(),
-        channel: run.channel.clone(),
+        channel: run.channel,
         step_key: run.step_key.clone(),
         scene_key: run.scene_key.clone(),
         experiment_id: None,
