@@ -19,7 +19,7 @@ use actix_web::web::{self, Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// JSON and form bodies are read here whole; the extractors allow no more.
 pub const SMALL_BODY_LIMIT: usize = 1024 * 1024;

@@ -203,7 +203,7 @@ async fn run(command: Command, settings: Settings) -> Result<ExitCode, String> {
             let storage = Storage::from_url(&settings.store, &settings.s3)
                 .await
                 .map_err(|e| e.to_string())?;
-            let (importer, releases) = crate::startup::pipeline(
+            let (importer, releases) = crate::state::pipeline(
                 &settings,
                 &db,
                 &storage,
@@ -253,9 +253,9 @@ async fn run(command: Command, settings: Settings) -> Result<ExitCode, String> {
         Command::User { command } => people::user(command, &settings).await,
         Command::Export { channel, file } => {
             let db = database::open(&settings).await?;
-            let lookup = channel.clone();
+            let lookup = channels::Channel::parse(&channel).ok_or("unknown channel")?;
             let flow = db
-                .run(move |c| match channels::get(c, &lookup)? {
+                .run(move |c| match channels::get(c, lookup)? {
                     Some(ch) => {
                         versions::load_flow(c, &ch.version_id).map(|f| Some((ch.version_id, f)))
                     }

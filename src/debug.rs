@@ -11,7 +11,7 @@ use crate::api::onboarding::check_attributes;
 use crate::auth::Role;
 use crate::error::ApiError;
 use crate::flow::simulate::Script;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::audit;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -61,7 +61,7 @@ async fn add_tester(
         ));
     }
     let added = state.onboarding.add_tester(user.clone(), actor).await?;
-    Ok(HttpResponse::Ok().json(json!({"tester": user, "added": added, "channel": "staging"})))
+    Ok(HttpResponse::Ok().json(json!({"tester": user, "added": added, "channel": crate::store::channels::Channel::Staging})))
 }
 
 async fn remove_tester(

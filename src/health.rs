@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::channels;
 
 pub async fn healthz() -> HttpResponse {
@@ -17,7 +17,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         .await
         .map(|rows| {
             rows.into_iter()
-                .map(|c| (c.name, c.version_id))
+                .map(|c| (c.name.to_string(), c.version_id))
                 .collect::<Vec<_>>()
         })
         .unwrap_or_default();
@@ -29,9 +29,9 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         Ok(rows) => {
             let flows: serde_json::Map<String, serde_json::Value> = rows
                 .iter()
-                .map(|c| (c.name.clone(), json!(c.version_id)))
+                .map(|c| (c.name.to_string(), json!(c.version_id)))
                 .collect();
-            let ready = flows.contains_key(channels::PRODUCTION);
+            let ready = flows.contains_key(channels::Channel::Production.as_str());
             let body = json!({
                 "status": if ready { "ready" } else { "not_ready" },
                 "database": "ok",

@@ -20,6 +20,7 @@ pub mod onboarding;
 pub mod people;
 pub mod release;
 pub mod startup;
+pub mod state;
 pub mod storage;
 pub mod store;
 pub mod telemetry;

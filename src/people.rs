@@ -5,7 +5,7 @@
 use chrono::NaiveDateTime;
 
 use crate::auth::Role;
-use crate::dashboard::session::hash_password;
+use crate::auth::hash_password;
 use crate::store::tokens::{self, TokenRow};
 use crate::store::users::{self, UserRow};
 use crate::store::{AnyConnection, StoreError, audit};

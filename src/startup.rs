@@ -4,136 +4,14 @@
 use std::net::TcpListener;
 
 use actix_web::dev::Server;
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::http::StatusCode;
+use actix_web::{App, HttpResponse, HttpServer, ResponseError, web};
 
 use crate::alerts::{Alerts, Severity};
 use crate::config::Settings;
 use crate::error::{ApiError, extractor_error};
-use crate::master_data::import::{ImportError, Importer, Outcome};
-use crate::master_data::{self, Limits};
-use crate::metrics::Metrics;
-use crate::onboarding::Onboarding;
-use crate::release::{ReleaseError, Releases};
-use crate::storage::{Storage, StorageError};
-use crate::store::{Db, StoreError, channels, versions};
-
-/// Everything a request handler may need; cheap to clone.
-pub struct AppState {
-    pub settings: Settings,
-    pub db: Db,
-    pub storage: Storage,
-    pub importer: Importer,
-    pub onboarding: Onboarding,
-    pub releases: Releases,
-    pub metrics: Metrics,
-    pub alerts: Alerts,
-    pub sign_in: crate::dashboard::throttle::SignInGuard,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Storage(#[from] StorageError),
-    #[error(transparent)]
-    Import(#[from] ImportError),
-    #[error("the built-in sample workbook is invalid: {0}")]
-    Sample(String),
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: String,
-        source: std::io::Error,
-    },
-}
-
-/// The importer and the release pipeline over `db` and `storage`: the
-/// server's, and the CLI's (`import`, with alerts disabled).
-pub fn pipeline(
-    settings: &Settings,
-    db: &Db,
-    storage: &Storage,
-    metrics: &Metrics,
-    alerts: &Alerts,
-) -> (Importer, Releases) {
-    let importer = Importer {
-        db: db.clone(),
-        storage: storage.clone(),
-        limits: Limits {
-            max_bytes: settings.max_upload_bytes,
-            ..Limits::default()
-        },
-        metrics: metrics.clone(),
-        alerts: alerts.clone(),
-        writing: Default::default(),
-    };
-    let releases = Releases {
-        db: db.clone(),
-        storage: storage.clone(),
-        allow_self_approval: settings.allow_self_approval,
-        alerts: alerts.clone(),
-    };
-    (importer, releases)
-}
-
-impl AppState {
-    /// Connect to the database (running migrations) and the object store.
-    pub async fn connect(settings: Settings) -> Result<AppState, StartupError> {
-        let db = Db::new(&settings.database_url, settings.db_pool_size)?;
-        let migrating = db.clone();
-        tokio::task::spawn_blocking(move || migrating.migrate())
-            .await
-            .map_err(|e| StoreError::Migration(e.to_string()))??;
-        let storage = Storage::from_url(&settings.store, &settings.s3).await?;
-        let metrics = Metrics::new();
-        let alerts = Alerts::start(&settings.alerts);
-        let (importer, releases) = pipeline(&settings, &db, &storage, &metrics, &alerts);
-        let onboarding = Onboarding::with_settings(db.clone(), metrics.clone(), settings.answers);
-        let sign_in =
-            crate::dashboard::throttle::SignInGuard::new(settings.sign_in_per_ip_per_minute);
-        Ok(AppState {
-            sign_in,
-            metrics,
-            alerts,
-            releases,
-            onboarding,
-            settings,
-            db,
-            storage,
-            importer,
-        })
-    }
-
-    /// On a database with no version, import the built-in sample and point
-    /// both channels at it. Safe when several instances start at once.
-    pub async fn load_sample_if_empty(&self) -> Result<(), StartupError> {
-        if self.db.run(versions::count).await? > 0 {
-            return Ok(());
-        }
-        let outcome = self
-            .importer
-            .import(
-                master_data::SAMPLE_WORKBOOK.to_vec(),
-                Some(master_data::SAMPLE_FILE_NAME.into()),
-                "system",
-            )
-            .await?;
-        let version = match outcome {
-            Outcome::Created { version, .. } | Outcome::Existing { version, .. } => version,
-            Outcome::Invalid { report } => return Err(StartupError::Sample(report.render_text())),
-        };
-        self.releases
-            .seed_sample(&version.id)
-            .await
-            .map_err(|e| match e {
-                ReleaseError::Store(e) => StartupError::Store(e),
-                ReleaseError::Storage(e) => StartupError::Storage(e),
-                other => StartupError::Sample(other.to_string()),
-            })?;
-        tracing::info!(version = %version.id, "sample workbook loaded on staging and production");
-        Ok(())
-    }
-}
+pub use crate::state::{AppState, StartupError, pipeline};
+use crate::store::{Db, channels};
 
 pub struct Application {
     port: u16,
@@ -209,7 +87,7 @@ impl Application {
                 .wrap(actix_web::middleware::from_fn(crate::boundary::guard))
                 .wrap(
                     actix_web::middleware::ErrorHandlers::new()
-                        .default_handler(crate::error::default_error_handler),
+                        .default_handler(default_error_handler),
                 )
                 .wrap(tracing_actix_web::TracingLogger::default())
                 .app_data(state.clone())
@@ -299,7 +177,10 @@ async fn watch_readiness(db: Db, alerts: Alerts) {
     let mut tick = tokio::time::interval(READINESS_INTERVAL);
     loop {
         tick.tick().await;
-        let now = match db.run(|c| channels::get(c, channels::PRODUCTION)).await {
+        let now = match db
+            .run(|c| channels::get(c, channels::Channel::Production))
+            .await
+        {
             Ok(Some(_)) => Ok(()),
             Ok(None) => Err("no version is published on production".to_owned()),
             Err(e) => Err(format!("the database cannot be reached: {e}")),
@@ -327,4 +208,114 @@ async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError
         req.method(),
         req.path()
     )))
+}
+
+/// The request-body errors actix raises itself, before a handler runs.
+fn is_payload_error(e: &actix_web::Error) -> bool {
+    use actix_web::error::{
+        JsonPayloadError, PathError, PayloadError, QueryPayloadError, UrlencodedError,
+    };
+    e.as_error::<PayloadError>().is_some()
+        || e.as_error::<UrlencodedError>().is_some()
+        || e.as_error::<JsonPayloadError>().is_some()
+        || e.as_error::<QueryPayloadError>().is_some()
+        || e.as_error::<PathError>().is_some()
+        || e.as_error::<actix_multipart::MultipartError>().is_some()
+}
+
+/// The default error handler (README, "Errors"): an error built outside a
+/// handler (an extractor's, or the request boundary's) is answered in the
+/// face of the route: the dashboard's error page under `/admin` (not
+/// `/admin/api`), the JSON error body everywhere else. Errors the handlers
+/// return already have their face and pass through.
+pub fn default_error_handler<B>(
+    res: actix_web::dev::ServiceResponse<B>,
+) -> actix_web::Result<actix_web::middleware::ErrorHandlerResponse<B>> {
+    use actix_web::middleware::ErrorHandlerResponse;
+    let page = crate::dashboard::is_page(res.request().path());
+    let status = res.status();
+    let replacement = match res.response().error() {
+        Some(e) if e.as_error::<crate::dashboard::DashboardError>().is_some() => None,
+        Some(e) => match e.as_error::<ApiError>() {
+            Some(api) if page => Some(crate::dashboard::error_page(status, &api.to_string())),
+            Some(_) => None,
+            None if is_payload_error(e) => {
+                let api = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge(format!("the request body is too large: {e}"))
+                } else {
+                    ApiError::InvalidRequest(format!(
+                        "the request is not what this endpoint takes: {e}"
+                    ))
+                };
+                Some(if page {
+                    crate::dashboard::error_page(api.status_code(), &api.to_string())
+                } else {
+                    api.error_response()
+                })
+            }
+            None => None,
+        },
+        None => None,
+    };
+    let Some(mut replacement) = replacement else {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    };
+    let original = res.response();
+    if let Some(retry) = original.headers().get("retry-after") {
+        replacement
+            .headers_mut()
+            .insert(actix_web::http::header::RETRY_AFTER, retry.clone());
+    }
+    replacement
+        .head_mut()
+        .set_connection_type(original.head().connection_type());
+    let (req, _) = res.into_parts();
+    Ok(ErrorHandlerResponse::Response(
+        actix_web::dev::ServiceResponse::new(req, replacement).map_into_right_body(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    /// An error actix raises itself gets the face of its route.
+    #[actix_web::test]
+    async fn payload_errors_get_the_face_of_their_route() {
+        use actix_web::middleware::ErrorHandlerResponse;
+        for (path, json) in [
+            ("/admin/api/versions", true),
+            ("/v1/onboarding/start", true),
+            ("/admin/upload", false),
+        ] {
+            let res = actix_web::dev::ServiceResponse::new(
+                actix_web::test::TestRequest::post()
+                    .uri(path)
+                    .to_http_request(),
+                HttpResponse::from_error(actix_web::error::PayloadError::Overflow),
+            );
+            let Ok(ErrorHandlerResponse::Response(res)) = default_error_handler(res) else {
+                panic!("an immediate response");
+            };
+            assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+            let content_type = res
+                .headers()
+                .get("content-type")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned();
+            let body = actix_web::body::to_bytes(res.into_body()).await.unwrap();
+            let body = String::from_utf8_lossy(&body);
+            if json {
+                assert_eq!(content_type, "application/json", "{path}");
+                let v: Value = serde_json::from_str(&body).unwrap();
+                assert_eq!(v["error"]["code"], "invalid_request", "{path}");
+            } else {
+                assert!(content_type.starts_with("text/html"), "{path}");
+                assert!(body.contains("the request body is too large"), "{body}");
+            }
+        }
+    }
 }

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::auth::Admin;
 use crate::analytics::{self, export};
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::channels;
 
 #[derive(Deserialize)]

@@ -5,7 +5,7 @@ use futures_util::future::LocalBoxFuture;
 
 use crate::auth::{self, Identity, TokenCheck};
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The caller of an admin API route; roles are checked with
 /// [`Identity::require`] (through `Deref`), as on the dashboard.

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::auth::Admin;
 use crate::error::ApiError;
 use crate::release::Action;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::channels::{self, ApprovalRow, Channel, ChannelRow};
 
 #[derive(Deserialize)]
@@ -38,7 +38,7 @@ pub async fn overview(state: &AppState) -> Result<Overview, ApiError> {
             Ok((
                 channels::list(c)?,
                 channels::approvals(c)?,
-                channels::previous(c, channels::PRODUCTION)?,
+                channels::previous(c, channels::Channel::Production)?,
             ))
         })
         .await?;

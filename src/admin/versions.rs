@@ -12,7 +12,7 @@ use crate::error::ApiError;
 use crate::flow::FlowDef;
 use crate::master_data::Report;
 use crate::master_data::import::Outcome;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::versions::{self, VersionRow};
 
 #[derive(Deserialize)]
@@ -229,7 +229,7 @@ pub async fn show(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let (version, flow) = load(&state, &id).await?;
-    let report = version.report()?;
+    let report = &version.report.0;
     Ok(HttpResponse::Ok().json(json!({
         "version": version,
         "steps": flow.steps,

@@ -11,6 +11,7 @@ use diesel::prelude::*;
 use crate::flow::model::FlowDef;
 use crate::flow::{EventKind, RunStatus};
 use crate::insert_chunks;
+use crate::store::channels::Channel;
 use crate::store::column::Json;
 use crate::store::runs::{NewEvent, RunRow};
 use crate::store::schema::{events, runs};
@@ -42,7 +43,7 @@ impl Rng {
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub version: String,
-    pub channel: String,
+    pub channel: Channel,
     pub users: u64,
     /// Users are numbered from here, so runs can be appended.
     pub first_user: u64,
@@ -97,7 +98,7 @@ pub fn generate(
                     user_id: user.clone(),
                     run_id: run_id.clone(),
                     version_id: plan.version.clone(),
-                    channel: plan.channel.clone(),
+                    channel: plan.channel,
                     step_key: step.map(str::to_owned),
                     scene_key: None,
                     experiment_id: ab.map(|(e, _)| e.to_owned()),
@@ -131,7 +132,7 @@ pub fn generate(
             run_rows.push(RunRow {
                 id: run_id.clone(),
                 user_id: user.clone(),
-                channel: plan.channel.clone(),
+                channel: plan.channel,
                 version_id: plan.version.clone(),
                 status: if stopped_at.is_some() {
                     RunStatus::InProgress

@@ -7,7 +7,7 @@ use std::future::{Ready, ready};
 use crate::admin::auth::bearer;
 use crate::auth::{UserTokenError, verify_user_token};
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub struct MobileUser(pub String);
 

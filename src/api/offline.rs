@@ -14,7 +14,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::flow::locale::Wanted;
 use crate::offline::sync::{SyncAnswer, SyncRequest};
 use crate::offline::{self, BundleKey};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Per user (assignments), so private; a stale copy is fine during an
 /// outage, which is what the bundle is for.

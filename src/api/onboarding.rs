@@ -9,7 +9,7 @@ use super::auth::MobileUser;
 use crate::error::{ApiError, ErrorBody};
 use crate::flow::locale::Wanted;
 use crate::flow::view::State;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Most start attributes a request may carry, and the longest text value.
 const MAX_ATTRIBUTES: usize = 64;

@@ -1,5 +1,6 @@
 //! Roles and admin tokens. Tokens are random, shown once, stored hashed.
 
+use argon2::{Argon2, PasswordHasher};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -13,6 +14,15 @@ const ADMIN_TOKEN_PREFIX: &str = "sfa_";
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
+}
+
+/// A dashboard password as stored (Argon2, a PHC string): the dashboard
+/// signs in with it, the people commands set it.
+pub fn hash_password(password: &str) -> String {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .expect("argon2 hashing with default parameters works")
+        .to_string()
 }
 
 pub fn random_hex(bytes: usize) -> String {

@@ -133,12 +133,13 @@ pub async fn run(command: AnalyticsCommand, settings: Settings) -> Result<ExitCo
             seed,
         } => {
             let flows = crate::store::FlowCache::default();
+            let channel = channels::Channel::parse(&channel).ok_or("unknown channel")?;
             let started = Instant::now();
             let written = db
                 .run(move |c| {
                     let version = match version {
                         Some(v) => v,
-                        None => channels::get(c, &channel)?
+                        None => channels::get(c, channel)?
                             .map(|r| r.version_id)
                             .ok_or_else(|| {
                                 crate::store::StoreError::Corrupt(format!(

@@ -9,7 +9,7 @@ use super::pages::{Nav, nav};
 use super::session::Signed;
 use super::versions::load;
 use super::{DashboardError, diagram, html};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 type Page = Result<HttpResponse, DashboardError>;
 

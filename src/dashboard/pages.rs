@@ -11,7 +11,7 @@ use super::throttle::RetryAfter;
 use super::{DashboardError, html};
 use crate::auth::Role;
 use crate::flow::Condition;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::audit::{self, AuditEntry};
 use crate::store::channels;
 use crate::store::versions::{self, VersionRow};
@@ -164,7 +164,7 @@ pub async fn logout(
 }
 
 struct ChannelView {
-    name: String,
+    name: channels::Channel,
     version: String,
     since: String,
     by: String,
@@ -197,7 +197,7 @@ pub async fn overview(signed: Signed, state: web::Data<AppState>) -> Page {
         .collect();
     let pending = channels
         .iter()
-        .filter(|c| c.name == channels::STAGING && c.approved_by.is_none())
+        .filter(|c| c.name == channels::Channel::Staging && c.approved_by.is_none())
         .map(|c| c.version.clone())
         .collect();
     Ok(html(

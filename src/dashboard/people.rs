@@ -12,7 +12,7 @@ use super::{DashboardError, html};
 use crate::auth::Role;
 use crate::error::ApiError;
 use crate::people::{self, PeopleError, TokenView, UserView};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 type Page = Result<HttpResponse, DashboardError>;
 

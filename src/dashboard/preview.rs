@@ -14,7 +14,7 @@ use crate::error::ApiError;
 use crate::flow::back::{BackError, Given, plan};
 use crate::flow::{CompiledFlow, view};
 use crate::onboarding::qa::{DebugState, RunSummary};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::backs::shown_number;
 
 type Page = Result<HttpResponse, DashboardError>;

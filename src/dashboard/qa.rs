@@ -16,7 +16,7 @@ use crate::error::ApiError;
 use crate::flow::Attributes;
 use crate::flow::conditions::KNOWN_START_ATTRIBUTES;
 use crate::onboarding::qa::ConditionResult;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::testers;
 
 type Page = Result<HttpResponse, DashboardError>;
@@ -165,7 +165,7 @@ pub async fn tester(
         Some(run) => Some(run.version.clone()),
         None => state
             .db
-            .run(|c| crate::store::channels::get(c, crate::store::channels::STAGING))
+            .run(|c| crate::store::channels::get(c, crate::store::channels::Channel::Staging))
             .await?
             .map(|c| c.version_id),
     };

@@ -13,7 +13,7 @@ use super::{DashboardError, html};
 use crate::error::ApiError;
 use crate::flow::diff::FlowDiff;
 use crate::release::Action;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::channels;
 
 type Page = Result<HttpResponse, DashboardError>;
@@ -128,8 +128,8 @@ pub async fn confirm_rollback(signed: Signed, state: web::Data<AppState>) -> Pag
         .db
         .run(|c| {
             Ok((
-                channels::get(c, channels::PRODUCTION)?.map(|c| c.version_id),
-                channels::previous(c, channels::PRODUCTION)?,
+                channels::get(c, channels::Channel::Production)?.map(|c| c.version_id),
+                channels::previous(c, channels::Channel::Production)?,
             ))
         })
         .await?;

@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
-use argon2::{Argon2, PasswordHasher, PasswordVerifier};
+use argon2::{Argon2, PasswordVerifier};
 use futures_util::future::LocalBoxFuture;
 
 use super::DashboardError;
 use super::throttle::RetryAfter;
-use crate::auth::{Identity, Role, random_hex, sha256_hex};
-use crate::startup::AppState;
+use crate::auth::{Identity, Role, hash_password, random_hex, sha256_hex};
+use crate::state::AppState;
 use crate::store::users::{self, SessionRow, UserRow};
 use crate::store::{AnyConnection, StoreError};
 
@@ -79,13 +79,6 @@ impl FromRequest for Signed {
             })
         })
     }
-}
-
-pub fn hash_password(password: &str) -> String {
-    Argon2::default()
-        .hash_password(password.as_bytes())
-        .expect("argon2 hashing with default parameters works")
-        .to_string()
 }
 
 fn verify_password(password: &str, hash: &str) -> bool {

@@ -16,7 +16,7 @@ use crate::flow::diff::{FlowDiff, diff as flow_diff};
 use crate::flow::{ChoiceDef, FlowDef};
 use crate::master_data::import::Outcome;
 use crate::master_data::{Problem, Report};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::channels::{self, ChannelRow};
 use crate::store::versions::VersionRow;
 
@@ -211,7 +211,7 @@ pub(super) async fn load(state: &AppState, id: &str) -> Result<Loaded, Dashboard
 }
 
 impl Loaded {
-    fn on(&self, channel: &str) -> bool {
+    fn on(&self, channel: channels::Channel) -> bool {
         self.channels
             .iter()
             .any(|c| c.name == channel && c.version_id == self.version.id)
@@ -220,7 +220,7 @@ impl Loaded {
     fn production(&self) -> Option<String> {
         self.channels
             .iter()
-            .find(|c| c.name == channels::PRODUCTION)
+            .find(|c| c.name == channels::Channel::Production)
             .map(|c| c.version_id.clone())
     }
 }
@@ -232,7 +232,7 @@ pub async fn version(
     query: web::Query<DoneQuery>,
 ) -> Page {
     let loaded = load(&state, &id).await?;
-    let report = loaded.version.report()?;
+    let report = loaded.version.report.0.clone();
     let done = query.into_inner().done.map(|d| match d.as_str() {
         "uploaded" => "The workbook is valid and stored as this version.".to_owned(),
         "deploy" => "Staging now serves this version.".to_owned(),
@@ -245,8 +245,8 @@ pub async fn version(
         StatusCode::OK,
         &VersionPage {
             nav: nav(&signed),
-            on_staging: loaded.on(channels::STAGING),
-            on_production: loaded.on(channels::PRODUCTION),
+            on_staging: loaded.on(channels::Channel::Staging),
+            on_production: loaded.on(channels::Channel::Production),
             approved_by: loaded.approved_by.clone(),
             can_deploy: signed.role >= Role::Operator,
             can_approve: signed.role >= Role::Qa,

@@ -18,7 +18,7 @@ use crate::store::StoreError;
 /// Seconds a client should wait before retrying when storage is down.
 pub const RETRY_AFTER_SECONDS: u32 = 5;
 
-mod code;
+pub mod code;
 pub use code::ErrorCode;
 
 #[derive(Debug, thiserror::Error)]
@@ -222,7 +222,9 @@ impl From<OnboardingError> for ApiError {
     fn from(e: OnboardingError) -> Self {
         match e {
             OnboardingError::NotStarted => ApiError::NotStarted,
-            OnboardingError::FlowUnavailable(channel) => ApiError::FlowUnavailable(channel),
+            OnboardingError::FlowUnavailable(channel) => {
+                ApiError::FlowUnavailable(channel.to_string())
+            }
             OnboardingError::SceneMismatch { current } => ApiError::SceneMismatch { current },
             OnboardingError::AlreadyAnswered => ApiError::AlreadyAnswered,
             OnboardingError::AlreadyCompleted => ApiError::AlreadyCompleted,
@@ -323,71 +325,6 @@ pub fn extractor_error(err: impl std::fmt::Display, too_large: bool) -> actix_we
     }
 }
 
-/// The request-body errors actix raises itself, before a handler runs.
-fn is_payload_error(e: &actix_web::Error) -> bool {
-    use actix_web::error::{
-        JsonPayloadError, PathError, PayloadError, QueryPayloadError, UrlencodedError,
-    };
-    e.as_error::<PayloadError>().is_some()
-        || e.as_error::<UrlencodedError>().is_some()
-        || e.as_error::<JsonPayloadError>().is_some()
-        || e.as_error::<QueryPayloadError>().is_some()
-        || e.as_error::<PathError>().is_some()
-        || e.as_error::<actix_multipart::MultipartError>().is_some()
-}
-
-/// The default error handler (README, "Errors"): an error built outside a
-/// handler (an extractor's, or the request boundary's) is answered in the
-/// face of the route: the dashboard's error page under `/admin` (not
-/// `/admin/api`), the JSON error body everywhere else. Errors the handlers
-/// return already have their face and pass through.
-pub fn default_error_handler<B>(
-    res: actix_web::dev::ServiceResponse<B>,
-) -> actix_web::Result<actix_web::middleware::ErrorHandlerResponse<B>> {
-    use actix_web::middleware::ErrorHandlerResponse;
-    let page = crate::dashboard::is_page(res.request().path());
-    let status = res.status();
-    let replacement = match res.response().error() {
-        Some(e) if e.as_error::<crate::dashboard::DashboardError>().is_some() => None,
-        Some(e) => match e.as_error::<ApiError>() {
-            Some(api) if page => Some(crate::dashboard::error_page(status, &api.to_string())),
-            Some(_) => None,
-            None if is_payload_error(e) => {
-                let api = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::PayloadTooLarge(format!("the request body is too large: {e}"))
-                } else {
-                    ApiError::InvalidRequest(format!(
-                        "the request is not what this endpoint takes: {e}"
-                    ))
-                };
-                Some(if page {
-                    crate::dashboard::error_page(api.status_code(), &api.to_string())
-                } else {
-                    api.error_response()
-                })
-            }
-            None => None,
-        },
-        None => None,
-    };
-    let Some(mut replacement) = replacement else {
-        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
-    };
-    let original = res.response();
-    if let Some(retry) = original.headers().get("retry-after") {
-        replacement
-            .headers_mut()
-            .insert(actix_web::http::header::RETRY_AFTER, retry.clone());
-    }
-    replacement
-        .head_mut()
-        .set_connection_type(original.head().connection_type());
-    let (req, _) = res.into_parts();
-    Ok(ErrorHandlerResponse::Response(
-        actix_web::dev::ServiceResponse::new(req, replacement).map_into_right_body(),
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -410,45 +347,6 @@ mod tests {
                     .all(|c| c.is_ascii_lowercase() || c == '_'),
                 "{code}"
             );
-        }
-    }
-
-    /// An error actix raises itself gets the face of its route.
-    #[actix_web::test]
-    async fn payload_errors_get_the_face_of_their_route() {
-        use actix_web::middleware::ErrorHandlerResponse;
-        for (path, json) in [
-            ("/admin/api/versions", true),
-            ("/v1/onboarding/start", true),
-            ("/admin/upload", false),
-        ] {
-            let res = actix_web::dev::ServiceResponse::new(
-                actix_web::test::TestRequest::post()
-                    .uri(path)
-                    .to_http_request(),
-                HttpResponse::from_error(actix_web::error::PayloadError::Overflow),
-            );
-            let Ok(ErrorHandlerResponse::Response(res)) = default_error_handler(res) else {
-                panic!("an immediate response");
-            };
-            assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE, "{path}");
-            let content_type = res
-                .headers()
-                .get("content-type")
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .to_owned();
-            let body = actix_web::body::to_bytes(res.into_body()).await.unwrap();
-            let body = String::from_utf8_lossy(&body);
-            if json {
-                assert_eq!(content_type, "application/json", "{path}");
-                let v: Value = serde_json::from_str(&body).unwrap();
-                assert_eq!(v["error"]["code"], "invalid_request", "{path}");
-            } else {
-                assert!(content_type.starts_with("text/html"), "{path}");
-                assert!(body.contains("the request body is too large"), "{body}");
-            }
         }
     }
 

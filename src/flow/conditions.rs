@@ -4,16 +4,12 @@
 //! and a test below. Operators reference conditions by name in the workbook,
 //! and validation uses this same list.
 
-use std::collections::BTreeMap;
-
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 use serde_json::Value;
 
 use super::values;
-
-/// A user's attributes: start attributes, answers and overrides merged.
-pub type Attributes = BTreeMap<String, Value>;
+pub use super::values::Attributes;
 
 /// Attributes a mobile app may send at start.
 pub const KNOWN_START_ATTRIBUTES: [&str; 9] = [

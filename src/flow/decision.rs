@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use super::engine::{Assignment, CompiledFlow, ExperimentId, Reached};
+use super::selection::{ExperimentId, Reached};
 
 /// A stored assignment: the scene of an experiment, and whether the user
 /// has been shown it (an exposure is recorded once).
@@ -127,21 +127,6 @@ pub struct Event {
     pub variation: Option<String>,
 }
 
-impl Event {
-    /// An event about `scene`, tagged with its experiment when it has one.
-    pub fn at_scene(flow: &CompiledFlow, kind: EventKind, scene: usize) -> Event {
-        let s = flow.scene(scene);
-        let group = flow.group_of(scene);
-        Event {
-            kind,
-            step: Some(s.step.clone()),
-            scene: Some(s.key.clone()),
-            experiment: group.map(|g| g.experiment_id.clone()),
-            variation: group.map(|_| s.key.clone()),
-        }
-    }
-}
-
 /// What reaching a position decided.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
@@ -153,54 +138,6 @@ pub struct Decision {
 }
 
 impl Decision {
-    pub(super) fn of(flow: &CompiledFlow, reached: Reached, stored: &Assignments) -> Decision {
-        let selection = match &reached {
-            Reached::End { .. } => {
-                return Decision {
-                    reached,
-                    assignment: None,
-                    events: vec![Event {
-                        kind: EventKind::Completed,
-                        step: None,
-                        scene: None,
-                        experiment: None,
-                        variation: None,
-                    }],
-                };
-            }
-            Reached::Scene(selection) => selection,
-        };
-        let mut events = Vec::new();
-        let assignment = selection.group.as_ref().and_then(|group| {
-            let experiment = group.experiment_id.clone();
-            let change = match selection.assignment {
-                Assignment::Bucketed { .. } => Some(AssignmentChange::Bucketed {
-                    experiment,
-                    scene: flow.scene(selection.scene).key.clone(),
-                }),
-                Assignment::Stored => stored
-                    .get(&experiment)
-                    .filter(|s| !s.exposed)
-                    .map(|_| AssignmentChange::Exposed { experiment }),
-                Assignment::Only => None,
-            };
-            if change.is_some() {
-                events.push(Event::at_scene(flow, EventKind::Exposure, selection.scene));
-            }
-            change
-        });
-        events.push(Event::at_scene(
-            flow,
-            EventKind::SceneShown,
-            selection.scene,
-        ));
-        Decision {
-            reached,
-            assignment,
-            events,
-        }
-    }
-
     /// The scene reached, if the flow did not end.
     pub fn scene(&self) -> Option<usize> {
         match &self.reached {

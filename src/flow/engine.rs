@@ -7,15 +7,14 @@
 //! ([`Decision`]) for the caller to store.
 
 use std::collections::HashMap;
-use std::fmt;
 
 use chrono::NaiveDate;
-use serde::Serialize;
 
 use super::bucket;
 use super::conditions::{self, Attributes};
-use super::decision::{Assignments, Decision};
+use super::decision::{AssignmentChange, Assignments, Decision, Event, EventKind};
 use super::model::{ChoiceDef, FlowDef, SceneDef, Target};
+pub use super::selection::{Assignment, ExperimentId, Group, Next, Reached, Selection};
 
 /// A flow ready to run: the definition plus indexes by key and by step.
 #[derive(Debug)]
@@ -44,96 +43,6 @@ pub struct CompiledFlow {
 struct Rows {
     members: Vec<usize>,
     group: Option<Group>,
-}
-
-/// An experiment: the A/B group of one step and condition. Written
-/// `step:condition` (the README's "A/B assignment, byte for byte"); keys and
-/// condition names never contain `:`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ExperimentId {
-    pub step: String,
-    pub condition: String,
-}
-
-impl ExperimentId {
-    pub fn new(step: impl Into<String>, condition: impl Into<String>) -> ExperimentId {
-        ExperimentId {
-            step: step.into(),
-            condition: condition.into(),
-        }
-    }
-
-    /// The id as stored in events and warehouse tables.
-    pub fn parse(text: &str) -> Option<ExperimentId> {
-        let (step, condition) = text.split_once(':')?;
-        Some(ExperimentId::new(step, condition))
-    }
-}
-
-impl fmt::Display for ExperimentId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.step, self.condition)
-    }
-}
-
-impl Serialize for ExperimentId {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl PartialEq<&str> for ExperimentId {
-    fn eq(&self, other: &&str) -> bool {
-        ExperimentId::parse(other).as_ref() == Some(self)
-    }
-}
-
-/// Where the flow goes next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Next {
-    Step(usize),
-    End,
-}
-
-/// An A/B group: the scenes of one step that share the matching condition.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Group {
-    /// `step:condition`, the experiment id of warehouse exposure tables.
-    pub experiment_id: ExperimentId,
-    pub condition: String,
-    /// Scene keys and weights, in sheet order.
-    pub variants: Vec<(String, f64)>,
-}
-
-/// How the scene of a group was decided.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "by", rename_all = "snake_case")]
-pub enum Assignment {
-    /// The step had one scene for the matching condition.
-    Only,
-    /// A stored assignment (earlier bucketing, or forced by QA).
-    Stored,
-    /// Bucketed now; the caller stores it.
-    Bucketed { bucket: u64 },
-}
-
-/// The scene chosen for a step, and why.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Selection {
-    pub step: usize,
-    pub scene: usize,
-    pub condition: String,
-    pub group: Option<Group>,
-    pub assignment: Assignment,
-    /// Steps passed over because none of their rows matched.
-    pub skipped: Vec<String>,
-}
-
-/// What a user reaches from a position: a scene, or the end of the flow.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Reached {
-    Scene(Selection),
-    End { skipped: Vec<String> },
 }
 
 /// Who is being served, for selection.
@@ -438,4 +347,71 @@ fn group_rows(def: &FlowDef, scenes_by_step: &[Vec<usize>]) -> (Vec<Rows>, Vec<u
         }
     }
     (rows, row_of_scene)
+}
+
+// A decision is data (decision.rs); the engine, which knows the scenes and
+// their groups, makes it.
+impl Event {
+    /// An event about `scene`, tagged with its experiment when it has one.
+    pub fn at_scene(flow: &CompiledFlow, kind: EventKind, scene: usize) -> Event {
+        let s = flow.scene(scene);
+        let group = flow.group_of(scene);
+        Event {
+            kind,
+            step: Some(s.step.clone()),
+            scene: Some(s.key.clone()),
+            experiment: group.map(|g| g.experiment_id.clone()),
+            variation: group.map(|_| s.key.clone()),
+        }
+    }
+}
+
+impl Decision {
+    pub(super) fn of(flow: &CompiledFlow, reached: Reached, stored: &Assignments) -> Decision {
+        let selection = match &reached {
+            Reached::End { .. } => {
+                return Decision {
+                    reached,
+                    assignment: None,
+                    events: vec![Event {
+                        kind: EventKind::Completed,
+                        step: None,
+                        scene: None,
+                        experiment: None,
+                        variation: None,
+                    }],
+                };
+            }
+            Reached::Scene(selection) => selection,
+        };
+        let mut events = Vec::new();
+        let assignment = selection.group.as_ref().and_then(|group| {
+            let experiment = group.experiment_id.clone();
+            let change = match selection.assignment {
+                Assignment::Bucketed { .. } => Some(AssignmentChange::Bucketed {
+                    experiment,
+                    scene: flow.scene(selection.scene).key.clone(),
+                }),
+                Assignment::Stored => stored
+                    .get(&experiment)
+                    .filter(|s| !s.exposed)
+                    .map(|_| AssignmentChange::Exposed { experiment }),
+                Assignment::Only => None,
+            };
+            if change.is_some() {
+                events.push(Event::at_scene(flow, EventKind::Exposure, selection.scene));
+            }
+            change
+        });
+        events.push(Event::at_scene(
+            flow,
+            EventKind::SceneShown,
+            selection.scene,
+        ));
+        Decision {
+            reached,
+            assignment,
+            events,
+        }
+    }
 }

@@ -16,11 +16,14 @@ pub mod key;
 pub mod locale;
 pub mod model;
 pub mod replay;
+pub mod selection;
 pub mod simulate;
 pub mod template;
 pub mod values;
 pub mod view;
 
+#[cfg(test)]
+mod property_tests;
 #[cfg(test)]
 mod tests;
 

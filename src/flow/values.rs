@@ -8,10 +8,12 @@
 //! "Conditions": how attribute values are compared).
 
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 
 use serde_json::{Number, Value};
 
-use super::conditions::Attributes;
+/// A user's attributes: start attributes, answers and overrides merged.
+pub type Attributes = BTreeMap<String, Value>;
 
 /// Whole numbers of a double are exact up to 2^53.
 const MAX_EXACT: f64 = 9_007_199_254_740_992.0;

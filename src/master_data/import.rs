@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use crate::auth::sha256_hex;
 use crate::storage::{Storage, StorageError};
+use crate::store::column::Json;
 use crate::store::versions::{self, VersionRow};
 use crate::store::{Db, StoreError};
 
@@ -104,7 +105,7 @@ impl Importer {
             .run(move |c| versions::find_by_sha(c, &lookup))
             .await?
         {
-            let report = version.report()?;
+            let report = version.report.0.clone();
             return Ok(Outcome::Existing { version, report });
         }
 
@@ -138,7 +139,7 @@ impl Importer {
             size_bytes,
             uploaded_by: actor.to_owned(),
             created_at: crate::store::now(),
-            report: serde_json::to_string(&report).expect("reports serialise"),
+            report: Json(report.clone()),
             step_count: flow.steps.len() as i32,
             scene_count: flow.scenes.len() as i32,
             choice_count: flow.choices.len() as i32,

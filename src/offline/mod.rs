@@ -67,7 +67,7 @@ pub async fn bundle(
         .run_with(move |c| -> Result<_, OfflineError> {
             let who = onboarding::who(c, &user_id)?;
             let version = channels::get(c, who.channel)?
-                .ok_or_else(|| OnboardingError::FlowUnavailable(who.channel.to_owned()))?
+                .ok_or(OnboardingError::FlowUnavailable(who.channel))?
                 .version_id;
             let flow = flows.get(c, &version)?;
             let assignments: Vec<StoredAssignment> = offline::assignments_of(c, &user_id)?
@@ -83,7 +83,7 @@ pub async fn bundle(
         &flow,
         &Recipient {
             user_id: &user_id,
-            channel,
+            channel: channel.as_str(),
             assignments: &assignments,
             overrides: &overrides,
         },

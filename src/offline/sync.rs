@@ -14,6 +14,7 @@ use crate::flow::locale::Wanted;
 use crate::flow::replay::{Replay, ReplayError, StoredAssignment};
 use crate::flow::{Attributes, RunStatus, values};
 use crate::onboarding;
+use crate::store::channels::Channel;
 use crate::store::column::Json;
 use crate::store::offline::{self, OfflineEvent, SyncRow};
 use crate::store::runs::{self, AnswerRow, AssignmentRow, RunRow};
@@ -105,11 +106,9 @@ fn sync_once(
         if done.request_sha256 != req.digest {
             return Err(OfflineError::SyncIdReused);
         }
-        let body = serde_json::from_str(&done.response)
-            .map_err(|e| StoreError::Corrupt(format!("response of sync {}: {e}", req.sync_id)))?;
         return Ok(Synced {
             outcome: "replayed",
-            body,
+            body: done.response.0,
         });
     }
     let who = onboarding::who(c, user_id)?;
@@ -170,8 +169,8 @@ fn sync_once(
             scene_id,
             step_key,
             scene_key: a.scene_key.clone(),
-            answer: a.answer.to_string(),
-            response: serde_json::to_string(&state).expect("states serialise"),
+            answer: Json(a.answer.clone()),
+            response: Json(state.clone()),
             created_at: a.answered_at,
         });
     }
@@ -211,7 +210,7 @@ fn sync_once(
                 user_id: user_id.to_owned(),
                 run_id: run_id.clone(),
                 version_id: flow.version.clone(),
-                channel: who.channel.to_owned(),
+                channel: who.channel,
                 step_key: e.step_key.clone(),
                 scene_key: e.scene_key.clone(),
                 experiment_id: e.experiment_id.clone(),
@@ -243,7 +242,7 @@ fn sync_once(
             answered: replay.answered as i32,
             started_at: req.started_at,
             synced_at: now,
-            response: body.to_string(),
+            response: Json(body.clone()),
         },
     )?;
     Ok(Synced { outcome, body })
@@ -252,7 +251,7 @@ fn sync_once(
 fn store_run(
     c: &mut AnyConnection,
     version: &str,
-    channel: &str,
+    channel: Channel,
     user_id: &str,
     start: &Attributes,
     replay: &Replay,
@@ -268,7 +267,7 @@ fn store_run(
         &RunRow {
             id: replay.run_id().to_owned(),
             user_id: user_id.to_owned(),
-            channel: channel.to_owned(),
+            channel,
             version_id: version.to_owned(),
             status: if completed {
                 RunStatus::Completed

@@ -67,7 +67,7 @@ fn go_back(
             // The reads above are separate statements: a concurrent back may
             // have moved the run between them. Refuse only a run that stayed
             // put; otherwise read again (the repeat then replays).
-            let still = runs::find(c, &run.user_id, &run.channel)?;
+            let still = runs::find(c, &run.user_id, run.channel)?;
             if still.map(|r| r.revision) != Some(run.revision) {
                 return Err(OnboardingError::Conflict);
             }
@@ -115,10 +115,7 @@ fn decide(
         return Err(OnboardingError::NotStarted);
     };
     if let Some(earlier) = earlier {
-        let state = serde_json::from_str(&earlier.response).map_err(|e| {
-            StoreError::Corrupt(format!("stored response of the back from {scene_id}: {e}"))
-        })?;
-        return Ok(Backed::Replay(state));
+        return Ok(Backed::Replay(earlier.response.0.clone()));
     }
     if run.status == RunStatus::Completed {
         return Err(OnboardingError::AlreadyCompleted);
@@ -136,8 +133,7 @@ fn decide(
                 scene: flow
                     .scene_position(&a.scene_key)
                     .ok_or_else(|| corrupt(&format!("unknown scene {}", a.scene_key)))?,
-                answer: serde_json::from_str(&a.answer)
-                    .map_err(|e| corrupt(&format!("answer to {}: {e}", a.scene_id)))?,
+                answer: a.answer.0.clone(),
             })
         })
         .collect::<Result<Vec<Given>, StoreError>>()?;
@@ -153,7 +149,7 @@ fn decide(
     let to = flow.scene(plan.scene);
     run.answers = Json(plan.answers);
     run.answered = plan.from as i32;
-    run.previous_answer = Some(plan.previous.to_string());
+    run.previous_answer = Some(Json(plan.previous.clone()));
     run.shown += 1;
     run.scene_id = Some(format!("{}-{}", run.id, run.shown));
     run.step_key = Some(to.step.clone());
@@ -172,7 +168,7 @@ fn decide(
         user_id: run.user_id.clone(),
         run_id: run.id.clone(),
         version_id: run.version_id.clone(),
-        channel: run.channel.clone(),
+        channel: run.channel,
         step_key: e.step,
         scene_key: e.scene,
         experiment_id: e.experiment.map(|x| x.to_string()),
@@ -187,7 +183,7 @@ fn decide(
         from_step,
         to_step: to.step.clone(),
         to_scene: to.key.clone(),
-        response: serde_json::to_string(&state).expect("states serialise"),
+        response: Json(state.clone()),
         created_at: now,
     };
     Ok(Backed::Moved {

@@ -34,7 +34,7 @@ pub fn start(
     let mut run = RunRow {
         id: crate::auth::random_hex(12),
         user_id: user_id.to_owned(),
-        channel: who.channel.to_owned(),
+        channel: who.channel,
         version_id: version,
         status: RunStatus::InProgress,
         step_key: None,
@@ -91,17 +91,11 @@ pub fn answer(
     let (Some(run), Some(who)) = (&loaded.run, &loaded.who) else {
         return Err(OnboardingError::NotStarted);
     };
-    let answer_text = serde_json::to_string(answer).expect("JSON serialises");
     if let Some(earlier) = &loaded.earlier {
-        if earlier.answer != answer_text {
+        if earlier.answer.0 != *answer {
             return Err(OnboardingError::AlreadyAnswered);
         }
-        let state = serde_json::from_str(&earlier.response).map_err(|e| {
-            OnboardingError::from(StoreError::Corrupt(format!(
-                "stored response of {scene_id}: {e}"
-            )))
-        })?;
-        return Ok(Answered::Replay(state));
+        return Ok(Answered::Replay(earlier.response.0.clone()));
     }
     if run.status == RunStatus::Completed {
         return Err(OnboardingError::AlreadyCompleted);
@@ -152,8 +146,8 @@ pub fn answer(
         scene_id: scene_id.to_owned(),
         step_key: step_key.clone(),
         scene_key,
-        answer: answer_text,
-        response: serde_json::to_string(&state).expect("states serialise"),
+        answer: Json(answer.clone()),
+        response: Json(state.clone()),
         created_at: now,
     });
     let counted = (run.version_id.clone(), step_key);
@@ -231,7 +225,7 @@ fn new_event(run: &RunRow, e: Event) -> NewEvent {
         user_id: run.user_id.clone(),
         run_id: run.id.clone(),
         version_id: run.version_id.clone(),
-        channel: run.channel.clone(),
+        channel: run.channel,
         step_key: e.step,
         scene_key: e.scene,
         experiment_id: e.experiment.map(|x| x.to_string()),

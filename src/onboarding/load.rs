@@ -4,9 +4,10 @@
 use super::{Result, Who};
 use crate::flow::decision::Stored;
 use crate::flow::{Assignments, Attributes, ExperimentId};
+use crate::store::AnyConnection;
+use crate::store::channels::Channel;
 use crate::store::column::Json;
 use crate::store::runs::{self, AnswerRow, AssignmentRow, RunRow};
-use crate::store::{AnyConnection, channels};
 
 /// A user as the decision sees it.
 #[derive(Debug, Clone)]
@@ -56,11 +57,11 @@ pub fn who(c: &mut AnyConnection, user_id: &str) -> Result<Who> {
 fn who_of(tester: Option<Option<Json<Attributes>>>) -> Result<Who> {
     Ok(match tester {
         None => Who {
-            channel: channels::PRODUCTION,
+            channel: Channel::Production,
             overrides: Attributes::new(),
         },
         Some(overrides) => Who {
-            channel: channels::STAGING,
+            channel: Channel::Staging,
             overrides: overrides.map(|o| o.0).unwrap_or_default(),
         },
     })

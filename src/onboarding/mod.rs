@@ -27,8 +27,9 @@ use crate::flow::answer::AnswerError;
 use crate::flow::locale::{self, Wanted};
 use crate::flow::view::{self, Progress, State, Status};
 use crate::flow::{Attributes, CompiledFlow, values};
+use crate::store::channels::{self, Channel};
 use crate::store::runs::RunRow;
-use crate::store::{AnyConnection, Db, FlowCache, StoreError, channels};
+use crate::store::{AnyConnection, Db, FlowCache, StoreError};
 use decide::Answered;
 pub use load::who;
 
@@ -37,7 +38,7 @@ pub enum OnboardingError {
     #[error("this user has not started onboarding: call POST /v1/onboarding/start first")]
     NotStarted,
     #[error("no flow is published on the {0} channel")]
-    FlowUnavailable(String),
+    FlowUnavailable(Channel),
     #[error("scene_id is not the scene this user is on; fetch GET /v1/onboarding/current")]
     SceneMismatch { current: Option<String> },
     #[error("this scene was already answered with a different answer")]
@@ -361,7 +362,7 @@ fn now() -> chrono::NaiveDateTime {
 /// everybody else is served production.
 #[derive(Debug, Clone)]
 pub struct Who {
-    pub channel: &'static str,
+    pub channel: Channel,
     pub overrides: Attributes,
 }
 
@@ -396,7 +397,7 @@ fn start(
         return Ok((state, loaded));
     }
     let version = channels::get(c, who.channel)?
-        .ok_or_else(|| OnboardingError::FlowUnavailable(who.channel.to_owned()))?
+        .ok_or(OnboardingError::FlowUnavailable(who.channel))?
         .version_id;
     let flow = flows.get(c, &version)?;
     let (state, write) = decide::start(
@@ -455,10 +456,7 @@ pub fn render_in(
         attributes,
         &locale::chain(flow.locales(), served.as_deref()),
     );
-    shown.input.previous = run
-        .previous_answer
-        .as_deref()
-        .and_then(|a| serde_json::from_str(a).ok());
+    shown.input.previous = run.previous_answer.as_ref().map(|a| a.0.clone());
     Ok(State {
         status: Status::InProgress,
         version: run.version_id.clone(),

@@ -13,8 +13,9 @@ use super::{
 use crate::flow::simulate::{self, Simulation};
 use crate::flow::view::State;
 use crate::flow::{Attributes, Next, RunStatus};
+use crate::store::channels::{self, Channel};
 use crate::store::runs::{self, AssignmentRow};
-use crate::store::{AnyConnection, channels, testers};
+use crate::store::{AnyConnection, testers};
 
 /// Everything QA needs to see about one tester: the body of
 /// `GET /debug/users/{id}` and what the dashboard's tester pages show.
@@ -111,7 +112,7 @@ fn audited(c: &mut AnyConnection, actor: &str, action: &str, note: String) -> Re
 }
 
 fn require_tester(c: &mut AnyConnection, user_id: &str) -> Result<Who> {
-    if !runs::is_tester(c, user_id)? {
+    if !testers::is_tester(c, user_id)? {
         return Err(OnboardingError::NotATester(user_id.to_owned()));
     }
     who(c, user_id)
@@ -158,7 +159,7 @@ impl Onboarding {
                         let history = testers::answers_of(c, &r.id)?
                             .into_iter()
                             .map(|a| HistoryEntry {
-                                answer: serde_json::from_str(&a.answer).unwrap_or(Value::Null),
+                                answer: a.answer.0,
                                 scene_id: a.scene_id,
                                 step: a.step_key,
                                 scene: a.scene_key,
@@ -193,7 +194,7 @@ impl Onboarding {
                 };
                 Ok(DebugState {
                     user_id,
-                    channel,
+                    channel: channel.as_str(),
                     attributes: AttributeSources {
                         start,
                         answers,
@@ -293,7 +294,7 @@ impl Onboarding {
                     Some(r) => r.version_id,
                     None => {
                         channels::get(c, channel)?
-                            .ok_or_else(|| OnboardingError::FlowUnavailable(channel.into()))?
+                            .ok_or(OnboardingError::FlowUnavailable(channel))?
                             .version_id
                     }
                 };
@@ -434,8 +435,8 @@ impl Onboarding {
                         v
                     }
                     None => {
-                        channels::get(c, channels::STAGING)?
-                            .ok_or_else(|| OnboardingError::FlowUnavailable("staging".into()))?
+                        channels::get(c, Channel::Staging)?
+                            .ok_or(OnboardingError::FlowUnavailable(Channel::Staging))?
                             .version_id
                     }
                 };

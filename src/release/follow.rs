@@ -18,11 +18,11 @@ pub async fn follow_store(
     let mut last_failure: [Option<String>; 2] = [None, None];
     loop {
         tick.tick().await;
-        for (i, channel) in channels::ALL.into_iter().enumerate() {
+        for (i, channel) in channels::Channel::ALL.into_iter().enumerate() {
             match follow_once(&importer, channel).await {
                 Ok(()) => last_failure[i] = None,
                 Err(e) => {
-                    tracing::warn!(channel, error = %e, "could not follow the store's channel pointer");
+                    tracing::warn!(channel = channel.as_str(), error = %e, "could not follow the store's channel pointer");
                     // Alert once per distinct failure, not every second.
                     if last_failure[i].as_deref() != Some(e.as_str()) {
                         alerts.send(
@@ -40,12 +40,12 @@ pub async fn follow_store(
 
 async fn follow_once(
     importer: &crate::master_data::import::Importer,
-    channel: &'static str,
+    channel: channels::Channel,
 ) -> Result<(), String> {
     use crate::master_data::import::Outcome;
     let Some(bytes) = importer
         .storage
-        .get(&pointer_key(channel))
+        .get(&pointer_key(channel.as_str()))
         .await
         .map_err(|e| e.to_string())?
     else {
@@ -103,6 +103,6 @@ async fn follow_once(
         .run(move |c| pointers::set(c, channel, &v, "follow:store", "follow"))
         .await
         .map_err(|e| e.to_string())?;
-    tracing::info!(channel, version = %pointer.version, "following the store: channel moved");
+    tracing::info!(channel = channel.as_str(), version = %pointer.version, "following the store: channel moved");
     Ok(())
 }

@@ -16,7 +16,7 @@ use diesel::Connection;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Role;
-use crate::error::ErrorCode;
+use crate::error::code::ErrorCode;
 use crate::storage::{Storage, StorageError};
 use crate::store::channels::{self, ApprovalRow, Channel};
 use crate::store::{AnyConnection, Db, StoreError, versions};
@@ -160,7 +160,7 @@ fn point(
     action: &str,
 ) -> Result<Moved, ReleaseError> {
     let approval = channels::approval(c, &version.id)?;
-    let from = pointers::set(c, channel.as_str(), &version.id, actor, action)?;
+    let from = pointers::set(c, channel, &version.id, actor, action)?;
     Ok(Moved {
         change: Change {
             channel: channel.as_str().into(),
@@ -222,7 +222,7 @@ impl Releases {
                     if let Some(existing) = channels::approval(c, &v)? {
                         return Ok(existing);
                     }
-                    let staging = channels::get(c, channels::STAGING)?
+                    let staging = channels::get(c, channels::Channel::Staging)?
                         .map(|c| c.version_id)
                         .unwrap_or_default();
                     if staging != v {
@@ -285,18 +285,18 @@ impl Releases {
             .db
             .run_with(move |c| {
                 c.transaction::<_, ReleaseError, _>(|c| {
-                    let (from, to) = pointers::rollback(c, channels::PRODUCTION, &a)?
+                    let (from, to) = pointers::rollback(c, channels::Channel::Production, &a)?
                         .ok_or(ReleaseError::NothingToRollBack)?;
                     let row = find_version(c, &to)?;
                     let approval = channels::approval(c, &to)?;
                     Ok(Moved {
                         change: Change {
-                            channel: channels::PRODUCTION.into(),
+                            channel: channels::Channel::Production.to_string(),
                             from: Some(from),
                             to,
                         },
                         pointer: Pointer {
-                            channel: channels::PRODUCTION.into(),
+                            channel: channels::Channel::Production.to_string(),
                             version: row.id,
                             sha256: row.sha256,
                             store_key: row.store_key,
@@ -331,13 +331,11 @@ impl Releases {
             let result = self
                 .db
                 .run_with(move |c| {
-                    c.transaction::<_, ReleaseError, _>(|c| {
-                        match channels::get(c, channel.as_str())? {
-                            Some(_) => Ok(()),
-                            None => {
-                                pointers::set(c, channel.as_str(), &v, "system", "sample")?;
-                                Ok(())
-                            }
+                    c.transaction::<_, ReleaseError, _>(|c| match channels::get(c, channel)? {
+                        Some(_) => Ok(()),
+                        None => {
+                            pointers::set(c, channel, &v, "system", "sample")?;
+                            Ok(())
                         }
                     })
                 })

@@ -3,14 +3,14 @@
 
 use diesel::prelude::*;
 
-use crate::store::channels::{ApprovalRow, ChannelRow, get, live_history};
+use crate::store::channels::{ApprovalRow, Channel, ChannelRow, get, live_history};
 use crate::store::schema::{approvals, channel_history, channels};
 use crate::store::{AnyConnection, StoreError, audit, now};
 
 /// Point a channel at a version and audit it, in one transaction; returns the previous version.
 pub(super) fn set(
     conn: &mut AnyConnection,
-    name: &str,
+    name: Channel,
     version_id: &str,
     actor: &str,
     action: &str,
@@ -18,7 +18,7 @@ pub(super) fn set(
     conn.transaction(|conn| {
         let previous = get(conn, name)?.map(|c| c.version_id);
         let row = ChannelRow {
-            name: name.to_owned(),
+            name,
             version_id: version_id.to_owned(),
             updated_at: now(),
             updated_by: actor.to_owned(),
@@ -50,7 +50,7 @@ pub(super) fn set(
             action,
             previous.as_deref(),
             Some(version_id),
-            Some(name),
+            Some(name.as_str()),
         )?;
         Ok(previous)
     })
@@ -60,7 +60,7 @@ pub(super) fn set(
 /// there is nothing before it.
 pub(super) fn rollback(
     conn: &mut AnyConnection,
-    name: &str,
+    name: Channel,
     actor: &str,
 ) -> Result<Option<(String, String)>, StoreError> {
     conn.transaction(|conn| {
@@ -79,7 +79,14 @@ pub(super) fn rollback(
                 channels::updated_by.eq(actor),
             ))
             .execute(conn)?;
-        audit::record(conn, actor, "rollback", Some(from), Some(to), Some(name))?;
+        audit::record(
+            conn,
+            actor,
+            "rollback",
+            Some(from),
+            Some(to),
+            Some(name.as_str()),
+        )?;
         Ok(Some((from.clone(), to.clone())))
     })
 }
@@ -105,7 +112,7 @@ pub(super) fn approve(
             "approve",
             None,
             Some(version_id),
-            Some("staging"),
+            Some(Channel::Staging.as_str()),
         )?;
         Ok(row)
     })

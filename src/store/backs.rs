@@ -4,9 +4,11 @@
 
 use diesel::prelude::*;
 
+use super::column::Json;
 use super::runs::AnswerRow;
 use super::schema::{run_answers, run_backs};
 use super::{AnyConnection, StoreError};
+use crate::flow::view::State;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = run_backs)]
@@ -18,7 +20,7 @@ pub struct BackRow {
     pub to_step: String,
     pub to_scene: String,
     /// The state the back returned.
-    pub response: String,
+    pub response: Json<State>,
     pub created_at: chrono::NaiveDateTime,
 }
 

@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
 
-use super::runs::{AnswerRow, NewEvent, RunRow};
+use super::rows::{AnswerRow, NewEvent, RunRow};
 
 /// Bound parameters per row of [`GuardedUpdates`].
 pub const UPDATE_PARAMS: usize = 13;
@@ -46,6 +46,8 @@ where
     super::column::Json<crate::flow::Attributes>:
         diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
     Option<String>:
+        diesel::serialize::ToSql<diesel::sql_types::Nullable<diesel::sql_types::Text>, DB>,
+    Option<super::column::Json<serde_json::Value>>:
         diesel::serialize::ToSql<diesel::sql_types::Nullable<diesel::sql_types::Text>, DB>,
     i64: diesel::serialize::ToSql<diesel::sql_types::BigInt, DB>,
     i32: diesel::serialize::ToSql<diesel::sql_types::Integer, DB>,

@@ -9,10 +9,6 @@ use super::schema::{approvals, channel_history, channels};
 // the only way to move a channel (README, "Release pipeline and dashboard").
 use super::{AnyConnection, StoreError};
 
-pub const STAGING: &str = "staging";
-pub const PRODUCTION: &str = "production";
-pub const ALL: [&str; 2] = [STAGING, PRODUCTION];
-
 /// A channel: a named pointer to a version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -26,8 +22,8 @@ impl Channel {
 
     pub fn as_str(self) -> &'static str {
         match self {
-            Channel::Staging => STAGING,
-            Channel::Production => PRODUCTION,
+            Channel::Staging => "staging",
+            Channel::Production => "production",
         }
     }
 
@@ -45,7 +41,7 @@ impl std::fmt::Display for Channel {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
 #[diesel(table_name = channels)]
 pub struct ChannelRow {
-    pub name: String,
+    pub name: Channel,
     pub version_id: String,
     pub updated_at: chrono::NaiveDateTime,
     pub updated_by: String,
@@ -58,7 +54,7 @@ pub fn list(conn: &mut AnyConnection) -> Result<Vec<ChannelRow>, StoreError> {
         .load(conn)?)
 }
 
-pub fn get(conn: &mut AnyConnection, name: &str) -> Result<Option<ChannelRow>, StoreError> {
+pub fn get(conn: &mut AnyConnection, name: Channel) -> Result<Option<ChannelRow>, StoreError> {
     Ok(channels::table
         .find(name)
         .select(ChannelRow::as_select())
@@ -68,14 +64,14 @@ pub fn get(conn: &mut AnyConnection, name: &str) -> Result<Option<ChannelRow>, S
 
 /// The version a rollback of `name` would go back to: the entry under the
 /// top of the channel's history.
-pub fn previous(conn: &mut AnyConnection, name: &str) -> Result<Option<String>, StoreError> {
+pub fn previous(conn: &mut AnyConnection, name: Channel) -> Result<Option<String>, StoreError> {
     Ok(live_history(conn, name)?.get(1).map(|(_, v)| v.clone()))
 }
 
 /// The newest two pointer changes of `name` not rolled back: (history id, version).
 pub fn live_history(
     conn: &mut AnyConnection,
-    name: &str,
+    name: Channel,
 ) -> Result<Vec<(i64, String)>, StoreError> {
     Ok(channel_history::table
         .filter(channel_history::channel.eq(name))

@@ -1,5 +1,6 @@
 //! Vocabulary at the diesel boundary: text columns read and written as the
-//! types the services use (run status, event kind, role, JSON objects).
+//! types the services use (run status, event kind, role, the user's channel,
+//! JSON values).
 //!
 //! A value the database holds that is not one of the type's (an unknown
 //! status, an event kind nobody writes, JSON that does not parse) fails the
@@ -89,6 +90,7 @@ macro_rules! text_enum {
 text_enum!(crate::flow::view::Status, "run status");
 text_enum!(crate::flow::EventKind, "event kind");
 text_enum!(crate::auth::role::Role, "role");
+text_enum!(crate::store::channels::Channel, "channel");
 
 /// A JSON value kept in a text column (`runs.attributes`, `runs.answers`,
 /// `overrides.attributes`): serialised on write, parsed on read.
@@ -154,6 +156,7 @@ mod tests {
 
     use crate::flow::EventKind;
     use crate::flow::view::Status;
+    use crate::store::channels::Channel;
     use crate::store::schema::{events, runs};
     use crate::store::{Db, StoreError};
     use diesel::prelude::*;
@@ -200,6 +203,27 @@ mod tests {
             .unwrap_err();
         assert!(
             matches!(&err, StoreError::Corrupt(m) if m.contains("run status 'paused'")),
+            "{err}"
+        );
+        let err = db
+            .run(|c| {
+                diesel::sql_query(
+                    "INSERT INTO runs (id, user_id, channel, version_id, status, shown, answered, \
+                     attributes, answers, revision, started_at, updated_at) VALUES ('r2', 'u2', \
+                     'beta', 'v', 'in_progress', 0, 0, '{}', '{}', 0, '2026-01-01 00:00:00', \
+                     '2026-01-01 00:00:00')",
+                )
+                .execute(c)?;
+                let channels: Vec<Channel> = runs::table
+                    .filter(runs::id.eq("r2"))
+                    .select(runs::channel)
+                    .load(c)?;
+                Ok(channels)
+            })
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Corrupt(m) if m.contains("channel 'beta'")),
             "{err}"
         );
     }

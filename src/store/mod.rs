@@ -13,6 +13,7 @@ pub mod channels;
 pub mod column;
 pub mod flows;
 pub mod offline;
+pub mod rows;
 pub mod runs;
 pub mod schema;
 pub mod testers;

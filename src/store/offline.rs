@@ -3,6 +3,8 @@
 
 use diesel::prelude::*;
 
+use super::channels::Channel;
+use super::column::Json;
 use super::runs::AssignmentRow;
 use super::schema::{assignments, events, offline_syncs};
 use super::{AnyConnection, StoreError};
@@ -34,11 +36,12 @@ pub struct SyncRow {
     /// The online run the offline one replaced, if any.
     pub replaced_run: Option<String>,
     pub version_id: String,
-    pub channel: String,
+    pub channel: Channel,
     pub answered: i32,
     pub started_at: chrono::NaiveDateTime,
     pub synced_at: chrono::NaiveDateTime,
-    pub response: String,
+    /// The body the sync answered, replayed when it is sent again.
+    pub response: Json<serde_json::Value>,
 }
 
 pub fn find_sync(
@@ -69,7 +72,7 @@ pub struct OfflineEvent {
     pub user_id: String,
     pub run_id: String,
     pub version_id: String,
-    pub channel: String,
+    pub channel: Channel,
     pub step_key: Option<String>,
     pub scene_key: Option<String>,
     pub experiment_id: Option<String>,

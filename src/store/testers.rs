@@ -4,13 +4,17 @@
 use diesel::prelude::*;
 
 use super::column::Json;
-use super::runs::{AnswerRow, AssignmentRow};
+use super::rows::{AnswerRow, AssignmentRow};
 use super::schema::{assignments, overrides, run_answers, runs, testers};
 use super::{AnyConnection, StoreError};
 use crate::flow::Attributes;
 
+pub fn is_tester(conn: &mut AnyConnection, user_id: &str) -> Result<bool, StoreError> {
+    Ok(diesel::select(diesel::dsl::exists(testers::table.find(user_id))).get_result(conn)?)
+}
+
 pub fn add(conn: &mut AnyConnection, user_id: &str, by: &str) -> Result<bool, StoreError> {
-    if super::runs::is_tester(conn, user_id)? {
+    if is_tester(conn, user_id)? {
         return Ok(false);
     }
     diesel::insert_into(testers::table)

@@ -3,6 +3,7 @@
 use diesel::prelude::*;
 use serde::Serialize;
 
+use super::column::Json;
 use super::schema::{choices, scene_messages, scenes, steps, translations, versions};
 use super::{AnyConnection, StoreError};
 use crate::flow::{Bound, ChoiceDef, FlowDef, InputKind, SceneDef, SceneText, Target};
@@ -21,18 +22,11 @@ pub struct VersionRow {
     pub uploaded_by: String,
     pub created_at: chrono::NaiveDateTime,
     #[serde(skip)]
-    pub report: String,
+    pub report: Json<Report>,
     pub step_count: i32,
     pub scene_count: i32,
     pub choice_count: i32,
     pub warning_count: i32,
-}
-
-impl VersionRow {
-    pub fn report(&self) -> Result<Report, StoreError> {
-        serde_json::from_str(&self.report)
-            .map_err(|e| StoreError::Corrupt(format!("report of version {}: {e}", self.id)))
-    }
 }
 
 #[derive(Insertable, Queryable)]

@@ -256,7 +256,7 @@ async fn a_sample_ratio_mismatch_is_flagged(backend: Backend) {
                 user_id: format!("u-{run}"),
                 run_id: run.clone(),
                 version_id: version.clone(),
-                channel: "production".into(),
+                channel: sceneflow::store::channels::Channel::Production,
                 step_key: Some("intro".into()),
                 scene_key: Some(variant.into()),
                 experiment_id: Some("intro:pass_through".into()),

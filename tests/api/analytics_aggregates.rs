@@ -59,7 +59,7 @@ fn event(kind: EventKind, run: &RunRow, raw: &Raw) -> NewEvent {
         user_id: run.user_id.clone(),
         run_id: run.id.clone(),
         version_id: run.version_id.clone(),
-        channel: run.channel.clone(),
+        channel: run.channel,
         step_key: step.map(|s| steps()[s].clone()),
         scene_key: None,
         experiment_id: exposure.then(|| "intro:pass_through".to_owned()),
@@ -103,7 +103,7 @@ impl Runs {
             let row = RunRow {
                 id: format!("user-{user}-run-{started}"),
                 user_id: format!("user-{user}"),
-                channel: channel.to_owned(),
+                channel: sceneflow::store::channels::Channel::parse(channel).unwrap(),
                 version_id: VERSIONS[run % 2].to_owned(),
                 status: RunStatus::InProgress,
                 step_key: None,

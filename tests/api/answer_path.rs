@@ -336,8 +336,8 @@ async fn next_write(app: &TestApp, service: &Onboarding, user: &str, bad: bool) 
         },
         step_key: run.step_key.clone().unwrap(),
         scene_key: run.scene_key.clone().unwrap(),
-        answer: "null".into(),
-        response: "{}".into(),
+        answer: sceneflow::store::column::Json(serde_json::Value::Null),
+        response: sceneflow::store::column::Json(state.clone()),
         created_at: run.updated_at,
     };
     let event = NewEvent {
@@ -346,7 +346,7 @@ async fn next_write(app: &TestApp, service: &Onboarding, user: &str, bad: bool) 
         user_id: run.user_id.clone(),
         run_id: run.id.clone(),
         version_id: run.version_id.clone(),
-        channel: run.channel.clone(),
+        channel: run.channel,
         step_key: run.step_key.clone(),
         scene_key: run.scene_key.clone(),
         experiment_id: None,

@@ -29,7 +29,7 @@ fn event(n: usize, at: NaiveDateTime) -> NewEvent {
         user_id: format!("user-{}", n % 7),
         run_id: format!("run-{}", n % 7),
         version_id: "v1".into(),
-        channel: "production".into(),
+        channel: sceneflow::store::channels::Channel::Production,
         step_key: (n % 4 != 3).then(|| format!("step_{}", n % 3)),
         scene_key: n.is_multiple_of(2).then(|| "scène ✓".to_owned()),
         experiment_id: (n % 4 == 2).then(|| "intro:pass_through".to_owned()),
