@@ -16,8 +16,8 @@
 #
 # 4. A summary table: per concurrency, answers/s, p50, p99 and errors with
 #    group commit + run cache on and off, the pgbench ceiling, the CPU of
-#    server, PostgreSQL and load client; statements per answer; the ratio
-#    answers/s ÷ ceiling at 16 users.
+#    server, PostgreSQL and load client (cores, and ms per answer);
+#    statements per answer; the ratio answers/s ÷ ceiling at 16 users.
 #
 # BACKEND=sqlite: the same load on a SQLite file (WAL, synchronous NORMAL,
 # as the service sets it); no capture and no pgbench: the ceiling is a
@@ -85,11 +85,26 @@ ticks() {
   done
   echo "$sum"
 }
+# PostgreSQL's processes for the load: its background processes and the
+# backends of the load database, not those of other databases (tests of
+# others on a shared machine).
+pg_pids() {
+  local p cmd
+  for p in $(pgrep -x postgres || true); do
+    cmd=$(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null) || continue
+    case "$cmd" in
+      *" $DB "*) echo "$p" ;;
+      *"("*")"*|*"[local]"*) ;;
+      *) echo "$p" ;;
+    esac
+  done
+}
 measure() { # mode users: loadgen against the running server, CPU per process
   local pg0 sf0 pg1 sf1 line
-  pg0=$(ticks $(pgrep -x postgres || true)) sf0=$(ticks "$server")
+  # Backends opened during the run count from zero.
+  pg0=$(ticks $(pg_pids)) sf0=$(ticks "$server")
   line=$("$LOADGEN_BIN" --base "http://127.0.0.1:$PORT" --users "$2" --seconds "$DURATION")
-  pg1=$(ticks $(pgrep -x postgres || true)) sf1=$(ticks "$server")
+  pg1=$(ticks $(pg_pids)) sf1=$(ticks "$server")
   echo "$line  server cpu $(awk "BEGIN{printf \"%.2f\", ($sf1-$sf0)/100/$DURATION}") cores  postgres cpu $(awk "BEGIN{printf \"%.2f\", ($pg1-$pg0)/100/$DURATION}") cores"
   echo "sceneflow $1 $line  server cpu $(awk "BEGIN{printf \"%.2f\", ($sf1-$sf0)/100/$DURATION}")  postgres cpu $(awk "BEGIN{printf \"%.2f\", ($pg1-$pg0)/100/$DURATION}")" >> "$results"
 }
@@ -288,6 +303,15 @@ for u in users:
     if backend == "postgres":
         row += f" {ceiling.get(u, 0):.0f} |"
     print(row)
+# CPU time per answer: far steadier than answers/s on a busy machine.
+for u in users:
+    for mode in ("on", "off"):
+        r = runs.get((mode, u))
+        if r and r["aps"] > 0:
+            ms = lambda cores: f"{cores * 1000 / r['aps']:.3f}"
+            print(f"CPU ms per answer, {u} users, GC+cache {mode}: server {ms(r['sf'])}"
+                  + (f", postgres {ms(r['pg'])}" if backend == "postgres" else "")
+                  + f", load client {ms(r['lg'])}")
 if backend == "postgres":
     print(f"statements per answer: {spa}")
     on, c = runs.get(("on", "16")), ceiling.get("16")

@@ -179,16 +179,63 @@ impl Onboarding {
         attributes: Attributes,
         accept: Wanted,
     ) -> Result<State> {
-        let flows = self.flows.clone();
         // The boundary: attribute values are stored in their one form.
-        let attributes = values::normalise_all(&attributes);
-        let user = user_id.clone();
-        let (state, loaded) = self
-            .db
-            .run_with(move |c| retrying(|| start(c, &flows, &user, &attributes, &accept)))
-            .await?;
-        self.runs.put(&user_id, loaded);
-        Ok(state)
+        let attributes = Arc::new(values::normalise_all(&attributes));
+        let accept = Arc::new(accept);
+        let Some(commits) = &self.commits else {
+            let (flows, user) = (self.flows.clone(), user_id.clone());
+            let (state, loaded) = self
+                .db
+                .run_with(move |c| {
+                    retrying(|| match start(c, &flows, &user, &attributes, &accept)? {
+                        Started::Existing(state, loaded) => Ok((state, loaded)),
+                        Started::New(state, write, loaded) => {
+                            c.transaction(|c| save::save(c, &write))?;
+                            Ok((state, cache::after(&loaded, &write)))
+                        }
+                    })
+                })
+                .await?;
+            self.runs.put(&user_id, loaded);
+            return Ok(state);
+        };
+        // A new run's write goes with the next group (README "Mobile API
+        // under load"); a lost race (a second start of the user inserting
+        // the same run) starts again on a fresh read.
+        let started = std::time::Instant::now();
+        let mut attempt = 0;
+        loop {
+            let (flows, user) = (self.flows.clone(), user_id.clone());
+            let (attributes, accept) = (attributes.clone(), accept.clone());
+            let once = async {
+                let decided: Started = self
+                    .db
+                    .run_with(move |c| retrying(|| start(c, &flows, &user, &attributes, &accept)))
+                    .await?;
+                match decided {
+                    Started::Existing(state, loaded) => Ok::<_, OnboardingError>((state, loaded)),
+                    Started::New(state, write, loaded) => {
+                        let next = cache::after(&loaded, &write);
+                        commits.save(write).await?;
+                        Ok((state, next))
+                    }
+                }
+            };
+            match once.await {
+                Err(e)
+                    if e.is_retryable()
+                        && (attempt < MAX_ATTEMPTS || started.elapsed() < RETRY_FOR) =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(u64::from(attempt.min(20)))).await;
+                }
+                other => {
+                    let (state, loaded) = other?;
+                    self.runs.put(&user_id, loaded);
+                    return Ok(state);
+                }
+            }
+        }
     }
 
     pub async fn current(&self, user_id: String, accept: Wanted) -> Result<State> {
@@ -376,15 +423,23 @@ pub fn effective_attributes(run: &RunRow, overrides: &Attributes) -> Result<Attr
     Ok(values::normalise_all(&attrs))
 }
 
-/// Load → decide → save for a start: an existing run is only rendered.
-/// Returns the user as it is now, for the run cache.
+/// What a start found or decided.
+enum Started {
+    /// The user's run, rendered, and the user as it is now.
+    Existing(State, load::Loaded),
+    /// A new run: its state, the write to commit, the user before it.
+    New(State, Box<save::Write>, load::Loaded),
+}
+
+/// Load → decide for a start: an existing run is only rendered; a new one
+/// is the caller's to write.
 fn start(
     c: &mut AnyConnection,
     flows: &FlowCache,
     user_id: &str,
     attributes: &Attributes,
     accept: &Wanted,
-) -> Result<(State, load::Loaded)> {
+) -> Result<Started> {
     let mut loaded = load::load(c, user_id, "")?;
     let who = match loaded.who.clone() {
         Some(who) => who,
@@ -394,7 +449,7 @@ fn start(
         let flow = flows.get(c, &run.version_id)?;
         let attrs = effective_attributes(run, &who.overrides)?;
         let state = render_in(&flow, run, &attrs, accept)?;
-        return Ok((state, loaded));
+        return Ok(Started::Existing(state, loaded));
     }
     let version = channels::get(c, who.channel)?
         .ok_or(OnboardingError::FlowUnavailable(who.channel))?
@@ -410,9 +465,8 @@ fn start(
         now(),
         accept,
     )?;
-    c.transaction(|c| save::save(c, &write))?;
     loaded.who = Some(who);
-    Ok((state, cache::after(&loaded, &write)))
+    Ok(Started::New(state, Box::new(write), loaded))
 }
 
 /// The state of a run as the app sees it; `attributes` are the run's
