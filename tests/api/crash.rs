@@ -214,16 +214,21 @@ async fn acknowledged_answers_survive_kill_9_under_load(backend: Backend) {
             in_flight += logs.iter().filter(|l| l.in_flight.is_some()).count();
             users.extend(logs);
         }
-        let total: usize = users.iter().map(|u| u.acked.len()).sum();
-        eprintln!(
-            "round {round}: killed after {} answers acknowledged ({total} in all, {} users), {in_flight} in flight",
-            acked.load(Ordering::SeqCst),
-            users.len()
-        );
 
         (base, server) = app.spawn_process_with(SERVER).await;
         let mobile = Mobile::new(&app, &base);
         let stored = Stored::read(&app).await;
+        let committed = users
+            .iter()
+            .filter_map(|u| Some((&u.user, &u.in_flight.as_ref()?.0)))
+            .filter(|(user, scene_id)| stored.answer(user, scene_id).is_some())
+            .count();
+        eprintln!(
+            "round {round}: killed after {} answers acknowledged ({} users so far); \
+             {in_flight} answers in flight, {committed} of them stored",
+            acked.load(Ordering::SeqCst),
+            users.len()
+        );
         let mut lost = Vec::new();
         for u in &users {
             lost.extend(missing(&stored, u));

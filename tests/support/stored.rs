@@ -5,8 +5,9 @@
 
 use std::collections::HashMap;
 
-use diesel::RunQueryDsl;
+use diesel::connection::SimpleConnection;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
+use diesel::{Connection, RunQueryDsl};
 use serde_json::Value;
 
 use super::TestApp;
@@ -87,10 +88,15 @@ pub struct Stored {
 }
 
 impl Stored {
+    /// Read in one transaction: a consistent snapshot even while a group commits.
     pub async fn read(app: &TestApp) -> Stored {
         let (runs, answers, events, assignments) = app
             .db
-            .run(|c| {
+            .run(|c| c.transaction(|c| {
+                // One snapshot for the four tables, as SQLite's read transaction gives.
+                if let sceneflow::store::AnyConnection::Postgresql(_) = c {
+                    c.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")?;
+                }
                 let runs: Vec<Run> = diesel::sql_query(
                     "SELECT id, user_id, status, scene_id, shown, answered, revision FROM runs",
                 )
@@ -110,7 +116,7 @@ impl Stored {
                 )
                 .load(c)?;
                 Ok((runs, answers, events, assignments))
-            })
+            }))
             .await
             .expect("read the runs");
         let mut by_run: HashMap<String, Vec<Answer>> = HashMap::new();
