@@ -28,6 +28,9 @@ const SERVER: &[(&str, &str)] = &[
     ("SCENEFLOW_GROUP_COMMIT_US", "2000"),
     ("SCENEFLOW_WORKERS", "2"),
     ("SCENEFLOW_ANALYTICS_INTERVAL_MS", "0"),
+    // A good neighbour on a shared PostgreSQL: the killed processes'
+    // connections close as the kernel closes their sockets.
+    ("SCENEFLOW_DB_POOL_SIZE", "8"),
 ];
 const CLIENTS: usize = 24;
 const ROUNDS: usize = 3;
@@ -57,8 +60,9 @@ enum Reply {
     Acked(Value),
     /// A status that is not 2xx, with its body.
     Refused(StatusCode, Value),
-    /// No response (the server died): stored or not, unknown.
-    Lost,
+    /// No response (the server died): stored or not, unknown. Why, for
+    /// the messages.
+    Lost(String),
 }
 
 impl Mobile {
@@ -80,13 +84,15 @@ impl Mobile {
             Some(body) => self.client.post(url).json(&body),
             None => self.client.get(url),
         };
-        let Ok(res) = req.bearer_auth(token).send().await else {
-            return Reply::Lost;
+        let res = match req.bearer_auth(token).send().await {
+            Ok(res) => res,
+            Err(e) => return Reply::Lost(format!("{e:?}")),
         };
         let status = res.status();
         // A body cut off by the kill acknowledged nothing to the app.
-        let Ok(body) = res.json::<Value>().await else {
-            return Reply::Lost;
+        let body = match res.json::<Value>().await {
+            Ok(body) => body,
+            Err(e) => return Reply::Lost(format!("{status}, then {e:?}")),
         };
         if status.is_success() {
             Reply::Acked(body)
@@ -120,6 +126,8 @@ struct UserLog {
     acked: Vec<(String, Value, Value)>,
     /// The answer sent when the server died: scene id, answer.
     in_flight: Option<(String, Value)>,
+    /// Why the last request got no response.
+    lost: Option<String>,
 }
 
 impl UserLog {
@@ -142,7 +150,8 @@ async fn play(mobile: Mobile, prefix: String, acked: Arc<AtomicUsize>) -> Vec<Us
         };
         let mut state = match mobile.start(&log.user).await {
             Reply::Acked(state) => state,
-            Reply::Lost => {
+            Reply::Lost(why) => {
+                log.lost = Some(why);
                 logs.push(log);
                 return logs;
             }
@@ -158,8 +167,9 @@ async fn play(mobile: Mobile, prefix: String, acked: Arc<AtomicUsize>) -> Vec<Us
                     acked.fetch_add(1, Ordering::SeqCst);
                     state = next;
                 }
-                Reply::Lost => {
+                Reply::Lost(why) => {
                     log.in_flight = Some((scene_id, answer));
+                    log.lost = Some(why);
                     logs.push(log);
                     return logs;
                 }
@@ -195,10 +205,12 @@ async fn acknowledged_answers_survive_kill_9_under_load(backend: Backend) {
         while acked.load(Ordering::SeqCst) < ACKED_BEFORE_KILL {
             if apps.iter().any(|a| a.is_finished()) {
                 kill_9(&mut server);
+                let mut why = Vec::new();
                 for a in apps {
-                    a.await.expect("the app's checks hold");
+                    let logs = a.await.expect("the app's checks hold");
+                    why.extend(logs.into_iter().filter_map(|l| Some((l.user, l.lost?))));
                 }
-                panic!("an app stopped before the kill");
+                panic!("an app lost its server before the kill: {why:?}");
             }
             assert!(
                 since.elapsed() < Duration::from_secs(120),
@@ -500,7 +512,7 @@ async fn a_group_cut_by_kill_9_leaves_none_of_it(backend: Backend) {
     for s in sent {
         let reply = s.await.unwrap();
         assert!(
-            matches!(reply, Reply::Lost),
+            matches!(reply, Reply::Lost(_)),
             "an answer of a group that never committed was acknowledged: {reply:?}"
         );
     }
