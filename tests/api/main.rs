@@ -9,6 +9,7 @@ mod analytics_aggregates;
 mod answer_path;
 mod cli;
 mod cli_people;
+mod crash;
 mod dashboard;
 mod debug;
 mod events_sink;

@@ -7,6 +7,8 @@ pub mod bombs;
 pub mod book;
 pub mod proxy;
 pub mod s3;
+pub mod stall;
+pub mod stored;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
