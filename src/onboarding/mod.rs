@@ -89,20 +89,43 @@ const MAX_ATTEMPTS: u32 = 50;
 /// import's transaction on SQLite) before answering 503 `storage_unavailable`.
 const RETRY_FOR: Duration = Duration::from_secs(3);
 
+/// The retry policy: after `attempt` failed tries begun at `started`, how
+/// long to wait before the next, or `None` when `result` is final.
+fn backoff<T>(
+    result: &Result<T>,
+    attempt: &mut u32,
+    started: std::time::Instant,
+) -> Option<Duration> {
+    let Err(e) = result else { return None };
+    if !e.is_retryable() || (*attempt >= MAX_ATTEMPTS && started.elapsed() >= RETRY_FOR) {
+        return None;
+    }
+    *attempt += 1;
+    Some(Duration::from_millis(u64::from((*attempt).min(20))))
+}
+
 /// Run `body` again on a lost race or a busy database.
 fn retrying<T>(mut body: impl FnMut() -> Result<T>) -> Result<T> {
-    let started = std::time::Instant::now();
-    let mut attempt = 0;
+    let (started, mut attempt) = (std::time::Instant::now(), 0);
     loop {
-        match body() {
-            Err(e)
-                if e.is_retryable()
-                    && (attempt < MAX_ATTEMPTS || started.elapsed() < RETRY_FOR) =>
-            {
-                attempt += 1;
-                std::thread::sleep(Duration::from_millis(u64::from(attempt.min(20))));
-            }
-            other => return other,
+        let result = body();
+        match backoff(&result, &mut attempt, started) {
+            Some(wait) => std::thread::sleep(wait),
+            None => return result,
+        }
+    }
+}
+
+/// [`retrying`] for a body that waits (on the pool or the group commit).
+async fn retrying_async<T, F: Future<Output = Result<T>>>(
+    mut body: impl FnMut() -> F,
+) -> Result<T> {
+    let (started, mut attempt) = (std::time::Instant::now(), 0);
+    loop {
+        let result = body().await;
+        match backoff(&result, &mut attempt, started) {
+            Some(wait) => tokio::time::sleep(wait).await,
+            None => return result,
         }
     }
 }
@@ -202,40 +225,27 @@ impl Onboarding {
         // A new run's write goes with the next group (README "Mobile API
         // under load"); a lost race (a second start of the user inserting
         // the same run) starts again on a fresh read.
-        let started = std::time::Instant::now();
-        let mut attempt = 0;
-        loop {
+        let (state, loaded) = retrying_async(|| {
             let (flows, user) = (self.flows.clone(), user_id.clone());
             let (attributes, accept) = (attributes.clone(), accept.clone());
-            let once = async {
+            async move {
                 let decided: Started = self
                     .db
                     .run_with(move |c| retrying(|| start(c, &flows, &user, &attributes, &accept)))
                     .await?;
                 match decided {
-                    Started::Existing(state, loaded) => Ok::<_, OnboardingError>((state, loaded)),
+                    Started::Existing(state, loaded) => Ok((state, loaded)),
                     Started::New(state, write, loaded) => {
                         let next = cache::after(&loaded, &write);
                         commits.save(write).await?;
                         Ok((state, next))
                     }
                 }
-            };
-            match once.await {
-                Err(e)
-                    if e.is_retryable()
-                        && (attempt < MAX_ATTEMPTS || started.elapsed() < RETRY_FOR) =>
-                {
-                    attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(u64::from(attempt.min(20)))).await;
-                }
-                other => {
-                    let (state, loaded) = other?;
-                    self.runs.put(&user_id, loaded);
-                    return Ok(state);
-                }
             }
-        }
+        })
+        .await?;
+        self.runs.put(&user_id, loaded);
+        Ok(state)
     }
 
     pub async fn current(&self, user_id: String, accept: Wanted) -> Result<State> {
@@ -266,23 +276,8 @@ impl Onboarding {
         answer: Value,
         accept: Wanted,
     ) -> Result<State> {
-        let started = std::time::Instant::now();
-        let mut attempt = 0;
-        let (state, counted) = loop {
-            match self
-                .answer_once(&user_id, &scene_id, &answer, &accept)
-                .await
-            {
-                Err(e)
-                    if e.is_retryable()
-                        && (attempt < MAX_ATTEMPTS || started.elapsed() < RETRY_FOR) =>
-                {
-                    attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(u64::from(attempt.min(20)))).await;
-                }
-                other => break other?,
-            }
-        };
+        let (state, counted) =
+            retrying_async(|| self.answer_once(&user_id, &scene_id, &answer, &accept)).await?;
         if let Some((version, step)) = counted {
             self.metrics
                 .answers
