@@ -6,8 +6,8 @@ use std::io::{Read, Seek};
 
 use calamine::{Dimensions, Xlsx};
 
+use super::cells::{CellValue, Limits, Unreadable};
 use super::numfmt::{self, ShownCells};
-use super::read::{CellValue, Limits, Unreadable};
 
 /// A merged range, 0-based and inclusive, as far as it holds sheet content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

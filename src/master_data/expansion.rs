@@ -16,7 +16,7 @@ use std::io::{BufReader, Cursor, Read};
 
 use quick_xml::events::{BytesStart, Event};
 
-use super::read::{Format, Limits, Unreadable};
+use super::cells::{Format, Limits, Unreadable};
 
 /// Memory that reading one workbook may take, estimated from the counts
 /// below; with the copies the reader makes, the peak stays well under
@@ -30,11 +30,9 @@ const XLSX_CELL_BYTES: u64 = 40;
 const SHARED_STRING_BYTES: u64 = 32;
 const XLSX_READERS: u64 = 2;
 
-/// Refuse a workbook whose sheets would expand past the limits.
+/// Refuse a zip-based workbook (.xlsx, .ods) whose sheets would expand
+/// past the limits; an .xls is checked by `super::expansion_xls`.
 pub fn check(bytes: &[u8], format: Format, limits: &Limits) -> Result<(), Unreadable> {
-    if format == Format::Xls {
-        return super::expansion_xls::check(bytes, limits);
-    }
     let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(corrupt)?;
     match format {
         Format::Xls => Ok(()),

@@ -13,8 +13,8 @@
 
 use std::io::{Cursor, Read};
 
+use super::cells::{Limits, Unreadable};
 use super::expansion::{corrupt, too_big, within_budget};
-use super::read::{Limits, Unreadable};
 
 /// Bytes per cell of the dense grid calamine builds for a sheet, and of
 /// the cells read from it.

@@ -2,6 +2,7 @@
 //! validating them into a report and a flow, importing them as versions, and
 //! exporting a flow back as a workbook.
 
+pub mod cells;
 pub mod display;
 pub mod expansion;
 mod expansion_xls;

@@ -9,9 +9,9 @@ use std::io::{Cursor, Read};
 
 use quick_xml::events::{BytesStart, Event};
 
+use super::cells::{Limits, Unreadable};
 use super::display::Merged;
 use super::numfmt::{self, Ambiguity, Shown, ShownCells};
-use super::read::{Limits, Unreadable};
 
 #[derive(Debug, Default)]
 pub struct OdsExtras {

@@ -12,95 +12,10 @@ use std::io::{self, Cursor, Read};
 use calamine::{Data, DataRef, Reader, Sheets, Xlsx};
 use chrono::NaiveDateTime;
 
+pub use super::cells::{CellValue, Format, Limits, Unreadable};
 use super::display::{self, Merged};
 use super::numfmt::ShownCells;
 use super::ods_display;
-
-/// Hard limits on an uploaded workbook.
-#[derive(Debug, Clone)]
-pub struct Limits {
-    pub max_bytes: usize,
-    pub max_uncompressed: u64,
-    pub max_zip_entries: usize,
-    pub max_sheets: usize,
-    pub max_rows: u32,
-    pub max_columns: u32,
-    /// Cells counted as a dense grid (each row up to its last used column).
-    pub max_cells: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_bytes: 20 * 1024 * 1024,
-            max_uncompressed: 200 * 1024 * 1024,
-            max_zip_entries: 10_000,
-            max_sheets: 64,
-            max_rows: 100_000,
-            max_columns: 256,
-            max_cells: 3_000_000,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    Xlsx,
-    Xls,
-    Ods,
-}
-
-impl Format {
-    pub fn extension(self) -> &'static str {
-        match self {
-            Format::Xlsx => "xlsx",
-            Format::Xls => "xls",
-            Format::Ods => "ods",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Format> {
-        match raw {
-            "xlsx" => Some(Format::Xlsx),
-            "xls" => Some(Format::Xls),
-            "ods" => Some(Format::Ods),
-            _ => None,
-        }
-    }
-
-    pub fn content_type(self) -> &'static str {
-        match self {
-            Format::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            Format::Xls => "application/vnd.ms-excel",
-            Format::Ods => "application/vnd.oasis.opendocument.spreadsheet",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum CellValue {
-    Empty,
-    Text(String),
-    Number(f64),
-    Bool(bool),
-    Date(NaiveDateTime),
-    /// A cell showing an error such as `#REF!`.
-    Error(String),
-    /// A formula with no saved result (files written by scripts and some
-    /// exporters); holds the formula text.
-    Formula(String),
-}
-
-impl CellValue {
-    pub fn is_blank(&self) -> bool {
-        match self {
-            CellValue::Empty => true,
-            CellValue::Text(s) => s.trim().is_empty(),
-            _ => false,
-        }
-    }
-}
 
 /// One sheet as rows of cells; `rows[0]` is spreadsheet row 1 and each row
 /// holds cells from column A up to its last used column.
@@ -131,11 +46,6 @@ pub struct RawWorkbook {
     /// The sheets the caller asked for.
     pub sheets: Vec<Sheet>,
 }
-
-/// Why a file could not be read; the text is for the operator.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{0}")]
-pub struct Unreadable(pub String);
 
 fn unreadable(msg: impl Into<String>) -> Unreadable {
     Unreadable(msg.into())
@@ -206,7 +116,10 @@ pub fn read_workbook(
     if format != Format::Xls {
         check_zip(bytes, limits)?;
     }
-    super::expansion::check(bytes, format, limits)?;
+    match format {
+        Format::Xls => super::expansion_xls::check(bytes, limits)?,
+        Format::Xlsx | Format::Ods => super::expansion::check(bytes, format, limits)?,
+    }
     // calamine is third-party code facing hostile input: a panic in it must
     // become a report, not a dead worker.
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match format {

@@ -1,11 +1,11 @@
 //! The header row of a sheet (column positions, `COLUMN::TAG` language
 //! variants) and the problem list every check writes to.
 
+use super::super::cells::display_text;
 use super::super::keys::{column_letter, nearest};
 use super::super::read::Sheet;
 use super::super::report::{Code, Level, Problem};
 use super::ColumnSpec;
-use super::rows::display_text;
 
 #[derive(Default)]
 pub(super) struct Problems(pub(super) Vec<Problem>);

@@ -17,6 +17,7 @@ mod header;
 mod rows;
 mod translations;
 
+use super::cells::display_text;
 use super::read::{RawWorkbook, Sheet};
 use super::report::{Code, Report};
 use crate::flow::{ChoiceDef, FlowDef, SceneDef, Target};
@@ -189,7 +190,7 @@ fn note_merged(sheet: &Sheet, label: &str, columns: &Columns, p: &mut Problems) 
             column_letter(c1),
             r1 + 1
         );
-        let value = rows::display_text(sheet.cell(r0 as usize, c0))
+        let value = display_text(sheet.cell(r0 as usize, c0))
             .map(|v| v.into_owned())
             .unwrap_or_default();
         let name = columns

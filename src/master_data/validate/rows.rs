@@ -4,8 +4,7 @@
 
 use std::borrow::Cow;
 
-use chrono::NaiveDate;
-
+use super::super::cells::display_text;
 use super::super::keys::{self, is_valid_key, nearest, suggested_key};
 use super::super::numfmt::Ambiguity;
 use super::super::read::{CellValue, Sheet};
@@ -13,34 +12,8 @@ use super::super::report::Code;
 use super::bounds::{bound_le, read_bound};
 use super::header::{At, Columns, Problems};
 use crate::flow::conditions::{self, PASS_THROUGH};
-use crate::flow::model::{END, format_number};
+use crate::flow::model::END;
 use crate::flow::{Bound, InputKind};
-
-/// A cell as text, the way the spreadsheet shows it; `None` when blank.
-pub(super) fn display_text(cell: &CellValue) -> Option<Cow<'_, str>> {
-    let text: Cow<'_, str> = match cell {
-        CellValue::Empty => return None,
-        CellValue::Text(s) => Cow::Borrowed(s),
-        CellValue::Number(n) => format_number(*n).into(),
-        CellValue::Bool(b) => Cow::Borrowed(if *b { "TRUE" } else { "FALSE" }),
-        // A time alone is stored as a date on the spreadsheet epoch (.xls).
-        CellValue::Date(d) if d.date() <= NaiveDate::from_ymd_opt(1899, 12, 31).expect("date") => {
-            let f = if d.format("%S").to_string() == "00" {
-                "%-H:%M"
-            } else {
-                "%-H:%M:%S"
-            };
-            d.format(f).to_string().into()
-        }
-        CellValue::Date(d) if d.time() == chrono::NaiveTime::MIN => {
-            d.date().format("%Y-%m-%d").to_string().into()
-        }
-        CellValue::Date(d) => d.format("%Y-%m-%d %H:%M:%S").to_string().into(),
-        CellValue::Error(e) => Cow::Borrowed(e),
-        CellValue::Formula(f) => Cow::Owned(format!("={}", f.trim_start_matches('='))),
-    };
-    (!text.trim().is_empty()).then_some(text)
-}
 
 /// Reads typed fields of one row, reporting what is wrong.
 pub(super) struct RowReader<'a> {
