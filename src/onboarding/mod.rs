@@ -15,6 +15,7 @@ pub mod commit;
 pub mod decide;
 pub mod load;
 pub mod qa;
+mod retry;
 pub mod save;
 
 use std::sync::Arc;
@@ -32,6 +33,7 @@ use crate::store::runs::RunRow;
 use crate::store::{AnyConnection, Db, FlowCache, StoreError};
 use decide::Answered;
 pub use load::who;
+use retry::{retrying, retrying_async, transact};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OnboardingError {
@@ -83,60 +85,6 @@ impl OnboardingError {
 }
 
 type Result<T, E = OnboardingError> = std::result::Result<T, E>;
-
-const MAX_ATTEMPTS: u32 = 50;
-/// How long a write keeps retrying a lost race or a busy database (an
-/// import's transaction on SQLite) before answering 503 `storage_unavailable`.
-const RETRY_FOR: Duration = Duration::from_secs(3);
-
-/// The retry policy: after `attempt` failed tries begun at `started`, how
-/// long to wait before the next, or `None` when `result` is final.
-fn backoff<T>(
-    result: &Result<T>,
-    attempt: &mut u32,
-    started: std::time::Instant,
-) -> Option<Duration> {
-    let Err(e) = result else { return None };
-    if !e.is_retryable() || (*attempt >= MAX_ATTEMPTS && started.elapsed() >= RETRY_FOR) {
-        return None;
-    }
-    *attempt += 1;
-    Some(Duration::from_millis(u64::from((*attempt).min(20))))
-}
-
-/// Run `body` again on a lost race or a busy database.
-fn retrying<T>(mut body: impl FnMut() -> Result<T>) -> Result<T> {
-    let (started, mut attempt) = (std::time::Instant::now(), 0);
-    loop {
-        let result = body();
-        match backoff(&result, &mut attempt, started) {
-            Some(wait) => std::thread::sleep(wait),
-            None => return result,
-        }
-    }
-}
-
-/// [`retrying`] for a body that waits (on the pool or the group commit).
-async fn retrying_async<T, F: Future<Output = Result<T>>>(
-    mut body: impl FnMut() -> F,
-) -> Result<T> {
-    let (started, mut attempt) = (std::time::Instant::now(), 0);
-    loop {
-        let result = body().await;
-        match backoff(&result, &mut attempt, started) {
-            Some(wait) => tokio::time::sleep(wait).await,
-            None => return result,
-        }
-    }
-}
-
-/// Run `body` in a transaction, again on a lost race.
-fn transact<T>(
-    conn: &mut AnyConnection,
-    mut body: impl FnMut(&mut AnyConnection) -> Result<T>,
-) -> Result<T> {
-    retrying(|| conn.transaction(|c| body(c)))
-}
 
 /// How answers are written (README "Configuration").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
