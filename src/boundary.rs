@@ -57,8 +57,9 @@ fn is_json_space(b: u8) -> bool {
 }
 
 /// Whether a body read as JSON holds a NUL in a string or an object key:
-/// for every valid JSON text the same verdict as parsing it and looking,
-/// without the parse. Only a body that opens an object, an array or a
+/// for every valid JSON text the verdict of parsing it and looking at every
+/// string and key, without the parse (so a NUL under a key the object gives
+/// again is refused, though a parse keeps only the later value). Only a body that opens an object, an array or a
 /// string is looked at (a number, true, false or null has no text; a
 /// workbook, a multipart form or a URL-encoded form opens with none of
 /// these, and may hold NUL bytes that are not text).
