@@ -4,21 +4,31 @@
 //!   or the request is answered 408 `request_timeout` and the connection closed;
 //! - text reaching the database cannot hold NUL (PostgreSQL refuses it, SQLite
 //!   would store it): a NUL in the path, the query, a JSON string or a form
-//!   field is 400 `invalid_request` on both backends.
+//!   field is 400 `invalid_request` on both backends;
+//! - every JSON body the service takes is an object: [`Json`], the JSON
+//!   extractor, refuses an array, a string, a number, true, false or null
+//!   (which serde would otherwise take for a struct's fields in order) with
+//!   400 `invalid_request` (README, "Errors").
+//!
+//! A small body is checked here with a scan of its bytes, so the handler's
+//! extractor is the only JSON parse.
 
+use std::future::{Ready, ready};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use actix_web::HttpMessage;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
 use actix_web::middleware::Next;
 use actix_web::web::{self, Bytes, BytesMut};
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use futures_util::future::{Either, MapOk, TryFutureExt};
 use futures_util::{Stream, StreamExt};
+use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, extractor_error};
 use crate::state::AppState;
 
 /// JSON and form bodies are read here whole; the extractors allow no more.
@@ -41,6 +51,49 @@ fn has_encoded_nul(raw: &str) -> bool {
         .any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0')
 }
 
+/// JSON's insignificant whitespace.
+fn is_json_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// Whether a body read as JSON holds a NUL in a string or an object key:
+/// for every valid JSON text the verdict of parsing it and looking at every
+/// string and key, without the parse (so a NUL under a key the object gives
+/// again is refused, though a parse keeps only the later value). Only a body that opens an object, an array or a
+/// string is looked at (a number, true, false or null has no text; a
+/// workbook, a multipart form or a URL-encoded form opens with none of
+/// these, and may hold NUL bytes that are not text).
+fn json_body_has_nul(body: &[u8]) -> bool {
+    matches!(
+        body.iter().copied().find(|&b| !is_json_space(b)),
+        Some(b'{' | b'[' | b'"')
+    ) && json_text_has_nul(body)
+}
+
+/// In valid JSON a NUL can only be the escape `\u0000`: a `u0000` after an
+/// odd run of backslashes (after an even run, the backslashes are escaped
+/// ones and `u0000` is text). A raw NUL byte is never valid JSON and is
+/// refused too.
+fn json_text_has_nul(text: &[u8]) -> bool {
+    let mut i = 0;
+    while i < text.len() {
+        match text[i] {
+            0 => return true,
+            b'\\' => {
+                let run = text[i..].iter().take_while(|&&b| b == b'\\').count();
+                i += run;
+                if run % 2 == 1 && text[i..].starts_with(b"u0000") {
+                    return true;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    false
+}
+
+/// The old verdict, kept as the oracle of [`json_body_has_nul`]'s tests.
+#[cfg(test)]
 fn json_has_nul(value: &serde_json::Value) -> bool {
     use serde_json::Value;
     match value {
@@ -116,8 +169,7 @@ async fn check(req: &mut ServiceRequest, timeout: Duration) -> Result<(), ApiErr
         .await
         .map_err(|_| timed_out())??;
     if complete {
-        let nul = serde_json::from_slice::<serde_json::Value>(&prefix)
-            .is_ok_and(|v| json_has_nul(&v))
+        let nul = json_body_has_nul(&prefix)
             || (matches!(kind(req), Kind::Form)
                 && looks_urlencoded(&prefix)
                 && form_urlencoded::parse(&prefix)
@@ -126,6 +178,9 @@ async fn check(req: &mut ServiceRequest, timeout: Duration) -> Result<(), ApiErr
             return Err(ApiError::InvalidRequest(
                 "the request body contains a NUL character, which is not allowed".into(),
             ));
+        }
+        if opens_json_non_object(&prefix) {
+            req.extensions_mut().insert(NotAnObject);
         }
         req.set_payload(Payload::from(prefix));
     } else {
@@ -141,6 +196,63 @@ async fn check(req: &mut ServiceRequest, timeout: Duration) -> Result<(), ApiErr
         });
     }
     Ok(())
+}
+
+/// A mark the boundary leaves on a request whose small body opens a JSON
+/// value that is not an object, for [`Json`] to refuse.
+#[derive(Clone, Copy)]
+struct NotAnObject;
+
+/// Whether the body opens an array, a string, a number, true, false or null.
+/// Another first byte is not JSON at all, and the extractor says so.
+fn opens_json_non_object(body: &[u8]) -> bool {
+    matches!(
+        body.iter().copied().find(|&b| !is_json_space(b)),
+        Some(b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n')
+    )
+}
+
+/// The JSON body extractor of every endpoint that takes one (clippy.toml
+/// disallows `web::Json`): `web::Json` with its settings (README,
+/// "Errors"), and an object only. A body the boundary has not read (over
+/// the small-body limit) is refused by the extractor's limit anyway.
+pub struct Json<T>(pub T);
+
+impl<T> Json<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for Json<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+#[allow(clippy::disallowed_types)]
+type Inner<T> = web::Json<T>;
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = actix_web::Error;
+    type Future = Either<
+        Ready<Result<Self, actix_web::Error>>,
+        MapOk<<Inner<T> as FromRequest>::Future, fn(Inner<T>) -> Self>,
+    >;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if req.extensions().contains::<NotAnObject>() {
+            return Either::Left(ready(Err(extractor_error(
+                "the body must be a JSON object, not an array, a string, a number, \
+                 true, false or null",
+                false,
+            ))));
+        }
+        let into: fn(Inner<T>) -> Self = |json| Json(json.into_inner());
+        Either::Right(Inner::<T>::from_request(req, payload).map_ok(into))
+    }
 }
 
 /// A URL-encoded form is printable ASCII; a workbook declared as a form (as
@@ -190,15 +302,212 @@ impl Stream for Deadline {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// The verdict before the scan: parse the body, look in every string.
+    fn parsed_has_nul(text: &[u8]) -> bool {
+        serde_json::from_slice::<serde_json::Value>(text).is_ok_and(|v| json_has_nul(&v))
+    }
+
+    /// Whether any string or key holds NUL, every key counted: a `Value`
+    /// keeps only the last of an object's duplicate keys, so the old verdict
+    /// missed a NUL under a key given again later (the scan refuses it).
+    struct NulSeen(bool);
+
+    impl<'de> serde::Deserialize<'de> for NulSeen {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(NulVisitor)
+        }
+    }
+
+    struct NulVisitor;
+
+    impl<'de> serde::de::Visitor<'de> for NulVisitor {
+        type Value = NulSeen;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_str<E>(self, s: &str) -> Result<NulSeen, E> {
+            Ok(NulSeen(s.contains('\0')))
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<NulSeen, E> {
+            Ok(NulSeen(false))
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<NulSeen, E> {
+            Ok(NulSeen(false))
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<NulSeen, E> {
+            Ok(NulSeen(false))
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<NulSeen, E> {
+            Ok(NulSeen(false))
+        }
+        fn visit_unit<E>(self) -> Result<NulSeen, E> {
+            Ok(NulSeen(false))
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<NulSeen, A::Error> {
+            let mut nul = false;
+            while let Some(NulSeen(n)) = a.next_element()? {
+                nul |= n;
+            }
+            Ok(NulSeen(nul))
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<NulSeen, A::Error> {
+            let mut nul = false;
+            while let Some((NulSeen(k), NulSeen(v))) = a.next_entry()? {
+                nul |= k || v;
+            }
+            Ok(NulSeen(nul))
+        }
+    }
+
+    #[test]
+    fn a_nul_under_a_key_given_again_is_refused_though_a_value_would_drop_it() {
+        let text = r#"{"a": "\u0000", "\u0061": "x"}"#;
+        assert!(!parsed_has_nul(text.as_bytes()));
+        assert!(serde_json::from_str::<NulSeen>(text).unwrap().0);
+        assert!(json_body_has_nul(text.as_bytes()));
+    }
 
     #[test]
     fn nul_is_found_wherever_it_hides() {
         assert!(has_encoded_nul("/debug/testers/a%00b"));
         assert!(!has_encoded_nul("/debug/testers/a%100"));
-        let v: serde_json::Value = serde_json::from_str(r#"{"a": [{"b\u0000": 1}]}"#).unwrap();
-        assert!(json_has_nul(&v));
-        let v: serde_json::Value = serde_json::from_str(r#"{"a": "\\u0000"}"#).unwrap();
-        assert!(!json_has_nul(&v));
+        for (text, nul) in [
+            (r#"{"a": [{"b\u0000": 1}]}"#, true),
+            (r#"{"a": "\\u0000"}"#, false),
+            (r#"{"a": "\\\u0000"}"#, true),
+            (r#"{"a": "\\\\u0000"}"#, false),
+            (r#"{"a": "\u005cu0000"}"#, false),
+            (r#"{"a": "u0000"}"#, false),
+            (r#"{"a": "\u00000"}"#, true),
+            (r#"["\u0000"]"#, true),
+            (r#" "\u0000""#, true),
+            ("{\"a\": \"x\u{0}y\"}", true),
+            ("PK\u{3}\u{4}\u{0}\\u0000", false),
+            ("--boundary\r\n\u{0}", false),
+            ("name=\\u0000", false),
+            ("", false),
+        ] {
+            assert_eq!(json_body_has_nul(text.as_bytes()), nul, "{text}");
+        }
+    }
+
+    #[test]
+    fn only_bodies_opening_another_json_value_are_marked() {
+        for text in [
+            "[]", "[\"u1\"]", "\"x\"", "1", "-1", " true", "false", "\nnull",
+        ] {
+            assert!(opens_json_non_object(text.as_bytes()), "{text}");
+        }
+        for text in ["", " ", "{}", " {\"a\": 1}", "PK\u{3}\u{4}", "<x/>", "a=b"] {
+            assert!(!opens_json_non_object(text.as_bytes()), "{text}");
+        }
+    }
+
+    /// A piece of a JSON string's text: what it means, and how it is written.
+    fn piece() -> impl Strategy<Value = String> {
+        prop::sample::select(vec![
+            "a",
+            "u",
+            "0",
+            "u0000",
+            "é",
+            "ゆ",
+            "\\\\",
+            "\\\"",
+            "\\/",
+            "\\n",
+            "\\u0000",
+            "\\u0041",
+            "\\u00e9",
+            "\\u00E9",
+            "\\u005c",
+            "\\u005C",
+            "\\u0001",
+            "\\ud83d\\ude00",
+        ])
+        .prop_map(str::to_owned)
+    }
+
+    fn string() -> impl Strategy<Value = String> {
+        prop::collection::vec(piece(), 0..8).prop_map(|p| format!("\"{}\"", p.concat()))
+    }
+
+    fn space() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec!["", "", " ", "\n", "\t ", "\r\n"])
+    }
+
+    /// A valid JSON text written by hand, escapes and all.
+    fn text() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            string(),
+            Just("null".to_owned()),
+            Just("true".to_owned()),
+            Just("-1.5e3".to_owned()),
+            Just("0".to_owned()),
+        ];
+        leaf.prop_recursive(4, 32, 4, |inner| {
+            let inner = (space(), inner, space())
+                .prop_map(|(a, v, b)| format!("{a}{v}{b}"))
+                .boxed();
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4)
+                    .prop_map(|items| format!("[{}]", items.join(","))),
+                prop::collection::vec((string(), space(), inner), 0..4).prop_map(|fields| {
+                    let fields: Vec<_> = fields
+                        .into_iter()
+                        .map(|(k, s, v)| format!("{k}{s}:{v}"))
+                        .collect();
+                    format!("{{{}}}", fields.join(","))
+                }),
+            ]
+        })
+    }
+
+    /// A JSON value as serde_json writes it, its strings made of the
+    /// characters that matter here.
+    fn value() -> impl Strategy<Value = serde_json::Value> {
+        let parts =
+            prop::sample::select(vec!["\0", "\\", "u0000", "u", "0", "\"", "a", "\u{1}", "/"]);
+        let s = prop::collection::vec(parts, 0..8).prop_map(|p| p.concat());
+        let leaf = prop_oneof![
+            s.clone().prop_map(serde_json::Value::String),
+            Just(serde_json::Value::Null),
+            (0i64..100).prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(4, 32, 4, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
+                prop::collection::vec((s.clone(), inner), 0..4)
+                    .prop_map(|kv| serde_json::Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn the_scan_agrees_with_the_parse_on_written_json(
+            (before, text, after) in (space(), text(), space())
+        ) {
+            let body = format!("{before}{text}{after}");
+            let every_key = serde_json::from_str::<NulSeen>(&body);
+            prop_assert!(every_key.is_ok(), "{body}");
+            let scan = json_body_has_nul(body.as_bytes());
+            prop_assert_eq!(scan, every_key.unwrap().0, "{}", body);
+            // The old verdict, but for a NUL under a key given again.
+            prop_assert!(scan || !parsed_has_nul(body.as_bytes()), "{body}");
+        }
+
+        #[test]
+        fn the_scan_agrees_with_the_parse_on_serialised_json(value in value()) {
+            let body = serde_json::to_string(&value).unwrap();
+            prop_assert_eq!(json_body_has_nul(body.as_bytes()), json_has_nul(&value), "{}", body);
+            let pretty = serde_json::to_string_pretty(&value).unwrap();
+            prop_assert_eq!(json_body_has_nul(pretty.as_bytes()), json_has_nul(&value), "{}", pretty);
+        }
     }
 }

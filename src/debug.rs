@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 use crate::admin::auth::Admin;
 use crate::api::onboarding::check_attributes;
 use crate::auth::Role;
+use crate::boundary::Json;
 use crate::error::ApiError;
 use crate::flow::simulate::Script;
 use crate::state::AppState;
@@ -91,7 +92,7 @@ async fn overrides(
     admin: Admin,
     state: web::Data<AppState>,
     user: web::Path<String>,
-    body: web::Json<Map<String, Value>>,
+    body: Json<Map<String, Value>>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = qa(&admin)?;
     let user = user.into_inner();
@@ -114,7 +115,7 @@ async fn variant(
     admin: Admin,
     state: web::Data<AppState>,
     user: web::Path<String>,
-    body: web::Json<VariantRequest>,
+    body: Json<VariantRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = qa(&admin)?;
     let user = user.into_inner();
@@ -135,7 +136,7 @@ async fn jump(
     admin: Admin,
     state: web::Data<AppState>,
     user: web::Path<String>,
-    body: web::Json<JumpRequest>,
+    body: Json<JumpRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = qa(&admin)?;
     let run = state
@@ -177,7 +178,7 @@ fn simulated_user() -> String {
 async fn simulate(
     admin: Admin,
     state: web::Data<AppState>,
-    body: web::Json<SimulateRequest>,
+    body: Json<SimulateRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = qa(&admin)?;
     let req = body.into_inner();

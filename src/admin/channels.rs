@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::auth::Admin;
+use crate::boundary::Json;
 use crate::error::ApiError;
 use crate::release::Action;
 use crate::state::AppState;
@@ -66,7 +67,7 @@ pub async fn put(
     admin: Admin,
     state: web::Data<AppState>,
     name: web::Path<String>,
-    body: web::Json<PointRequest>,
+    body: Json<PointRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let version = body.into_inner().version;
     let channel = Channel::parse(&name).ok_or_else(|| {

@@ -8,6 +8,7 @@ use validator::Validate;
 
 use super::auth::Admin;
 use crate::auth::Role;
+use crate::boundary::Json;
 use crate::error::ApiError;
 use crate::flow::FlowDef;
 use crate::master_data::Report;
@@ -168,7 +169,7 @@ fn under_inbox(key: &str) -> Result<(), validator::ValidationError> {
 pub async fn import_key(
     admin: Admin,
     state: web::Data<AppState>,
-    body: web::Json<ImportRequest>,
+    body: Json<ImportRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let who = admin.require(Role::Operator)?;
     body.validate()

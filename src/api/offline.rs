@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use super::auth::MobileUser;
 use super::onboarding::{accept_language, check_attributes};
+use crate::boundary::Json;
 use crate::error::{ApiError, ErrorBody};
 use crate::flow::locale::Wanted;
 use crate::offline::sync::{SyncAnswer, SyncRequest};
@@ -187,7 +188,7 @@ pub async fn sync(
     user: MobileUser,
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<SyncBody>,
+    body: Json<SyncBody>,
 ) -> Result<HttpResponse, ApiError> {
     let request = check(body.into_inner(), accept_language(&req))?;
     let result = offline::sync::sync(&state.db, state.onboarding.flows(), user.0, request).await;

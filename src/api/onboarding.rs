@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::auth::MobileUser;
+use crate::boundary::Json;
 use crate::error::{ApiError, ErrorBody};
 use crate::flow::locale::Wanted;
 use crate::flow::view::State;
@@ -97,7 +98,7 @@ pub async fn start(
     req: HttpRequest,
     user: MobileUser,
     state: web::Data<AppState>,
-    body: web::Json<StartRequest>,
+    body: Json<StartRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let attributes = body.into_inner().attributes;
     check_attributes(&attributes)?;
@@ -153,7 +154,7 @@ pub async fn answer(
     req: HttpRequest,
     user: MobileUser,
     state: web::Data<AppState>,
-    body: web::Json<AnswerRequest>,
+    body: Json<AnswerRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let AnswerRequest { scene_id, answer } = body.into_inner();
     check_scene_id(&scene_id, "the scene being answered")?;
@@ -204,7 +205,7 @@ pub async fn back(
     req: HttpRequest,
     user: MobileUser,
     state: web::Data<AppState>,
-    body: web::Json<BackRequest>,
+    body: Json<BackRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let BackRequest { scene_id } = body.into_inner();
     check_scene_id(&scene_id, "the scene the user is on")?;

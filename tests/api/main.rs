@@ -7,6 +7,7 @@ mod alerts;
 mod analytics;
 mod analytics_aggregates;
 mod answer_path;
+mod bodies;
 mod cli;
 mod cli_people;
 mod crash;
