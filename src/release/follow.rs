@@ -45,7 +45,7 @@ async fn follow_once(
     use crate::master_data::import::Outcome;
     let Some(bytes) = importer
         .storage
-        .get(&pointer_key(channel.as_str()))
+        .get(&pointer_key(channel))
         .await
         .map_err(|e| e.to_string())?
     else {

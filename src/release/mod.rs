@@ -114,7 +114,7 @@ impl ReleaseError {
 /// What `channels/<name>.json` in the store holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Pointer {
-    pub channel: String,
+    pub channel: Channel,
     pub version: String,
     pub sha256: String,
     pub store_key: String,
@@ -126,7 +126,7 @@ pub struct Pointer {
 /// A pointer change: the channel, from which version, to which.
 #[derive(Debug, Clone, Serialize)]
 pub struct Change {
-    pub channel: String,
+    pub channel: Channel,
     pub from: Option<String>,
     pub to: String,
 }
@@ -159,16 +159,27 @@ fn point(
     actor: &str,
     action: &str,
 ) -> Result<Moved, ReleaseError> {
-    let approval = channels::approval(c, &version.id)?;
     let from = pointers::set(c, channel, &version.id, actor, action)?;
+    moved(c, channel, from, version, actor)
+}
+
+/// The change and the mirror's document of `channel` now at `version`.
+fn moved(
+    c: &mut AnyConnection,
+    channel: Channel,
+    from: Option<String>,
+    version: versions::VersionRow,
+    actor: &str,
+) -> Result<Moved, ReleaseError> {
+    let approval = channels::approval(c, &version.id)?;
     Ok(Moved {
         change: Change {
-            channel: channel.as_str().into(),
+            channel,
             from,
             to: version.id.clone(),
         },
         pointer: Pointer {
-            channel: channel.as_str().into(),
+            channel,
             version: version.id,
             sha256: version.sha256,
             store_key: version.store_key,
@@ -288,23 +299,7 @@ impl Releases {
                     let (from, to) = pointers::rollback(c, channels::Channel::Production, &a)?
                         .ok_or(ReleaseError::NothingToRollBack)?;
                     let row = find_version(c, &to)?;
-                    let approval = channels::approval(c, &to)?;
-                    Ok(Moved {
-                        change: Change {
-                            channel: channels::Channel::Production.to_string(),
-                            from: Some(from),
-                            to,
-                        },
-                        pointer: Pointer {
-                            channel: channels::Channel::Production.to_string(),
-                            version: row.id,
-                            sha256: row.sha256,
-                            store_key: row.store_key,
-                            approved_by: approval.map(|a| a.approved_by),
-                            published_by: a.clone(),
-                            time: crate::store::now(),
-                        },
-                    })
+                    moved(c, channels::Channel::Production, Some(from), row, &a)
                 })
             })
             .await?;
@@ -356,7 +351,7 @@ impl Releases {
         let body = serde_json::to_vec_pretty(pointer).expect("pointers serialise");
         if let Err(e) = self
             .storage
-            .put(&pointer_key(&pointer.channel), body, "application/json")
+            .put(&pointer_key(pointer.channel), body, "application/json")
             .await
         {
             tracing::error!(channel = %pointer.channel, version = %pointer.version, error = %e,
@@ -365,6 +360,6 @@ impl Releases {
     }
 }
 
-pub fn pointer_key(channel: &str) -> String {
+pub fn pointer_key(channel: Channel) -> String {
     format!("channels/{channel}.json")
 }

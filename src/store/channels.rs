@@ -1,7 +1,7 @@
 //! Channels: `staging` and `production`, each a pointer to a version.
 
 use diesel::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::schema::{approvals, channel_history, channels};
 
@@ -10,7 +10,7 @@ use super::schema::{approvals, channel_history, channels};
 use super::{AnyConnection, StoreError};
 
 /// A channel: a named pointer to a version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     Staging,
