@@ -101,19 +101,15 @@ pub fn save_group(c: &mut AnyConnection, group: &[&Write]) -> Result<Vec<Result<
         })
         .collect();
     runs::insert_many(c, &new_runs)?;
-    let answers: Vec<AnswerRow> = kept().filter_map(|w| w.answer.clone()).collect();
+    let answers: Vec<&AnswerRow> = kept().filter_map(|w| w.answer.as_ref()).collect();
     runs::insert_answers(c, &answers)?;
     let mut puts: Vec<AssignmentRow> = Vec::new();
     for w in kept() {
         match &w.assignment {
             Some(AssignmentWrite::Put(row)) => {
-                let key = |r: &AssignmentRow| {
-                    (
-                        r.user_id.clone(),
-                        r.step_key.clone(),
-                        r.condition_name.clone(),
-                    )
-                };
+                fn key(r: &AssignmentRow) -> (&str, &str, &str) {
+                    (&r.user_id, &r.step_key, &r.condition_name)
+                }
                 puts.retain(|p| key(p) != key(row));
                 puts.push(row.clone());
             }
@@ -130,7 +126,7 @@ pub fn save_group(c: &mut AnyConnection, group: &[&Write]) -> Result<Vec<Result<
         }
     }
     runs::put_assignments(c, &puts)?;
-    let events: Vec<NewEvent> = kept().flat_map(|w| w.events.iter().cloned()).collect();
+    let events: Vec<&NewEvent> = kept().flat_map(|w| &w.events).collect();
     runs::record_events(c, &events)?;
     Ok(written
         .into_iter()

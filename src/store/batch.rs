@@ -105,23 +105,26 @@ where
 /// backends (the bind placeholders are the backend's).
 macro_rules! prepared_insert {
     ($name:ident, $row:ty, $sql:literal, [$first:ident: $first_ty:ty $(, $field:ident: $ty:ty)*]) => {
-        pub struct $name<'a>(pub &'a [$row]);
+        /// Rows or references to rows: the group write binds its writes'
+        /// rows where they are, without copying them.
+        pub struct $name<'a, R>(pub &'a [R]);
 
-        impl QueryId for $name<'_> {
+        impl<R> QueryId for $name<'_, R> {
             type QueryId = ();
             const HAS_STATIC_QUERY_ID: bool = false;
         }
 
-        impl<C> RunQueryDsl<C> for $name<'_> {}
+        impl<C, R> RunQueryDsl<C> for $name<'_, R> {}
 
-        prepared_insert!(@backend $name, diesel::pg::Pg, $sql, [$first: $first_ty $(, $field: $ty)*]);
-        prepared_insert!(@backend $name, diesel::sqlite::Sqlite, $sql, [$first: $first_ty $(, $field: $ty)*]);
+        prepared_insert!(@backend $name, $row, diesel::pg::Pg, $sql, [$first: $first_ty $(, $field: $ty)*]);
+        prepared_insert!(@backend $name, $row, diesel::sqlite::Sqlite, $sql, [$first: $first_ty $(, $field: $ty)*]);
     };
-    (@backend $name:ident, $db:ty, $sql:literal, [$first:ident: $first_ty:ty $(, $field:ident: $ty:ty)*]) => {
-        impl QueryFragment<$db> for $name<'_> {
+    (@backend $name:ident, $row:ty, $db:ty, $sql:literal, [$first:ident: $first_ty:ty $(, $field:ident: $ty:ty)*]) => {
+        impl<R: std::borrow::Borrow<$row>> QueryFragment<$db> for $name<'_, R> {
             fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, $db>) -> diesel::QueryResult<()> {
                 out.push_sql($sql);
                 for (i, row) in self.0.iter().enumerate() {
+                    let row: &$row = row.borrow();
                     out.push_sql(if i == 0 { " VALUES (" } else { ", (" });
                     out.push_bind_param::<$first_ty, _>(&row.$first)?;
                     $(

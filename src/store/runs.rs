@@ -139,7 +139,10 @@ pub fn insert_many(conn: &mut AnyConnection, rows: &[RunRow]) -> Result<(), Stor
 }
 
 /// Answers, one multi-row insert, kept prepared per row count.
-pub fn insert_answers(conn: &mut AnyConnection, rows: &[AnswerRow]) -> Result<(), StoreError> {
+pub fn insert_answers<R: std::borrow::Borrow<AnswerRow>>(
+    conn: &mut AnyConnection,
+    rows: &[R],
+) -> Result<(), StoreError> {
     for chunk in rows.chunks(super::CHUNK) {
         let query = super::batch::AnswerRows(chunk);
         match conn {
@@ -246,7 +249,10 @@ pub fn mark_exposed(
 }
 
 /// Events, one multi-row insert, kept prepared per row count.
-pub fn record_events(conn: &mut AnyConnection, rows: &[NewEvent]) -> Result<(), StoreError> {
+pub fn record_events<R: std::borrow::Borrow<NewEvent>>(
+    conn: &mut AnyConnection,
+    rows: &[R],
+) -> Result<(), StoreError> {
     for chunk in rows.chunks(super::CHUNK) {
         let query = super::batch::EventRows(chunk);
         match conn {
