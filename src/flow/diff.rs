@@ -220,24 +220,12 @@ pub fn diff(before: &FlowDef, after: &FlowDef) -> FlowDiff {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flow::model::{InputKind, Target};
+    use crate::flow::model::Target;
 
     fn scene(key: &str, message: &str) -> SceneDef {
         SceneDef {
-            key: key.into(),
-            step: key.into(),
-            condition: "pass_through".into(),
-            weight: 1.0,
             messages: vec![message.into()],
-            input: InputKind::None,
-            save_as: None,
-            min: None,
-            max: None,
-            placeholder: None,
-            next_step: None,
-            back: true,
-            translations: Default::default(),
-            row: 2,
+            ..crate::flow::tests::scene(key, key, "pass_through")
         }
     }
 

@@ -25,7 +25,7 @@ pub mod view;
 #[cfg(test)]
 mod property_tests;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use conditions::{Attributes, Condition, catalogue};
 pub use decision::{Assignments, Decision, Event, EventKind};

@@ -10,7 +10,8 @@ use super::engine::{Assignment, CompiledFlow, Context, ExperimentId, Next, Reach
 use super::model::{Bound, ChoiceDef, FlowDef, InputKind, SceneDef, Target};
 use super::{Attributes, bucket};
 
-pub(super) fn scene(step: &str, key: &str, condition: &str) -> SceneDef {
+/// A scene with one message and no input, for tests across the crate.
+pub(crate) fn scene(step: &str, key: &str, condition: &str) -> SceneDef {
     SceneDef {
         key: key.into(),
         step: step.into(),

@@ -133,22 +133,10 @@ mod tests {
     /// the same version, user and assignments, other document, other tag.
     #[test]
     fn the_etag_changes_with_the_document() {
-        use crate::flow::{FlowDef, InputKind, SceneDef, SceneText};
+        use crate::flow::{FlowDef, SceneDef, SceneText};
         let scene = SceneDef {
-            key: "welcome".into(),
-            step: "welcome".into(),
-            condition: "pass_through".into(),
-            weight: 1.0,
             messages: vec!["ようこそ".into()],
-            input: InputKind::None,
-            save_as: None,
-            min: None,
-            max: None,
-            placeholder: None,
-            next_step: None,
-            back: true,
-            translations: Default::default(),
-            row: 2,
+            ..crate::flow::tests::scene("welcome", "welcome", "pass_through")
         };
         let mut translated = scene.clone();
         translated.translations.insert(
