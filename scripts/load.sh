@@ -105,20 +105,27 @@ measure() { # mode users: loadgen against the running server, CPU per process
   pg0=$(ticks $(pg_pids)) sf0=$(ticks "$server")
   line=$("$LOADGEN_BIN" --base "http://127.0.0.1:$PORT" --users "$2" --seconds "$DURATION")
   pg1=$(ticks $(pg_pids)) sf1=$(ticks "$server")
-  echo "$line  server cpu $(awk "BEGIN{printf \"%.2f\", ($sf1-$sf0)/100/$DURATION}") cores  postgres cpu $(awk "BEGIN{printf \"%.2f\", ($pg1-$pg0)/100/$DURATION}") cores"
-  echo "sceneflow $1 $line  server cpu $(awk "BEGIN{printf \"%.2f\", ($sf1-$sf0)/100/$DURATION}")  postgres cpu $(awk "BEGIN{printf \"%.2f\", ($pg1-$pg0)/100/$DURATION}")" >> "$results"
+  local sf pg
+  sf=$(awk "BEGIN{printf \"%.2f\", ($sf1-$sf0)/100/$DURATION}")
+  pg=$(awk "BEGIN{printf \"%.2f\", ($pg1-$pg0)/100/$DURATION}")
+  echo "$line  server cpu $sf cores  postgres cpu $pg cores"
+  echo "sceneflow $1 $line  server cpu $sf  postgres cpu $pg" >> "$results"
 }
-
-if [ "$BACKEND" = sqlite ]; then
+modes() { # label: every concurrency, group commit + cache on, then both off
+  local gc cache mode users
   for gc in 1000 0; do
     if [ "$gc" = 0 ]; then cache=0; mode=off; else cache=10000; mode=on; fi
     for users in $USERS; do
       serve "$gc" "$cache"
-      printf '==> sceneflow on SQLite, group commit + run cache %s: ' "$mode"
+      printf '==> sceneflow%s, group commit + run cache %s: ' "$1" "$mode"
       measure "$mode" "$users"
       stop
     done
   done
+}
+
+if [ "$BACKEND" = sqlite ]; then
+  modes " on SQLite"
   echo "==> SQLite ceiling: one-row insert + commit, WAL, synchronous NORMAL, for ${DURATION}s"
   python3 - "$work/ceiling.db" "$DURATION" "$results" <<'PY'
 import sqlite3, sys, time
@@ -222,15 +229,7 @@ with open(f"{work}/seed.sql", "w") as f:
 print("    replayed: " + " · ".join(" ".join(x.split()[:3]) for x in common))
 PY
 
-for gc in 1000 0; do
-  if [ "$gc" = 0 ]; then cache=0; mode=off; else cache=10000; mode=on; fi
-  for users in $USERS; do
-    serve "$gc" "$cache"
-    printf '==> sceneflow, group commit + run cache %s: ' "$mode"
-    measure "$mode" "$users"
-    stop
-  done
-done
+modes ""
 
 # The funnel and A/B result of the simulated population, for the README.
 serve 0 0
