@@ -1,14 +1,19 @@
 //! Group commit: writes of answers that arrive together go to the database
 //! in one transaction, one commit for all (README "Configuration",
 //! `SCENEFLOW_GROUP_COMMIT_US`). Each answer is acknowledged only after the
-//! commit that holds it. The group is written in a constant number of
-//! statements ([`save::save_group`]); a write that meets a moved run is left
-//! out alone (the guarded updates come first and nothing else of it is
-//! written); any database
-//! error rolls the group back and each write is tried again in a
+//! commit that holds it. The group is written in one statement on
+//! PostgreSQL, a constant number on SQLite ([`save::commit_group`]); a write
+//! that meets a moved run is left out alone (nothing of it is written); any
+//! database error rolls the group back and each write is tried again in a
 //! transaction of its own, so one bad answer never fails the others.
+//!
+//! A group waits for more writes only while a start or an answer is on its
+//! way ([`Coming`]) and at most the configured bound: when every request
+//! in flight has handed its write over, nobody else can join in time, and
+//! the group commits at once. The next group gathers while it commits.
 
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use diesel::Connection;
@@ -22,10 +27,55 @@ struct Pending {
     done: tokio::sync::oneshot::Sender<Result<()>>,
 }
 
+enum Message {
+    Write(Pending),
+    /// The last request on its way ended without a write: stop waiting.
+    Nudge,
+}
+
 /// The handle answers hand their writes to; the committer thread stops
 /// when the last handle is dropped.
 pub struct GroupCommit {
-    queue: mpsc::Sender<Pending>,
+    queue: mpsc::Sender<Message>,
+    /// Starts and answers that may still hand a write over.
+    coming: Arc<AtomicUsize>,
+}
+
+/// A start or an answer on its way to the committer, counted from its
+/// first step until it hands its write over or ends without one.
+pub struct Coming<'a> {
+    commits: Option<&'a GroupCommit>,
+    counted: AtomicBool,
+}
+
+impl Coming<'_> {
+    /// Nothing to count: group commit is off.
+    pub fn none() -> Coming<'static> {
+        Coming {
+            commits: None,
+            counted: AtomicBool::new(false),
+        }
+    }
+
+    /// No longer on its way; true if it was the last.
+    fn arrived(&self) -> bool {
+        match self.commits {
+            Some(c) if self.counted.swap(false, Ordering::AcqRel) => {
+                c.coming.fetch_sub(1, Ordering::AcqRel) == 1
+            }
+            _ => false,
+        }
+    }
+}
+
+impl Drop for Coming<'_> {
+    fn drop(&mut self) {
+        if self.arrived()
+            && let Some(c) = self.commits
+        {
+            let _ = c.queue.send(Message::Nudge);
+        }
+    }
 }
 
 impl GroupCommit {
@@ -33,17 +83,31 @@ impl GroupCommit {
     /// `wait` for others, then commits them together.
     pub fn start(db: Db, wait: Duration) -> GroupCommit {
         let (tx, rx) = mpsc::channel();
+        let coming = Arc::new(AtomicUsize::new(0));
+        let on_the_way = coming.clone();
         std::thread::Builder::new()
             .name("group-commit".into())
-            .spawn(move || committer(db, rx, wait))
+            .spawn(move || committer(db, rx, wait, &on_the_way))
             .expect("a thread for the committer");
-        GroupCommit { queue: tx }
+        GroupCommit { queue: tx, coming }
+    }
+
+    /// Count a request on its way until its write is handed over
+    /// ([`GroupCommit::save`]) or the guard is dropped.
+    pub fn coming(&self) -> Coming<'_> {
+        self.coming.fetch_add(1, Ordering::AcqRel);
+        Coming {
+            commits: Some(self),
+            counted: AtomicBool::new(true),
+        }
     }
 
     /// Write `write` in the next group; returns once it is committed.
-    pub async fn save(&self, write: Box<Write>) -> Result<()> {
+    /// `coming` is the request's count, ended here.
+    pub async fn save(&self, write: Box<Write>, coming: &Coming<'_>) -> Result<()> {
         let (done, committed) = tokio::sync::oneshot::channel();
-        let sent = self.queue.send(Pending { write, done });
+        coming.arrived();
+        let sent = self.queue.send(Message::Write(Pending { write, done }));
         if sent.is_err() {
             return Err(StoreError::Unavailable("the committer stopped".into()).into());
         }
@@ -53,19 +117,25 @@ impl GroupCommit {
     }
 }
 
-fn committer(db: Db, rx: mpsc::Receiver<Pending>, wait: Duration) {
+fn committer(db: Db, rx: mpsc::Receiver<Message>, wait: Duration, coming: &AtomicUsize) {
     while let Ok(first) = rx.recv() {
+        let Message::Write(first) = first else {
+            continue;
+        };
         let mut group = vec![first];
         let until = Instant::now() + wait;
         while group.len() < MAX_GROUP {
             let left = until.saturating_duration_since(Instant::now());
-            let next = if left.is_zero() {
+            // Waiting is for writes on their way; those already sent are
+            // taken either way.
+            let next = if left.is_zero() || coming.load(Ordering::Acquire) == 0 {
                 rx.try_recv().ok()
             } else {
                 rx.recv_timeout(left).ok()
             };
             match next {
-                Some(p) => group.push(p),
+                Some(Message::Write(p)) => group.push(p),
+                Some(Message::Nudge) => {}
                 None => break,
             }
         }
@@ -89,7 +159,7 @@ fn commit(db: &Db, group: &[Pending]) -> Vec<Result<()>> {
         }
     };
     let writes: Vec<&Write> = group.iter().map(|p| &*p.write).collect();
-    let together = conn.transaction(|c| save::save_group(c, &writes));
+    let together = save::commit_group(&mut conn, &writes);
     match together {
         Ok(results) => results,
         Err(_) if group.len() > 1 => group

@@ -153,6 +153,7 @@ impl Onboarding {
         // The boundary: attribute values are stored in their one form.
         let attributes = Arc::new(values::normalise_all(&attributes));
         let accept = Arc::new(accept);
+        let coming = self.coming();
         let Some(commits) = &self.commits else {
             let (flows, user) = (self.flows.clone(), user_id.clone());
             let (state, loaded) = self
@@ -176,6 +177,7 @@ impl Onboarding {
         let (state, loaded) = retrying_async(|| {
             let (flows, user) = (self.flows.clone(), user_id.clone());
             let (attributes, accept) = (attributes.clone(), accept.clone());
+            let coming = &coming;
             async move {
                 let decided: Started = self
                     .db
@@ -185,7 +187,7 @@ impl Onboarding {
                     Started::Existing(state, loaded) => Ok((state, loaded)),
                     Started::New(state, write, loaded) => {
                         let next = cache::after(&loaded, &write);
-                        commits.save(write).await?;
+                        commits.save(write, coming).await?;
                         Ok((state, next))
                     }
                 }
@@ -224,8 +226,11 @@ impl Onboarding {
         answer: Value,
         accept: Wanted,
     ) -> Result<State> {
-        let (state, counted) =
-            retrying_async(|| self.answer_once(&user_id, &scene_id, &answer, &accept)).await?;
+        let coming = self.coming();
+        let (state, counted) = retrying_async(|| {
+            self.answer_once(&user_id, &scene_id, &answer, &accept, &coming)
+        })
+        .await?;
         if let Some((version, step)) = counted {
             self.metrics
                 .answers
@@ -241,6 +246,7 @@ impl Onboarding {
         scene_id: &str,
         answer: &Value,
         accept: &Wanted,
+        coming: &commit::Coming<'_>,
     ) -> Result<(State, Option<(String, String)>)> {
         // A cached run: decide without reading, if its flow is compiled.
         if let Some(loaded) = self.runs.get(user_id) {
@@ -256,14 +262,14 @@ impl Onboarding {
                 counted,
             })) = decided
             {
-                return match self.save(&loaded, user_id, write).await {
+                return match self.save(&loaded, user_id, write, coming).await {
                     Ok(()) => Ok((state, Some(counted))),
                     Err(e) => {
                         self.runs.forget(user_id);
                         // A moved run: again at once, on a fresh read.
                         match e {
                             OnboardingError::Conflict => {
-                                self.answer_fresh(user_id, scene_id, answer, accept).await
+                                self.answer_fresh(user_id, scene_id, answer, accept, coming).await
                             }
                             e => Err(e),
                         }
@@ -273,7 +279,7 @@ impl Onboarding {
             // Refusals and replays are decided on a fresh read only.
             self.runs.forget(user_id);
         }
-        self.answer_fresh(user_id, scene_id, answer, accept).await
+        self.answer_fresh(user_id, scene_id, answer, accept, coming).await
     }
 
     async fn answer_fresh(
@@ -282,6 +288,7 @@ impl Onboarding {
         scene_id: &str,
         answer: &Value,
         accept: &Wanted,
+        coming: &commit::Coming<'_>,
     ) -> Result<(State, Option<(String, String)>)> {
         let (flows, user, scene, answer, accept) = (
             self.flows.clone(),
@@ -307,7 +314,7 @@ impl Onboarding {
                 write,
                 counted,
             } => {
-                if let Err(e) = self.save(&loaded, user_id, write).await {
+                if let Err(e) = self.save(&loaded, user_id, write, coming).await {
                     self.runs.forget(user_id);
                     return Err(e);
                 }
@@ -323,10 +330,11 @@ impl Onboarding {
         loaded: &load::Loaded,
         user_id: &str,
         write: Box<save::Write>,
+        coming: &commit::Coming<'_>,
     ) -> Result<()> {
         let next = cache::after(loaded, &write);
         match &self.commits {
-            Some(commits) => commits.save(write).await?,
+            Some(commits) => commits.save(write, coming).await?,
             None => {
                 self.db
                     .run_with(move |c| -> Result<()> { c.transaction(|c| save::save(c, &write)) })
@@ -335,6 +343,14 @@ impl Onboarding {
         }
         self.runs.put(user_id, next);
         Ok(())
+    }
+
+    /// This request, counted as on its way to the group commit.
+    fn coming(&self) -> commit::Coming<'_> {
+        match &self.commits {
+            Some(c) => c.coming(),
+            None => commit::Coming::none(),
+        }
     }
 
     /// Forget what this instance keeps of a user QA just changed (other

@@ -4,7 +4,9 @@
 
 use super::{OnboardingError, Result};
 use crate::store::runs::{self, AnswerRow, AssignmentRow, NewEvent, RunRow};
+use crate::store::group::GroupStatement;
 use crate::store::{AnyConnection, batch};
+use diesel::{Connection, RunQueryDsl};
 
 /// The rows a decision produced.
 #[derive(Debug, Clone, Default)]
@@ -53,6 +55,103 @@ pub fn save(c: &mut AnyConnection, w: &Write) -> Result<()> {
 pub const MAX_GROUP: usize = 64;
 const _: () = assert!(MAX_GROUP * batch::UPDATE_PARAMS < 32766);
 
+/// Write a group and commit it (README "Mobile API under load"). On
+/// PostgreSQL it is one statement, [`GroupStatement`], its own transaction:
+/// one round trip and one commit. Where that statement cannot hold the
+/// group (two of its writes store or expose one assignment, which
+/// PostgreSQL refuses to touch twice in a statement), and on SQLite (in
+/// process, no round trips), it is [`save_group`]'s statements in one
+/// transaction. The results and errors are [`save_group`]'s.
+pub fn commit_group(c: &mut AnyConnection, group: &[&Write]) -> Result<Vec<Result<()>>> {
+    let written = first_of_each_run(group);
+    if let AnyConnection::Postgresql(pg) = c
+        && let Some(statement) = one_statement(group, &written)
+    {
+        let kept: Vec<i32> = statement
+            .load(pg)
+            .map_err(crate::store::StoreError::from)?;
+        return Ok(group
+            .iter()
+            .zip(written)
+            .enumerate()
+            .map(|(i, (w, first))| {
+                let guarded = matches!(w.run, Some(RunWrite::Update { .. }));
+                let updated = || kept.iter().any(|k| usize::try_from(*k) == Ok(i));
+                if first && (!guarded || updated()) {
+                    Ok(())
+                } else {
+                    Err(OnboardingError::Conflict)
+                }
+            })
+            .collect());
+    }
+    c.transaction(|c| save_group(c, group))
+}
+
+/// The group as one statement; `None` if two of its writes store or
+/// expose one assignment.
+fn one_statement<'a>(group: &[&'a Write], written: &[bool]) -> Option<GroupStatement<'a>> {
+    let mut statement = GroupStatement::default();
+    let mut keys: Vec<(&str, &str, &str)> = Vec::new();
+    for (i, w) in group.iter().enumerate().filter(|(i, _)| written[*i]) {
+        match &w.run {
+            Some(RunWrite::Update { run, expected }) => statement.update(i, run, *expected),
+            Some(RunWrite::Insert(run)) => {
+                statement.unguarded(i);
+                statement.new_run(i, run);
+            }
+            None => statement.unguarded(i),
+        }
+        if let Some(answer) = &w.answer {
+            statement.answer(i, answer);
+        }
+        let key = match &w.assignment {
+            Some(AssignmentWrite::Put(row)) => {
+                statement.assignment(i, row);
+                Some((&*row.user_id, &*row.step_key, &*row.condition_name))
+            }
+            Some(AssignmentWrite::Expose {
+                user_id,
+                step_key,
+                condition_name,
+                at,
+            }) => {
+                let key = (&**user_id, &**step_key, &**condition_name);
+                statement.exposure(i, key, *at);
+                Some(key)
+            }
+            None => None,
+        };
+        if let Some(key) = key {
+            if keys.contains(&key) {
+                return None;
+            }
+            keys.push(key);
+        }
+        for event in &w.events {
+            statement.event(i, event);
+        }
+    }
+    Some(statement)
+}
+
+/// Which writes may be written: a second write of a run already written by
+/// an earlier one of the group may not (it reads the run again).
+fn first_of_each_run(group: &[&Write]) -> Vec<bool> {
+    let mut seen: Vec<&str> = Vec::new();
+    group
+        .iter()
+        .map(|w| match &w.run {
+            Some(RunWrite::Update { run, .. }) if seen.contains(&&*run.id) => false,
+            Some(RunWrite::Update { run, .. }) => {
+                seen.push(&run.id);
+                true
+            }
+            _ => true,
+        })
+        .collect()
+}
+
 /// Write a group in a constant number of statements, whatever its size
 /// (README "Mobile API under load"): the guarded run updates as one
 /// statement, then, for the writes whose run was still the one read, the
@@ -67,18 +166,16 @@ pub fn save_group(c: &mut AnyConnection, group: &[&Write]) -> Result<Vec<Result<
         "a group of {} writes",
         group.len()
     );
-    let mut written = vec![true; group.len()];
-    let mut updates: Vec<(&RunRow, i64)> = Vec::new();
-    for (i, w) in group.iter().enumerate() {
-        if let Some(RunWrite::Update { run, expected }) = &w.run {
-            if updates.iter().any(|(r, _)| r.id == run.id) {
-                // The earlier write moves it: this one reads again.
-                written[i] = false;
-            } else {
-                updates.push((run, *expected));
-            }
-        }
-    }
+    let mut written = first_of_each_run(group);
+    let updates: Vec<(&RunRow, i64)> = group
+        .iter()
+        .zip(&written)
+        .filter(|(_, first)| **first)
+        .filter_map(|(w, _)| match &w.run {
+            Some(RunWrite::Update { run, expected }) => Some((run, *expected)),
+            _ => None,
+        })
+        .collect();
     let moved = runs::update_many(c, &updates)?;
     for (i, w) in group.iter().enumerate() {
         if let Some(RunWrite::Update { run, .. }) = &w.run

@@ -12,6 +12,7 @@ pub mod batch;
 pub mod channels;
 pub mod column;
 pub mod flows;
+pub mod group;
 pub mod offline;
 pub mod rows;
 pub mod runs;
