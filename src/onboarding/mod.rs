@@ -227,10 +227,9 @@ impl Onboarding {
         accept: Wanted,
     ) -> Result<State> {
         let coming = self.coming();
-        let (state, counted) = retrying_async(|| {
-            self.answer_once(&user_id, &scene_id, &answer, &accept, &coming)
-        })
-        .await?;
+        let (state, counted) =
+            retrying_async(|| self.answer_once(&user_id, &scene_id, &answer, &accept, &coming))
+                .await?;
         if let Some((version, step)) = counted {
             self.metrics
                 .answers
@@ -269,7 +268,8 @@ impl Onboarding {
                         // A moved run: again at once, on a fresh read.
                         match e {
                             OnboardingError::Conflict => {
-                                self.answer_fresh(user_id, scene_id, answer, accept, coming).await
+                                self.answer_fresh(user_id, scene_id, answer, accept, coming)
+                                    .await
                             }
                             e => Err(e),
                         }
@@ -279,7 +279,8 @@ impl Onboarding {
             // Refusals and replays are decided on a fresh read only.
             self.runs.forget(user_id);
         }
-        self.answer_fresh(user_id, scene_id, answer, accept, coming).await
+        self.answer_fresh(user_id, scene_id, answer, accept, coming)
+            .await
     }
 
     async fn answer_fresh(

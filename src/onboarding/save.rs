@@ -3,8 +3,8 @@
 //! answer, the A/B assignment and the events as one multi-row insert.
 
 use super::{OnboardingError, Result};
-use crate::store::runs::{self, AnswerRow, AssignmentRow, NewEvent, RunRow};
 use crate::store::group::GroupStatement;
+use crate::store::runs::{self, AnswerRow, AssignmentRow, NewEvent, RunRow};
 use crate::store::{AnyConnection, batch};
 use diesel::{Connection, RunQueryDsl};
 
@@ -67,9 +67,7 @@ pub fn commit_group(c: &mut AnyConnection, group: &[&Write]) -> Result<Vec<Resul
     if let AnyConnection::Postgresql(pg) = c
         && let Some(statement) = one_statement(group, &written)
     {
-        let kept: Vec<i32> = statement
-            .load(pg)
-            .map_err(crate::store::StoreError::from)?;
+        let kept: Vec<i32> = statement.load(pg).map_err(crate::store::StoreError::from)?;
         return Ok(group
             .iter()
             .zip(written)

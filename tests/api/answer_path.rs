@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use sceneflow::flow::Attributes;
 use sceneflow::metrics::Metrics;
-use sceneflow::onboarding::save::{RunWrite, Write};
+use sceneflow::onboarding::save::{AssignmentWrite, RunWrite, Write};
 use sceneflow::onboarding::{AnswerSettings, Onboarding, OnboardingError, commit, load};
-use sceneflow::store::runs::{AnswerRow, NewEvent};
+use sceneflow::store::runs::{AnswerRow, AssignmentRow, NewEvent};
 use sceneflow::store::{Db, StatementLog};
 use serde_json::Value;
 
@@ -23,6 +23,9 @@ on_both_backends!(
     a_qa_change_on_another_instance_is_seen,
     one_bad_write_does_not_fail_its_group,
     a_group_is_a_constant_number_of_statements,
+    a_group_stores_and_exposes_assignments,
+    a_group_keeps_the_order_of_its_events,
+    a_group_waits_only_for_requests_on_their_way,
 );
 
 const PLAIN: AnswerSettings = AnswerSettings {
@@ -65,6 +68,8 @@ fn kind(sql: &str) -> String {
             .map_or(String::new(), |w| name(w))
     };
     match verb.to_ascii_uppercase().as_str() {
+        // A group's whole write on PostgreSQL: one statement.
+        "WITH" if sql.contains("INSERT INTO events") => "GROUP WRITE".into(),
         // `WITH v(…) AS (VALUES …) UPDATE runs …`: the guarded updates.
         "WITH" => format!("UPDATE {}", after("UPDATE")),
         "SELECT" => format!("SELECT {}", after("FROM")),
@@ -76,6 +81,35 @@ fn kind(sql: &str) -> String {
 
 fn kinds(log: &StatementLog) -> Vec<String> {
     log.take().iter().map(|s| kind(s)).collect()
+}
+
+/// What a group commit sends: one statement on PostgreSQL, `statements`
+/// in a transaction on SQLite.
+fn group_write(backend: &Backend, statements: &[&str]) -> Vec<String> {
+    match backend {
+        Backend::Postgres(_) => vec!["GROUP WRITE".into()],
+        Backend::Sqlite => std::iter::once("BEGIN")
+            .chain(statements.iter().copied())
+            .chain(["COMMIT"])
+            .map(String::from)
+            .collect(),
+    }
+}
+
+/// Save `writes` as one group: each counted on its way first, so the group
+/// waits for all of them.
+async fn save_together(
+    commits: &commit::GroupCommit,
+    writes: Vec<Box<Write>>,
+) -> Vec<Result<(), OnboardingError>> {
+    let coming: Vec<_> = writes.iter().map(|_| commits.coming()).collect();
+    futures_util::future::join_all(
+        writes
+            .into_iter()
+            .zip(&coming)
+            .map(|(w, c)| commits.save(w, c)),
+    )
+    .await
 }
 
 async fn an_answer_is_one_read_and_one_write_batch(backend: Backend) {
@@ -164,7 +198,7 @@ async fn an_answer_is_one_read_and_one_write_batch(backend: Backend) {
 /// With the run cache (and group commit, the defaults) an answer after the
 /// instance's last write of the run reads nothing.
 async fn a_cached_run_answers_without_a_read(backend: Backend) {
-    let app = sample(backend).await;
+    let app = sample(backend.clone()).await;
     let (onboarding, log) = instance(&app, AnswerSettings::default());
     let state = onboarding
         .start("user-cached".into(), Attributes::new(), Default::default())
@@ -183,14 +217,15 @@ async fn a_cached_run_answers_without_a_read(backend: Backend) {
         .unwrap();
     assert_eq!(
         kinds(&log),
-        [
-            "BEGIN",
-            "UPDATE runs",
-            "INSERT run_answers",
-            "INSERT assignments",
-            "INSERT events",
-            "COMMIT"
-        ]
+        group_write(
+            &backend,
+            &[
+                "UPDATE runs",
+                "INSERT run_answers",
+                "INSERT assignments",
+                "INSERT events",
+            ]
+        )
     );
     let (next_id, next_answer) = scene_of(&next);
     onboarding
@@ -204,13 +239,10 @@ async fn a_cached_run_answers_without_a_read(backend: Backend) {
         .unwrap();
     assert_eq!(
         kinds(&log),
-        [
-            "BEGIN",
-            "UPDATE runs",
-            "INSERT run_answers",
-            "INSERT events",
-            "COMMIT"
-        ]
+        group_write(
+            &backend,
+            &["UPDATE runs", "INSERT run_answers", "INSERT events"]
+        )
     );
     // A replay is never decided from memory: one fresh read.
     let again = onboarding
@@ -369,7 +401,10 @@ async fn one_bad_write_does_not_fail_its_group(backend: Backend) {
     let bad = next_write(&app, &service, "user-bad", true).await;
     let db = Db::new(&app.settings.database_url, 2).unwrap();
     let commits = commit::GroupCommit::start(db, Duration::from_millis(50));
-    let (good, bad) = tokio::join!(commits.save(good), commits.save(bad));
+    let [good, bad]: [_; 2] = save_together(&commits, vec![good, bad])
+        .await
+        .try_into()
+        .unwrap();
     assert!(good.is_ok(), "{good:?}");
     assert!(bad.is_err());
     assert_eq!(
@@ -385,7 +420,7 @@ async fn one_bad_write_does_not_fail_its_group(backend: Backend) {
 /// since it was read is left out alone, and so is a second write of one
 /// run in the same group.
 async fn a_group_is_a_constant_number_of_statements(backend: Backend) {
-    let app = sample(backend).await;
+    let app = sample(backend.clone()).await;
     let (service, _) = instance(&app, PLAIN);
     let log = StatementLog::default();
     let db = Db::with_statement_log(&app.settings.database_url, 2, log.clone()).unwrap();
@@ -407,19 +442,13 @@ async fn a_group_is_a_constant_number_of_statements(backend: Backend) {
             twice = Some(writes[1].clone());
         }
         log.take();
-        let results = futures_util::future::join_all(
-            writes.into_iter().chain(twice).map(|w| commits.save(w)),
-        )
-        .await;
+        let results = save_together(&commits, writes.into_iter().chain(twice).collect()).await;
         assert_eq!(
             kinds(&log),
-            [
-                "BEGIN",
-                "UPDATE runs",
-                "INSERT run_answers",
-                "INSERT events",
-                "COMMIT"
-            ],
+            group_write(
+                &backend,
+                &["UPDATE runs", "INSERT run_answers", "INSERT events"]
+            ),
             "a group of {size}"
         );
         let conflicts = results
@@ -440,4 +469,196 @@ async fn a_group_is_a_constant_number_of_statements(backend: Backend) {
     );
     // Two answers a user, but the moved run's second in each larger group.
     assert_eq!(app.count("run_answers").await, 2 * (1 + 8 + 63) - 2);
+}
+
+/// A write with no run to guard: an assignment change and nothing else.
+fn assignment_write(change: AssignmentWrite) -> Box<Write> {
+    Box::new(Write {
+        assignment: Some(change),
+        ..Write::default()
+    })
+}
+
+fn put(user: &str, scene: &str) -> AssignmentWrite {
+    AssignmentWrite::Put(AssignmentRow {
+        user_id: user.into(),
+        step_key: "intro".into(),
+        condition_name: "test_condition".into(),
+        scene_key: scene.into(),
+        source: "bucket".into(),
+        assigned_at: sceneflow::store::now(),
+        exposed_at: None,
+    })
+}
+
+fn expose(user: &str) -> AssignmentWrite {
+    AssignmentWrite::Expose {
+        user_id: user.into(),
+        step_key: "intro".into(),
+        condition_name: "test_condition".into(),
+        at: sceneflow::store::now(),
+    }
+}
+
+async fn assigned(app: &TestApp, user: &str, scene: &str, exposed: bool) -> i64 {
+    let exposed = if exposed { "NOT NULL" } else { "NULL" };
+    app.count_sql(format!(
+        "SELECT COUNT(*) AS n FROM assignments WHERE user_id = '{user}' \
+         AND condition_name = 'test_condition' AND scene_key = '{scene}' \
+         AND exposed_at IS {exposed}"
+    ))
+    .await
+}
+
+/// Assignments stored and exposed in a group, those of a write left out
+/// are not; two writes of one group on one assignment are applied in
+/// order (on PostgreSQL, by the statements of SQLite: one statement may
+/// not touch a row twice).
+async fn a_group_stores_and_exposes_assignments(backend: Backend) {
+    let app = sample(backend.clone()).await;
+    let (service, _) = instance(&app, PLAIN);
+    let log = StatementLog::default();
+    let db = Db::with_statement_log(&app.settings.database_url, 2, log.clone()).unwrap();
+    let commits = commit::GroupCommit::start(db, Duration::from_secs(5));
+    let mut moved = next_write(&app, &service, "user-moved", false).await;
+    if let Some(RunWrite::Update { expected, .. }) = &mut moved.run {
+        *expected -= 1;
+    }
+    moved.assignment = Some(put("user-moved", "a"));
+    log.take();
+    let results = save_together(
+        &commits,
+        vec![
+            assignment_write(put("user-1", "a")),
+            assignment_write(put("user-2", "b")),
+            moved,
+        ],
+    )
+    .await;
+    assert!(results[0].is_ok() && results[1].is_ok(), "{results:?}");
+    assert!(matches!(results[2], Err(OnboardingError::Conflict)));
+    assert_eq!(
+        kinds(&log),
+        group_write(&backend, &["UPDATE runs", "INSERT assignments"])
+    );
+    assert_eq!(assigned(&app, "user-1", "a", false).await, 1);
+    assert_eq!(assigned(&app, "user-2", "b", false).await, 1);
+    assert_eq!(assigned(&app, "user-moved", "a", false).await, 0);
+
+    // An exposure and another user's assignment: one group.
+    let results = save_together(
+        &commits,
+        vec![
+            assignment_write(expose("user-1")),
+            assignment_write(put("user-3", "c")),
+        ],
+    )
+    .await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(assigned(&app, "user-1", "a", true).await, 1);
+    assert_eq!(assigned(&app, "user-3", "c", false).await, 1);
+
+    // One assignment twice in a group: the later write wins.
+    log.take();
+    let results = save_together(
+        &commits,
+        vec![
+            assignment_write(put("user-4", "first")),
+            assignment_write(put("user-4", "second")),
+            assignment_write(expose("user-2")),
+            assignment_write(put("user-2", "later")),
+        ],
+    )
+    .await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(kinds(&log).first().map(String::as_str), Some("BEGIN"));
+    assert_eq!(assigned(&app, "user-4", "second", false).await, 1);
+    assert_eq!(assigned(&app, "user-4", "first", false).await, 0);
+    assert_eq!(assigned(&app, "user-2", "later", false).await, 1);
+}
+
+/// The events of a group get ids in the order of its writes and of each
+/// write's events (funnels and exports read them by id).
+async fn a_group_keeps_the_order_of_its_events(backend: Backend) {
+    use sceneflow::flow::EventKind;
+    let app = sample(backend).await;
+    let db = Db::new(&app.settings.database_url, 2).unwrap();
+    let commits = commit::GroupCommit::start(db, Duration::from_secs(5));
+    let event = |position: usize, kind: EventKind| NewEvent {
+        kind,
+        occurred_at: sceneflow::store::now(),
+        user_id: "user-order".into(),
+        run_id: format!("run-{}", position / 3),
+        version_id: "v".into(),
+        channel: sceneflow::store::channels::Channel::Production,
+        step_key: None,
+        scene_key: None,
+        experiment_id: None,
+        // The position in the group, sortable as text.
+        variation_id: Some(format!("{position:02}")),
+    };
+    let kinds = [
+        EventKind::Completed,
+        EventKind::Answered,
+        EventKind::SceneShown,
+    ];
+    let writes: Vec<Box<Write>> = (0..4)
+        .map(|w| {
+            Box::new(Write {
+                events: (0..3).map(|e| event(w * 3 + e, kinds[e])).collect(),
+                ..Write::default()
+            })
+        })
+        .collect();
+    let results = save_together(&commits, writes).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(
+        app.count_sql("SELECT COUNT(*) AS n FROM events WHERE user_id = 'user-order'")
+            .await,
+        12
+    );
+    assert_eq!(
+        app.count_sql(
+            "SELECT COUNT(*) AS n FROM events a JOIN events b ON a.id < b.id \
+             WHERE a.user_id = 'user-order' AND b.user_id = 'user-order' \
+             AND a.variation_id > b.variation_id"
+        )
+        .await,
+        0,
+        "an event of a later position got an earlier id"
+    );
+}
+
+/// A group waits for a request still on its way (up to the bound), and not
+/// at all once none is: a lone write does not sit out the bound.
+async fn a_group_waits_only_for_requests_on_their_way(backend: Backend) {
+    let app = sample(backend).await;
+    let db = Db::new(&app.settings.database_url, 2).unwrap();
+    let bound = Duration::from_secs(30);
+    let commits = commit::GroupCommit::start(db, bound);
+    let lone = assignment_write(put("user-lone", "a"));
+    let coming = commits.coming();
+    tokio::time::timeout(bound / 2, commits.save(lone, &coming))
+        .await
+        .expect("a lone write commits without waiting out the bound")
+        .unwrap();
+
+    // Another request is on its way: the write waits for it …
+    let other = commits.coming();
+    let coming = commits.coming();
+    let write = assignment_write(put("user-waits", "a"));
+    let mut saved = std::pin::pin!(commits.save(write, &coming));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), &mut saved)
+            .await
+            .is_err(),
+        "committed while a request was on its way"
+    );
+    // … until it ends without a write.
+    drop(other);
+    tokio::time::timeout(bound / 2, saved)
+        .await
+        .expect("the group commits once nobody is on its way")
+        .unwrap();
+    assert_eq!(assigned(&app, "user-waits", "a", false).await, 1);
 }
