@@ -1,6 +1,7 @@
 //! A group commit held in the middle of its transaction, so a test can
-//! kill the server there (README "Mobile API"): a lock on PostgreSQL, a
-//! trigger that never ends on SQLite.
+//! kill the server there (README "Mobile API"): a trigger on `events` that
+//! never ends, on both backends. On PostgreSQL the group is one statement;
+//! it is held inside it, after the runs' update and the answers' insert.
 
 use std::time::Duration;
 
@@ -9,21 +10,18 @@ use super::{Backend, TestApp};
 /// Holds the group commit's transaction in the middle of the group: after
 /// the runs' guarded update and the answers' insert, at the events' insert.
 pub enum Stall {
-    /// A lock on `events` that its insert waits for.
-    Postgres(diesel::PgConnection),
+    /// A trigger on `events` that sleeps for an hour.
+    Postgres,
     /// A trigger on `events` that never ends.
     Sqlite(diesel::SqliteConnection),
 }
 
-/// Backends of the test database waiting for a lock in an insert into `events`.
-const WAITING_INSERT: &str = "SELECT COUNT(*) AS n FROM pg_stat_activity \
-     WHERE datname = current_database() AND wait_event_type = 'Lock' \
-     AND query ILIKE '%insert%into%events%'";
-/// Backends of the test database whose last statement inserted into `events`
-/// and that are not idle (a transaction still open); not the one asking.
-const OPEN_INSERT: &str = "SELECT COUNT(*) AS n FROM pg_stat_activity \
-     WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle' \
-     AND query ILIKE '%insert%into%events%'";
+/// Backends of the test database asleep in the trigger.
+const HELD: &str = "SELECT COUNT(*) AS n FROM pg_stat_activity \
+     WHERE datname = current_database() AND wait_event = 'PgSleep'";
+/// End them (their client is dead): the statement rolls back.
+const END_HELD: &str = "SELECT COUNT(*) AS n FROM (SELECT pg_terminate_backend(pid) \
+     FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'PgSleep') t";
 
 impl Stall {
     pub async fn install(app: &TestApp) -> Stall {
@@ -32,10 +30,14 @@ impl Stall {
         let url = app.settings.database_url.clone();
         match app.backend {
             Backend::Postgres(_) => {
-                let mut c = diesel::PgConnection::establish(&url).unwrap();
-                c.batch_execute("BEGIN; LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE")
-                    .unwrap();
-                Stall::Postgres(c)
+                app.exec(
+                    "CREATE FUNCTION crash_stall() RETURNS trigger LANGUAGE plpgsql AS $$
+                     BEGIN PERFORM pg_sleep(3600); RETURN NEW; END $$;
+                     CREATE TRIGGER crash_stall BEFORE INSERT ON events
+                     FOR EACH ROW EXECUTE FUNCTION crash_stall();",
+                )
+                .await;
+                Stall::Postgres
             }
             Backend::Sqlite => {
                 app.exec(
@@ -59,9 +61,7 @@ impl Stall {
     pub async fn holds_a_group(&mut self, app: &TestApp) -> bool {
         use diesel::connection::SimpleConnection;
         match self {
-            // Asked on another connection: a transaction sees
-            // pg_stat_activity as it was at its start.
-            Stall::Postgres(_) => app.count_sql(WAITING_INSERT).await > 0,
+            Stall::Postgres => app.count_sql(HELD).await > 0,
             // Only the committer writes: the write lock held is its group.
             Stall::Sqlite(c) => match c.batch_execute("BEGIN IMMEDIATE") {
                 Ok(()) => {
@@ -77,12 +77,14 @@ impl Stall {
     pub async fn release(self, app: &TestApp) {
         use diesel::connection::SimpleConnection;
         match self {
-            Stall::Postgres(mut c) => {
-                c.batch_execute("ROLLBACK").unwrap();
-                // The dead client's backend finds its socket closed and
-                // rolls back; wait until it is gone.
+            Stall::Postgres => {
+                app.count_sql(END_HELD).await;
                 for _ in 0..500 {
-                    if app.count_sql(OPEN_INSERT).await == 0 {
+                    if app.count_sql(HELD).await == 0 {
+                        app.exec(
+                            "DROP TRIGGER crash_stall ON events; DROP FUNCTION crash_stall();",
+                        )
+                        .await;
                         return;
                     }
                     tokio::time::sleep(Duration::from_millis(10)).await;
