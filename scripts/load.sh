@@ -19,13 +19,20 @@
 #    server, PostgreSQL and load client (cores, and ms per answer);
 #    statements per answer; the ratio answers/s ÷ ceiling at 16 users.
 #
+# 0. History (both backends): HISTORY users (default 1,000,000) who finished
+#    onboarding a month ago, each with a run, an A/B assignment and an
+#    answer, then ANALYZE: the answer path reads and writes tables of
+#    production size, and PostgreSQL plans for them. (On empty tables the
+#    plans a connection keeps are sequential scans, and every start then
+#    reads all the runs the load has made so far.)
+#
 # BACKEND=sqlite: the same load on a SQLite file (WAL, synchronous NORMAL,
 # as the service sets it); no capture and no pgbench: the ceiling is a
 # minimal loop of one-row insert + commit on a file with the same settings.
 # Connections to PostgreSQL are made without TLS (sslmode=disable), the
 # service's and pgbench's alike: on one machine TLS only costs CPU.
 #
-#   scripts/load.sh                 # USERS="4 16 64" DURATION=15 POOL=16
+#   scripts/load.sh                 # USERS="4 16 64" DURATION=15 POOL=16 HISTORY=1000000
 #   BACKEND=sqlite scripts/load.sh
 #   SCENEFLOW_BIN=/tmp/sceneflow LOADGEN_BIN=/tmp/loadgen scripts/load.sh
 set -euo pipefail
@@ -39,6 +46,7 @@ PG_ADMIN=${SCENEFLOW_TEST_PG_URL:-}
 admin_sql() { psql -qX "$PG_ADMIN" -c "$1"; }
 
 USERS=${USERS:-"4 16 64"}
+HISTORY=${HISTORY:-1000000}
 DURATION=${DURATION:-15}
 POOL=${POOL:-16}
 PORT=${PORT:-18181}
@@ -65,7 +73,10 @@ results=$work/results.txt
 : > "$results"
 server=
 serve() { # group commit (µs), run cache size
-  [ "$BACKEND" = sqlite ] && rm -f "$work"/load.db*
+  if [ "$BACKEND" = sqlite ]; then
+    rm -f "$work"/load.db*
+    [ -f "$work/history.db" ] && cp "$work/history.db" "$work/load.db"
+  fi
   DATABASE_URL=$URL SCENEFLOW_STORE="file://$work/store" SCENEFLOW_BIND="127.0.0.1:$PORT" \
     SCENEFLOW_DB_POOL_SIZE=$POOL SCENEFLOW_GROUP_COMMIT_US=$1 SCENEFLOW_RUN_CACHE_SIZE=$2 \
     RUST_LOG=warn "$SCENEFLOW_BIN" serve &
@@ -124,7 +135,53 @@ modes() { # label: every concurrency, group commit + cache on, then both off
   done
 }
 
+# The users of the history, a month ago: one run each (completed), its
+# A/B assignment and its first answer. @USERS@ is the series of numbers
+# (PostgreSQL: generate_series; SQLite: a recursive CTE), @AT@ the time.
+# SQLite's history is a file each measurement starts from.
+history() {
+  [ "$HISTORY" -gt 0 ] || return 0
+  echo "==> history: $HISTORY users who finished onboarding a month ago"
+  serve 0 0
+  stop
+  local sql=(
+    "INSERT INTO runs (id, user_id, channel, version_id, status, step_key, scene_key, scene_id,
+       shown, answered, attributes, answers, revision, started_at, updated_at, completed_at, previous_answer)
+     SELECT 'history-run-' || g, 'history-' || g, 'production', c.version_id, 'completed', NULL, NULL,
+       NULL, 10, 9, '{\"install_source\":\"organic\"}', '{\"goal\":\"sleep\"}', 10, @AT@, @AT@, @AT@, NULL
+     FROM @USERS@, channels c WHERE c.name = 'production'"
+    "INSERT INTO assignments (user_id, step_key, condition_name, scene_key, source, assigned_at, exposed_at)
+     SELECT 'history-' || g, 'intro', 'pass_through', 'intro_coach', 'bucket', @AT@, @AT@ FROM @USERS@"
+    "INSERT INTO run_answers (run_id, scene_id, step_key, scene_key, answer, response, created_at)
+     SELECT 'history-run-' || g, 'history-run-' || g || '-1', 'welcome', 'welcome_sleep', 'null', '{}', @AT@
+     FROM @USERS@")
+  if [ "$BACKEND" = sqlite ]; then
+    python3 - "$work/load.db" "$HISTORY" "${sql[@]}" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+users = (f"(WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < {int(sys.argv[2])}) "
+         "SELECT g FROM s)")
+db.execute("BEGIN")
+for sql in sys.argv[3:]:
+    db.execute(sql.replace("@USERS@", users).replace("@AT@", "datetime('now', '-30 days')"))
+db.execute("COMMIT")
+db.execute("ANALYZE")
+db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+db.close()
+PY
+    cp "$work/load.db" "$work/history.db"
+  else
+    local s users="generate_series(1, $HISTORY) g" at="(now() - interval '30 days')::timestamp"
+    for s in "${sql[@]}"; do
+      s=${s//@USERS@/$users}
+      psql -qX "$URL" -c "${s//@AT@/$at}"
+    done
+    psql -qX "$URL" -c "VACUUM ANALYZE runs" -c "VACUUM ANALYZE assignments" -c "VACUUM ANALYZE run_answers"
+  fi
+}
+
 if [ "$BACKEND" = sqlite ]; then
+  history
   modes " on SQLite"
   echo "==> SQLite ceiling: one-row insert + commit, WAL, synchronous NORMAL, for ${DURATION}s"
   python3 - "$work/ceiling.db" "$DURATION" "$results" <<'PY'
@@ -229,6 +286,7 @@ with open(f"{work}/seed.sql", "w") as f:
 print("    replayed: " + " · ".join(" ".join(x.split()[:3]) for x in common))
 PY
 
+history
 modes ""
 
 # The funnel and A/B result of the simulated population, for the README.
@@ -267,7 +325,7 @@ admin_sql "DROP DATABASE IF EXISTS $DB WITH (FORCE)"
 fi
 
 # One clean summary.
-python3 - "$results" "$BACKEND" "$USERS" <<'PY'
+python3 - "$results" "$BACKEND" "$USERS" "$HISTORY" <<'PY'
 import re, sys
 lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
 backend, users = sys.argv[2], sys.argv[3].split()
@@ -284,7 +342,8 @@ for l in lines:
         ceiling[w[1]] = num(r"tps = ([\d.]+)", l)
     elif w[0] == "statements":
         spa = f"{w[1]} (over {w[2]} answers, group commit and cache off)"
-print(f"\n==> summary ({backend}, {sys.argv[3]} users, GC = group commit 1000 µs + run cache; "
+print(f"\n==> summary ({backend}, {sys.argv[3]} users, history of {int(sys.argv[4]):,} users, "
+      "GC = group commit 1000 µs + run cache; "
       "cpu in cores: server / " + ("postgres / " if backend == "postgres" else "") + "load client)")
 head = "| users | GC+cache on: answers/s | p50 ms | p99 ms | errors | cpu | GC+cache off: answers/s | p50 ms | p99 ms | errors | cpu | " + \
        ("pgbench tps (1 commit/answer) |" if backend == "postgres" else "")
