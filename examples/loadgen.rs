@@ -85,8 +85,10 @@ async fn main() {
         let abandon = args.abandon;
         workers.push(tokio::spawn(async move {
             let mut latencies: Vec<u32> = Vec::with_capacity(100_000);
+            let mut starts: Vec<u32> = Vec::with_capacity(10_000);
+            let mut answered_in: Vec<u32> = Vec::with_capacity(100_000);
             let mut n = 0u64;
-            let mut timed = |t: Instant| latencies.push(t.elapsed().as_micros() as u32);
+            let micros = |t: Instant| t.elapsed().as_micros() as u32;
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
                 let user = format!("load-{prefix}-{worker}-{n}");
@@ -110,7 +112,8 @@ async fn main() {
                         continue;
                     }
                 };
-                timed(t);
+                latencies.push(micros(t));
+                starts.push(micros(t));
                 // Deterministic drop-off: some users stop after a few answers.
                 let seed = n
                     .wrapping_mul(2654435761)
@@ -138,7 +141,8 @@ async fn main() {
                     match res {
                         Ok(r) if r.status().is_success() => {
                             state = r.json().await.unwrap_or(Value::Null);
-                            timed(t);
+                            latencies.push(micros(t));
+                            answered_in.push(micros(t));
                             totals.answers.fetch_add(1, Ordering::Relaxed);
                         }
                         _ => {
@@ -151,27 +155,34 @@ async fn main() {
                     totals.runs.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            latencies
+            (latencies, starts, answered_in)
         }));
     }
     tokio::time::sleep(Duration::from_secs(args.seconds)).await;
     stop.store(true, Ordering::Relaxed);
-    let mut latencies = Vec::new();
+    let (mut latencies, mut starts, mut answers_in) = (Vec::new(), Vec::new(), Vec::new());
     for w in workers {
-        latencies.extend(w.await.unwrap());
+        let (all, of_starts, of_answers) = w.await.unwrap();
+        latencies.extend(all);
+        starts.extend(of_starts);
+        answers_in.extend(of_answers);
     }
     let elapsed = started.elapsed().as_secs_f64();
     latencies.sort_unstable();
-    let pct = |p: f64| -> f64 {
-        if latencies.is_empty() {
+    starts.sort_unstable();
+    answers_in.sort_unstable();
+    // Nearest-rank percentile, in ms.
+    let percentile = |sorted: &[u32], p: f64| -> f64 {
+        if sorted.is_empty() {
             return 0.0;
         }
-        let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
-        f64::from(latencies[i]) / 1000.0
+        let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+        f64::from(sorted[i]) / 1000.0
     };
+    let pct = |p: f64| percentile(&latencies, p);
     let answers = totals.answers.load(Ordering::Relaxed);
     println!(
-        "users {}  seconds {:.1}  completed runs/s {:.1}  answers/s {:.1}  requests {}  p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  max {:.2} ms  errors {}  loadgen cpu {:.2} cores",
+        "users {}  seconds {:.1}  completed runs/s {:.1}  answers/s {:.1}  requests {}  p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  max {:.2} ms  errors {}  loadgen cpu {:.2} cores  starts p50 {:.2} ms p99 {:.2} ms  answers p50 {:.2} ms p99 {:.2} ms",
         args.users,
         elapsed,
         totals.runs.load(Ordering::Relaxed) as f64 / elapsed,
@@ -183,6 +194,10 @@ async fn main() {
         pct(1.0),
         totals.errors.load(Ordering::Relaxed),
         cpu_seconds() / elapsed,
+        percentile(&starts, 0.50),
+        percentile(&starts, 0.99),
+        percentile(&answers_in, 0.50),
+        percentile(&answers_in, 0.99),
     );
 }
 
