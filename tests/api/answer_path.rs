@@ -100,8 +100,9 @@ fn group_write(backend: &Backend, statements: &[&str]) -> Vec<String> {
 /// waits for all of them.
 async fn save_together(
     commits: &commit::GroupCommit,
-    writes: Vec<Box<Write>>,
+    writes: impl IntoIterator<Item = Box<Write>>,
 ) -> Vec<Result<(), OnboardingError>> {
+    let writes: Vec<_> = writes.into_iter().collect();
     let coming: Vec<_> = writes.iter().map(|_| commits.coming()).collect();
     futures_util::future::join_all(
         writes
@@ -442,7 +443,7 @@ async fn a_group_is_a_constant_number_of_statements(backend: Backend) {
             twice = Some(writes[1].clone());
         }
         log.take();
-        let results = save_together(&commits, writes.into_iter().chain(twice).collect()).await;
+        let results = save_together(&commits, writes.into_iter().chain(twice)).await;
         assert_eq!(
             kinds(&log),
             group_write(

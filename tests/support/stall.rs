@@ -75,7 +75,6 @@ impl Stall {
 
     /// Let the database go on (the process holding the group is dead).
     pub async fn release(self, app: &TestApp) {
-        use diesel::connection::SimpleConnection;
         match self {
             Stall::Postgres => {
                 app.count_sql(END_HELD).await;
