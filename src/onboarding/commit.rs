@@ -79,8 +79,9 @@ impl Drop for Coming<'_> {
 }
 
 impl GroupCommit {
-    /// Start the committer: after the first write arrives it waits up to
-    /// `wait` for others, then commits them together.
+    /// Start the committer: after the first write arrives it waits for
+    /// others while a request is on its way ([`Coming`]), at most `wait`,
+    /// then commits them together.
     pub fn start(db: Db, wait: Duration) -> GroupCommit {
         let (tx, rx) = mpsc::channel();
         let coming = Arc::new(AtomicUsize::new(0));
@@ -106,10 +107,14 @@ impl GroupCommit {
     /// `coming` is the request's count, ended here.
     pub async fn save(&self, write: Box<Write>, coming: &Coming<'_>) -> Result<()> {
         let (done, committed) = tokio::sync::oneshot::channel();
-        coming.arrived();
+        // Queued before it stops counting: a committer that sees nobody on
+        // the way has this write in its queue already.
         let sent = self.queue.send(Message::Write(Pending { write, done }));
         if sent.is_err() {
             return Err(StoreError::Unavailable("the committer stopped".into()).into());
+        }
+        if coming.arrived() {
+            let _ = self.queue.send(Message::Nudge);
         }
         committed
             .await

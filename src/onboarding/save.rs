@@ -83,7 +83,7 @@ pub fn commit_group(c: &mut AnyConnection, group: &[&Write]) -> Result<Vec<Resul
             })
             .collect());
     }
-    c.transaction(|c| save_group(c, group))
+    c.transaction(|c| statements(c, group, written))
 }
 
 /// The group as one statement; `None` if two of its writes store or
@@ -159,12 +159,20 @@ fn first_of_each_run(group: &[&Write]) -> Vec<bool> {
 /// alone and nothing of it is written; a database error is the group's,
 /// the caller then writes each on its own.
 pub fn save_group(c: &mut AnyConnection, group: &[&Write]) -> Result<Vec<Result<()>>> {
+    statements(c, group, first_of_each_run(group))
+}
+
+/// [`save_group`], with `written` from [`first_of_each_run`].
+fn statements(
+    c: &mut AnyConnection,
+    group: &[&Write],
+    mut written: Vec<bool>,
+) -> Result<Vec<Result<()>>> {
     assert!(
         group.len() <= MAX_GROUP,
         "a group of {} writes",
         group.len()
     );
-    let mut written = first_of_each_run(group);
     let updates: Vec<(&RunRow, i64)> = group
         .iter()
         .zip(&written)

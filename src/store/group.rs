@@ -8,8 +8,8 @@
 //!
 //! Each column travels as one array parameter and `unnest` turns the arrays
 //! back into rows (PostgreSQL manual, "Array Functions and Operators"), so
-//! the SQL is the same for every group: diesel keeps it prepared and
-//! PostgreSQL plans it once per connection. A write is named by its
+//! the SQL is the same for every group: diesel keeps it prepared, parsed
+//! once per connection. A write is named by its
 //! position in the group, `w`; its rows are written only if its run was
 //! updated (the update returns its `w`) or it has no run to guard.
 

@@ -26,6 +26,7 @@ on_both_backends!(
     a_group_stores_and_exposes_assignments,
     a_group_keeps_the_order_of_its_events,
     a_group_waits_only_for_requests_on_their_way,
+    a_lone_request_does_not_wait_out_the_bound,
 );
 
 const PLAIN: AnswerSettings = AnswerSettings {
@@ -511,10 +512,11 @@ async fn assigned(app: &TestApp, user: &str, scene: &str, exposed: bool) -> i64 
     .await
 }
 
-/// Assignments stored and exposed in a group, those of a write left out
-/// are not; two writes of one group on one assignment are applied in
-/// order (on PostgreSQL, by the statements of SQLite: one statement may
-/// not touch a row twice).
+/// Assignments stored and exposed in a group; nothing of a write left out
+/// (its assignment, its exposure, its events). Two writes of one group on
+/// one assignment are written, on PostgreSQL too, by the statements SQLite
+/// uses (one statement may not touch a row twice): exposures first, then
+/// the stored assignments, the later of two winning.
 async fn a_group_stores_and_exposes_assignments(backend: Backend) {
     let app = sample(backend.clone()).await;
     let (service, _) = instance(&app, PLAIN);
@@ -526,6 +528,8 @@ async fn a_group_stores_and_exposes_assignments(backend: Backend) {
         *expected -= 1;
     }
     moved.assignment = Some(put("user-moved", "a"));
+    let moved_events = "SELECT COUNT(*) AS n FROM events WHERE user_id = 'user-moved'";
+    let events_before = app.count_sql(moved_events).await;
     log.take();
     let results = save_together(
         &commits,
@@ -545,21 +549,39 @@ async fn a_group_stores_and_exposes_assignments(backend: Backend) {
     assert_eq!(assigned(&app, "user-1", "a", false).await, 1);
     assert_eq!(assigned(&app, "user-2", "b", false).await, 1);
     assert_eq!(assigned(&app, "user-moved", "a", false).await, 0);
+    assert_eq!(app.count_sql(moved_events).await, events_before);
 
-    // An exposure and another user's assignment: one group.
+    // An exposure and another user's assignment: one group; the exposure
+    // of a write left out is not made.
+    let mut moved = next_write(&app, &service, "user-moved-2", false).await;
+    if let Some(RunWrite::Update { expected, .. }) = &mut moved.run {
+        *expected -= 1;
+    }
+    moved.assignment = Some(expose("user-2"));
+    log.take();
     let results = save_together(
         &commits,
         vec![
             assignment_write(expose("user-1")),
             assignment_write(put("user-3", "c")),
+            moved,
         ],
     )
     .await;
-    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert!(results[0].is_ok() && results[1].is_ok(), "{results:?}");
+    assert!(matches!(results[2], Err(OnboardingError::Conflict)));
+    assert_eq!(
+        kinds(&log),
+        group_write(
+            &backend,
+            &["UPDATE runs", "UPDATE assignments", "INSERT assignments"]
+        )
+    );
     assert_eq!(assigned(&app, "user-1", "a", true).await, 1);
     assert_eq!(assigned(&app, "user-3", "c", false).await, 1);
+    assert_eq!(assigned(&app, "user-2", "b", false).await, 1);
 
-    // One assignment twice in a group: the later write wins.
+    // One assignment twice in a group: the later store wins.
     log.take();
     let results = save_together(
         &commits,
@@ -662,4 +684,35 @@ async fn a_group_waits_only_for_requests_on_their_way(backend: Backend) {
         .expect("the group commits once nobody is on its way")
         .unwrap();
     assert_eq!(assigned(&app, "user-waits", "a", false).await, 1);
+}
+
+/// Through the service: a start and an answer with nobody else on the way
+/// commit at once, whatever the bound (their counts end when they hand
+/// their writes over).
+async fn a_lone_request_does_not_wait_out_the_bound(backend: Backend) {
+    let app = sample(backend).await;
+    let bound = Duration::from_secs(60);
+    let (service, _) = instance(
+        &app,
+        AnswerSettings {
+            run_cache: 100,
+            group_commit: bound,
+        },
+    );
+    let quick = bound / 2;
+    let state = tokio::time::timeout(
+        quick,
+        service.start("user-lone".into(), Attributes::new(), Default::default()),
+    )
+    .await
+    .expect("a lone start commits at once")
+    .unwrap();
+    let (id, answer) = scene_of(&state);
+    tokio::time::timeout(
+        quick,
+        service.answer("user-lone".into(), id, answer, Default::default()),
+    )
+    .await
+    .expect("a lone answer commits at once")
+    .unwrap();
 }

@@ -1,18 +1,19 @@
 //! A group commit held in the middle of its transaction, so a test can
 //! kill the server there (README "Mobile API"): a trigger on `events` that
-//! never ends, on both backends. On PostgreSQL the group is one statement;
-//! it is held inside it, after the runs' update and the answers' insert.
+//! does not end in time (an hour's sleep on PostgreSQL, a long join on
+//! SQLite). On PostgreSQL the group is one statement, held inside it.
 
 use std::time::Duration;
 
 use super::{Backend, TestApp};
 
-/// Holds the group commit's transaction in the middle of the group: after
-/// the runs' guarded update and the answers' insert, at the events' insert.
+/// Holds the group commit's transaction at the events' insert: on SQLite
+/// after the runs' guarded update and the answers' insert, on PostgreSQL
+/// inside the group's one statement.
 pub enum Stall {
     /// A trigger on `events` that sleeps for an hour.
     Postgres,
-    /// A trigger on `events` that never ends.
+    /// A trigger on `events` that does not end in time.
     Sqlite(diesel::SqliteConnection),
 }
 
