@@ -177,6 +177,8 @@ PY
       psql -qX "$URL" -c "${s//@AT@/$at}"
     done
     psql -qX "$URL" -c "VACUUM ANALYZE runs" -c "VACUUM ANALYZE assignments" -c "VACUUM ANALYZE run_answers"
+    # Written out now, not by a checkpoint in the middle of a measurement.
+    admin_sql "CHECKPOINT"
   fi
 }
 
