@@ -40,6 +40,25 @@ pub enum AssignmentWrite {
     },
 }
 
+impl AssignmentWrite {
+    /// The assignment it changes: user, step, condition.
+    fn key(&self) -> (&str, &str, &str) {
+        match self {
+            AssignmentWrite::Put(row) => key(row),
+            AssignmentWrite::Expose {
+                user_id,
+                step_key,
+                condition_name,
+                ..
+            } => (user_id, step_key, condition_name),
+        }
+    }
+}
+
+fn key(row: &AssignmentRow) -> (&str, &str, &str) {
+    (&row.user_id, &row.step_key, &row.condition_name)
+}
+
 /// Write `w`; the caller holds the transaction. A run moved by somebody
 /// else is [`OnboardingError::Conflict`], and nothing else is written.
 /// The same statements as a group of one.
@@ -103,28 +122,16 @@ fn one_statement<'a>(group: &[&'a Write], written: &[bool]) -> Option<GroupState
         if let Some(answer) = &w.answer {
             statement.answer(i, answer);
         }
-        let key = match &w.assignment {
-            Some(AssignmentWrite::Put(row)) => {
-                statement.assignment(i, row);
-                Some((&*row.user_id, &*row.step_key, &*row.condition_name))
-            }
-            Some(AssignmentWrite::Expose {
-                user_id,
-                step_key,
-                condition_name,
-                at,
-            }) => {
-                let key = (&**user_id, &**step_key, &**condition_name);
-                statement.exposure(i, key, *at);
-                Some(key)
-            }
-            None => None,
-        };
-        if let Some(key) = key {
+        if let Some(change) = &w.assignment {
+            let key = change.key();
             if keys.contains(&key) {
                 return None;
             }
             keys.push(key);
+            match change {
+                AssignmentWrite::Put(row) => statement.assignment(i, row),
+                AssignmentWrite::Expose { at, .. } => statement.exposure(i, key, *at),
+            }
         }
         for event in &w.events {
             statement.event(i, event);
@@ -210,9 +217,6 @@ fn statements(
     for w in kept() {
         match &w.assignment {
             Some(AssignmentWrite::Put(row)) => {
-                fn key(r: &AssignmentRow) -> (&str, &str, &str) {
-                    (&r.user_id, &r.step_key, &r.condition_name)
-                }
                 puts.retain(|p| key(p) != key(row));
                 puts.push(row.clone());
             }

@@ -394,6 +394,14 @@ async fn next_write(app: &TestApp, service: &Onboarding, user: &str, bad: bool) 
     })
 }
 
+/// `write` as if somebody else had moved its run since it was read.
+fn moved_since_read(mut write: Box<Write>) -> Box<Write> {
+    if let Some(RunWrite::Update { expected, .. }) = &mut write.run {
+        *expected -= 1;
+    }
+    write
+}
+
 /// In one group, a write the database refuses (a duplicate answer row)
 /// fails alone; the other is committed.
 async fn one_bad_write_does_not_fail_its_group(backend: Backend) {
@@ -523,10 +531,7 @@ async fn a_group_stores_and_exposes_assignments(backend: Backend) {
     let log = StatementLog::default();
     let db = Db::with_statement_log(&app.settings.database_url, 2, log.clone()).unwrap();
     let commits = commit::GroupCommit::start(db, Duration::from_secs(5));
-    let mut moved = next_write(&app, &service, "user-moved", false).await;
-    if let Some(RunWrite::Update { expected, .. }) = &mut moved.run {
-        *expected -= 1;
-    }
+    let mut moved = moved_since_read(next_write(&app, &service, "user-moved", false).await);
     moved.assignment = Some(put("user-moved", "a"));
     let moved_events = "SELECT COUNT(*) AS n FROM events WHERE user_id = 'user-moved'";
     let events_before = app.count_sql(moved_events).await;
@@ -553,10 +558,7 @@ async fn a_group_stores_and_exposes_assignments(backend: Backend) {
 
     // An exposure and another user's assignment: one group; the exposure
     // of a write left out is not made.
-    let mut moved = next_write(&app, &service, "user-moved-2", false).await;
-    if let Some(RunWrite::Update { expected, .. }) = &mut moved.run {
-        *expected -= 1;
-    }
+    let mut moved = moved_since_read(next_write(&app, &service, "user-moved-2", false).await);
     moved.assignment = Some(expose("user-2"));
     log.take();
     let results = save_together(
