@@ -1,11 +1,11 @@
 //! Load: everything a decision about one user needs, read at once
 //! (README "Mobile API under load" counts the statements).
 
-use super::{Result, Who};
+use super::{OnboardingError, Result, Who};
 use crate::flow::decision::Stored;
 use crate::flow::{Assignments, Attributes, ExperimentId};
 use crate::store::AnyConnection;
-use crate::store::channels::Channel;
+use crate::store::channels::{self, Channel};
 use crate::store::column::Json;
 use crate::store::runs::{self, AnswerRow, AssignmentRow, RunRow};
 
@@ -52,6 +52,32 @@ pub fn load(c: &mut AnyConnection, user_id: &str, scene_id: &str) -> Result<Load
 /// everybody else is served production. One query.
 pub fn who(c: &mut AnyConnection, user_id: &str) -> Result<Who> {
     who_of(runs::tester(c, user_id)?)
+}
+
+/// For a new run: who the user is (`known` when the load could say: the
+/// user has a run on the other channel) and the version its channel
+/// serves. One query either way.
+pub fn who_and_version(
+    c: &mut AnyConnection,
+    user_id: &str,
+    known: Option<Who>,
+) -> Result<(Who, String)> {
+    let (who, pointers) = match known {
+        Some(who) => {
+            let pointer = channels::get(c, who.channel)?;
+            (who, pointer.into_iter().collect())
+        }
+        None => {
+            let (tester, pointers) = channels::with_tester(c, user_id)?;
+            (who_of(tester)?, pointers)
+        }
+    };
+    let version = pointers
+        .into_iter()
+        .find(|p| p.name == who.channel)
+        .ok_or(OnboardingError::FlowUnavailable(who.channel))?
+        .version_id;
+    Ok((who, version))
 }
 
 fn who_of(tester: Option<Option<Json<Attributes>>>) -> Result<Who> {

@@ -28,7 +28,7 @@ use crate::flow::answer::AnswerError;
 use crate::flow::locale::{self, Wanted};
 use crate::flow::view::{self, Progress, State, Status};
 use crate::flow::{Attributes, CompiledFlow, values};
-use crate::store::channels::{self, Channel};
+use crate::store::channels::Channel;
 use crate::store::runs::RunRow;
 use crate::store::{AnyConnection, Db, FlowCache, StoreError};
 use decide::Answered;
@@ -401,19 +401,13 @@ fn start(
     accept: &Wanted,
 ) -> Result<Started> {
     let mut loaded = load::load(c, user_id, "")?;
-    let who = match loaded.who.clone() {
-        Some(who) => who,
-        None => load::who(c, user_id)?,
-    };
-    if let Some(run) = &loaded.run {
+    if let (Some(run), Some(who)) = (&loaded.run, &loaded.who) {
         let flow = flows.get(c, &run.version_id)?;
         let attrs = effective_attributes(run, &who.overrides)?;
         let state = render_in(&flow, run, &attrs, accept)?;
         return Ok(Started::Existing(state, loaded));
     }
-    let version = channels::get(c, who.channel)?
-        .ok_or(OnboardingError::FlowUnavailable(who.channel))?
-        .version_id;
+    let (who, version) = load::who_and_version(c, user_id, loaded.who.clone())?;
     let flow = flows.get(c, &version)?;
     let (state, write) = decide::start(
         &flow,

@@ -131,6 +131,18 @@ async fn an_answer_is_one_read_and_one_write_batch(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(kinds(&log), ["SELECT runs"]);
+
+    // Another user's first start (the flow is compiled): two reads, the
+    // user's rows, then the channels with the tester row, and the write.
+    onboarding
+        .start("user-count-2".into(), Attributes::new(), Default::default())
+        .await
+        .unwrap();
+    let reads: Vec<String> = kinds(&log)
+        .into_iter()
+        .filter(|k| k.starts_with("SELECT"))
+        .collect();
+    assert_eq!(reads, ["SELECT runs", "SELECT channels"]);
     onboarding
         .current("user-count".into(), Default::default())
         .await
