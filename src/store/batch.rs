@@ -12,6 +12,15 @@ use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
 
 use super::rows::{AnswerRow, NewEvent, RunRow};
 
+/// What a guarded update writes of a run, from the row `v` holding its new
+/// values: the statements of [`GuardedUpdates`] and of a group on
+/// PostgreSQL ([`super::group`]) both set it.
+pub(super) const UPDATE_RUN_FROM_V: &str = "UPDATE runs SET status = v.status, \
+     step_key = v.step_key, scene_key = v.scene_key, scene_id = v.scene_id, shown = v.shown, \
+     answered = v.answered, answers = v.answers, revision = v.revision, \
+     updated_at = v.updated_at, completed_at = v.completed_at, \
+     previous_answer = v.previous_answer";
+
 /// Bound parameters per row of [`GuardedUpdates`].
 pub const UPDATE_PARAMS: usize = 13;
 
@@ -89,13 +98,10 @@ where
             out.push_bind_param::<Nullable<Text>, _>(&run.previous_answer)?;
             out.push_sql(")");
         }
+        out.push_sql(") ");
+        out.push_sql(UPDATE_RUN_FROM_V);
         out.push_sql(
-            ") UPDATE runs SET status = v.status, step_key = v.step_key, \
-             scene_key = v.scene_key, scene_id = v.scene_id, shown = v.shown, \
-             answered = v.answered, answers = v.answers, revision = v.revision, \
-             updated_at = v.updated_at, completed_at = v.completed_at, \
-             previous_answer = v.previous_answer \
-             FROM v WHERE runs.id = v.run_id AND runs.revision = v.expected RETURNING runs.id",
+            " FROM v WHERE runs.id = v.run_id AND runs.revision = v.expected RETURNING runs.id",
         );
         Ok(())
     }

@@ -237,13 +237,9 @@ impl QueryFragment<Pg> for GroupStatement<'_> {
             out.push_sql("))");
             Ok(())
         };
-        out.push_sql(
-            "WITH u AS (UPDATE runs SET status = v.status, step_key = v.step_key, \
-             scene_key = v.scene_key, scene_id = v.scene_id, shown = v.shown, \
-             answered = v.answered, answers = v.answers, revision = v.revision, \
-             updated_at = v.updated_at, completed_at = v.completed_at, \
-             previous_answer = v.previous_answer FROM ",
-        );
+        out.push_sql("WITH u AS (");
+        out.push_sql(super::batch::UPDATE_RUN_FROM_V);
+        out.push_sql(" FROM ");
         self.updates.unnest("v", false, &mut out)?;
         out.push_sql(
             " WHERE runs.id = v.id AND runs.revision = v.expected RETURNING v.w), \
