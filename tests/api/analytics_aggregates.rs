@@ -283,3 +283,92 @@ mod incremental_aggregates_equal_a_full_recomputation {
         }
     }
 }
+
+/// The migration that keys the distinct-user sets by user first (README
+/// "Analytics at scale") keeps every member, and leaves one index on the
+/// table, led by the user: the aggregator's lookups and inserts use it.
+fn the_members_migration_keeps_every_member(backend: Backend) {
+    use diesel::connection::SimpleConnection;
+    use diesel::{QueryableByName, RunQueryDsl, sql_types::Text};
+
+    #[derive(QueryableByName)]
+    struct Line {
+        #[diesel(sql_type = Text)]
+        line: String,
+    }
+    let lines = |conn: &mut AnyConnection, sql: &str| -> Vec<String> {
+        diesel::sql_query(sql)
+            .load::<Line>(conn)
+            .unwrap()
+            .into_iter()
+            .map(|l| l.line)
+            .collect()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let test_db = TestDb::create(&backend, dir.path());
+    let db = Db::new(&test_db.url, 1).unwrap();
+    db.migrate().unwrap();
+    let mut conn = db.conn().unwrap();
+    let folder = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres(_) => "postgres",
+    };
+    let migration = |file: &str| {
+        std::fs::read_to_string(format!(
+            "{}/migrations/{folder}/2026-11-30-000017_members_by_user/{file}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    };
+    // Back to the layout before, with members of two users in two versions.
+    conn.batch_execute(&migration("down.sql")).unwrap();
+    conn.batch_execute(
+        "INSERT INTO analytics_members \
+         (version_id, channel, kind, step_key, variant, user_id, first_at) VALUES \
+         ('00000000000a', 'production', 'started', '', '', 'u1', '2026-11-01 00:00:01'), \
+         ('00000000000a', 'production', 'answered', 'goal', '', 'u1', '2026-11-01 00:00:02'), \
+         ('00000000000a', '', 'exposure', 'exp', 'b', 'u2', '2026-11-01 00:00:03'), \
+         ('00000000000b', 'staging', 'started', '', '', 'u1', '2026-11-01 00:00:04')",
+    )
+    .unwrap();
+    let all = "SELECT version_id || '|' || channel || '|' || kind || '|' || step_key || '|' \
+               || variant || '|' || user_id || '|' || first_at AS line \
+               FROM analytics_members ORDER BY line";
+    let before = lines(&mut conn, all);
+    assert_eq!(before.len(), 4);
+    conn.batch_execute(&migration("up.sql")).unwrap();
+    assert_eq!(lines(&mut conn, all), before);
+    let indexes = match backend {
+        Backend::Sqlite => lines(
+            &mut conn,
+            "SELECT i.name || ':' || c.name AS line \
+             FROM pragma_index_list('analytics_members') i, pragma_index_info(i.name) c \
+             WHERE c.seqno = 0",
+        ),
+        Backend::Postgres(_) => lines(
+            &mut conn,
+            "SELECT indexname || ':' || a.attname AS line FROM pg_indexes p \
+             JOIN pg_index x ON x.indexrelid = (quote_ident(p.indexname))::regclass \
+             JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0] \
+             WHERE p.tablename = 'analytics_members'",
+        ),
+    };
+    assert_eq!(indexes.len(), 1, "{indexes:?}");
+    assert!(indexes[0].ends_with(":user_id"), "{indexes:?}");
+    // The aggregator's lookup by user still finds them.
+    let members = aggregates::members_of(&mut conn, &["u1"], &["00000000000a"]).unwrap();
+    assert_eq!(members.len(), 2);
+}
+
+mod the_members_migration_keeps_every_member {
+    #[test]
+    fn sqlite() {
+        super::the_members_migration_keeps_every_member(crate::support::Backend::Sqlite)
+    }
+    #[test]
+    fn postgres() {
+        if let Some(backend) = crate::support::Backend::postgres() {
+            super::the_members_migration_keeps_every_member(backend)
+        }
+    }
+}

@@ -20,7 +20,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    analytics_members (version_id, channel, kind, step_key, variant, user_id) {
+    analytics_members (user_id, version_id, channel, kind, step_key, variant) {
         version_id -> Text,
         channel -> Text,
         kind -> Text,

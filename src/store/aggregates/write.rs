@@ -34,12 +34,12 @@ pub fn write(conn: &mut AnyConnection, changes: &Changes) -> Result<(), StoreErr
     insert_chunks!(conn, analytics_members::table, changes.new_members);
     for m in &changes.earlier_members {
         diesel::update(analytics_members::table.find((
+            &m.user_id,
             &m.version_id,
             &m.channel,
             &m.kind,
             &m.step_key,
             &m.variant,
-            &m.user_id,
         )))
         .set(analytics_members::first_at.eq(m.first_at))
         .execute(conn)?;
