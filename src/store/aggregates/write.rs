@@ -31,7 +31,7 @@ pub struct Changes {
 }
 
 pub fn write(conn: &mut AnyConnection, changes: &Changes) -> Result<(), StoreError> {
-    insert_chunks!(conn, analytics_members::table, changes.new_members);
+    insert_members(conn, &changes.new_members)?;
     for m in &changes.earlier_members {
         diesel::update(analytics_members::table.find((
             &m.user_id,
@@ -87,6 +87,38 @@ pub fn write(conn: &mut AnyConnection, changes: &Changes) -> Result<(), StoreErr
         })
         .collect();
     add_durations(conn, &durations)?;
+    Ok(())
+}
+
+/// Insert new members. On PostgreSQL each column is one array parameter and
+/// `unnest` turns them back into rows (PostgreSQL manual, "Array Functions
+/// and Operators"): one short statement for any number of rows, where a
+/// multi-row `VALUES` binds seven parameters a row and is parsed again for
+/// every size. Members are about one row per event, the aggregator's
+/// largest write.
+fn insert_members(conn: &mut AnyConnection, rows: &[MemberRow]) -> Result<(), StoreError> {
+    use diesel::sql_types::{Array, Text, Timestamp};
+    if rows.is_empty() {
+        return Ok(());
+    }
+    if let AnyConnection::Postgresql(c) = conn {
+        let text = |field: fn(&MemberRow) -> &String| rows.iter().map(field).collect::<Vec<_>>();
+        diesel::sql_query(
+            "INSERT INTO analytics_members \
+             (user_id, version_id, channel, kind, step_key, variant, first_at) \
+             SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind::<Array<Text>, _>(text(|m| &m.user_id))
+        .bind::<Array<Text>, _>(text(|m| &m.version_id))
+        .bind::<Array<Text>, _>(text(|m| &m.channel))
+        .bind::<Array<Text>, _>(text(|m| &m.kind))
+        .bind::<Array<Text>, _>(text(|m| &m.step_key))
+        .bind::<Array<Text>, _>(text(|m| &m.variant))
+        .bind::<Array<Timestamp>, _>(rows.iter().map(|m| m.first_at).collect::<Vec<_>>())
+        .execute(c)?;
+        return Ok(());
+    }
+    insert_chunks!(conn, analytics_members::table, rows);
     Ok(())
 }
 
