@@ -5,7 +5,7 @@ use super::{OnboardingError, Result, Who};
 use crate::flow::decision::Stored;
 use crate::flow::{Assignments, Attributes, ExperimentId};
 use crate::store::AnyConnection;
-use crate::store::channels::{self, Channel};
+use crate::store::channels::{self, Channel, ChannelRow};
 use crate::store::column::Json;
 use crate::store::runs::{self, AnswerRow, AssignmentRow, RunRow};
 
@@ -48,6 +48,27 @@ pub fn load(c: &mut AnyConnection, user_id: &str, scene_id: &str) -> Result<Load
     })
 }
 
+/// For a start, one query: the user as [`load`] reads it, its tester row
+/// and assignments even with no run, and the version each channel serves.
+/// `None` when no channel is stored.
+pub fn for_start(
+    c: &mut AnyConnection,
+    user_id: &str,
+) -> Result<Option<(Loaded, Vec<ChannelRow>)>> {
+    let Some((rows, pointers)) = runs::load_for_start(c, user_id)? else {
+        return Ok(None);
+    };
+    let who = who_of(rows.tester)?;
+    let run = rows.runs.into_iter().find(|r| r.channel == who.channel);
+    let loaded = Loaded {
+        who: Some(who),
+        run,
+        assignments: assignments(&rows.assignments),
+        earlier: None,
+    };
+    Ok(Some((loaded, pointers)))
+}
+
 /// Who is asking: testers are served staging and may have QA overrides;
 /// everybody else is served production. One query.
 pub fn who(c: &mut AnyConnection, user_id: &str) -> Result<Who> {
@@ -72,12 +93,17 @@ pub fn who_and_version(
             (who_of(tester)?, pointers)
         }
     };
-    let version = pointers
+    let version = served(&who, pointers)?;
+    Ok((who, version))
+}
+
+/// The version `who`'s channel serves, from the channels' pointers.
+pub fn served(who: &Who, pointers: Vec<ChannelRow>) -> Result<String> {
+    Ok(pointers
         .into_iter()
         .find(|p| p.name == who.channel)
         .ok_or(OnboardingError::FlowUnavailable(who.channel))?
-        .version_id;
-    Ok((who, version))
+        .version_id)
 }
 
 fn who_of(tester: Option<Option<Json<Attributes>>>) -> Result<Who> {

@@ -400,14 +400,25 @@ fn start(
     attributes: &Attributes,
     accept: &Wanted,
 ) -> Result<Started> {
-    let mut loaded = load::load(c, user_id, "")?;
+    // One read: the user's rows with the channels' pointers (with no
+    // channel stored, the user's rows alone, and no flow to serve).
+    let (mut loaded, pointers) = match load::for_start(c, user_id)? {
+        Some((loaded, pointers)) => (loaded, Some(pointers)),
+        None => (load::load(c, user_id, "")?, None),
+    };
     if let (Some(run), Some(who)) = (&loaded.run, &loaded.who) {
         let flow = flows.get(c, &run.version_id)?;
         let attrs = effective_attributes(run, &who.overrides)?;
         let state = render_in(&flow, run, &attrs, accept)?;
         return Ok(Started::Existing(state, loaded));
     }
-    let (who, version) = load::who_and_version(c, user_id, loaded.who.clone())?;
+    let (who, version) = match (loaded.who.clone(), pointers) {
+        (Some(who), Some(pointers)) => {
+            let version = load::served(&who, pointers)?;
+            (who, version)
+        }
+        (known, _) => load::who_and_version(c, user_id, known)?,
+    };
     let flow = flows.get(c, &version)?;
     let (state, write) = decide::start(
         &flow,

@@ -2,10 +2,10 @@
 
 use diesel::prelude::*;
 
-use super::channels::Channel;
+use super::channels::{Channel, ChannelRow};
 use super::column::Json;
 pub use super::rows::{AnswerRow, AssignmentRow, NewEvent, RunRow};
-use super::schema::{assignments, overrides, run_answers, runs, testers};
+use super::schema::{assignments, channels, overrides, run_answers, runs, testers};
 use super::{AnyConnection, StoreError};
 use crate::flow::{Attributes, EventKind};
 use crate::insert_chunks;
@@ -71,22 +71,83 @@ pub fn load_user(
         if tester.is_some() {
             out.tester = Some(overrides);
         }
+        if answer.is_some() {
+            out.earlier = answer;
+        }
+        out.add(Some(run), assignment);
+    }
+    Ok(out)
+}
+
+/// What a start reads, in one query: both channels' pointers, each with the
+/// user's run on it, and the user's tester row, overrides and A/B
+/// assignments (`channels` left-joined to the user's rows). Unlike
+/// [`load_user`], a user with no run still gets its tester row and its
+/// assignments (a QA reset keeps them). `None` when no channel is stored.
+pub fn load_for_start(
+    conn: &mut AnyConnection,
+    user_id: &str,
+) -> Result<Option<(UserRows, Vec<ChannelRow>)>, StoreError> {
+    type Row = (
+        ChannelRow,
+        Option<RunRow>,
+        Option<String>,
+        Option<Json<Attributes>>,
+        Option<AssignmentRow>,
+    );
+    // Owned: a bound value in a join's ON must outlive the query.
+    let user = || user_id.to_owned();
+    let rows: Vec<Row> = channels::table
+        .left_join(
+            runs::table.on(runs::user_id
+                .eq(user())
+                .and(runs::channel.eq(channels::name))),
+        )
+        .left_join(testers::table.on(testers::user_id.eq(user())))
+        .left_join(overrides::table.on(overrides::user_id.eq(user())))
+        .left_join(assignments::table.on(assignments::user_id.eq(user())))
+        .select((
+            ChannelRow::as_select(),
+            Option::<RunRow>::as_select(),
+            testers::user_id.nullable(),
+            overrides::attributes.nullable(),
+            Option::<AssignmentRow>::as_select(),
+        ))
+        .load(conn)?;
+    let Some((_, _, tester, overrides, _)) = rows.first() else {
+        return Ok(None);
+    };
+    let mut out = UserRows {
+        tester: tester.as_ref().map(|_| overrides.clone()),
+        ..UserRows::default()
+    };
+    let mut pointers: Vec<ChannelRow> = Vec::new();
+    for (channel, run, _, _, assignment) in rows {
+        out.add(run, assignment);
+        if !pointers.iter().any(|p| p.name == channel.name) {
+            pointers.push(channel);
+        }
+    }
+    Ok(Some((out, pointers)))
+}
+
+impl UserRows {
+    /// Fold one joined row in: each run and assignment once.
+    fn add(&mut self, run: Option<RunRow>, assignment: Option<AssignmentRow>) {
         if let Some(a) = assignment
-            && !out
+            && !self
                 .assignments
                 .iter()
                 .any(|b| (&b.step_key, &b.condition_name) == (&a.step_key, &a.condition_name))
         {
-            out.assignments.push(a);
+            self.assignments.push(a);
         }
-        if answer.is_some() {
-            out.earlier = answer;
-        }
-        if !out.runs.iter().any(|r| r.id == run.id) {
-            out.runs.push(run);
+        if let Some(run) = run
+            && !self.runs.iter().any(|r| r.id == run.id)
+        {
+            self.runs.push(run);
         }
     }
-    Ok(out)
 }
 
 pub fn find(

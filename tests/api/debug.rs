@@ -13,6 +13,7 @@ on_both_backends!(
     testers_get_staging_and_overrides_change_the_scene,
     qa_reproduces_a_premium_diet_user_on_variant_b_at_goal,
     simulate_matches_a_real_run,
+    a_forced_variant_outlives_a_reset,
 );
 
 async fn debug_calls_are_refused_to_low_roles_and_non_testers(backend: Backend) {
@@ -308,6 +309,44 @@ async fn qa_reproduces_a_premium_diet_user_on_variant_b_at_goal(backend: Backend
         (status, body["error"]["code"].clone()),
         (StatusCode::NOT_FOUND, json!("not_found"))
     );
+}
+
+/// A QA reset forgets the run and keeps the tester's forced variants: the
+/// next run serves them, whichever variant bucketing would pick (a start
+/// reads the assignments of a user who has no run).
+async fn a_forced_variant_outlives_a_reset(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.sample = true).await;
+    let qa = app.token(Role::Qa).await;
+    app.call(Method::PUT, "/debug/testers/qa-r", &qa, Value::Null)
+        .await;
+    let start = json!({"attributes": {}});
+    for forced in ["intro_coach", "intro_friendly"] {
+        app.mobile("qa-r", "/v1/onboarding/start", start.clone())
+            .await;
+        let (status, view) = app
+            .call(
+                Method::PUT,
+                "/debug/users/qa-r/variants",
+                &qa,
+                json!({"step": "intro", "scene": forced}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{view}");
+        let (status, reset) = app
+            .call(Method::POST, "/debug/users/qa-r/reset", &qa, Value::Null)
+            .await;
+        assert_eq!(
+            (status, &reset["run_forgotten"]),
+            (StatusCode::OK, &json!(true))
+        );
+        let state = app
+            .mobile("qa-r", "/v1/onboarding/start", start.clone())
+            .await;
+        let scene = &state["scene"];
+        let body = json!({"scene_id": scene["id"], "answer": valid_answer(scene)});
+        let next = app.mobile("qa-r", "/v1/onboarding/answers", body).await;
+        assert_eq!(next["scene"]["key"], forced, "{next}");
+    }
 }
 
 async fn simulate_matches_a_real_run(backend: Backend) {
