@@ -45,27 +45,11 @@ pub fn write(conn: &mut AnyConnection, changes: &Changes) -> Result<(), StoreErr
         .execute(conn)?;
     }
     insert_chunks!(conn, analytics_runs::table, changes.new_links);
-    let mut new_counts = Vec::new();
-    for (row, existed) in &changes.counts {
-        if *existed {
-            diesel::update(analytics_counts::table.find((
-                &row.version_id,
-                &row.channel,
-                &row.kind,
-                &row.step_key,
-                &row.variant,
-            )))
-            .set((
-                analytics_counts::users.eq(row.users),
-                analytics_counts::first_at.eq(row.first_at),
-                analytics_counts::last_at.eq(row.last_at),
-            ))
-            .execute(conn)?;
-        } else {
-            new_counts.push(row.clone());
-        }
+    if let AnyConnection::Postgresql(c) = conn {
+        upsert_counts(c, &changes.counts)?;
+    } else {
+        update_counts(conn, &changes.counts)?;
     }
-    insert_chunks!(conn, analytics_counts::table, new_counts);
     for chunk in changes.gone_run_steps.chunks(crate::store::CHUNK) {
         diesel::delete(
             analytics_run_steps::table.filter(analytics_run_steps::run_id.eq_any(chunk)),
@@ -87,6 +71,65 @@ pub fn write(conn: &mut AnyConnection, changes: &Changes) -> Result<(), StoreErr
         })
         .collect();
     add_durations(conn, &durations)?;
+    Ok(())
+}
+
+/// Store a batch's counters row by row: an update where one existed, one
+/// insert of the new ones.
+fn update_counts(conn: &mut AnyConnection, counts: &[(CountRow, bool)]) -> Result<(), StoreError> {
+    let mut new_counts = Vec::new();
+    for (row, existed) in counts {
+        if *existed {
+            diesel::update(analytics_counts::table.find((
+                &row.version_id,
+                &row.channel,
+                &row.kind,
+                &row.step_key,
+                &row.variant,
+            )))
+            .set((
+                analytics_counts::users.eq(row.users),
+                analytics_counts::first_at.eq(row.first_at),
+                analytics_counts::last_at.eq(row.last_at),
+            ))
+            .execute(conn)?;
+        } else {
+            new_counts.push(row.clone());
+        }
+    }
+    insert_chunks!(conn, analytics_counts::table, new_counts);
+    Ok(())
+}
+
+/// Store a batch's counters on PostgreSQL in one statement, new or not: an
+/// upsert of `unnest` over one array parameter per column (a batch touches
+/// a few dozen counters; one by one they were a round trip each).
+fn upsert_counts(
+    c: &mut diesel::PgConnection,
+    counts: &[(CountRow, bool)],
+) -> Result<(), StoreError> {
+    use diesel::sql_types::{Array, BigInt, Text, Timestamp};
+    if counts.is_empty() {
+        return Ok(());
+    }
+    let text =
+        |field: fn(&CountRow) -> &String| counts.iter().map(|(r, _)| field(r)).collect::<Vec<_>>();
+    diesel::sql_query(
+        "INSERT INTO analytics_counts \
+         (version_id, channel, kind, step_key, variant, users, first_at, last_at) \
+         SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (version_id, channel, kind, step_key, variant) DO UPDATE \
+         SET users = excluded.users, first_at = excluded.first_at, last_at = excluded.last_at",
+    )
+    .bind::<Array<Text>, _>(text(|r| &r.version_id))
+    .bind::<Array<Text>, _>(text(|r| &r.channel))
+    .bind::<Array<Text>, _>(text(|r| &r.kind))
+    .bind::<Array<Text>, _>(text(|r| &r.step_key))
+    .bind::<Array<Text>, _>(text(|r| &r.variant))
+    .bind::<Array<BigInt>, _>(counts.iter().map(|(r, _)| r.users).collect::<Vec<_>>())
+    .bind::<Array<Timestamp>, _>(counts.iter().map(|(r, _)| r.first_at).collect::<Vec<_>>())
+    .bind::<Array<Timestamp>, _>(counts.iter().map(|(r, _)| r.last_at).collect::<Vec<_>>())
+    .execute(c)?;
     Ok(())
 }
 
