@@ -401,10 +401,11 @@ fn start(
     accept: &Wanted,
 ) -> Result<Started> {
     // One read: the user's rows with the channels' pointers (with no
-    // channel stored, the user's rows alone, and no flow to serve).
+    // channel stored, the user's rows alone: an existing run is shown, and
+    // no new one can start).
     let (mut loaded, pointers) = match load::for_start(c, user_id)? {
-        Some((loaded, pointers)) => (loaded, Some(pointers)),
-        None => (load::load(c, user_id, "")?, None),
+        Some((loaded, pointers)) => (loaded, pointers),
+        None => (load::load(c, user_id, "")?, Vec::new()),
     };
     if let (Some(run), Some(who)) = (&loaded.run, &loaded.who) {
         let flow = flows.get(c, &run.version_id)?;
@@ -412,13 +413,11 @@ fn start(
         let state = render_in(&flow, run, &attrs, accept)?;
         return Ok(Started::Existing(state, loaded));
     }
-    let (who, version) = match (loaded.who.clone(), pointers) {
-        (Some(who), Some(pointers)) => {
-            let version = load::served(&who, pointers)?;
-            (who, version)
-        }
-        (known, _) => load::who_and_version(c, user_id, known)?,
+    let who = match loaded.who.clone() {
+        Some(who) => who,
+        None => load::who(c, user_id)?,
     };
+    let version = load::served(&who, pointers)?;
     let flow = flows.get(c, &version)?;
     let (state, write) = decide::start(
         &flow,

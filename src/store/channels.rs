@@ -54,40 +54,6 @@ pub fn list(conn: &mut AnyConnection) -> Result<Vec<ChannelRow>, StoreError> {
         .load(conn)?)
 }
 
-/// A tester row of a user as [`super::runs::tester`] reads it: `None` for
-/// everybody else, else the tester's override attributes if any.
-pub type TesterRow = Option<Option<super::column::Json<crate::flow::Attributes>>>;
-
-/// Both channels' pointers and the tester row of `user_id`, in one query
-/// (`channels` left-joined to the user's tester and overrides rows): what a
-/// first start needs. With no channel stored there are no rows, and the
-/// tester row is read on its own.
-pub fn with_tester(
-    conn: &mut AnyConnection,
-    user_id: &str,
-) -> Result<(TesterRow, Vec<ChannelRow>), StoreError> {
-    use super::schema::{overrides, testers};
-    let rows: Vec<(
-        ChannelRow,
-        Option<String>,
-        Option<super::column::Json<crate::flow::Attributes>>,
-    )> = channels::table
-        // Owned: a bound value in a join's ON must outlive the query.
-        .left_join(testers::table.on(testers::user_id.eq(user_id.to_owned())))
-        .left_join(overrides::table.on(overrides::user_id.eq(user_id.to_owned())))
-        .select((
-            ChannelRow::as_select(),
-            testers::user_id.nullable(),
-            overrides::attributes.nullable(),
-        ))
-        .load(conn)?;
-    let Some((_, tester, overrides)) = rows.first() else {
-        return Ok((super::runs::tester(conn, user_id)?, Vec::new()));
-    };
-    let tester = tester.as_ref().map(|_| overrides.clone());
-    Ok((tester, rows.into_iter().map(|(c, _, _)| c).collect()))
-}
-
 pub fn get(conn: &mut AnyConnection, name: Channel) -> Result<Option<ChannelRow>, StoreError> {
     Ok(channels::table
         .find(name)

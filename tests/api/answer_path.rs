@@ -144,6 +144,31 @@ async fn an_answer_is_one_read_and_one_write_batch(backend: Backend) {
         .filter(|k| k.starts_with("SELECT"))
         .collect();
     assert_eq!(reads, ["SELECT channels"]);
+
+    // A tester's first start: the same one read knows it is a tester, and
+    // the run is on staging.
+    let db = Db::new(&app.settings.database_url, 1).unwrap();
+    sceneflow::store::testers::add(&mut db.conn().unwrap(), "user-count-qa", "qa").unwrap();
+    onboarding
+        .start(
+            "user-count-qa".into(),
+            Attributes::new(),
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    let reads: Vec<String> = kinds(&log)
+        .into_iter()
+        .filter(|k| k.starts_with("SELECT"))
+        .collect();
+    assert_eq!(reads, ["SELECT channels"]);
+    let staging = sceneflow::store::runs::find(
+        &mut db.conn().unwrap(),
+        "user-count-qa",
+        sceneflow::store::channels::Channel::Staging,
+    )
+    .unwrap();
+    assert!(staging.is_some());
     onboarding
         .current("user-count".into(), Default::default())
         .await

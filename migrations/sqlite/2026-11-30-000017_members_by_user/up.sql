@@ -14,6 +14,7 @@ CREATE TABLE analytics_members_by_user (
 INSERT INTO analytics_members_by_user
     (user_id, version_id, channel, kind, step_key, variant, first_at)
 SELECT user_id, version_id, channel, kind, step_key, variant, first_at
-FROM analytics_members;
+FROM analytics_members
+ORDER BY user_id, version_id, channel, kind, step_key, variant;
 DROP TABLE analytics_members;
 ALTER TABLE analytics_members_by_user RENAME TO analytics_members;

@@ -135,10 +135,12 @@ fn upsert_counts(
 
 /// Insert new members. On PostgreSQL each column is one array parameter and
 /// `unnest` turns them back into rows (PostgreSQL manual, "Array Functions
-/// and Operators"): one short statement for any number of rows, where a
-/// multi-row `VALUES` binds seven parameters a row and is parsed again for
-/// every size. Members are about one row per event, the aggregator's
-/// largest write.
+/// and Operators"): one short statement of seven parameters for any number
+/// of rows, where a multi-row `VALUES` binds seven parameters a row (3,500
+/// for a chunk of 500) that PostgreSQL parses and plans. (diesel does not
+/// keep a `sql_query` prepared, so this one is parsed every batch too; it
+/// is short.) Members are about one row per event, the aggregator's largest
+/// write.
 fn insert_members(conn: &mut AnyConnection, rows: &[MemberRow]) -> Result<(), StoreError> {
     use diesel::sql_types::{Array, Text, Timestamp};
     if rows.is_empty() {
