@@ -84,6 +84,14 @@ fn kinds(log: &StatementLog) -> Vec<String> {
     log.take().iter().map(|s| kind(s)).collect()
 }
 
+/// The reads of [`kinds`].
+fn reads(log: &StatementLog) -> Vec<String> {
+    kinds(log)
+        .into_iter()
+        .filter(|k| k.starts_with("SELECT"))
+        .collect()
+}
+
 /// What a group commit sends: one statement on PostgreSQL, `statements`
 /// in a transaction on SQLite.
 fn group_write(backend: &Backend, statements: &[&str]) -> Vec<String> {
@@ -139,11 +147,7 @@ async fn an_answer_is_one_read_and_one_write_batch(backend: Backend) {
         .start("user-count-2".into(), Attributes::new(), Default::default())
         .await
         .unwrap();
-    let reads: Vec<String> = kinds(&log)
-        .into_iter()
-        .filter(|k| k.starts_with("SELECT"))
-        .collect();
-    assert_eq!(reads, ["SELECT channels"]);
+    assert_eq!(reads(&log), ["SELECT channels"]);
 
     // A tester's first start: the same one read knows it is a tester, and
     // the run is on staging.
@@ -157,11 +161,7 @@ async fn an_answer_is_one_read_and_one_write_batch(backend: Backend) {
         )
         .await
         .unwrap();
-    let reads: Vec<String> = kinds(&log)
-        .into_iter()
-        .filter(|k| k.starts_with("SELECT"))
-        .collect();
-    assert_eq!(reads, ["SELECT channels"]);
+    assert_eq!(reads(&log), ["SELECT channels"]);
     let staging = sceneflow::store::runs::find(
         &mut db.conn().unwrap(),
         "user-count-qa",
