@@ -140,7 +140,7 @@ struct Fold {
     members: HashMap<MemberKey, (Option<NaiveDateTime>, NaiveDateTime)>,
     links: HashMap<String, Vec<RunLinkRow>>,
     new_links: Vec<RunLinkRow>,
-    counts: HashMap<CountKey, (CountRow, bool)>,
+    counts: HashMap<CountKey, CountRow>,
     touched: HashSet<CountKey>,
     /// `(version, channel, step, user)` whose time to answer may have moved.
     pairs: HashSet<(String, String, String, String)>,
@@ -152,23 +152,18 @@ struct Fold {
 impl Fold {
     /// Count `user` in `key` at `at`; whether the user's first time moved.
     fn touch(&mut self, key: CountKey, user: &str, at: NaiveDateTime) -> bool {
-        let count = self.counts.entry(key.clone()).or_insert_with(|| {
-            (
-                CountRow {
-                    version_id: key.0.clone(),
-                    channel: key.1.clone(),
-                    kind: key.2.clone(),
-                    step_key: key.3.clone(),
-                    variant: key.4.clone(),
-                    users: 0,
-                    first_at: at,
-                    last_at: at,
-                },
-                false,
-            )
+        let count = self.counts.entry(key.clone()).or_insert_with(|| CountRow {
+            version_id: key.0.clone(),
+            channel: key.1.clone(),
+            kind: key.2.clone(),
+            step_key: key.3.clone(),
+            variant: key.4.clone(),
+            users: 0,
+            first_at: at,
+            last_at: at,
         });
-        count.0.first_at = count.0.first_at.min(at);
-        count.0.last_at = count.0.last_at.max(at);
+        count.first_at = count.first_at.min(at);
+        count.last_at = count.last_at.max(at);
         self.touched.insert(key.clone());
         match self.members.get_mut(&(key.clone(), user.to_owned())) {
             Some(member) if member.1 <= at => false,
@@ -177,7 +172,7 @@ impl Fold {
                 true
             }
             None => {
-                count.0.users += 1;
+                count.users += 1;
                 self.members.insert((key, user.to_owned()), (None, at));
                 true
             }
@@ -437,10 +432,7 @@ pub fn fold(conn: &mut AnyConnection, events: &[EventRow]) -> Result<(), StoreEr
             .or_default()
             .push(link.clone());
     }
-    fold.counts = agg::counts_of(conn, &versions)?
-        .into_iter()
-        .map(|(k, row)| (k, (row, true)))
-        .collect();
+    fold.counts = agg::counts_of(conn, &versions)?;
     for e in events {
         fold.event(e);
     }

@@ -19,8 +19,7 @@ pub struct Changes {
     pub new_members: Vec<MemberRow>,
     pub earlier_members: Vec<MemberRow>,
     pub new_links: Vec<RunLinkRow>,
-    /// `(row, existed)`.
-    pub counts: Vec<(CountRow, bool)>,
+    pub counts: Vec<CountRow>,
     /// `(version, channel, step, bucket)` and the change of its count.
     pub durations: HashMap<(String, String, String, i32), i64>,
     /// Runs whose folded step changed: their old rows go, the new ones come.
@@ -45,11 +44,7 @@ pub fn write(conn: &mut AnyConnection, changes: &Changes) -> Result<(), StoreErr
         .execute(conn)?;
     }
     insert_chunks!(conn, analytics_runs::table, changes.new_links);
-    if let AnyConnection::Postgresql(c) = conn {
-        upsert_counts(c, &changes.counts)?;
-    } else {
-        update_counts(conn, &changes.counts)?;
-    }
+    store_counts(conn, &changes.counts)?;
     for chunk in changes.gone_run_steps.chunks(crate::store::CHUNK) {
         diesel::delete(
             analytics_run_steps::table.filter(analytics_run_steps::run_id.eq_any(chunk)),
@@ -71,65 +66,6 @@ pub fn write(conn: &mut AnyConnection, changes: &Changes) -> Result<(), StoreErr
         })
         .collect();
     add_durations(conn, &durations)?;
-    Ok(())
-}
-
-/// Store a batch's counters row by row: an update where one existed, one
-/// insert of the new ones.
-fn update_counts(conn: &mut AnyConnection, counts: &[(CountRow, bool)]) -> Result<(), StoreError> {
-    let mut new_counts = Vec::new();
-    for (row, existed) in counts {
-        if *existed {
-            diesel::update(analytics_counts::table.find((
-                &row.version_id,
-                &row.channel,
-                &row.kind,
-                &row.step_key,
-                &row.variant,
-            )))
-            .set((
-                analytics_counts::users.eq(row.users),
-                analytics_counts::first_at.eq(row.first_at),
-                analytics_counts::last_at.eq(row.last_at),
-            ))
-            .execute(conn)?;
-        } else {
-            new_counts.push(row.clone());
-        }
-    }
-    insert_chunks!(conn, analytics_counts::table, new_counts);
-    Ok(())
-}
-
-/// Store a batch's counters on PostgreSQL in one statement, new or not: an
-/// upsert of `unnest` over one array parameter per column (a batch touches
-/// a few dozen counters; one by one they were a round trip each).
-fn upsert_counts(
-    c: &mut diesel::PgConnection,
-    counts: &[(CountRow, bool)],
-) -> Result<(), StoreError> {
-    use diesel::sql_types::{Array, BigInt, Text, Timestamp};
-    if counts.is_empty() {
-        return Ok(());
-    }
-    let text =
-        |field: fn(&CountRow) -> &String| counts.iter().map(|(r, _)| field(r)).collect::<Vec<_>>();
-    diesel::sql_query(
-        "INSERT INTO analytics_counts \
-         (version_id, channel, kind, step_key, variant, users, first_at, last_at) \
-         SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8) \
-         ON CONFLICT (version_id, channel, kind, step_key, variant) DO UPDATE \
-         SET users = excluded.users, first_at = excluded.first_at, last_at = excluded.last_at",
-    )
-    .bind::<Array<Text>, _>(text(|r| &r.version_id))
-    .bind::<Array<Text>, _>(text(|r| &r.channel))
-    .bind::<Array<Text>, _>(text(|r| &r.kind))
-    .bind::<Array<Text>, _>(text(|r| &r.step_key))
-    .bind::<Array<Text>, _>(text(|r| &r.variant))
-    .bind::<Array<BigInt>, _>(counts.iter().map(|(r, _)| r.users).collect::<Vec<_>>())
-    .bind::<Array<Timestamp>, _>(counts.iter().map(|(r, _)| r.first_at).collect::<Vec<_>>())
-    .bind::<Array<Timestamp>, _>(counts.iter().map(|(r, _)| r.last_at).collect::<Vec<_>>())
-    .execute(c)?;
     Ok(())
 }
 
@@ -185,6 +121,26 @@ macro_rules! upsert {
             }
         }
     };
+}
+
+/// Store a batch's counters, new or not, in multi-row upserts (on
+/// PostgreSQL one statement per 500 counters; a batch touches a few dozen).
+fn store_counts(conn: &mut AnyConnection, rows: &[CountRow]) -> Result<(), StoreError> {
+    use analytics_counts::dsl as n;
+    use diesel::upsert::excluded;
+    upsert!(conn, rows, |c, values| diesel::insert_into(
+        n::analytics_counts
+    )
+    .values(values)
+    .on_conflict((n::version_id, n::channel, n::kind, n::step_key, n::variant))
+    .do_update()
+    .set((
+        n::users.eq(excluded(n::users)),
+        n::first_at.eq(excluded(n::first_at)),
+        n::last_at.eq(excluded(n::last_at)),
+    ))
+    .execute(c)?);
+    Ok(())
 }
 
 /// Add each row's `users` to its histogram bucket in multi-row upserts (on
