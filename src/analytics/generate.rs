@@ -103,6 +103,7 @@ pub fn generate(
                     scene_key: None,
                     experiment_id: ab.map(|(e, _)| e.to_owned()),
                     variation_id: ab.map(|(_, v)| v.to_owned()),
+                    offline: false,
                 };
             let mut stopped_at = None;
             for (position, step) in steps.iter().enumerate() {

@@ -193,7 +193,7 @@ pub async fn sync(
     let request = check(body.into_inner(), accept_language(&req))?;
     let result = offline::sync::sync(&state.db, state.onboarding.flows(), user.0, request).await;
     let outcome = match &result {
-        Ok(synced) => synced.outcome,
+        Ok(synced) => synced.outcome.as_str(),
         Err(crate::offline::OfflineError::Refused(_)) => "refused",
         Err(_) => "error",
     };

@@ -11,9 +11,9 @@ use serde_json::{Value, json};
 
 use super::bucket::BUCKETS;
 use super::conditions;
+use super::decision::Assignments;
 use super::engine::CompiledFlow;
 use super::model::{Bound, SceneDef, Target};
-use super::replay::StoredAssignment;
 use super::{Attributes, view};
 
 /// Bumped when a client would have to change to read the document.
@@ -23,7 +23,7 @@ pub const FORMAT: u32 = 1;
 pub struct Recipient<'a> {
     pub user_id: &'a str,
     pub channel: &'a str,
-    pub assignments: &'a [StoredAssignment],
+    pub assignments: &'a Assignments,
     /// QA overrides of a tester (empty for everybody else).
     pub overrides: &'a Attributes,
 }
@@ -100,8 +100,9 @@ pub fn document(flow: &CompiledFlow, to: &Recipient) -> Value {
     }
     let assignments: Vec<Value> = to
         .assignments
-        .iter()
-        .map(|a| json!({"step": a.step, "condition": a.condition, "scene": a.scene}))
+        .sorted()
+        .into_iter()
+        .map(|(x, a)| json!({"step": x.step, "condition": x.condition, "scene": a.scene}))
         .collect();
     json!({
         "format": FORMAT,

@@ -42,6 +42,13 @@ impl Assignments {
         }
     }
 
+    /// Every assignment, by experiment id (step, then condition).
+    pub fn sorted(&self) -> Vec<(&ExperimentId, &Stored)> {
+        let mut all: Vec<_> = self.0.iter().collect();
+        all.sort_by(|a, b| a.0.cmp(b.0));
+        all
+    }
+
     /// Mark a stored assignment exposed.
     pub fn expose(&mut self, experiment: &ExperimentId) {
         if let Some(s) = self.0.get_mut(experiment) {

@@ -15,7 +15,7 @@ pub mod engine;
 pub mod key;
 pub mod locale;
 pub mod model;
-pub mod replay;
+pub mod run;
 pub mod selection;
 pub mod simulate;
 pub mod template;

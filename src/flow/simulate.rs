@@ -5,14 +5,14 @@
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveTime};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::answer::accept;
-use super::back::{BackError, Given, plan};
+use super::back::Given;
 use super::decision::Assignments;
-use super::engine::{Assignment, CompiledFlow, Context, Next, Reached};
+use super::engine::{Assignment, CompiledFlow, Reached};
+use super::run::{Begin, Refusal, Run};
 use super::{Attributes, model::InputKind};
 
 /// One scene on the simulated path.
@@ -192,15 +192,9 @@ pub fn explain(flow: &CompiledFlow, scene: usize, basis: Basis) -> String {
 /// Longest simulated path: past this a flow is looping.
 const MAX_STEPS: usize = 500;
 
-/// Where the walk goes next: a position to select from, or a scene shown
-/// again after going back (the same scene, not selected anew).
-enum At {
-    Next(Next),
-    Again(usize),
-}
-
 /// Walk the flow from the first step with `script`'s answers; scenes
 /// without input go on by themselves; `stored` are the user's assignments.
+/// The run moves as a phone's would: through [`Run`].
 pub fn simulate(
     flow: &CompiledFlow,
     user_id: &str,
@@ -209,83 +203,72 @@ pub fn simulate(
     today: NaiveDate,
     stored: &Assignments,
 ) -> Simulation {
-    let mut attributes = start.clone();
+    let at = today.and_time(NaiveTime::MIN);
+    let begin = Begin {
+        user_id,
+        run_id: "simulate",
+        start,
+        at,
+    };
+    let (mut run, mut moved) = Run::start(flow, begin, &Attributes::new(), stored.clone());
     let mut path = Vec::new();
-    let mut at = At::Next(Next::Step(0));
-    let mut assigned = stored.clone();
     // The accepted answers, in order, as a run keeps them for going back.
     let mut given: Vec<Given> = Vec::new();
     let mut next_move = 0;
-    let finish = |path, outcome, problem, attributes| Simulation {
+    let finish = |path, outcome, problem, run: &Run| Simulation {
         version: flow.version.clone(),
         path,
         outcome,
         problem,
-        attributes,
+        attributes: run.attributes(),
     };
     while path.len() < MAX_STEPS {
-        let (scene_index, mut entry) = match at {
-            At::Next(next) => {
-                let ctx = Context {
-                    user_id,
-                    attributes: &attributes,
-                    today,
-                };
-                let decision = flow.reach(next, &ctx, &assigned);
-                if let Some(change) = &decision.assignment {
-                    assigned.apply(change);
-                }
-                let selection = match decision.reached {
-                    Reached::End { .. } => {
-                        return finish(path, Outcome::Completed, None, attributes);
-                    }
-                    Reached::Scene(s) => s,
-                };
-                let entry = Step {
-                    step: flow.step_key(selection.step).to_owned(),
-                    scene: flow.scene(selection.scene).key.clone(),
-                    condition: selection.condition.clone(),
-                    experiment_id: selection
-                        .group
-                        .as_ref()
-                        .map(|g| g.experiment_id.to_string()),
-                    why: explain(
-                        flow,
-                        selection.scene,
-                        Basis::Selected(&selection.assignment),
-                    ),
-                    skipped: selection.skipped.clone(),
-                    answer: None,
-                    went_back: false,
-                };
-                (selection.scene, entry)
-            }
-            At::Again(scene) => {
-                let s = flow.scene(scene);
-                let group = flow.group_of(scene);
+        let Some(scene_index) = run.scene() else {
+            return finish(path, Outcome::Completed, None, &run);
+        };
+        let mut entry = match &moved.reached {
+            Some(Reached::Scene(selection)) => Step {
+                step: flow.step_key(selection.step).to_owned(),
+                scene: flow.scene(selection.scene).key.clone(),
+                condition: selection.condition.clone(),
+                experiment_id: selection
+                    .group
+                    .as_ref()
+                    .map(|g| g.experiment_id.to_string()),
+                why: explain(
+                    flow,
+                    selection.scene,
+                    Basis::Selected(&selection.assignment),
+                ),
+                skipped: selection.skipped.clone(),
+                answer: None,
+                went_back: false,
+            },
+            // Shown again after going back: the same scene, not selected anew.
+            _ => {
+                let s = flow.scene(scene_index);
+                let group = flow.group_of(scene_index);
                 // Shown before, so a group's variant is stored by now.
                 let how = match group {
                     Some(_) => Assignment::Stored,
                     None => Assignment::Only,
                 };
-                let entry = Step {
+                Step {
                     step: s.step.clone(),
                     scene: s.key.clone(),
                     condition: s.condition.clone(),
                     experiment_id: group.map(|g| g.experiment_id.to_string()),
                     why: format!(
                         "shown again after going back: {}",
-                        explain(flow, scene, Basis::Selected(&how))
+                        explain(flow, scene_index, Basis::Selected(&how))
                     ),
                     skipped: Vec::new(),
                     answer: None,
                     went_back: false,
-                };
-                (scene, entry)
+                }
             }
         };
-        let scene = flow.scene(scene_index);
-        let silent = scene.input == InputKind::None;
+        let silent = flow.scene(scene_index).input == InputKind::None;
         let action = match script {
             Script::ByStep(answers) => match answers.get(&entry.step) {
                 Some(a) => Move::Answer(a.clone()),
@@ -309,7 +292,7 @@ pub fn simulate(
         match action {
             Move::Wait => {
                 path.push(entry);
-                return finish(path, Outcome::WaitingForAnswer, None, attributes);
+                return finish(path, Outcome::WaitingForAnswer, None, &run);
             }
             Move::Mismatch(step) => {
                 let problem = format!(
@@ -317,56 +300,48 @@ pub fn simulate(
                     entry.step
                 );
                 path.push(entry);
-                return finish(path, Outcome::InvalidAnswer, Some(problem), attributes);
+                return finish(path, Outcome::InvalidAnswer, Some(problem), &run);
             }
             Move::Back => {
                 entry.went_back = true;
                 path.push(entry);
-                match plan(flow, &given) {
-                    Ok(plan) => {
+                match run.back(&given, at) {
+                    Ok(back) => {
                         // The answers from the scene gone back to on are withdrawn.
-                        given.truncate(plan.from);
-                        attributes = start.clone();
-                        attributes.extend(plan.answers);
-                        at = At::Again(plan.scene);
+                        if let Some(record) = &back.back {
+                            given.truncate(record.withdrawn_from);
+                        }
+                        moved = back;
                     }
                     Err(e) => {
                         let outcome = match e {
-                            BackError::NotAllowed(_) => Outcome::BackNotAllowed,
-                            BackError::NothingToGoBackTo => Outcome::NothingToGoBackTo,
-                            BackError::Corrupt(_) => Outcome::InvalidAnswer,
+                            Refusal::BackNotAllowed(_) => Outcome::BackNotAllowed,
+                            Refusal::NothingToGoBackTo => Outcome::NothingToGoBackTo,
+                            _ => Outcome::InvalidAnswer,
                         };
-                        return finish(path, outcome, Some(e.to_string()), attributes);
+                        return finish(path, outcome, Some(e.to_string()), &run);
                     }
                 }
             }
-            Move::Answer(answer) => match accept(flow, scene_index, &answer) {
-                Ok(accepted) => {
-                    if let Some(key) = &scene.save_as {
-                        attributes.insert(key.clone(), accepted.value);
+            Move::Answer(answer) => {
+                entry.answer = Some(answer.clone());
+                path.push(entry);
+                match run.answer(&answer, at) {
+                    Ok(next) => {
+                        given.push(Given {
+                            scene: scene_index,
+                            answer,
+                        });
+                        moved = next;
                     }
-                    given.push(Given {
-                        scene: scene_index,
-                        answer: answer.clone(),
-                    });
-                    entry.answer = Some(answer);
-                    path.push(entry);
-                    at = At::Next(accepted.next);
+                    Err(e) => {
+                        return finish(path, Outcome::InvalidAnswer, Some(e.to_string()), &run);
+                    }
                 }
-                Err(e) => {
-                    entry.answer = Some(answer);
-                    path.push(entry);
-                    return finish(
-                        path,
-                        Outcome::InvalidAnswer,
-                        Some(e.to_string()),
-                        attributes,
-                    );
-                }
-            },
+            }
         }
     }
-    finish(path, Outcome::TooLong, None, attributes)
+    finish(path, Outcome::TooLong, None, &run)
 }
 
 #[cfg(test)]

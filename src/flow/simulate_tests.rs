@@ -4,58 +4,7 @@ use serde_json::{Value, json};
 
 use super::{Outcome, Script, simulate};
 use crate::flow::decision::Assignments;
-use crate::flow::engine::CompiledFlow;
-use crate::flow::model::InputKind;
-use crate::flow::tests::{attrs, choice, flow, scene, today};
-
-/// welcome (none) → goal (choice: lose_weight → weight, sleep_better →
-/// sleep) → weight | sleep (number) → plan (choice, back = no) → done (text).
-fn branching() -> CompiledFlow {
-    let input = |mut s: crate::flow::SceneDef, kind, save_as: &str| {
-        s.input = kind;
-        s.save_as = (!save_as.is_empty()).then(|| save_as.to_owned());
-        s
-    };
-    let mut weight = input(
-        scene("weight", "weight_ask", "pass_through"),
-        InputKind::Number,
-        "weight",
-    );
-    weight.next_step = Some(crate::flow::Target::parse("plan"));
-    let mut plan = input(
-        scene("plan", "plan_pick", "pass_through"),
-        InputKind::Choice,
-        "plan",
-    );
-    plan.back = false;
-    flow(
-        vec![
-            scene("welcome", "welcome", "pass_through"),
-            input(
-                scene("goal", "goal_question", "pass_through"),
-                InputKind::Choice,
-                "goal",
-            ),
-            weight,
-            input(
-                scene("sleep", "sleep_ask", "pass_through"),
-                InputKind::Number,
-                "sleep_hours",
-            ),
-            plan,
-            input(
-                scene("done", "done_note", "pass_through"),
-                InputKind::Text,
-                "note",
-            ),
-        ],
-        vec![
-            choice("goal_question", "lose_weight", Some("weight")),
-            choice("goal_question", "sleep_better", Some("sleep")),
-            choice("plan_pick", "basic", None),
-        ],
-    )
-}
+use crate::flow::tests::{attrs, branching, today};
 
 fn run(script: Value) -> super::Simulation {
     let script = Script::from_json(script).unwrap();

@@ -59,6 +59,55 @@ pub(super) fn flow(scenes: Vec<SceneDef>, choices: Vec<ChoiceDef>) -> CompiledFl
     )
 }
 
+/// welcome (none) → goal (choice: lose_weight → weight, sleep_better →
+/// sleep) → weight | sleep (number) → plan (choice, back = no) → done (text).
+pub(crate) fn branching() -> CompiledFlow {
+    let input = |mut s: crate::flow::SceneDef, kind, save_as: &str| {
+        s.input = kind;
+        s.save_as = (!save_as.is_empty()).then(|| save_as.to_owned());
+        s
+    };
+    let mut weight = input(
+        scene("weight", "weight_ask", "pass_through"),
+        InputKind::Number,
+        "weight",
+    );
+    weight.next_step = Some(crate::flow::Target::parse("plan"));
+    let mut plan = input(
+        scene("plan", "plan_pick", "pass_through"),
+        InputKind::Choice,
+        "plan",
+    );
+    plan.back = false;
+    flow(
+        vec![
+            scene("welcome", "welcome", "pass_through"),
+            input(
+                scene("goal", "goal_question", "pass_through"),
+                InputKind::Choice,
+                "goal",
+            ),
+            weight,
+            input(
+                scene("sleep", "sleep_ask", "pass_through"),
+                InputKind::Number,
+                "sleep_hours",
+            ),
+            plan,
+            input(
+                scene("done", "done_note", "pass_through"),
+                InputKind::Text,
+                "note",
+            ),
+        ],
+        vec![
+            choice("goal_question", "lose_weight", Some("weight")),
+            choice("goal_question", "sleep_better", Some("sleep")),
+            choice("plan_pick", "basic", None),
+        ],
+    )
+}
+
 pub(super) fn attrs(v: Value) -> Attributes {
     serde_json::from_value(v).unwrap()
 }

@@ -11,7 +11,6 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::flow::bundle::{self, Recipient};
-use crate::flow::replay::StoredAssignment;
 use crate::onboarding::{self, OnboardingError};
 use crate::store::{Db, FlowCache, StoreError, channels, offline};
 pub use signing::BundleKey;
@@ -31,6 +30,17 @@ pub enum OfflineError {
     UnknownVersion(String),
 }
 
+impl OfflineError {
+    /// A lost race or a busy database: the sync runs again on a fresh read.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            OfflineError::Onboarding(e) => e.is_retryable(),
+            OfflineError::Store(e) => e.is_retryable(),
+            _ => false,
+        }
+    }
+}
+
 impl From<diesel::result::Error> for OfflineError {
     fn from(e: diesel::result::Error) -> Self {
         OfflineError::Store(e.into())
@@ -43,15 +53,6 @@ pub struct SignedBundle {
     pub envelope: Value,
     /// Quoted strong entity tag: version id and a digest of the assignments.
     pub etag: String,
-}
-
-fn assignment(row: crate::store::runs::AssignmentRow) -> StoredAssignment {
-    StoredAssignment {
-        step: row.step_key,
-        condition: row.condition_name,
-        scene: row.scene_key,
-        exposed: row.exposed_at.is_some(),
-    }
 }
 
 /// The user's bundle: the version their channel serves, their assignments
@@ -70,10 +71,7 @@ pub async fn bundle(
                 .ok_or(OnboardingError::FlowUnavailable(who.channel))?
                 .version_id;
             let flow = flows.get(c, &version)?;
-            let assignments: Vec<StoredAssignment> = offline::assignments_of(c, &user_id)?
-                .into_iter()
-                .map(assignment)
-                .collect();
+            let assignments = onboarding::load::assignments(&offline::assignments_of(c, &user_id)?);
             Ok((flow, who.channel, (user_id, assignments), who.overrides))
         })
         .await?;
@@ -151,7 +149,7 @@ mod tests {
         let to = Recipient {
             user_id: "u",
             channel: "production",
-            assignments: &[],
+            assignments: &Default::default(),
             overrides: &none,
         };
         let tag = |scene: SceneDef| {

@@ -11,14 +11,15 @@ use serde_json::{Value, json};
 
 use super::OfflineError;
 use crate::flow::locale::Wanted;
-use crate::flow::replay::{Replay, ReplayError, StoredAssignment};
-use crate::flow::{Attributes, RunStatus, values};
+use crate::flow::run::{Begin, Refusal, Run};
+use crate::flow::{Attributes, RunStatus};
 use crate::onboarding;
-use crate::store::channels::Channel;
+use crate::onboarding::save::{self, RunWrite, Write};
 use crate::store::column::Json;
-use crate::store::offline::{self, OfflineEvent, SyncRow};
-use crate::store::runs::{self, AnswerRow, AssignmentRow, RunRow};
-use crate::store::{AnyConnection, Db, FlowCache, StoreError, versions};
+use crate::store::offline::{self, SyncRow};
+use crate::store::runs::{self, AnswerRow, RunRow};
+use crate::store::{AnyConnection, Db, FlowCache, versions};
+use crate::words::SyncOutcome;
 
 /// One answer of the offline run.
 pub struct SyncAnswer {
@@ -40,10 +41,9 @@ pub struct SyncRequest {
     pub digest: String,
 }
 
-/// What a sync did: `accepted`, `online_kept` or `replayed` (a retry), and
-/// the body to send: `{"outcome", "state"}`.
+/// What a sync did, and the body to send: `{"outcome", "state"}`.
 pub struct Synced {
-    pub outcome: &'static str,
+    pub outcome: SyncOutcome,
     pub body: Value,
 }
 
@@ -61,7 +61,7 @@ pub async fn sync(
         loop {
             let now = crate::store::now();
             match c.transaction(|c| sync_once(c, &flows, &user_id, &request, now)) {
-                Err(OfflineError::Store(e)) if e.is_retryable() && attempt < ATTEMPTS => {
+                Err(e) if e.is_retryable() && attempt < ATTEMPTS => {
                     attempt += 1;
                     std::thread::sleep(Duration::from_millis(u64::from(attempt) * 5));
                 }
@@ -80,21 +80,6 @@ fn refused(index: usize, scene_key: &str, reason: &str, more: Value) -> OfflineE
     OfflineError::Refused(details)
 }
 
-fn stored_assignments(
-    c: &mut AnyConnection,
-    user_id: &str,
-) -> Result<Vec<StoredAssignment>, StoreError> {
-    Ok(offline::assignments_of(c, user_id)?
-        .into_iter()
-        .map(|a| StoredAssignment {
-            step: a.step_key,
-            condition: a.condition_name,
-            scene: a.scene_key,
-            exposed: a.exposed_at.is_some(),
-        })
-        .collect())
-}
-
 fn sync_once(
     c: &mut AnyConnection,
     flows: &FlowCache,
@@ -107,7 +92,7 @@ fn sync_once(
             return Err(OfflineError::SyncIdReused);
         }
         return Ok(Synced {
-            outcome: "replayed",
+            outcome: SyncOutcome::Replayed,
             body: done.response.0,
         });
     }
@@ -118,20 +103,18 @@ fn sync_once(
     }
     let flow = flows.get(c, &req.version)?;
     let run_id = crate::auth::random_hex(12);
-    let start = values::normalise_all(&req.attributes);
-    let mut replay = Replay::start(
-        &flow,
+    let assignments = onboarding::load::assignments(&offline::assignments_of(c, user_id)?);
+    let begin = Begin {
         user_id,
-        &run_id,
-        &start,
-        &who.overrides,
-        stored_assignments(c, user_id)?,
-        req.started_at,
-    )
-    .in_language(req.languages.clone());
-    let mut answer_rows = Vec::with_capacity(req.answers.len());
+        run_id: &run_id,
+        start: &req.attributes,
+        at: req.started_at,
+    };
+    let (mut run, moved) = Run::start(&flow, begin, &who.overrides, assignments);
+    let mut write = Write::default();
+    write.record(run.data(), who.channel, &moved, true);
     for (i, a) in req.answers.iter().enumerate() {
-        let current = replay.scene_key().map(str::to_owned);
+        let current = run.data().scene.clone();
         if current.as_deref() != Some(a.scene_key.as_str()) {
             let reason = if current.is_some() {
                 "scene_mismatch"
@@ -145,87 +128,56 @@ fn sync_once(
                 json!({"expected_scene_key": current}),
             ));
         }
-        let scene_id = format!("{run_id}-{}", replay.shown);
-        let step_key = flow
-            .def
-            .scene(&a.scene_key)
-            .map(|s| s.step.clone())
-            .unwrap_or_default();
-        let state = replay
-            .answer(&a.answer, a.answered_at)
-            .map_err(|e| match e {
-                ReplayError::Invalid(e) => refused(
-                    i,
-                    &a.scene_key,
-                    "invalid_answer",
-                    json!({"message": e.to_string(), "answer_details": e.details()}),
-                ),
-                ReplayError::AlreadyCompleted => {
-                    refused(i, &a.scene_key, "already_completed", json!({}))
-                }
-            })?;
-        answer_rows.push(AnswerRow {
+        let moved = run.answer(&a.answer, a.answered_at).map_err(|e| match e {
+            Refusal::Invalid(e) => refused(
+                i,
+                &a.scene_key,
+                "invalid_answer",
+                json!({"message": e.to_string(), "answer_details": e.details()}),
+            ),
+            _ => refused(i, &a.scene_key, "already_completed", json!({})),
+        })?;
+        write.record(run.data(), who.channel, &moved, true);
+        let record = moved.answer.expect("an answer records its scene");
+        write.answers.push(AnswerRow {
             run_id: run_id.clone(),
-            scene_id,
-            step_key,
-            scene_key: a.scene_key.clone(),
-            answer: Json(a.answer.clone()),
-            response: Json(state.clone()),
+            scene_id: record.scene_id,
+            step_key: record.step,
+            scene_key: record.scene,
+            answer: Json(record.answer),
+            response: Json(run.state(&req.languages)),
             created_at: a.answered_at,
         });
     }
-    let last = req.answers.last().map_or(req.started_at, |a| a.answered_at);
-    let completed = replay.scene.is_none();
-    let state = replay.state();
+    let state = run.state(&req.languages);
+    let answered = run.data().answered;
 
-    // The user also has a run on this channel: the one that got further stays.
+    // The user also has a run on this channel: the one that got further
+    // stays. Replacing it goes through the one door, guarded by the revision
+    // read here: an answer committed since is never deleted (the sync is
+    // decided again on a fresh read).
     let online = runs::find(c, user_id, who.channel)?;
     let offline_wins = online.as_ref().is_none_or(|o| {
-        (completed, replay.answered as i32) > (o.status == RunStatus::Completed, o.answered)
+        (run.is_completed(), answered as i32) > (o.status == RunStatus::Completed, o.answered)
     });
     let (outcome, body_state, replaced) = if offline_wins {
         let replaced = online.as_ref().map(|o| o.id.clone());
-        if let Some(o) = online {
-            runs::end(c, o)?;
-        }
-        store_run(
-            c,
-            &flow.version,
+        write.ends = online.map(|o| {
+            let expected = o.revision;
+            (o, expected)
+        });
+        write.run = Some(RunWrite::Insert(RunRow::of(
+            run.into_data(),
             who.channel,
-            user_id,
-            &start,
-            &replay,
-            last,
-        )?;
-        for row in &answer_rows {
-            runs::insert_answer(c, row)?;
-        }
-        store_exposures(c, user_id, &replay)?;
-        let events: Vec<OfflineEvent> = replay
-            .events
-            .iter()
-            .map(|e| OfflineEvent {
-                kind: e.kind,
-                occurred_at: e.occurred_at,
-                user_id: user_id.to_owned(),
-                run_id: run_id.clone(),
-                version_id: flow.version.clone(),
-                channel: who.channel,
-                step_key: e.step_key.clone(),
-                scene_key: e.scene_key.clone(),
-                experiment_id: e.experiment_id.clone(),
-                variation_id: e.variation_id.clone(),
-                offline: true,
-            })
-            .collect();
-        offline::record_events(c, &events)?;
-        ("accepted", state, replaced)
+            0,
+        )));
+        save::save(c, &write)?;
+        (SyncOutcome::Accepted, state, replaced)
     } else {
         let kept = online.expect("an online run that got further");
         let kept_flow = flows.get(c, &kept.version_id)?;
-        let attrs = onboarding::effective_attributes(&kept, &who.overrides)?;
-        let state = onboarding::render_in(&kept_flow, &kept, &attrs, &req.languages)?;
-        ("online_kept", state, None)
+        let state = onboarding::render_in(&kept_flow, &kept, &who, &req.languages)?;
+        (SyncOutcome::OnlineKept, state, None)
     };
     let body = json!({"outcome": outcome, "state": body_state});
     offline::insert_sync(
@@ -234,85 +186,16 @@ fn sync_once(
             user_id: user_id.to_owned(),
             sync_id: req.sync_id.clone(),
             request_sha256: req.digest.clone(),
-            outcome: outcome.to_owned(),
+            outcome: outcome.to_string(),
             run_id,
             replaced_run: replaced,
             version_id: flow.version.clone(),
-            channel: who.channel.to_owned(),
-            answered: replay.answered as i32,
+            channel: who.channel,
+            answered: answered as i32,
             started_at: req.started_at,
             synced_at: now,
             response: Json(body.clone()),
         },
     )?;
     Ok(Synced { outcome, body })
-}
-
-fn store_run(
-    c: &mut AnyConnection,
-    version: &str,
-    channel: Channel,
-    user_id: &str,
-    start: &Attributes,
-    replay: &Replay,
-    last: NaiveDateTime,
-) -> Result<(), StoreError> {
-    let run_id = replay.state().scene.map(|s| s.id);
-    let completed = replay.scene.is_none();
-    let step = replay
-        .scene_key()
-        .map(|_| replay.state().scene.map(|s| s.step).unwrap_or_default());
-    runs::insert(
-        c,
-        &RunRow {
-            id: replay.run_id().to_owned(),
-            user_id: user_id.to_owned(),
-            channel,
-            version_id: version.to_owned(),
-            status: if completed {
-                RunStatus::Completed
-            } else {
-                RunStatus::InProgress
-            },
-            step_key: step,
-            scene_key: replay.scene_key().map(str::to_owned),
-            scene_id: run_id,
-            shown: replay.shown as i32,
-            answered: replay.answered as i32,
-            attributes: Json(start.clone()),
-            answers: Json(replay.answers.clone()),
-            revision: 0,
-            previous_answer: None,
-            started_at: replay.started_at(),
-            updated_at: last,
-            completed_at: completed.then_some(last),
-        },
-    )
-}
-
-fn store_exposures(
-    c: &mut AnyConnection,
-    user_id: &str,
-    replay: &Replay,
-) -> Result<(), StoreError> {
-    for e in &replay.exposures {
-        let a = &replay.assignments[e.index];
-        if e.created {
-            runs::put_assignment(
-                c,
-                &AssignmentRow {
-                    user_id: user_id.to_owned(),
-                    step_key: a.step.clone(),
-                    condition_name: a.condition.clone(),
-                    scene_key: a.scene.clone(),
-                    source: "bucket".into(),
-                    assigned_at: e.at,
-                    exposed_at: Some(e.at),
-                },
-            )?;
-        } else {
-            runs::mark_exposed(c, user_id, &a.step, &a.condition, e.at)?;
-        }
-    }
-    Ok(())
 }

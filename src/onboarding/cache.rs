@@ -73,22 +73,23 @@ pub fn after(loaded: &Loaded, write: &Write) -> Loaded {
         }
         None => {}
     }
-    match &write.assignment {
-        Some(AssignmentWrite::Put(row)) => next.assignments.insert(
-            ExperimentId::new(row.step_key.clone(), row.condition_name.clone()),
-            Stored {
-                scene: row.scene_key.clone(),
-                exposed: row.exposed_at.is_some(),
-            },
-        ),
-        Some(AssignmentWrite::Expose {
-            step_key,
-            condition_name,
-            ..
-        }) => next
-            .assignments
-            .expose(&ExperimentId::new(step_key.clone(), condition_name.clone())),
-        None => {}
+    for change in &write.assignments {
+        match change {
+            AssignmentWrite::Put(row) => next.assignments.insert(
+                ExperimentId::new(row.step_key.clone(), row.condition_name.clone()),
+                Stored {
+                    scene: row.scene_key.clone(),
+                    exposed: row.exposed_at.is_some(),
+                },
+            ),
+            AssignmentWrite::Expose {
+                step_key,
+                condition_name,
+                ..
+            } => next
+                .assignments
+                .expose(&ExperimentId::new(step_key.clone(), condition_name.clone())),
+        }
     }
     next.earlier = None;
     next

@@ -25,9 +25,9 @@ use diesel::Connection;
 use serde_json::Value;
 
 use crate::flow::answer::AnswerError;
-use crate::flow::locale::{self, Wanted};
-use crate::flow::view::{self, Progress, State, Status};
-use crate::flow::{Attributes, CompiledFlow, values};
+use crate::flow::locale::Wanted;
+use crate::flow::view::State;
+use crate::flow::{Assignments, Attributes, CompiledFlow, values};
 use crate::store::channels::Channel;
 use crate::store::runs::RunRow;
 use crate::store::{AnyConnection, Db, FlowCache, StoreError};
@@ -75,7 +75,7 @@ impl From<diesel::result::Error> for OnboardingError {
 }
 
 impl OnboardingError {
-    fn is_retryable(&self) -> bool {
+    pub fn is_retryable(&self) -> bool {
         match self {
             OnboardingError::Conflict => true,
             OnboardingError::Store(e) => e.is_retryable(),
@@ -209,8 +209,7 @@ impl Onboarding {
                     return Err(OnboardingError::NotStarted);
                 };
                 let flow = flows.get(c, &run.version_id)?;
-                let attrs = effective_attributes(run, &who.overrides)?;
-                let state = render_in(&flow, run, &attrs, &accept)?;
+                let state = render_in(&flow, run, who, &accept)?;
                 Ok((state, loaded))
             })
             .await?;
@@ -373,16 +372,6 @@ pub struct Who {
     pub overrides: Attributes,
 }
 
-/// Attributes as conditions and templates see them: QA overrides, then
-/// answers, then start attributes.
-pub fn effective_attributes(run: &RunRow, overrides: &Attributes) -> Result<Attributes> {
-    let mut attrs = run.attributes.0.clone();
-    attrs.extend(run.answers.0.clone());
-    attrs.extend(overrides.clone());
-    // Runs stored before values were normalised at the boundary read the same.
-    Ok(values::normalise_all(&attrs))
-}
-
 /// What a start found or decided.
 enum Started {
     /// The user's run, rendered, and the user as it is now.
@@ -409,8 +398,7 @@ fn start(
     };
     if let (Some(run), Some(who)) = (&loaded.run, &loaded.who) {
         let flow = flows.get(c, &run.version_id)?;
-        let attrs = effective_attributes(run, &who.overrides)?;
-        let state = render_in(&flow, run, &attrs, accept)?;
+        let state = render_in(&flow, run, who, accept)?;
         return Ok(Started::Existing(state, loaded));
     }
     let who = match loaded.who.clone() {
@@ -423,7 +411,6 @@ fn start(
         &flow,
         user_id,
         &who,
-        version,
         attributes,
         &loaded.assignments,
         now(),
@@ -433,56 +420,8 @@ fn start(
     Ok(Started::New(state, Box::new(write), loaded))
 }
 
-/// The state of a run as the app sees it; `attributes` are the run's
-/// effective attributes ([`effective_attributes`]), which the caller has at hand.
-pub fn render(flow: &CompiledFlow, run: &RunRow, attributes: &Attributes) -> Result<State> {
-    render_in(flow, run, attributes, &Wanted::default())
-}
-
-/// [`render`] in the language negotiated from the attribute `locale`, else
-/// `accept` (README "Languages").
-pub fn render_in(
-    flow: &CompiledFlow,
-    run: &RunRow,
-    attributes: &Attributes,
-    accept: &Wanted,
-) -> Result<State> {
-    let served = locale::served(flow.locales(), attributes, accept);
-    let answered = run.answered.max(0) as u32;
-    let Some(scene_key) = &run.scene_key else {
-        return Ok(State {
-            status: Status::Completed,
-            version: run.version_id.clone(),
-            scene: None,
-            progress: Progress {
-                answered,
-                remaining_estimate: 0,
-            },
-            locale: served,
-        });
-    };
-    let scene = flow.scene_position(scene_key).ok_or_else(|| {
-        StoreError::Corrupt(format!("run {} is on unknown scene {scene_key}", run.id))
-    })?;
-    let step = flow
-        .step_position(&flow.scene(scene).step)
-        .unwrap_or_default();
-    let mut shown = view::scene_view(
-        flow,
-        scene,
-        run.scene_id.clone().unwrap_or_default(),
-        attributes,
-        &locale::chain(flow.locales(), served.as_deref()),
-    );
-    shown.input.previous = run.previous_answer.as_ref().map(|a| a.0.clone());
-    Ok(State {
-        status: Status::InProgress,
-        version: run.version_id.clone(),
-        scene: Some(shown),
-        progress: Progress {
-            answered,
-            remaining_estimate: flow.remaining_from(step),
-        },
-        locale: served,
-    })
+/// The state of a stored run as the app sees it, in the language
+/// negotiated from the attribute `locale`, else `accept` (README "Languages").
+pub fn render_in(flow: &CompiledFlow, run: &RunRow, who: &Who, accept: &Wanted) -> Result<State> {
+    Ok(decide::resume(flow, run, who, &Assignments::default())?.state(accept))
 }

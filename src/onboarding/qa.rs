@@ -6,16 +6,15 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::save::{self, RunWrite, Write};
-use super::{
-    Onboarding, OnboardingError, Result, Who, decide, effective_attributes, load, render, transact,
-    who,
-};
+use super::{Onboarding, OnboardingError, Result, Who, decide, load, render_in, transact, who};
+use crate::flow::locale::Wanted;
 use crate::flow::simulate::{self, Simulation};
 use crate::flow::view::State;
-use crate::flow::{Attributes, Next, RunStatus};
+use crate::flow::{Attributes, RunStatus};
 use crate::store::channels::{self, Channel};
-use crate::store::runs::{self, AssignmentRow};
+use crate::store::runs::{self, AssignmentRow, RunRow};
 use crate::store::{AnyConnection, testers};
+use crate::words::AssignmentSource;
 
 /// Everything QA needs to see about one tester: the body of
 /// `GET /debug/users/{id}` and what the dashboard's tester pages show.
@@ -123,15 +122,17 @@ impl Onboarding {
         let flows = self.flows.clone();
         self.db
             .run_with(move |c| {
-                let Who { channel, overrides } = require_tester(c, &user_id)?;
+                let who = require_tester(c, &user_id)?;
+                let Who {
+                    channel,
+                    ref overrides,
+                } = who;
                 let run = runs::find(c, &user_id, channel)?;
                 let (start, answers) = match &run {
                     Some(r) => (r.attributes.0.clone(), r.answers.0.clone()),
                     None => (Attributes::new(), Attributes::new()),
                 };
-                let mut effective = start.clone();
-                effective.extend(answers.clone());
-                effective.extend(overrides.clone());
+                let effective = crate::flow::run::merged(&start, &answers, overrides);
                 let today = crate::store::now().date();
                 let conditions = crate::flow::catalogue()
                     .iter()
@@ -187,7 +188,7 @@ impl Onboarding {
                             started_at: r.started_at,
                             updated_at: r.updated_at,
                         };
-                        let state = render(&flow, r, &effective)?;
+                        let state = render_in(&flow, r, &who, &Wanted::default())?;
                         (Some(state), history, backs, Some(summary))
                     }
                     None => (None, Vec::new(), Vec::new(), None),
@@ -198,7 +199,7 @@ impl Onboarding {
                     attributes: AttributeSources {
                         start,
                         answers,
-                        overrides,
+                        overrides: who.overrides.clone(),
                         effective,
                     },
                     conditions,
@@ -328,7 +329,7 @@ impl Onboarding {
                             step_key: step.clone(),
                             condition_name: condition.clone(),
                             scene_key: scene.clone(),
-                            source: "forced".into(),
+                            source: AssignmentSource::Forced.to_string(),
                             assigned_at: crate::store::now(),
                             exposed_at: None,
                         },
@@ -348,35 +349,19 @@ impl Onboarding {
         self.db
             .run_with(move |c| {
                 transact(c, |c| {
-                    let Who { channel, overrides } = require_tester(c, &user_id)?;
-                    let mut run =
-                        runs::find(c, &user_id, channel)?.ok_or(OnboardingError::NotStarted)?;
-                    let flow = flows.get(c, &run.version_id)?;
-                    let position = flow.step_position(&step).ok_or_else(|| {
-                        OnboardingError::UnknownKey(format!(
-                            "version {} has no step '{step}'",
-                            run.version_id
-                        ))
-                    })?;
-                    let expected = run.revision;
-                    run.revision += 1;
-                    run.updated_at = crate::store::now();
-                    run.status = RunStatus::InProgress;
-                    run.completed_at = None;
-                    let attrs = effective_attributes(&run, &overrides)?;
+                    let who = require_tester(c, &user_id)?;
+                    let row =
+                        runs::find(c, &user_id, who.channel)?.ok_or(OnboardingError::NotStarted)?;
+                    let flow = flows.get(c, &row.version_id)?;
                     let assignments = load::assignments(&testers::assignments_of(c, &user_id)?);
+                    let mut run = decide::resume(&flow, &row, &who, &assignments)?;
+                    let moved = run.jump(&step, crate::store::now())?;
+                    let state = run.state(&Wanted::default());
                     let mut write = Write::default();
-                    decide::advance(
-                        &flow,
-                        &mut run,
-                        Next::Step(position),
-                        &attrs,
-                        &assignments,
-                        &mut write,
-                    );
+                    write.record(run.data(), row.channel, &moved, false);
                     write.run = Some(RunWrite::Update {
-                        run: run.clone(),
-                        expected,
+                        run: RunRow::of(run.into_data(), row.channel, row.revision + 1),
+                        expected: row.revision,
                     });
                     save::save(c, &write)?;
                     audited(
@@ -385,7 +370,7 @@ impl Onboarding {
                         "debug_jump",
                         format!("tester {user_id} → {step}"),
                     )?;
-                    render(&flow, &run, &attrs)
+                    Ok(state)
                 })
             })
             .await
@@ -401,7 +386,14 @@ impl Onboarding {
                     let Who { channel, .. } = require_tester(c, &user_id)?;
                     let forgotten = match runs::find(c, &user_id, channel)? {
                         Some(run) => {
-                            runs::end(c, run)?;
+                            let expected = run.revision;
+                            save::save(
+                                c,
+                                &Write {
+                                    ends: Some((run, expected)),
+                                    ..Write::default()
+                                },
+                            )?;
                             true
                         }
                         None => false,

@@ -1,20 +1,74 @@
-//! Save: everything a decision produced, written in one transaction: the
-//! run (inserted, or updated if its `revision` is still the one read), the
-//! answer, the A/B assignment and the events as one multi-row insert.
+//! Save: the one door every write of a run goes through (README
+//! "Architecture"): everything a move produced, in one transaction: the run
+//! (inserted, or updated if its `revision` is still the one read), a run it
+//! ends in its place (deleted if its `revision` is still the one read), the
+//! answers, a back, the A/B assignments and the events as one multi-row
+//! insert. A write that finds a run moved is [`OnboardingError::Conflict`]
+//! and writes nothing; its caller loads again and decides again.
 
 use super::{OnboardingError, Result};
+use crate::flow::decision::AssignmentChange;
+use crate::flow::run::{Moved, RunData};
+use crate::store::backs::{self, BackRow};
+use crate::store::channels::Channel;
 use crate::store::group::GroupStatement;
 use crate::store::runs::{self, AnswerRow, AssignmentRow, NewEvent, RunRow};
 use crate::store::{AnyConnection, batch};
+use crate::words::AssignmentSource;
 use diesel::{Connection, RunQueryDsl};
 
 /// The rows a decision produced.
 #[derive(Debug, Clone, Default)]
 pub struct Write {
     pub run: Option<RunWrite>,
-    pub answer: Option<AnswerRow>,
-    pub assignment: Option<AssignmentWrite>,
+    /// A run ended in this one's place (an online run a synced offline run
+    /// replaces, a QA reset), if its revision is still the one read.
+    pub ends: Option<(RunRow, i64)>,
+    pub answers: Vec<AnswerRow>,
+    /// A back, with the scene ids of the answers it withdraws.
+    pub back: Option<(BackRow, Vec<String>)>,
+    pub assignments: Vec<AssignmentWrite>,
     pub events: Vec<NewEvent>,
+}
+
+impl Write {
+    /// Add what a move of `run` (on `channel`) recorded: its events and its
+    /// A/B assignment, at the move's time.
+    pub fn record(&mut self, run: &RunData, channel: Channel, moved: &Moved, offline: bool) {
+        let at = moved.at;
+        self.events.extend(
+            moved
+                .events
+                .iter()
+                .map(|e| NewEvent::of(run, channel, e.clone(), at, offline)),
+        );
+        if let Some(change) = &moved.assignment {
+            self.assignments.push(match change {
+                AssignmentChange::Bucketed { experiment, scene } => {
+                    AssignmentWrite::Put(AssignmentRow {
+                        user_id: run.user_id.clone(),
+                        step_key: experiment.step.clone(),
+                        condition_name: experiment.condition.clone(),
+                        scene_key: scene.clone(),
+                        source: AssignmentSource::Bucket.to_string(),
+                        assigned_at: at,
+                        exposed_at: Some(at),
+                    })
+                }
+                AssignmentChange::Exposed { experiment } => AssignmentWrite::Expose {
+                    user_id: run.user_id.clone(),
+                    step_key: experiment.step.clone(),
+                    condition_name: experiment.condition.clone(),
+                    at,
+                },
+            });
+        }
+    }
+
+    /// Whether this write needs more than the group statement holds.
+    fn is_plain(&self) -> bool {
+        self.ends.is_none() && self.back.is_none()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -111,6 +165,9 @@ fn one_statement<'a>(group: &[&'a Write], written: &[bool]) -> Option<GroupState
     let mut statement = GroupStatement::default();
     let mut keys: Vec<(&str, &str, &str)> = Vec::new();
     for (i, w) in group.iter().enumerate().filter(|(i, _)| written[*i]) {
+        if !w.is_plain() {
+            return None;
+        }
         match &w.run {
             Some(RunWrite::Update { run, expected }) => statement.update(i, run, *expected),
             Some(RunWrite::Insert(run)) => {
@@ -119,10 +176,10 @@ fn one_statement<'a>(group: &[&'a Write], written: &[bool]) -> Option<GroupState
             }
             None => statement.unguarded(i),
         }
-        if let Some(answer) = &w.answer {
+        for answer in &w.answers {
             statement.answer(i, answer);
         }
-        if let Some(change) = &w.assignment {
+        for change in &w.assignments {
             let key = change.key();
             if keys.contains(&key) {
                 return None;
@@ -197,6 +254,14 @@ fn statements(
             written[i] = false;
         }
     }
+    // Rare (a sync over an online run, a QA reset): one statement each.
+    for (i, w) in group.iter().enumerate() {
+        if let (true, Some((run, expected))) = (written[i], &w.ends)
+            && !runs::end(c, run, *expected)?
+        {
+            written[i] = false;
+        }
+    }
     let kept = || {
         group
             .iter()
@@ -211,25 +276,27 @@ fn statements(
         })
         .collect();
     runs::insert_many(c, &new_runs)?;
-    let answers: Vec<&AnswerRow> = kept().filter_map(|w| w.answer.as_ref()).collect();
+    for (back, withdrawn) in kept().filter_map(|w| w.back.as_ref()) {
+        backs::save(c, back, withdrawn)?;
+    }
+    let answers: Vec<&AnswerRow> = kept().flat_map(|w| &w.answers).collect();
     runs::insert_answers(c, &answers)?;
     let mut puts: Vec<AssignmentRow> = Vec::new();
-    for w in kept() {
-        match &w.assignment {
-            Some(AssignmentWrite::Put(row)) => {
+    for change in kept().flat_map(|w| &w.assignments) {
+        match change {
+            AssignmentWrite::Put(row) => {
                 puts.retain(|p| key(p) != key(row));
                 puts.push(row.clone());
             }
             // Once per user and group: rare, one statement each.
-            Some(AssignmentWrite::Expose {
+            AssignmentWrite::Expose {
                 user_id,
                 step_key,
                 condition_name,
                 at,
-            }) => {
+            } => {
                 runs::mark_exposed(c, user_id, step_key, condition_name, *at)?;
             }
-            None => {}
         }
     }
     runs::put_assignments(c, &puts)?;

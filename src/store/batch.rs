@@ -8,7 +8,7 @@
 
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
+use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text, Timestamp};
 
 use super::rows::{AnswerRow, NewEvent, RunRow};
 
@@ -164,7 +164,7 @@ prepared_insert!(
     EventRows,
     NewEvent,
     "INSERT INTO events (kind, occurred_at, user_id, run_id, version_id, channel, step_key, \
-     scene_key, experiment_id, variation_id)",
+     scene_key, experiment_id, variation_id, offline)",
     [
         kind: Text,
         occurred_at: Timestamp,
@@ -175,6 +175,7 @@ prepared_insert!(
         step_key: Nullable<Text>,
         scene_key: Nullable<Text>,
         experiment_id: Nullable<Text>,
-        variation_id: Nullable<Text>
+        variation_id: Nullable<Text>,
+        offline: Bool
     ]
 );

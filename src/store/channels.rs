@@ -1,7 +1,7 @@
 //! Channels: `staging` and `production`, each a pointer to a version.
 
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::schema::{approvals, channel_history, channels};
 
@@ -9,34 +9,7 @@ use super::schema::{approvals, channel_history, channels};
 // the only way to move a channel (README, "Release pipeline and dashboard").
 use super::{AnyConnection, StoreError};
 
-/// A channel: a named pointer to a version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    Staging,
-    Production,
-}
-
-impl Channel {
-    pub const ALL: [Channel; 2] = [Channel::Staging, Channel::Production];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Staging => "staging",
-            Channel::Production => "production",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Channel> {
-        Channel::ALL.into_iter().find(|c| c.as_str() == raw)
-    }
-}
-
-impl std::fmt::Display for Channel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::words::Channel;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
 #[diesel(table_name = channels)]

@@ -89,8 +89,8 @@ macro_rules! text_enum {
 
 text_enum!(crate::flow::view::Status, "run status");
 text_enum!(crate::flow::EventKind, "event kind");
-text_enum!(crate::auth::role::Role, "role");
-text_enum!(crate::store::channels::Channel, "channel");
+text_enum!(crate::words::Role, "role");
+text_enum!(crate::words::Channel, "channel");
 
 /// A JSON value kept in a text column (`runs.attributes`, `runs.answers`,
 /// `overrides.attributes`): serialised on write, parsed on read.

@@ -17,7 +17,7 @@ use chrono::NaiveDateTime;
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text, Timestamp};
+use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Timestamp};
 use serde_json::Value;
 
 use super::channels::Channel;
@@ -152,6 +152,7 @@ columns!(Events for NewEvent {
     scene_key: Option<String> as Nullable<Text>,
     experiment_id: Option<String> as Nullable<Text>,
     variation_id: Option<String> as Nullable<Text>,
+    offline: bool as Bool,
 });
 
 /// A group's writes, gathered by position; [`GroupStatement::load`]
@@ -277,9 +278,9 @@ impl QueryFragment<Pg> for GroupStatement<'_> {
              AND assignments.condition_name = ex.condition_name \
              AND assignments.exposed_at IS NULL), \
              e AS (INSERT INTO events (kind, occurred_at, user_id, run_id, version_id, channel, \
-             step_key, scene_key, experiment_id, variation_id) SELECT kind, occurred_at, \
-             user_id, run_id, version_id, channel, step_key, scene_key, experiment_id, \
-             variation_id FROM ",
+             step_key, scene_key, experiment_id, variation_id, offline) SELECT kind, \
+             occurred_at, user_id, run_id, version_id, channel, step_key, scene_key, \
+             experiment_id, variation_id, offline FROM ",
         );
         // In the order given: ids follow the rows' order.
         self.events.unnest("x", true, &mut out)?;

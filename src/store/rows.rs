@@ -8,8 +8,10 @@ use diesel::prelude::*;
 use super::channels::Channel;
 use super::column::Json;
 use super::schema::{assignments, events, run_answers, runs};
+use crate::flow::run::{self, RunData};
 use crate::flow::view::State;
-use crate::flow::{Attributes, EventKind, RunStatus};
+use crate::flow::{Attributes, Event, EventKind, RunStatus};
+use chrono::NaiveDateTime;
 use serde_json::Value;
 
 /// `None` is NULL, not DEFAULT (no column has another default): SQLite
@@ -84,4 +86,80 @@ pub struct NewEvent {
     pub scene_key: Option<String>,
     pub experiment_id: Option<String>,
     pub variation_id: Option<String>,
+    /// Played offline and synced, at its original time.
+    pub offline: bool,
+}
+
+impl NewEvent {
+    /// An engine event of `run` as stored: who, which run, when.
+    pub fn of(
+        run: &RunData,
+        channel: Channel,
+        e: Event,
+        at: NaiveDateTime,
+        offline: bool,
+    ) -> NewEvent {
+        NewEvent {
+            kind: e.kind,
+            occurred_at: at,
+            user_id: run.user_id.clone(),
+            run_id: run.id.clone(),
+            version_id: run.version.clone(),
+            channel,
+            step_key: e.step,
+            scene_key: e.scene,
+            experiment_id: e.experiment.map(|x| x.to_string()),
+            variation_id: e.variation,
+            offline,
+        }
+    }
+}
+
+impl RunRow {
+    /// The run as the engine moves it.
+    pub fn data(&self) -> RunData {
+        RunData {
+            id: self.id.clone(),
+            user_id: self.user_id.clone(),
+            version: self.version_id.clone(),
+            status: self.status,
+            step: self.step_key.clone(),
+            scene: self.scene_key.clone(),
+            shown: u32::try_from(self.shown).unwrap_or(0),
+            answered: u32::try_from(self.answered).unwrap_or(0),
+            start: self.attributes.0.clone(),
+            answers: self.answers.0.clone(),
+            previous: self.previous_answer.as_ref().map(|a| a.0.clone()),
+            started_at: self.started_at,
+            updated_at: self.updated_at,
+            completed_at: self.completed_at,
+        }
+    }
+
+    /// The row of a run the engine moved, on `channel`, at `revision`.
+    pub fn of(data: RunData, channel: Channel, revision: i64) -> RunRow {
+        let scene_id = data
+            .scene
+            .as_ref()
+            .map(|_| run::scene_id(&data.id, data.shown));
+        RunRow {
+            scene_id,
+            id: data.id,
+            user_id: data.user_id,
+            channel,
+            version_id: data.version,
+            status: data.status,
+            step_key: data.step,
+            scene_key: data.scene,
+            shown: i32::try_from(data.shown).unwrap_or(i32::MAX),
+            answered: i32::try_from(data.answered).unwrap_or(i32::MAX),
+            attributes: Json(data.start),
+            answers: Json(data.answers),
+            revision,
+            started_at: data.started_at,
+            updated_at: data.updated_at,
+            completed_at: data.completed_at,
+            previous_answer: data.previous.map(Json),
+        }
+    }
 }

@@ -327,22 +327,35 @@ pub fn record_events<R: std::borrow::Borrow<NewEvent>>(
 /// End `run` without completing it (a QA reset, or an offline run synced in
 /// its place): the run and its answers go, the log keeps a `run_reset` event
 /// at the run's step so the funnel's "left" stops counting it (README
-/// "Analytics at scale").
-pub fn end(conn: &mut AnyConnection, run: RunRow) -> Result<(), StoreError> {
+/// "Analytics at scale"). Guarded like every write of a run: nothing
+/// happens, and `false` comes back, if its revision is no longer
+/// `expected` (an answer committed since it was read is never deleted).
+pub fn end(conn: &mut AnyConnection, run: &RunRow, expected: i64) -> Result<bool, StoreError> {
+    let ended = diesel::delete(
+        runs::table
+            .filter(runs::id.eq(&run.id))
+            .filter(runs::revision.eq(expected)),
+    )
+    .execute(conn)?;
+    if ended == 0 {
+        return Ok(false);
+    }
     super::testers::delete_run(conn, &run.id)?;
     record_events(
         conn,
         &[NewEvent {
             kind: EventKind::RunReset,
             occurred_at: super::now(),
-            user_id: run.user_id,
-            run_id: run.id,
-            version_id: run.version_id,
+            user_id: run.user_id.clone(),
+            run_id: run.id.clone(),
+            version_id: run.version_id.clone(),
             channel: run.channel,
-            step_key: run.step_key,
-            scene_key: run.scene_key,
+            step_key: run.step_key.clone(),
+            scene_key: run.scene_key.clone(),
             experiment_id: None,
             variation_id: None,
+            offline: false,
         }],
-    )
+    )?;
+    Ok(true)
 }

@@ -10,7 +10,7 @@ use super::{AnyConnection, StoreError};
 pub struct TokenRow {
     pub token_hash: String,
     pub name: String,
-    pub role: crate::auth::role::Role,
+    pub role: crate::words::Role,
     pub created_at: chrono::NaiveDateTime,
     pub expires_at: Option<chrono::NaiveDateTime>,
 }

@@ -9,7 +9,7 @@ use super::{AnyConnection, StoreError};
 #[diesel(table_name = users)]
 pub struct UserRow {
     pub name: String,
-    pub role: crate::auth::role::Role,
+    pub role: crate::words::Role,
     pub password_hash: String,
     pub failed_logins: i32,
     pub last_failure_at: Option<chrono::NaiveDateTime>,

@@ -261,6 +261,7 @@ async fn a_sample_ratio_mismatch_is_flagged(backend: Backend) {
                 scene_key: Some(variant.into()),
                 experiment_id: Some("intro:pass_through".into()),
                 variation_id: Some(variant.into()),
+                offline: false,
             };
             rows.push(event(EventKind::Exposure));
             if i < done {

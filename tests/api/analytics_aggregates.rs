@@ -64,6 +64,7 @@ fn event(kind: EventKind, run: &RunRow, raw: &Raw) -> NewEvent {
         scene_key: None,
         experiment_id: exposure.then(|| "intro:pass_through".to_owned()),
         variation_id: exposure.then(|| ["intro_a", "intro_b"][variant].to_owned()),
+        offline: false,
     }
 }
 

@@ -423,10 +423,11 @@ async fn next_write(app: &TestApp, service: &Onboarding, user: &str, bad: bool) 
         scene_key: run.scene_key.clone(),
         experiment_id: None,
         variation_id: None,
+        offline: false,
     };
     Box::new(Write {
         run: Some(RunWrite::Update { run, expected }),
-        answer: Some(answer),
+        answers: vec![answer],
         events: vec![event],
         ..Write::default()
     })
@@ -522,7 +523,7 @@ async fn a_group_is_a_constant_number_of_statements(backend: Backend) {
 /// A write with no run to guard: an assignment change and nothing else.
 fn assignment_write(change: AssignmentWrite) -> Box<Write> {
     Box::new(Write {
-        assignment: Some(change),
+        assignments: vec![change],
         ..Write::default()
     })
 }
@@ -570,7 +571,7 @@ async fn a_group_stores_and_exposes_assignments(backend: Backend) {
     let db = Db::with_statement_log(&app.settings.database_url, 2, log.clone()).unwrap();
     let commits = commit::GroupCommit::start(db, Duration::from_secs(5));
     let mut moved = moved_since_read(next_write(&app, &service, "user-moved", false).await);
-    moved.assignment = Some(put("user-moved", "a"));
+    moved.assignments = vec![put("user-moved", "a")];
     let moved_events = "SELECT COUNT(*) AS n FROM events WHERE user_id = 'user-moved'";
     let events_before = app.count_sql(moved_events).await;
     log.take();
@@ -597,7 +598,7 @@ async fn a_group_stores_and_exposes_assignments(backend: Backend) {
     // An exposure and another user's assignment: one group; the exposure
     // of a write left out is not made.
     let mut moved = moved_since_read(next_write(&app, &service, "user-moved-2", false).await);
-    moved.assignment = Some(expose("user-2"));
+    moved.assignments = vec![expose("user-2")];
     log.take();
     let results = save_together(
         &commits,
@@ -659,6 +660,7 @@ async fn a_group_keeps_the_order_of_its_events(backend: Backend) {
         experiment_id: None,
         // The position in the group, sortable as text.
         variation_id: Some(format!("{position:02}")),
+        offline: false,
     };
     let kinds = [
         EventKind::Completed,

@@ -34,6 +34,7 @@ fn event(n: usize, at: NaiveDateTime) -> NewEvent {
         scene_key: n.is_multiple_of(2).then(|| "scène ✓".to_owned()),
         experiment_id: (n % 4 == 2).then(|| "intro:pass_through".to_owned()),
         variation_id: (n % 4 == 2).then(|| "intro_b".to_owned()),
+        offline: false,
     }
 }
 

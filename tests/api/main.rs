@@ -31,5 +31,6 @@ mod release;
 mod s3;
 mod shutdown;
 mod snapshots;
+mod vectors;
 mod versions;
 mod walkthrough;

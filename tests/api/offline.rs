@@ -19,6 +19,7 @@ on_both_backends!(
     an_offline_run_syncs_with_the_answers_events_and_funnel_of_an_online_one,
     a_sync_is_idempotent_and_stores_nothing_when_it_does_not_replay,
     a_sync_keeps_the_run_that_got_further_and_takes_old_versions,
+    a_sync_racing_answers_on_two_instances_loses_no_acknowledged_answer,
 );
 
 async fn sample_app(backend: Backend) -> TestApp {
@@ -546,4 +547,75 @@ async fn a_sync_keeps_the_run_that_got_further_and_takes_old_versions(backend: B
     let (status, synced) = post_sync(&app, "late-syncer", &old).await;
     assert_eq!(status, StatusCode::OK, "{synced}");
     assert_eq!(synced["state"]["version"], old["version"]);
+}
+
+/// A sync and an online answer of one user at once, on two instances: the
+/// sync replaces the online run only through the one guarded door, so an
+/// answer acknowledged (200) is never deleted after the fact. Each round
+/// the online run has one answer and the offline run two: if the online
+/// answer commits first, the runs tie and the online run stays (the
+/// README's tie rule); if the sync commits first, the answer is refused.
+async fn a_sync_racing_answers_on_two_instances_loses_no_acknowledged_answer(backend: Backend) {
+    let app = sample_app(backend).await;
+    let (other, _guard) = app.spawn_process().await;
+    let now = chrono::Utc::now();
+    let time = |back: i64| (now - chrono::Duration::seconds(back)).to_rfc3339();
+    let mut acknowledged = Vec::new();
+    let (mut kept, mut replaced) = (0, 0);
+    for round in 0..60 {
+        let user = format!("racer-{round}");
+        let first = app
+            .mobile(&user, "/v1/onboarding/start", json!({"attributes": {}}))
+            .await;
+        let second = app
+            .mobile(
+                &user,
+                "/v1/onboarding/answers",
+                json!({"scene_id": first["scene"]["id"], "answer": valid_answer(&first["scene"])}),
+            )
+            .await;
+        let scene = &second["scene"];
+        let body = json!({
+            "sync_id": format!("sync-{round}"), "version": first["version"],
+            "started_at": time(60), "attributes": {},
+            "answers": [
+                {"scene_key": first["scene"]["key"], "answer": valid_answer(&first["scene"]), "answered_at": time(50)},
+                {"scene_key": scene["key"], "answer": valid_answer(scene), "answered_at": time(40)},
+            ],
+        });
+        let token = mint_user_token(&app.settings.jwt_secret, &user, 1);
+        let answer = app
+            .client
+            .post(app.url("/v1/onboarding/answers"))
+            .bearer_auth(&token)
+            .json(&json!({"scene_id": scene["id"], "answer": valid_answer(scene)}))
+            .send();
+        let sync = app
+            .client
+            .post(format!("{other}/v1/onboarding/sync"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send();
+        let (answered, synced) = tokio::join!(answer, sync);
+        let synced = synced.expect("sent");
+        assert_eq!(synced.status(), StatusCode::OK);
+        let synced: Value = synced.json().await.unwrap();
+        match synced["outcome"].as_str() {
+            Some("online_kept") => kept += 1,
+            _ => replaced += 1,
+        }
+        if answered.expect("sent").status() == StatusCode::OK {
+            acknowledged.push(scene["id"].as_str().unwrap().to_owned());
+        }
+    }
+    let stored = rows(&app, "SELECT scene_id AS row FROM run_answers").await;
+    let missing: Vec<&String> = acknowledged
+        .iter()
+        .filter(|id| !stored.contains(&json!(id)))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged answers deleted by a sync ({kept} kept, {replaced} replaced): {missing:?}",
+        missing.len()
+    );
 }

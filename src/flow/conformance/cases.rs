@@ -9,12 +9,11 @@ use serde_json::{Value, json};
 
 use super::flows::{self, random_flow};
 use super::spellings::{HEADERS, LISTS, LOCALES, TEXTS, attributes};
-use super::{Rng, assignments_of, expected, object, time_text};
+use super::{Rng, expected, run_of, time_text};
 use crate::flow::Attributes;
 use crate::flow::bundle::{self, Recipient};
 use crate::flow::engine::CompiledFlow;
 use crate::flow::model::InputKind;
-use crate::flow::replay::Replay;
 
 /// Answers after which a script stops even if the flow loops.
 const MAX_ANSWERS: usize = 30;
@@ -160,24 +159,16 @@ fn random_case_in(
             case["overrides"]["locale"] = json!("en-US");
         }
     }
-    let mut run = Replay::start(
-        flow,
-        &user_id,
-        id,
-        &object(&case["attributes"]),
-        &object(&case["overrides"]),
-        assignments_of(&case),
-        started_at,
-    );
+    let mut run = run_of(flow, &case, started_at);
     let mut script = Vec::new();
     while script.len() < MAX_ANSWERS {
         at += Duration::seconds(1 + rng.below(90) as i64);
-        let answer = match run.scene {
+        let answer = match run.scene() {
             Some(scene) => answer_for(rng, flow, scene),
             None if rng.chance(30) => json!(null),
             None => break,
         };
-        let done = run.scene.is_none();
+        let done = run.is_completed();
         let _ = run.answer(&answer, at);
         script.push(json!({"answer": answer, "at": time_text(at)}));
         if done {
@@ -205,7 +196,7 @@ fn documents(flows: &[(String, CompiledFlow)]) -> BTreeMap<String, Value> {
             let to = Recipient {
                 user_id: "",
                 channel: "production",
-                assignments: &[],
+                assignments: &Default::default(),
                 overrides: &none,
             };
             (name.clone(), bundle::document(flow, &to))

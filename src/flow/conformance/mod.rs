@@ -22,10 +22,12 @@ pub use cases::{generate, random_case};
 pub use flows::random_flow;
 
 use super::Attributes;
+use super::decision::{Assignments, Stored};
 use super::engine::CompiledFlow;
+use super::engine::ExperimentId;
 use super::locale::Wanted;
 use super::model::{Bound, ChoiceDef, FlowDef, SceneDef, Target};
-use super::replay::{Replay, ReplayError, StoredAssignment};
+use super::run::{Begin, Refusal, Run};
 
 /// A small deterministic generator (splitmix64).
 pub struct Rng(u64);
@@ -141,26 +143,31 @@ pub fn languages_of(case: &Value) -> Wanted {
     }
 }
 
-fn outcome(result: Result<super::view::State, ReplayError>) -> Value {
+fn outcome(run: &Run, result: Result<super::run::Moved, Refusal>, wanted: &Wanted) -> Value {
     match result {
-        Ok(state) => json!({"state": state}),
-        Err(ReplayError::AlreadyCompleted) => json!({"error": {"code": "already_completed"}}),
-        Err(ReplayError::Invalid(e)) => {
+        Ok(_) => json!({"state": run.state(wanted)}),
+        Err(Refusal::Invalid(e)) => {
             json!({"error": {"code": "invalid_answer", "details": e.details()}})
         }
+        // A script answers the scene on screen, so only these two happen.
+        Err(_) => json!({"error": {"code": "already_completed"}}),
     }
 }
 
-fn assignments_of(case: &Value) -> Vec<StoredAssignment> {
+fn assignments_of(case: &Value) -> Assignments {
     case["assignments"]
         .as_array()
         .into_iter()
         .flatten()
-        .map(|a| StoredAssignment {
-            step: a["step"].as_str().unwrap_or_default().to_owned(),
-            condition: a["condition"].as_str().unwrap_or_default().to_owned(),
-            scene: a["scene"].as_str().unwrap_or_default().to_owned(),
-            exposed: false,
+        .map(|a| {
+            let text = |k: &str| a[k].as_str().unwrap_or_default().to_owned();
+            (
+                ExperimentId::new(text("step"), text("condition")),
+                Stored {
+                    scene: text("scene"),
+                    exposed: false,
+                },
+            )
         })
         .collect()
 }
@@ -169,25 +176,36 @@ fn object(v: &Value) -> Attributes {
     serde_json::from_value(v.clone()).unwrap_or_default()
 }
 
+/// The run a case plays: its user, run id, attributes, overrides and stored
+/// assignments, started at `started`.
+pub fn run_of<'f>(flow: &'f CompiledFlow, case: &Value, started: NaiveDateTime) -> Run<'f> {
+    let begin = Begin {
+        user_id: case["user_id"].as_str().unwrap_or_default(),
+        run_id: case["run_id"].as_str().unwrap_or_default(),
+        start: &object(&case["attributes"]),
+        at: started,
+    };
+    Run::start(
+        flow,
+        begin,
+        &object(&case["overrides"]),
+        assignments_of(case),
+    )
+    .0
+}
+
 /// What the engine makes of a case: `{"start", "steps", "answers"}`.
 pub fn expected(flow: &CompiledFlow, case: &Value) -> Result<Value, String> {
     let started = parse_time(case["started_at"].as_str().unwrap_or_default())
         .ok_or("started_at is not an RFC 3339 time")?;
-    let mut run = Replay::start(
-        flow,
-        case["user_id"].as_str().unwrap_or_default(),
-        case["run_id"].as_str().unwrap_or_default(),
-        &object(&case["attributes"]),
-        &object(&case["overrides"]),
-        assignments_of(case),
-        started,
-    )
-    .in_language(languages_of(case));
-    let start = run.state();
+    let wanted = languages_of(case);
+    let mut run = run_of(flow, case, started);
+    let start = run.state(&wanted);
     let mut steps = Vec::new();
     for step in case["script"].as_array().ok_or("no script")? {
         let at = parse_time(step["at"].as_str().unwrap_or_default()).ok_or("bad at")?;
-        steps.push(outcome(run.answer(&step["answer"], at)));
+        let result = run.answer(&step["answer"], at);
+        steps.push(outcome(&run, result, &wanted));
     }
-    Ok(json!({"start": start, "steps": steps, "answers": run.answers}))
+    Ok(json!({"start": start, "steps": steps, "answers": run.data().answers}))
 }
