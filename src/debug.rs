@@ -7,11 +7,11 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::admin::auth::Admin;
-use crate::api::onboarding::check_attributes;
 use crate::auth::Role;
 use crate::boundary::Json;
 use crate::error::ApiError;
 use crate::flow::simulate::Script;
+use crate::onboarding::check_attributes;
 use crate::state::AppState;
 use crate::store::audit;
 

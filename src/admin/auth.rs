@@ -19,17 +19,7 @@ impl std::ops::Deref for Admin {
     }
 }
 
-pub fn bearer(req: &HttpRequest) -> Option<String> {
-    let value = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim().to_owned())
-}
+pub use crate::auth::bearer;
 
 impl FromRequest for Admin {
     type Error = ApiError;

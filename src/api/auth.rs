@@ -4,7 +4,7 @@
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use std::future::{Ready, ready};
 
-use crate::admin::auth::bearer;
+use crate::auth::bearer;
 use crate::auth::{UserTokenError, verify_user_token};
 use crate::error::ApiError;
 use crate::state::AppState;

@@ -9,12 +9,13 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::auth::MobileUser;
-use super::onboarding::{accept_language, check_attributes};
+use super::onboarding::accept_language;
 use crate::boundary::Json;
 use crate::error::{ApiError, ErrorBody};
 use crate::flow::locale::Wanted;
 use crate::offline::sync::{SyncAnswer, SyncRequest};
 use crate::offline::{self, BundleKey};
+use crate::onboarding::check_attributes;
 use crate::state::AppState;
 
 /// Per user (assignments), so private; a stale copy is fine during an

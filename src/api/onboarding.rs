@@ -13,8 +13,6 @@ use crate::flow::view::State;
 use crate::state::AppState;
 
 /// Most start attributes a request may carry, and the longest text value.
-const MAX_ATTRIBUTES: usize = 64;
-const MAX_ATTRIBUTE_TEXT: usize = 1000;
 
 #[derive(Deserialize, ToSchema)]
 pub struct StartRequest {
@@ -51,36 +49,6 @@ pub fn accept_language(req: &HttpRequest) -> Wanted {
     Wanted::from_accept_language(&list)
 }
 
-pub fn check_attributes(attributes: &Map<String, Value>) -> Result<(), ApiError> {
-    if attributes.len() > MAX_ATTRIBUTES {
-        return Err(ApiError::InvalidRequest(format!(
-            "at most {MAX_ATTRIBUTES} attributes are accepted"
-        )));
-    }
-    for (key, value) in attributes {
-        if !crate::flow::Key::is_valid(key) {
-            return Err(ApiError::InvalidRequest(format!(
-                "attribute name '{key}' must match [a-z0-9_]{{1,64}}"
-            )));
-        }
-        let scalar_ok = |v: &Value| match v {
-            Value::String(s) => s.chars().count() <= MAX_ATTRIBUTE_TEXT,
-            Value::Null | Value::Bool(_) | Value::Number(_) => true,
-            _ => false,
-        };
-        let ok = match value {
-            Value::Array(items) => items.len() <= MAX_ATTRIBUTES && items.iter().all(scalar_ok),
-            other => scalar_ok(other),
-        };
-        if !ok {
-            return Err(ApiError::InvalidRequest(format!(
-                "attribute '{key}' must be a string (up to {MAX_ATTRIBUTE_TEXT} characters), number, boolean, null or a list of those"
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// Start onboarding, or get the run already started.
 #[utoipa::path(
     post,
@@ -101,7 +69,7 @@ pub async fn start(
     body: Json<StartRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let attributes = body.into_inner().attributes;
-    check_attributes(&attributes)?;
+    crate::onboarding::check_attributes(&attributes)?;
     let run = state
         .onboarding
         .start(

@@ -172,6 +172,20 @@ pub fn verify_user_token(secret: &str, token: &str) -> Result<String, UserTokenE
     Ok(sub)
 }
 
+/// The token of an `Authorization: Bearer <token>` header (scheme case-
+/// insensitive), for both faces' extractors.
+pub fn bearer(req: &actix_web::HttpRequest) -> Option<String> {
+    let value = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -164,7 +164,7 @@ async fn conversation(
             .variants
             .iter()
             .find(|v| v.step == step && v.condition == condition)
-            .map(|v| v.source.clone())
+            .map(|v| v.source)
     };
     let turn = |scene_key: &str, answer: Option<String>| -> Option<Turn> {
         let i = flow.scene_position(scene_key)?;
@@ -175,11 +175,7 @@ async fn conversation(
         Some(Turn {
             step: s.step.clone(),
             scene: s.key.clone(),
-            why: crate::onboarding::qa::reason(
-                &flow,
-                i,
-                source_of(&s.step, &s.condition).as_deref(),
-            ),
+            why: crate::onboarding::qa::reason(&flow, i, source_of(&s.step, &s.condition)),
             messages: view.messages.into_iter().map(|m| m.text).collect(),
             answer,
         })

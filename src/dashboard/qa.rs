@@ -257,7 +257,7 @@ pub async fn overrides(
             attributes.insert(k.trim().to_owned(), Value::String(v.trim().to_owned()));
         }
     }
-    crate::api::onboarding::check_attributes(&attributes)?;
+    crate::onboarding::check_attributes(&attributes)?;
     state
         .onboarding
         .set_overrides(

@@ -14,6 +14,7 @@ use super::decision::Assignments;
 use super::engine::{Assignment, CompiledFlow, Reached};
 use super::run::{Begin, Refusal, Run};
 use super::{Attributes, model::InputKind};
+use crate::words::AssignmentSource;
 
 /// One scene on the simulated path.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -138,7 +139,7 @@ pub enum Basis<'a> {
     Selected(&'a Assignment),
     /// A scene a run was served, with the source of the stored assignment
     /// (`bucket`, `forced`) if there is one (QA pages).
-    Served(Option<&'a str>),
+    Served(Option<AssignmentSource>),
 }
 
 /// Why `scene` is served, in words for QA: its condition, and for an A/B
@@ -175,7 +176,7 @@ pub fn explain(flow: &CompiledFlow, scene: usize, basis: Basis) -> String {
         }
         (Some(g), Basis::Served(source)) => {
             let how = match source {
-                Some("forced") => "forced by QA",
+                Some(AssignmentSource::Forced) => "forced by QA",
                 Some(_) => "assigned by bucket",
                 None => "not yet assigned",
             };

@@ -186,7 +186,7 @@ fn sync_once(
             user_id: user_id.to_owned(),
             sync_id: req.sync_id.clone(),
             request_sha256: req.digest.clone(),
-            outcome: outcome.to_string(),
+            outcome,
             run_id,
             replaced_run: replaced,
             version_id: flow.version.clone(),

@@ -86,6 +86,45 @@ impl OnboardingError {
 
 type Result<T, E = OnboardingError> = std::result::Result<T, E>;
 
+const MAX_ATTRIBUTES: usize = 64;
+const MAX_ATTRIBUTE_TEXT: usize = 1000;
+
+/// Start attributes (and QA overrides) as the README's "Mobile API" allows
+/// them: at most 64 names matching `[a-z0-9_]{1,64}`, each a string of up to
+/// 1,000 characters, a number, a boolean, null, or a list of those;
+/// [`OnboardingError::Invalid`] (`invalid_request`) otherwise.
+pub fn check_attributes(
+    attributes: &serde_json::Map<String, Value>,
+) -> Result<(), OnboardingError> {
+    if attributes.len() > MAX_ATTRIBUTES {
+        return Err(OnboardingError::Invalid(format!(
+            "at most {MAX_ATTRIBUTES} attributes are accepted"
+        )));
+    }
+    for (key, value) in attributes {
+        if !crate::flow::Key::is_valid(key) {
+            return Err(OnboardingError::Invalid(format!(
+                "attribute name '{key}' must match [a-z0-9_]{{1,64}}"
+            )));
+        }
+        let scalar_ok = |v: &Value| match v {
+            Value::String(s) => s.chars().count() <= MAX_ATTRIBUTE_TEXT,
+            Value::Null | Value::Bool(_) | Value::Number(_) => true,
+            _ => false,
+        };
+        let ok = match value {
+            Value::Array(items) => items.len() <= MAX_ATTRIBUTES && items.iter().all(scalar_ok),
+            other => scalar_ok(other),
+        };
+        if !ok {
+            return Err(OnboardingError::Invalid(format!(
+                "attribute '{key}' must be a string (up to {MAX_ATTRIBUTE_TEXT} characters), number, boolean, null or a list of those"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// How answers are written (README "Configuration").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AnswerSettings {

@@ -70,7 +70,7 @@ pub struct Variant {
     pub step: String,
     pub condition: String,
     pub scene: String,
-    pub source: String,
+    pub source: AssignmentSource,
     pub assigned_at: NaiveDateTime,
     pub exposed_at: Option<NaiveDateTime>,
 }
@@ -100,7 +100,11 @@ pub struct HistoryEntry {
 
 /// Why a scene of `flow` is served, in words for QA: its condition, and for
 /// an A/B group how the variant was assigned (`bucket` or `forced`).
-pub fn reason(flow: &crate::flow::CompiledFlow, scene: usize, source: Option<&str>) -> String {
+pub fn reason(
+    flow: &crate::flow::CompiledFlow,
+    scene: usize,
+    source: Option<AssignmentSource>,
+) -> String {
     simulate::explain(flow, scene, simulate::Basis::Served(source))
 }
 
@@ -329,7 +333,7 @@ impl Onboarding {
                             step_key: step.clone(),
                             condition_name: condition.clone(),
                             scene_key: scene.clone(),
-                            source: AssignmentSource::Forced.to_string(),
+                            source: AssignmentSource::Forced,
                             assigned_at: crate::store::now(),
                             exposed_at: None,
                         },

@@ -50,7 +50,7 @@ impl Write {
                         step_key: experiment.step.clone(),
                         condition_name: experiment.condition.clone(),
                         scene_key: scene.clone(),
-                        source: AssignmentSource::Bucket.to_string(),
+                        source: AssignmentSource::Bucket,
                         assigned_at: at,
                         exposed_at: Some(at),
                     })

@@ -91,6 +91,8 @@ text_enum!(crate::flow::view::Status, "run status");
 text_enum!(crate::flow::EventKind, "event kind");
 text_enum!(crate::words::Role, "role");
 text_enum!(crate::words::Channel, "channel");
+text_enum!(crate::words::AssignmentSource, "assignment source");
+text_enum!(crate::words::SyncOutcome, "sync outcome");
 
 /// A JSON value kept in a text column (`runs.attributes`, `runs.answers`,
 /// `overrides.attributes`): serialised on write, parsed on read.

@@ -128,7 +128,7 @@ columns!(Assignments for AssignmentRow {
     step_key: String as Text,
     condition_name: String as Text,
     scene_key: String as Text,
-    source: String as Text,
+    source: crate::words::AssignmentSource as Text,
     assigned_at: NaiveDateTime as Timestamp,
     exposed_at: Option<NaiveDateTime> as Nullable<Timestamp>,
 });

@@ -6,9 +6,9 @@ use diesel::prelude::*;
 use super::channels::Channel;
 use super::column::Json;
 use super::runs::AssignmentRow;
-use super::schema::{assignments, events, offline_syncs};
+use super::schema::{assignments, offline_syncs};
 use super::{AnyConnection, StoreError};
-use crate::insert_chunks;
+use crate::words::SyncOutcome;
 
 /// Every A/B assignment of a user, in a stable order.
 pub fn assignments_of(
@@ -31,7 +31,7 @@ pub struct SyncRow {
     /// SHA-256 of the request, to tell a retry from a reused sync id.
     pub request_sha256: String,
     /// `accepted` (the offline run is the user's run) or `online_kept`.
-    pub outcome: String,
+    pub outcome: SyncOutcome,
     pub run_id: String,
     /// The online run the offline one replaced, if any.
     pub replaced_run: Option<String>,
@@ -63,28 +63,6 @@ pub fn insert_sync(conn: &mut AnyConnection, row: &SyncRow) -> Result<(), StoreE
     Ok(())
 }
 
-/// An event of a run played offline: at its original time, `offline` set.
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = events)]
-pub struct OfflineEvent {
-    pub kind: crate::flow::EventKind,
-    pub occurred_at: chrono::NaiveDateTime,
-    pub user_id: String,
-    pub run_id: String,
-    pub version_id: String,
-    pub channel: Channel,
-    pub step_key: Option<String>,
-    pub scene_key: Option<String>,
-    pub experiment_id: Option<String>,
-    pub variation_id: Option<String>,
-    pub offline: bool,
-}
-
-pub fn record_events(conn: &mut AnyConnection, rows: &[OfflineEvent]) -> Result<(), StoreError> {
-    insert_chunks!(conn, events::table, rows);
-    Ok(())
-}
-
 /// Runs of `version` played offline and kept (outcome `accepted`), by channel.
 pub fn synced_runs(
     conn: &mut AnyConnection,
@@ -92,7 +70,7 @@ pub fn synced_runs(
 ) -> Result<Vec<(String, i64)>, StoreError> {
     Ok(offline_syncs::table
         .filter(offline_syncs::version_id.eq(version))
-        .filter(offline_syncs::outcome.eq("accepted"))
+        .filter(offline_syncs::outcome.eq(SyncOutcome::Accepted))
         .group_by(offline_syncs::channel)
         .select((offline_syncs::channel, diesel::dsl::count_star()))
         .order(offline_syncs::channel)

@@ -66,7 +66,7 @@ pub struct AssignmentRow {
     pub step_key: String,
     pub condition_name: String,
     pub scene_key: String,
-    pub source: String,
+    pub source: crate::words::AssignmentSource,
     pub assigned_at: chrono::NaiveDateTime,
     pub exposed_at: Option<chrono::NaiveDateTime>,
 }

@@ -534,7 +534,7 @@ fn put(user: &str, scene: &str) -> AssignmentWrite {
         step_key: "intro".into(),
         condition_name: "test_condition".into(),
         scene_key: scene.into(),
-        source: "bucket".into(),
+        source: sceneflow::words::AssignmentSource::Bucket,
         assigned_at: sceneflow::store::now(),
         exposed_at: None,
     })

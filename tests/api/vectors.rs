@@ -270,11 +270,7 @@ async fn store_unchecked(app: &TestApp, name: &str, def: &sceneflow::flow::FlowD
     };
     let def = def.clone();
     app.db
-        .run(move |c| {
-            Ok(sceneflow::store::versions::insert(
-                c, &row, &def, "vectors",
-            )?)
-        })
+        .run(move |c| sceneflow::store::versions::insert(c, &row, &def, "vectors"))
         .await
         .unwrap();
     id
