@@ -30,9 +30,9 @@ pub enum OfflineError {
     UnknownVersion(String),
 }
 
-impl OfflineError {
+impl crate::onboarding::retry::Retryable for OfflineError {
     /// A lost race or a busy database: the sync runs again on a fresh read.
-    pub fn is_retryable(&self) -> bool {
+    fn is_retryable(&self) -> bool {
         match self {
             OfflineError::Onboarding(e) => e.is_retryable(),
             OfflineError::Store(e) => e.is_retryable(),

@@ -3,7 +3,6 @@
 //! "Offline onboarding", "Sync"). One transaction: everything or nothing.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use diesel::Connection;
@@ -14,6 +13,7 @@ use crate::flow::locale::Wanted;
 use crate::flow::run::{Begin, Refusal, Run};
 use crate::flow::{Attributes, RunStatus};
 use crate::onboarding;
+use crate::onboarding::retry::retrying_any;
 use crate::onboarding::save::{self, RunWrite, Write};
 use crate::store::column::Json;
 use crate::store::offline::{self, SyncRow};
@@ -47,8 +47,8 @@ pub struct Synced {
     pub body: Value,
 }
 
-const ATTEMPTS: u32 = 20;
-
+/// One transaction, again on a lost race or a busy database (the run
+/// service's one retry policy).
 pub async fn sync(
     db: &Db,
     flows: &Arc<FlowCache>,
@@ -57,17 +57,10 @@ pub async fn sync(
 ) -> Result<Synced, OfflineError> {
     let flows = flows.clone();
     db.run_with(move |c| {
-        let mut attempt = 0;
-        loop {
+        retrying_any(|| {
             let now = crate::store::now();
-            match c.transaction(|c| sync_once(c, &flows, &user_id, &request, now)) {
-                Err(e) if e.is_retryable() && attempt < ATTEMPTS => {
-                    attempt += 1;
-                    std::thread::sleep(Duration::from_millis(u64::from(attempt) * 5));
-                }
-                other => return other,
-            }
-        }
+            c.transaction(|c| sync_once(c, &flows, &user_id, &request, now))
+        })
     })
     .await
 }

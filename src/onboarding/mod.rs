@@ -15,7 +15,7 @@ pub mod commit;
 pub mod decide;
 pub mod load;
 pub mod qa;
-mod retry;
+pub mod retry;
 pub mod save;
 
 use std::sync::Arc;

@@ -14,10 +14,21 @@ const MAX_ATTEMPTS: u32 = 50;
 /// import's transaction on SQLite) before answering 503 `storage_unavailable`.
 const RETRY_FOR: Duration = Duration::from_secs(3);
 
+/// An error that may go away on a fresh try: a lost race, a busy database.
+pub trait Retryable {
+    fn is_retryable(&self) -> bool;
+}
+
+impl Retryable for super::OnboardingError {
+    fn is_retryable(&self) -> bool {
+        super::OnboardingError::is_retryable(self)
+    }
+}
+
 /// The retry policy: after `attempt` failed tries begun at `started`, how
 /// long to wait before the next, or `None` when `result` is final.
-fn backoff<T>(
-    result: &Result<T>,
+fn backoff<T, E: Retryable>(
+    result: &Result<T, E>,
     attempt: &mut u32,
     started: std::time::Instant,
 ) -> Option<Duration> {
@@ -30,7 +41,12 @@ fn backoff<T>(
 }
 
 /// Run `body` again on a lost race or a busy database.
-pub(super) fn retrying<T>(mut body: impl FnMut() -> Result<T>) -> Result<T> {
+pub(super) fn retrying<T>(body: impl FnMut() -> Result<T>) -> Result<T> {
+    retrying_any(body)
+}
+
+/// [`retrying`] for any error that says whether it is [`Retryable`] (a sync).
+pub fn retrying_any<T, E: Retryable>(mut body: impl FnMut() -> Result<T, E>) -> Result<T, E> {
     let (started, mut attempt) = (std::time::Instant::now(), 0);
     loop {
         let result = body();
