@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::background::Background;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Severity {
@@ -50,14 +53,10 @@ const DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the delivery task receives: an alert, or a request to report once
 /// everything queued before it has been delivered.
-enum Message {
-    Alert(Alert),
-    Flush(tokio::sync::oneshot::Sender<()>),
-}
 
 #[derive(Clone)]
 pub struct Alerts {
-    tx: Option<mpsc::Sender<Message>>,
+    tx: Option<mpsc::Sender<Alert>>,
     threshold: usize,
     recent: Arc<Mutex<(VecDeque<Instant>, Option<Instant>)>>,
 }
@@ -72,8 +71,9 @@ impl Alerts {
         }
     }
 
-    /// Start the delivery task when a receiver is configured.
-    pub fn start(settings: &AlertSettings) -> Alerts {
+    /// Start the delivery task when a receiver is configured; at shutdown
+    /// it delivers what is queued before it returns.
+    pub fn start(settings: &AlertSettings, background: &Background) -> Alerts {
         let threshold = settings.client_errors_per_minute.max(1);
         if settings.webhook.is_none() && settings.pagerduty_routing_key.is_none() {
             return Alerts {
@@ -82,7 +82,8 @@ impl Alerts {
             };
         }
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(deliver(settings.clone(), rx));
+        let settings = settings.clone();
+        background.spawn_with(|token| deliver(settings, rx, token));
         Alerts {
             tx: Some(tx),
             threshold,
@@ -98,24 +99,9 @@ impl Alerts {
         };
         tracing::info!(event, severity = severity.as_str(), summary = %alert.summary, "alert");
         if let Some(tx) = &self.tx
-            && tx.try_send(Message::Alert(alert)).is_err()
+            && tx.try_send(alert).is_err()
         {
             tracing::warn!(event, "alert queue full or closed; alert dropped");
-        }
-    }
-
-    /// Wait (at most `within`) until every alert queued so far is delivered:
-    /// at shutdown, so an alert raised just before SIGTERM is not lost.
-    pub async fn drain(&self, within: Duration) {
-        let Some(tx) = &self.tx else { return };
-        let (done, delivered) = tokio::sync::oneshot::channel();
-        let flushed = async {
-            tx.send(Message::Flush(done)).await.ok()?;
-            delivered.await.ok()
-        };
-        match tokio::time::timeout(within, flushed).await {
-            Ok(Some(())) => tracing::debug!("alert queue drained"),
-            _ => tracing::warn!("alert queue not drained before shutdown; alerts may be lost"),
         }
     }
 
@@ -167,7 +153,9 @@ pub fn slack_escape(text: &str) -> String {
     out
 }
 
-async fn deliver(settings: AlertSettings, mut rx: mpsc::Receiver<Message>) {
+/// Deliver alerts until shutdown; then the ones already queued, so an alert
+/// raised just before SIGTERM is not lost (bounded by the shutdown's wait).
+async fn deliver(settings: AlertSettings, mut rx: mpsc::Receiver<Alert>, token: CancellationToken) {
     let client = match reqwest::Client::builder().timeout(DELIVERY_TIMEOUT).build() {
         Ok(c) => c,
         Err(e) => {
@@ -175,14 +163,22 @@ async fn deliver(settings: AlertSettings, mut rx: mpsc::Receiver<Message>) {
             return;
         }
     };
-    while let Some(message) = rx.recv().await {
-        let alert = match message {
-            Message::Alert(alert) => alert,
-            Message::Flush(done) => {
-                let _ = done.send(());
-                continue;
+    let mut stopping = false;
+    loop {
+        let next = if stopping {
+            rx.recv().await
+        } else {
+            tokio::select! {
+                next = rx.recv() => next,
+                () = token.cancelled() => {
+                    // No new alerts; what is queued still goes out.
+                    rx.close();
+                    stopping = true;
+                    continue;
+                }
             }
         };
+        let Some(alert) = next else { return };
         let text = format!(
             "[sceneflow] {}: {} ({})",
             alert.severity.as_str(),

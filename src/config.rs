@@ -209,6 +209,12 @@ impl Settings {
                 as usize,
             answers: crate::onboarding::AnswerSettings {
                 run_cache: number("SCENEFLOW_RUN_CACHE_SIZE", 10_000)?.min(10_000_000) as usize,
+                run_cache_bytes: number("SCENEFLOW_RUN_CACHE_BYTES", 64 << 20)?,
+                flow_cache_bytes: number(
+                    "SCENEFLOW_FLOW_CACHE_BYTES",
+                    crate::store::flows::DEFAULT_BYTES,
+                )?
+                .max(1 << 20),
                 group_commit: std::time::Duration::from_micros(
                     number("SCENEFLOW_GROUP_COMMIT_US", 1000)?.min(2000),
                 ),

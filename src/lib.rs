@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod analytics;
 pub mod api;
 pub mod auth;
+pub mod background;
 pub mod boundary;
 pub mod cli;
 pub mod config;

@@ -8,6 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::{App, HttpResponse, HttpServer, ResponseError, web};
 
 use crate::alerts::{Alerts, Severity};
+use crate::background::Background;
 use crate::config::Settings;
 use crate::error::{ApiError, extractor_error};
 pub use crate::state::{AppState, StartupError, pipeline};
@@ -16,13 +17,14 @@ use crate::store::{Db, channels};
 pub struct Application {
     port: u16,
     server: Server,
-    /// Background tasks (follower, readiness watcher), stopped with the server.
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-    alerts: Alerts,
+    /// The follower, readiness watcher, aggregator, sink, alert delivery and
+    /// group committer: stopped after the server.
+    background: Background,
 }
 
-/// How long shutdown waits for queued alerts to be delivered.
-const ALERT_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long shutdown waits for background work (queued alerts, a group
+/// being committed) once the server has stopped.
+const BACKGROUND_STOP: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
@@ -42,31 +44,36 @@ impl Application {
                 source,
             })?
             .port();
-        let mut tasks = Vec::new();
+        let background = state.background.clone();
         if state.settings.follow_store {
-            tasks.push(tokio::spawn(crate::release::follow_store(
-                state.importer.clone(),
-                state.alerts.clone(),
-            )));
+            background.spawn(
+                "follower",
+                crate::release::follow_store(state.importer.clone(), state.alerts.clone()),
+            );
         }
-        tasks.push(tokio::spawn(watch_readiness(
-            state.db.clone(),
-            state.alerts.clone(),
-        )));
+        background.spawn(
+            "readiness",
+            watch_readiness(state.db.clone(), state.alerts.clone()),
+        );
         if !state.settings.analytics.interval.is_zero() {
-            tasks.push(tokio::spawn(crate::analytics::aggregator::run(
-                state.db.clone(),
-                state.settings.analytics.clone(),
-            )));
+            background.spawn(
+                "aggregator",
+                crate::analytics::aggregator::run(
+                    state.db.clone(),
+                    state.settings.analytics.clone(),
+                ),
+            );
         }
         if state.settings.analytics.sink {
-            tasks.push(tokio::spawn(crate::analytics::sink::run(
-                state.db.clone(),
-                state.storage.clone(),
-                state.settings.analytics.retention_days,
-            )));
+            background.spawn(
+                "sink",
+                crate::analytics::sink::run(
+                    state.db.clone(),
+                    state.storage.clone(),
+                    state.settings.analytics.retention_days,
+                ),
+            );
         }
-        let alerts = state.alerts.clone();
         let workers = state.settings.workers;
         let max_connections = state.settings.max_connections;
         let state = web::Data::new(state);
@@ -93,7 +100,9 @@ impl Application {
                 .app_data(state.clone())
                 .configure(|cfg| configure(cfg, state.settings.debug))
         })
-        .shutdown_timeout(30);
+        .shutdown_timeout(30)
+        // The process owns SIGTERM and SIGINT (run_until_stopped).
+        .disable_signals();
         // The connection cap is per worker in actix: share the instance's out.
         let workers =
             workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -107,8 +116,7 @@ impl Application {
         Ok(Application {
             port,
             server,
-            tasks,
-            alerts,
+            background,
         })
     }
 
@@ -120,17 +128,44 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serve until stopped; SIGTERM and SIGINT stop accepting connections and
-    /// let in-flight requests (imports included) finish. Then the background
-    /// tasks stop and the alerts already queued are delivered.
+    /// Serve until stopped (SIGTERM, SIGINT, or the server handle): stop
+    /// accepting connections and let in-flight requests (imports included)
+    /// finish, then cancel the background work and wait for it, at most
+    /// [`BACKGROUND_STOP`]: the alerts already queued are delivered.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let signals = tokio::spawn(async move {
+            stop_signal().await;
+            tracing::info!("stopping: no new connections, requests in flight finish");
+            handle.stop(true).await;
+        });
         let served = self.server.await;
-        for task in &self.tasks {
-            task.abort();
-        }
-        self.alerts.drain(ALERT_DRAIN).await;
+        signals.abort();
+        self.background.stop(BACKGROUND_STOP).await;
         served
     }
+}
+
+/// SIGTERM (what an orchestrator sends) or SIGINT (Ctrl-C).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "no SIGTERM handler; stopping on Ctrl-C only");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// Routes and extractor settings; the debug API only when `debug` is on.

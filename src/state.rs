@@ -4,6 +4,7 @@
 //! builds the server around it.
 
 use crate::alerts::Alerts;
+use crate::background::Background;
 use crate::config::Settings;
 use crate::master_data::import::{ImportError, Importer, Outcome};
 use crate::master_data::{self, Limits};
@@ -24,6 +25,8 @@ pub struct AppState {
     pub metrics: Metrics,
     pub alerts: Alerts,
     pub sign_in: crate::dashboard::throttle::SignInGuard,
+    /// The instance's background work, stopped at shutdown.
+    pub background: Background,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,12 +85,15 @@ impl AppState {
             .map_err(|e| StoreError::Migration(e.to_string()))??;
         let storage = Storage::from_url(&settings.store, &settings.s3).await?;
         let metrics = Metrics::new();
-        let alerts = Alerts::start(&settings.alerts);
+        let background = Background::new();
+        let alerts = Alerts::start(&settings.alerts, &background);
         let (importer, releases) = pipeline(&settings, &db, &storage, &metrics, &alerts);
-        let onboarding = Onboarding::with_settings(db.clone(), metrics.clone(), settings.answers);
+        let onboarding =
+            Onboarding::with_settings(db.clone(), metrics.clone(), settings.answers, &background);
         let sign_in =
             crate::dashboard::throttle::SignInGuard::new(settings.sign_in_per_ip_per_minute);
         Ok(AppState {
+            background,
             sign_in,
             metrics,
             alerts,

@@ -175,9 +175,6 @@ pub async fn events(
     };
     Ok(HttpResponse::Ok()
         .content_type(format.content_type())
-        .insert_header((
-            "Content-Disposition",
-            format!("attachment; filename=\"{file}\""),
-        ))
+        .insert_header(super::versions::attachment(file, None))
         .streaming(body))
 }

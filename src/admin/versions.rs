@@ -1,5 +1,8 @@
 //! `/admin/api/versions`: upload, import from the store, list, show, download.
 
+use actix_web::http::header::{
+    Charset, ContentDisposition, DispositionParam, DispositionType, ExtendedValue,
+};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use serde::Deserialize;
@@ -273,9 +276,24 @@ pub async fn serve_workbook(state: &AppState, id: &str) -> Result<HttpResponse, 
         .collect();
     Ok(HttpResponse::Ok()
         .content_type(format.content_type())
-        .insert_header((
-            "Content-Disposition",
-            format!("attachment; filename=\"{ascii}\""),
-        ))
+        .insert_header(attachment(&ascii, Some(&name)))
         .body(bytes))
+}
+
+/// `Content-Disposition: attachment` through actix's typed header (RFC 6266):
+/// `filename` in ASCII for every client, and, when the name is not ASCII,
+/// `filename*` in UTF-8 (RFC 8187) so browsers save the operator's own name.
+pub fn attachment(ascii: &str, name: Option<&str>) -> ContentDisposition {
+    let mut parameters = vec![DispositionParam::Filename(ascii.to_owned())];
+    if let Some(name) = name.filter(|n| !n.is_ascii()) {
+        parameters.push(DispositionParam::FilenameExt(ExtendedValue {
+            charset: Charset::Ext("UTF-8".into()),
+            language_tag: None,
+            value: name.as_bytes().to_vec(),
+        }));
+    }
+    ContentDisposition {
+        disposition: DispositionType::Attachment,
+        parameters,
+    }
 }

@@ -12,8 +12,6 @@ use crate::flow::locale::Wanted;
 use crate::flow::view::State;
 use crate::state::AppState;
 
-/// Most start attributes a request may carry, and the longest text value.
-
 #[derive(Deserialize, ToSchema)]
 pub struct StartRequest {
     /// The user's attributes: install_source, campaign, gender, birth_year,

@@ -17,9 +17,11 @@ use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use diesel::Connection;
+use tokio_util::sync::CancellationToken;
 
 use super::Result;
 use super::save::{self, MAX_GROUP, Write};
+use crate::background::Background;
 use crate::store::{Db, StoreError};
 
 struct Pending {
@@ -34,7 +36,7 @@ enum Message {
 }
 
 /// The handle answers hand their writes to; the committer thread stops
-/// when the last handle is dropped.
+/// when the last handle is dropped or the instance stops.
 pub struct GroupCommit {
     queue: mpsc::Sender<Message>,
     /// Starts and answers that may still hand a write over.
@@ -82,14 +84,14 @@ impl GroupCommit {
     /// Start the committer: after the first write arrives it waits for
     /// others while a request is on its way ([`Coming`]), at most `wait`,
     /// then commits them together.
-    pub fn start(db: Db, wait: Duration) -> GroupCommit {
+    /// The committer is `background` work: at shutdown (after the server
+    /// has stopped, so no request is on its way) it commits what it holds
+    /// and returns.
+    pub fn start(db: Db, wait: Duration, background: &Background) -> GroupCommit {
         let (tx, rx) = mpsc::channel();
         let coming = Arc::new(AtomicUsize::new(0));
         let on_the_way = coming.clone();
-        std::thread::Builder::new()
-            .name("group-commit".into())
-            .spawn(move || committer(db, rx, wait, &on_the_way))
-            .expect("a thread for the committer");
+        background.spawn_blocking(move |stop| committer(db, rx, wait, &on_the_way, &stop));
         GroupCommit { queue: tx, coming }
     }
 
@@ -122,10 +124,23 @@ impl GroupCommit {
     }
 }
 
-fn committer(db: Db, rx: mpsc::Receiver<Message>, wait: Duration, coming: &AtomicUsize) {
-    while let Ok(first) = rx.recv() {
-        let Message::Write(first) = first else {
-            continue;
+/// How often an idle committer looks whether the instance is stopping.
+const IDLE_CHECK: Duration = Duration::from_millis(100);
+
+fn committer(
+    db: Db,
+    rx: mpsc::Receiver<Message>,
+    wait: Duration,
+    coming: &AtomicUsize,
+    stop: &CancellationToken,
+) {
+    loop {
+        let first = match rx.recv_timeout(IDLE_CHECK) {
+            Ok(Message::Write(first)) => first,
+            Ok(Message::Nudge) => continue,
+            Err(mpsc::RecvTimeoutError::Timeout) if stop.is_cancelled() => return,
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
         };
         let mut group = vec![first];
         let until = Instant::now() + wait;

@@ -16,14 +16,15 @@ pub mod decide;
 pub mod load;
 pub mod qa;
 pub mod retry;
+pub mod runs;
 pub mod save;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use diesel::Connection;
 use serde_json::Value;
 
+use crate::background::Background;
 use crate::flow::answer::AnswerError;
 use crate::flow::locale::Wanted;
 use crate::flow::view::State;
@@ -86,12 +87,19 @@ impl OnboardingError {
 
 type Result<T, E = OnboardingError> = std::result::Result<T, E>;
 
+/// Most start attributes a request may carry, and the longest text value.
 const MAX_ATTRIBUTES: usize = 64;
 const MAX_ATTRIBUTE_TEXT: usize = 1000;
+/// Bytes of one run's attributes as JSON (README "Limits"): a run is kept
+/// in memory and rendered on every answer, so it stays small whatever the
+/// per-value limits add up to (64 lists of 64 texts of 1,000 characters
+/// would be megabytes).
+pub const MAX_ATTRIBUTE_BYTES: usize = 32 * 1024;
 
 /// Start attributes (and QA overrides) as the README's "Mobile API" allows
 /// them: at most 64 names matching `[a-z0-9_]{1,64}`, each a string of up to
-/// 1,000 characters, a number, a boolean, null, or a list of those;
+/// 1,000 characters, a number, a boolean, null, or a list of those, and
+/// at most [`MAX_ATTRIBUTE_BYTES`] as JSON in all;
 /// [`OnboardingError::Invalid`] (`invalid_request`) otherwise.
 pub fn check_attributes(
     attributes: &serde_json::Map<String, Value>,
@@ -122,6 +130,12 @@ pub fn check_attributes(
             )));
         }
     }
+    let bytes = serde_json::to_vec(attributes).map_or(usize::MAX, |t| t.len());
+    if bytes > MAX_ATTRIBUTE_BYTES {
+        return Err(OnboardingError::Invalid(format!(
+            "the attributes take {bytes} bytes as JSON; at most {MAX_ATTRIBUTE_BYTES} are accepted"
+        )));
+    }
     Ok(())
 }
 
@@ -130,6 +144,11 @@ pub fn check_attributes(
 pub struct AnswerSettings {
     /// Runs kept in memory per instance; 0 disables the cache.
     pub run_cache: usize,
+    /// Bytes the kept runs may take (by [`cache::footprint`]); 0 disables
+    /// the cache.
+    pub run_cache_bytes: u64,
+    /// Bytes the compiled flows may take (by [`crate::store::flows::footprint`]).
+    pub flow_cache_bytes: u64,
     /// How long a write waits for others to commit with; zero disables
     /// group commit.
     pub group_commit: Duration,
@@ -139,6 +158,8 @@ impl Default for AnswerSettings {
     fn default() -> Self {
         AnswerSettings {
             run_cache: 10_000,
+            run_cache_bytes: 64 << 20,
+            flow_cache_bytes: crate::store::flows::DEFAULT_BYTES,
             group_commit: Duration::from_micros(1000),
         }
     }
@@ -149,32 +170,22 @@ pub struct Onboarding {
     db: Db,
     flows: Arc<FlowCache>,
     metrics: crate::metrics::Metrics,
-    runs: Arc<cache::RunCache>,
-    commits: Option<Arc<commit::GroupCommit>>,
+    runs: Arc<runs::Runs>,
 }
 
 impl Onboarding {
-    pub fn new(db: Db, metrics: crate::metrics::Metrics) -> Onboarding {
-        Onboarding::with_settings(db, metrics, AnswerSettings::default())
-    }
-
+    /// The run service; its group committer (if on) runs as `background` work.
     pub fn with_settings(
         db: Db,
         metrics: crate::metrics::Metrics,
         settings: AnswerSettings,
+        background: &Background,
     ) -> Onboarding {
-        let commits = (!settings.group_commit.is_zero()).then(|| {
-            Arc::new(commit::GroupCommit::start(
-                db.clone(),
-                settings.group_commit,
-            ))
-        });
         Onboarding {
+            runs: Arc::new(runs::Runs::new(db.clone(), settings, background)),
             db,
-            flows: Arc::new(FlowCache::default()),
+            flows: Arc::new(FlowCache::with_budget(settings.flow_cache_bytes)),
             metrics,
-            runs: Arc::new(cache::RunCache::new(settings.run_cache)),
-            commits,
         }
     }
 
@@ -182,7 +193,10 @@ impl Onboarding {
         &self.flows
     }
 
-    /// Start a run, or return the user's existing one (then `attributes` are ignored).
+    /// Start a run, or return the user's existing one (then `attributes` are
+    /// ignored): load → decide, then a new run's write through the port
+    /// (with the next group when group commit is on). A lost race (a second
+    /// start of the user inserting the same run) starts again on a fresh read.
     pub async fn start(
         &self,
         user_id: String,
@@ -192,49 +206,30 @@ impl Onboarding {
         // The boundary: attribute values are stored in their one form.
         let attributes = Arc::new(values::normalise_all(&attributes));
         let accept = Arc::new(accept);
-        let coming = self.coming();
-        let Some(commits) = &self.commits else {
-            let (flows, user) = (self.flows.clone(), user_id.clone());
-            let (state, loaded) = self
-                .db
-                .run_with(move |c| {
-                    retrying(|| match start(c, &flows, &user, &attributes, &accept)? {
-                        Started::Existing(state, loaded) => Ok((state, loaded)),
-                        Started::New(state, write, loaded) => {
-                            c.transaction(|c| save::save(c, &write))?;
-                            Ok((state, cache::after(&loaded, &write)))
-                        }
-                    })
-                })
-                .await?;
-            self.runs.put(&user_id, loaded);
-            return Ok(state);
-        };
-        // A new run's write goes with the next group (README "Mobile API
-        // under load"); a lost race (a second start of the user inserting
-        // the same run) starts again on a fresh read.
-        let (state, loaded) = retrying_async(|| {
+        let coming = self.runs.coming();
+        retrying_async(|| {
             let (flows, user) = (self.flows.clone(), user_id.clone());
             let (attributes, accept) = (attributes.clone(), accept.clone());
             let coming = &coming;
+            let user_id = &user_id;
             async move {
                 let decided: Started = self
                     .db
                     .run_with(move |c| retrying(|| start(c, &flows, &user, &attributes, &accept)))
                     .await?;
                 match decided {
-                    Started::Existing(state, loaded) => Ok((state, loaded)),
+                    Started::Existing(state, loaded) => {
+                        self.runs.keep(user_id, loaded);
+                        Ok(state)
+                    }
                     Started::New(state, write, loaded) => {
-                        let next = cache::after(&loaded, &write);
-                        commits.save(write, coming).await?;
-                        Ok((state, next))
+                        self.runs.commit(user_id, &loaded, write, coming).await?;
+                        Ok(state)
                     }
                 }
             }
         })
-        .await?;
-        self.runs.put(&user_id, loaded);
-        Ok(state)
+        .await
     }
 
     pub async fn current(&self, user_id: String, accept: Wanted) -> Result<State> {
@@ -252,7 +247,7 @@ impl Onboarding {
                 Ok((state, loaded))
             })
             .await?;
-        self.runs.put(&user_id, loaded);
+        self.runs.keep(&user_id, loaded);
         Ok(state)
     }
 
@@ -264,7 +259,7 @@ impl Onboarding {
         answer: Value,
         accept: Wanted,
     ) -> Result<State> {
-        let coming = self.coming();
+        let coming = self.runs.coming();
         let (state, counted) =
             retrying_async(|| self.answer_once(&user_id, &scene_id, &answer, &accept, &coming))
                 .await?;
@@ -286,7 +281,7 @@ impl Onboarding {
         coming: &commit::Coming<'_>,
     ) -> Result<(State, Option<(String, String)>)> {
         // A cached run: decide without reading, if its flow is compiled.
-        if let Some(loaded) = self.runs.get(user_id) {
+        if let Some(loaded) = self.runs.cached(user_id) {
             let flow = loaded
                 .run
                 .as_ref()
@@ -299,19 +294,14 @@ impl Onboarding {
                 counted,
             })) = decided
             {
-                return match self.save(&loaded, user_id, write, coming).await {
+                return match self.runs.commit(user_id, &loaded, write, coming).await {
                     Ok(()) => Ok((state, Some(counted))),
-                    Err(e) => {
-                        self.runs.forget(user_id);
-                        // A moved run: again at once, on a fresh read.
-                        match e {
-                            OnboardingError::Conflict => {
-                                self.answer_fresh(user_id, scene_id, answer, accept, coming)
-                                    .await
-                            }
-                            e => Err(e),
-                        }
+                    // A moved run: again at once, on a fresh read.
+                    Err(OnboardingError::Conflict) => {
+                        self.answer_fresh(user_id, scene_id, answer, accept, coming)
+                            .await
                     }
+                    Err(e) => Err(e),
                 };
             }
             // Refusals and replays are decided on a fresh read only.
@@ -353,42 +343,9 @@ impl Onboarding {
                 write,
                 counted,
             } => {
-                if let Err(e) = self.save(&loaded, user_id, write, coming).await {
-                    self.runs.forget(user_id);
-                    return Err(e);
-                }
+                self.runs.commit(user_id, &loaded, write, coming).await?;
                 Ok((state, Some(counted)))
             }
-        }
-    }
-
-    /// Write what an answer decided (with others when group commit is on)
-    /// and keep the run as it leaves it.
-    async fn save(
-        &self,
-        loaded: &load::Loaded,
-        user_id: &str,
-        write: Box<save::Write>,
-        coming: &commit::Coming<'_>,
-    ) -> Result<()> {
-        let next = cache::after(loaded, &write);
-        match &self.commits {
-            Some(commits) => commits.save(write, coming).await?,
-            None => {
-                self.db
-                    .run_with(move |c| -> Result<()> { c.transaction(|c| save::save(c, &write)) })
-                    .await?
-            }
-        }
-        self.runs.put(user_id, next);
-        Ok(())
-    }
-
-    /// This request, counted as on its way to the group commit.
-    fn coming(&self) -> commit::Coming<'_> {
-        match &self.commits {
-            Some(c) => c.coming(),
-            None => commit::Coming::none(),
         }
     }
 

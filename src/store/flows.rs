@@ -1,30 +1,58 @@
 //! Compiled flows by version, beside the versions they are read from.
 //! Versions are immutable, so an entry never goes stale; the cache only
-//! bounds how many stay in memory.
+//! bounds how many stay in memory, and how many bytes (README
+//! "Configuration", `SCENEFLOW_FLOW_CACHE_BYTES`): a flow is as large as its
+//! workbook's texts. `quick_cache` keeps them, weighed by [`footprint`].
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+use quick_cache::Weighter;
+use quick_cache::sync::Cache;
 
 use super::{AnyConnection, StoreError, versions};
-use crate::flow::CompiledFlow;
+use crate::flow::{CompiledFlow, FlowDef};
 
 /// Versions kept compiled at once; far more than ever run side by side.
 const CAPACITY: usize = 64;
 
-#[derive(Default)]
+/// The default byte budget of compiled flows.
+pub const DEFAULT_BYTES: u64 = 256 << 20;
+
+#[derive(Clone)]
+struct ByBytes;
+
+impl Weighter<String, (Arc<CompiledFlow>, u64)> for ByBytes {
+    fn weight(&self, version: &String, kept: &(Arc<CompiledFlow>, u64)) -> u64 {
+        version.len() as u64 + kept.1
+    }
+}
+
 pub struct FlowCache {
-    flows: RwLock<HashMap<String, Arc<CompiledFlow>>>,
+    flows: Cache<String, (Arc<CompiledFlow>, u64), ByBytes>,
+}
+
+impl Default for FlowCache {
+    fn default() -> Self {
+        FlowCache::with_budget(DEFAULT_BYTES)
+    }
 }
 
 impl FlowCache {
+    /// At most [`CAPACITY`] flows and `bytes` bytes (by [`footprint`]).
+    pub fn with_budget(bytes: u64) -> FlowCache {
+        FlowCache {
+            flows: Cache::with_weighter(CAPACITY, bytes.max(1), ByBytes),
+        }
+    }
+
     /// The compiled flow of `version`, loading and compiling it on first use.
     pub fn get(
         &self,
         conn: &mut AnyConnection,
         version: &str,
     ) -> Result<Arc<CompiledFlow>, StoreError> {
-        if let Some(flow) = self.read().get(version) {
-            return Ok(flow.clone());
+        if let Some(flow) = self.cached(version) {
+            return Ok(flow);
         }
         let def = versions::load_flow(conn, version)?;
         if def.steps.is_empty() {
@@ -32,21 +60,23 @@ impl FlowCache {
                 "version {version} has no steps"
             )));
         }
+        let bytes = footprint(&def);
         let flow = Arc::new(CompiledFlow::compile(version, def));
-        let mut flows = self.flows.write().unwrap_or_else(|p| p.into_inner());
-        if flows.len() >= CAPACITY {
-            flows.clear();
-        }
-        flows.insert(version.to_owned(), flow.clone());
+        // A flow over the whole budget is not kept (it is compiled again).
+        self.flows.insert(version.to_owned(), (flow.clone(), bytes));
         Ok(flow)
     }
 
     /// The compiled flow of `version` if it is already compiled.
     pub fn cached(&self, version: &str) -> Option<Arc<CompiledFlow>> {
-        self.read().get(version).cloned()
+        self.flows.get(version).map(|(flow, _)| flow)
     }
+}
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<CompiledFlow>>> {
-        self.flows.read().unwrap_or_else(|p| p.into_inner())
-    }
+/// Bytes a compiled flow takes, estimated: its definition's JSON text
+/// twice (the definition and the indexes by key), plus a few hundred bytes
+/// of structure a scene and a choice. Measured once, when it is compiled.
+pub fn footprint(def: &FlowDef) -> u64 {
+    let text = serde_json::to_vec(&(&def.steps, &def.scenes, &def.choices)).map_or(0, |t| t.len());
+    (2 * text + 384 * (def.scenes.len() + def.choices.len())) as u64
 }

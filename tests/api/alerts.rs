@@ -273,3 +273,87 @@ async fn stopping_delivers_the_alerts_already_queued() {
         "the queued alert was delivered before the server returned: {seen:?}"
     );
 }
+
+/// The process owns SIGTERM: an alert queued just before it (to a receiver
+/// that takes half a second) is delivered before the process exits, and
+/// the exit is clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_delivers_the_alert_already_queued() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let bodies = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let bodies = bodies.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                let mut buf = vec![0u8; 65536];
+                let n = socket.read(&mut buf).await.unwrap_or(0);
+                bodies
+                    .lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+                let _ = socket
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                    )
+                    .await;
+            });
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    // No flow on production: the readiness watcher alerts at once.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sceneflow"))
+        .arg("serve")
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/db.sqlite", dir.path().display()),
+        )
+        .env(
+            "SCENEFLOW_STORE",
+            format!("file://{}/store", dir.path().display()),
+        )
+        .env("SCENEFLOW_BIND", format!("127.0.0.1:{port}"))
+        .env("SCENEFLOW_SAMPLE", "false")
+        .env("SCENEFLOW_ALERT_WEBHOOK", &url)
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let mut up = false;
+    for _ in 0..200 {
+        let health = client
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await;
+        if health.is_ok_and(|r| r.status().is_success()) {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(up, "the server started");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(seen.lock().unwrap().is_empty(), "still on its way");
+    let signalled = Instant::now();
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "a clean exit: {status:?}");
+    assert!(signalled.elapsed() < Duration::from_secs(15));
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        seen.iter().any(|b| b.contains("readiness_lost")),
+        "the queued alert was delivered before the process exited: {seen:?}"
+    );
+}

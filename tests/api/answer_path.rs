@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use sceneflow::background::Background;
 use sceneflow::flow::Attributes;
 use sceneflow::metrics::Metrics;
 use sceneflow::onboarding::save::{AssignmentWrite, RunWrite, Write};
@@ -31,13 +32,18 @@ on_both_backends!(
 
 const PLAIN: AnswerSettings = AnswerSettings {
     run_cache: 0,
+    run_cache_bytes: 0,
+    flow_cache_bytes: 1 << 20,
     group_commit: Duration::ZERO,
 };
 
 fn instance(app: &TestApp, settings: AnswerSettings) -> (Onboarding, StatementLog) {
     let log = StatementLog::default();
     let db = Db::with_statement_log(&app.settings.database_url, 4, log.clone()).unwrap();
-    (Onboarding::with_settings(db, Metrics::new(), settings), log)
+    (
+        Onboarding::with_settings(db, Metrics::new(), settings, &Background::new()),
+        log,
+    )
 }
 
 async fn sample(backend: Backend) -> TestApp {
@@ -449,7 +455,7 @@ async fn one_bad_write_does_not_fail_its_group(backend: Backend) {
     let good = next_write(&app, &service, "user-good", false).await;
     let bad = next_write(&app, &service, "user-bad", true).await;
     let db = Db::new(&app.settings.database_url, 2).unwrap();
-    let commits = commit::GroupCommit::start(db, Duration::from_millis(50));
+    let commits = commit::GroupCommit::start(db, Duration::from_millis(50), &Background::new());
     let [good, bad]: [_; 2] = save_together(&commits, vec![good, bad])
         .await
         .try_into()
@@ -473,7 +479,7 @@ async fn a_group_is_a_constant_number_of_statements(backend: Backend) {
     let (service, _) = instance(&app, PLAIN);
     let log = StatementLog::default();
     let db = Db::with_statement_log(&app.settings.database_url, 2, log.clone()).unwrap();
-    let commits = commit::GroupCommit::start(db, Duration::from_millis(200));
+    let commits = commit::GroupCommit::start(db, Duration::from_millis(200), &Background::new());
     // 63 + the second write of one run: a full group (64).
     for size in [1usize, 8, 63] {
         let mut writes = Vec::new();
@@ -569,7 +575,7 @@ async fn a_group_stores_and_exposes_assignments(backend: Backend) {
     let (service, _) = instance(&app, PLAIN);
     let log = StatementLog::default();
     let db = Db::with_statement_log(&app.settings.database_url, 2, log.clone()).unwrap();
-    let commits = commit::GroupCommit::start(db, Duration::from_secs(5));
+    let commits = commit::GroupCommit::start(db, Duration::from_secs(5), &Background::new());
     let mut moved = moved_since_read(next_write(&app, &service, "user-moved", false).await);
     moved.assignments = vec![put("user-moved", "a")];
     let moved_events = "SELECT COUNT(*) AS n FROM events WHERE user_id = 'user-moved'";
@@ -647,7 +653,7 @@ async fn a_group_keeps_the_order_of_its_events(backend: Backend) {
     use sceneflow::flow::EventKind;
     let app = sample(backend).await;
     let db = Db::new(&app.settings.database_url, 2).unwrap();
-    let commits = commit::GroupCommit::start(db, Duration::from_secs(5));
+    let commits = commit::GroupCommit::start(db, Duration::from_secs(5), &Background::new());
     let event = |position: usize, kind: EventKind| NewEvent {
         kind,
         occurred_at: sceneflow::store::now(),
@@ -700,7 +706,7 @@ async fn a_group_waits_only_for_requests_on_their_way(backend: Backend) {
     let app = sample(backend).await;
     let db = Db::new(&app.settings.database_url, 2).unwrap();
     let bound = Duration::from_secs(30);
-    let commits = commit::GroupCommit::start(db, bound);
+    let commits = commit::GroupCommit::start(db, bound, &Background::new());
     let lone = assignment_write(put("user-lone", "a"));
     let coming = commits.coming();
     tokio::time::timeout(bound / 2, commits.save(lone, &coming))
@@ -739,6 +745,7 @@ async fn a_lone_request_does_not_wait_out_the_bound(backend: Backend) {
         AnswerSettings {
             run_cache: 100,
             group_commit: bound,
+            ..AnswerSettings::default()
         },
     );
     let quick = bound / 2;

@@ -208,6 +208,25 @@ async fn every_error_has_its_code(backend: Backend) {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         assert_eq!(code(&body), "invalid_request");
     }
+    // Each value within its limits, but 40 of 1,000 characters are more
+    // than a run may hold (README "Limits"): refused, nothing stored.
+    let wide: serde_json::Map<String, Value> = (0..40)
+        .map(|i| (format!("note_{i}"), json!("x".repeat(1000))))
+        .collect();
+    let (status, body) = phone
+        .send(
+            app.client
+                .post(&start_url)
+                .json(&json!({"attributes": wide})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(code(&body), "invalid_request");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("32768"),
+        "{body}"
+    );
+    assert_eq!(app.count("runs").await, 0);
     let huge = json!({"attributes": {"nickname": "x".repeat(2 * 1024 * 1024)}});
     let (status, body) = phone.send(app.client.post(&start_url).json(&huge)).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);

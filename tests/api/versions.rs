@@ -140,6 +140,21 @@ async fn multipart_upload_keeps_the_file_name(backend: Backend) {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["version"]["file_name"], "オンボーディング.xlsx");
     assert_eq!(body["version"]["uploaded_by"], "admin-user");
+    // Downloaded under the operator's own name (RFC 8187), with an ASCII
+    // fallback for clients that read only `filename`.
+    let id = body["version"]["id"].as_str().unwrap();
+    let download = app
+        .get(&token, &format!("/admin/api/versions/{id}/workbook"))
+        .await;
+    let disposition = download.headers()["content-disposition"].to_str().unwrap();
+    assert!(
+        disposition.starts_with("attachment; filename=\"_"),
+        "{disposition}"
+    );
+    assert!(
+        disposition.contains("filename*=UTF-8''%E3%82%AA%E3%83%B3"),
+        "{disposition}"
+    );
 
     let form = reqwest::multipart::Form::new().text("other", "x");
     let response = app
