@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::background::Background;
+use crate::words::AlertKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Severity {
@@ -35,7 +36,7 @@ impl Severity {
 pub struct Alert {
     pub severity: Severity,
     /// A stable name of what happened (`import_failed`, `published`, …).
-    pub event: &'static str,
+    pub event: AlertKind,
     pub summary: String,
 }
 
@@ -91,17 +92,20 @@ impl Alerts {
         }
     }
 
-    pub fn send(&self, severity: Severity, event: &'static str, summary: impl Into<String>) {
+    pub fn send(&self, severity: Severity, event: AlertKind, summary: impl Into<String>) {
         let alert = Alert {
             severity,
             event,
             summary: summary.into(),
         };
-        tracing::info!(event, severity = severity.as_str(), summary = %alert.summary, "alert");
+        tracing::info!(event = event.as_str(), severity = severity.as_str(), summary = %alert.summary, "alert");
         if let Some(tx) = &self.tx
             && tx.try_send(alert).is_err()
         {
-            tracing::warn!(event, "alert queue full or closed; alert dropped");
+            tracing::warn!(
+                event = event.as_str(),
+                "alert queue full or closed; alert dropped"
+            );
         }
     }
 
@@ -130,7 +134,7 @@ impl Alerts {
         if let Some(n) = fire {
             self.send(
                 Severity::Warning,
-                "client_errors_spike",
+                AlertKind::ClientErrorsSpike,
                 format!("{n} client-inconsistency errors (scene_mismatch, already_answered, invalid_answer) in the last minute; threshold {}", self.threshold),
             );
         }

@@ -104,6 +104,16 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve);
+    if !matches!(command, Command::Serve) {
+        // A command's output piped into `head` ends quietly, as a Unix
+        // tool's does, instead of panicking on the closed pipe (the server
+        // keeps Rust's default: a closed socket is an error to handle).
+        // SAFETY: restoring a signal's default disposition before any
+        // thread starts.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     if let Command::Validate { file, format } = &command {
         return validate(file, *format);
     }

@@ -6,14 +6,15 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::admin::auth::Admin;
 use crate::auth::Role;
 use crate::boundary::Json;
+use crate::boundary::admin::Admin;
 use crate::error::ApiError;
 use crate::flow::simulate::Script;
 use crate::onboarding::check_attributes;
 use crate::state::AppState;
 use crate::store::audit;
+use crate::words::AuditAction;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -38,7 +39,7 @@ fn qa(admin: &Admin) -> Result<String, ApiError> {
 async fn record(
     state: &AppState,
     actor: &str,
-    action: &'static str,
+    action: AuditAction,
     note: String,
 ) -> Result<(), ApiError> {
     let actor = actor.to_owned();
@@ -84,7 +85,13 @@ async fn user(
     let actor = qa(&admin)?;
     let user = user.into_inner();
     let view = state.onboarding.debug_state(user.clone()).await?;
-    record(&state, &actor, "debug_view", format!("tester {user}")).await?;
+    record(
+        &state,
+        &actor,
+        AuditAction::DebugView,
+        format!("tester {user}"),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -196,7 +203,7 @@ async fn simulate(
     record(
         &state,
         &actor,
-        "debug_simulate",
+        AuditAction::DebugSimulate,
         format!("version {} as {}", result.version, req.user_id),
     )
     .await?;

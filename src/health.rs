@@ -24,7 +24,18 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     state.metrics.render(state.db.pool_state(), &pointers)
 }
 
+/// Below this, an instance on SQLite is not ready: its next writes would
+/// fail for want of space (README "Operations").
+pub const MIN_FREE_DISK: u64 = 4 << 20;
+
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    if let Some(free) = state.db.free_bytes().filter(|b| *b < MIN_FREE_DISK) {
+        tracing::warn!(free, "readiness check: the database's disk is full");
+        return HttpResponse::ServiceUnavailable()
+            .insert_header(("Retry-After", crate::error::RETRY_AFTER_SECONDS.to_string()))
+            .json(json!({"status": "not_ready", "database": "disk_full", "flows": {},
+                "reason": format!("the database's disk has {free} bytes free; writes fail until space is freed")}));
+    }
     match state.db.run(channels::list).await {
         Ok(rows) => {
             let flows: serde_json::Map<String, serde_json::Value> = rows

@@ -11,9 +11,9 @@ use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
-/// Set on error responses so the request middleware can count them by code.
-#[derive(Debug, Clone, Copy)]
-pub struct ErrorCode(pub &'static str);
+/// Error responses carry their [`ErrorCode`] in the response's extensions,
+/// so the request middleware counts them by code (the one code enum).
+use crate::error::code::ErrorCode;
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -122,7 +122,7 @@ impl Metrics {
             .with_label_values(&[route.as_str()])
             .observe(started.elapsed().as_secs_f64());
         if let Some(code) = res.response().extensions().get::<ErrorCode>() {
-            self.errors.with_label_values(&[code.0]).inc();
+            self.errors.with_label_values(&[code.as_str()]).inc();
         }
     }
 
@@ -179,10 +179,10 @@ pub fn record<B: MessageBody>(
     res: &ServiceResponse<B>,
 ) {
     metrics.observe(started, res);
-    if let Some(ErrorCode(code)) = res.response().extensions().get::<ErrorCode>()
+    if let Some(code) = res.response().extensions().get::<ErrorCode>()
         && matches!(
-            *code,
-            "scene_mismatch" | "already_answered" | "invalid_answer"
+            code,
+            ErrorCode::SceneMismatch | ErrorCode::AlreadyAnswered | ErrorCode::InvalidAnswer
         )
     {
         alerts.client_error();

@@ -9,6 +9,7 @@ use crate::auth::hash_password;
 use crate::store::tokens::{self, TokenRow};
 use crate::store::users::{self, UserRow};
 use crate::store::{AnyConnection, StoreError, audit};
+use crate::words::AuditAction;
 
 /// Digits of a token's SHA-256 hash that name it in lists and `revoke`.
 pub const TOKEN_ID_LEN: usize = 12;
@@ -114,7 +115,7 @@ pub fn add_user(
         audit::record(
             conn,
             actor,
-            "user_reset",
+            AuditAction::UserReset,
             None,
             None,
             Some(&format!("{name} ({role})")),
@@ -127,7 +128,7 @@ pub fn add_user(
     audit::record(
         conn,
         actor,
-        "user_add",
+        AuditAction::UserAdd,
         None,
         None,
         Some(&format!("{name} ({role})")),
@@ -150,7 +151,7 @@ pub fn remove_user(conn: &mut AnyConnection, actor: &str, name: &str) -> Result<
     if !users::delete(conn, name)? {
         return Err(PeopleError::NoSuchUser(name.to_owned()));
     }
-    audit::record(conn, actor, "user_remove", None, None, Some(name))?;
+    audit::record(conn, actor, AuditAction::UserRemove, None, None, Some(name))?;
     Ok(())
 }
 
@@ -165,7 +166,14 @@ pub fn set_password(
     if !users::set_password(conn, name, &hash_password(password))? {
         return Err(PeopleError::NoSuchUser(name.to_owned()));
     }
-    audit::record(conn, actor, "user_password", None, None, Some(name))?;
+    audit::record(
+        conn,
+        actor,
+        AuditAction::UserPassword,
+        None,
+        None,
+        Some(name),
+    )?;
     Ok(())
 }
 
@@ -183,7 +191,7 @@ pub fn mint_token(
     audit::record(
         conn,
         actor,
-        "token_create",
+        AuditAction::TokenCreate,
         None,
         None,
         Some(&format!("{id}: {name} ({role}, {days} days)")),
@@ -220,7 +228,7 @@ pub fn revoke_token(
     audit::record(
         conn,
         actor,
-        "token_revoke",
+        AuditAction::TokenRevoke,
         None,
         None,
         Some(&format!("{}: {} ({})", view.id, view.name, view.role)),

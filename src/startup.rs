@@ -13,6 +13,7 @@ use crate::config::Settings;
 use crate::error::{ApiError, extractor_error};
 pub use crate::state::{AppState, StartupError, pipeline};
 use crate::store::{Db, channels};
+use crate::words::AlertKind;
 
 pub struct Application {
     port: u16,
@@ -223,12 +224,12 @@ async fn watch_readiness(db: Db, alerts: Alerts) {
         match (&now, ready) {
             (Err(why), true) => alerts.send(
                 Severity::Critical,
-                "readiness_lost",
+                AlertKind::ReadinessLost,
                 format!("instance not ready: {why}"),
             ),
             (Ok(()), false) => alerts.send(
                 Severity::Info,
-                "readiness_recovered",
+                AlertKind::ReadinessRecovered,
                 "instance ready again",
             ),
             _ => {}

@@ -24,7 +24,7 @@ pub struct AppState {
     pub releases: Releases,
     pub metrics: Metrics,
     pub alerts: Alerts,
-    pub sign_in: crate::dashboard::throttle::SignInGuard,
+    pub sign_in: crate::throttle::SignInGuard,
     /// The instance's background work, stopped at shutdown.
     pub background: Background,
 }
@@ -90,8 +90,7 @@ impl AppState {
         let (importer, releases) = pipeline(&settings, &db, &storage, &metrics, &alerts);
         let onboarding =
             Onboarding::with_settings(db.clone(), metrics.clone(), settings.answers, &background);
-        let sign_in =
-            crate::dashboard::throttle::SignInGuard::new(settings.sign_in_per_ip_per_minute);
+        let sign_in = crate::throttle::SignInGuard::new(settings.sign_in_per_ip_per_minute);
         Ok(AppState {
             background,
             sign_in,

@@ -163,15 +163,18 @@ impl Storage {
         }
     }
 
-    /// The object's bytes, `None` when there is no such key.
+    /// The object's bytes, `None` when there is no such key. A local key is
+    /// read as [`Storage::get_limited`] reads it (a regular file inside the
+    /// root, opened non-blocking), with no size limit.
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
         check_key(key)?;
         match self {
-            Storage::Local { root } => match tokio::fs::read(root.join(key)).await {
-                Ok(bytes) => Ok(Some(bytes)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(e.into()),
-            },
+            Storage::Local { root } => {
+                let (root, key) = (root.clone(), key.to_owned());
+                tokio::task::spawn_blocking(move || read_regular(&root, &key, u64::MAX))
+                    .await
+                    .map_err(|e| StorageError::Backend(e.to_string()))?
+            }
             Storage::S3 {
                 client,
                 bucket,
@@ -362,7 +365,9 @@ fn read_regular(root: &Path, key: &str, limit: u64) -> Result<Option<Vec<u8>>, S
         });
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.by_ref().take(limit + 1).read_to_end(&mut bytes)?;
+    file.by_ref()
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {
         return Err(StorageError::TooLarge {
             key: key.to_owned(),

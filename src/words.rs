@@ -120,7 +120,112 @@ pub enum SyncOutcome {
     Replayed,
 }
 
-spelled!(Channel, Role, AssignmentSource, SyncOutcome);
+/// What the audit log records (column `audit_log.action`; README "Release
+/// pipeline and dashboard", "People and tokens", "QA tools").
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum AuditAction {
+    Upload,
+    Deploy,
+    Approve,
+    Publish,
+    Rollback,
+    /// A pointer moved by `SCENEFLOW_FOLLOW=store`.
+    Follow,
+    /// The sample loaded on an empty database.
+    Sample,
+    UserAdd,
+    UserReset,
+    UserRemove,
+    UserPassword,
+    TokenCreate,
+    TokenRevoke,
+    DebugAddTester,
+    DebugRemoveTester,
+    DebugOverrides,
+    DebugVariant,
+    DebugJump,
+    DebugReset,
+    DebugSimulate,
+    DebugView,
+}
+
+/// What an alert is about (its `event` in Slack's text and PagerDuty's
+/// `dedup_key` and `component`; README "Operations").
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum AlertKind {
+    ReadinessLost,
+    ReadinessRecovered,
+    Published,
+    RolledBack,
+    ImportRefused,
+    ImportFailed,
+    VersionLoadFailed,
+    ClientErrorsSpike,
+    /// A stored workbook no longer hashes to its version.
+    StoredFileMismatch,
+}
+
+/// What an analytics aggregate counts (column `kind` of `analytics_counts`
+/// and `analytics_members`; README "Analytics at scale"): distinct users
+/// who started, were shown or answered a step, went back to it, completed,
+/// were exposed to a variation, or completed after an exposure.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum AggregateKind {
+    Started,
+    SceneShown,
+    Answered,
+    WentBack,
+    Completed,
+    Exposure,
+    Conversion,
+}
+
+spelled!(
+    Channel,
+    Role,
+    AssignmentSource,
+    SyncOutcome,
+    AuditAction,
+    AlertKind,
+    AggregateKind
+);
 
 #[cfg(test)]
 mod tests {
@@ -139,5 +244,10 @@ mod tests {
             Some(AssignmentSource::Forced)
         );
         assert_eq!(Channel::parse("Production"), None, "stored spellings only");
+        use strum::VariantArray;
+        for a in AuditAction::VARIANTS {
+            assert_eq!(AuditAction::parse(a.as_str()), Some(*a));
+        }
+        assert_eq!(AuditAction::DebugAddTester.as_str(), "debug_add_tester");
     }
 }

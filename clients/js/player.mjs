@@ -176,6 +176,7 @@ const asciiLower = (s) => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
 /** Tags compare ASCII-case-insensitively (not toLowerCase: 'K' (U+212A) is no 'k'). */
 const sameTag = (a, b) => asciiLower(a) === asciiLower(b);
 const utf8Length = (s) => new TextEncoder().encode(s).length;
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 /** A range worth looking up: not blank, not `*`, at most 64 UTF-8 bytes. */
 const usable = (r) => r !== '' && r !== '*' && utf8Length(r) <= 64;
 
@@ -366,7 +367,8 @@ function accept(scene, answer) {
     case 'text': {
       if (typeof answer !== 'string') throw wrongType('text (string)');
       const t = trim(answer);
-      const got = [...t].length;
+      // Characters as people count them: extended grapheme clusters (UAX #29).
+      const got = [...graphemes.segment(t)].length;
       const min = countBound(scene.min, 1);
       const max = countBound(scene.max, 1000);
       if (got < min || got > max) throw invalid({ rule: 'length', min, max, got });

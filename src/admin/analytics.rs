@@ -8,9 +8,9 @@ use serde_json::json;
 
 use super::auth::Admin;
 use crate::analytics::{self, export};
+use crate::boundary::upload::{attachment, channel_param};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::channels;
 
 #[derive(Deserialize)]
 pub struct ChannelQuery {
@@ -18,17 +18,7 @@ pub struct ChannelQuery {
 }
 
 async fn known_version(state: &AppState, id: &str) -> Result<(), ApiError> {
-    super::versions::find(state, id).await.map(|_| ())
-}
-
-/// `?channel=`: production when absent, else staging or production; the API
-/// and the dashboard both read it here.
-pub fn channel_param(raw: Option<&str>) -> Result<channels::Channel, ApiError> {
-    match raw {
-        None => Ok(channels::Channel::Production),
-        Some(name) => channels::Channel::parse(name)
-            .ok_or_else(|| ApiError::InvalidRequest("channel is staging or production".into())),
-    }
+    crate::catalog::find(state, id).await.map(|_| ())
 }
 
 pub async fn funnel(
@@ -175,6 +165,6 @@ pub async fn events(
     };
     Ok(HttpResponse::Ok()
         .content_type(format.content_type())
-        .insert_header(super::versions::attachment(file, None))
+        .insert_header(attachment(file, None))
         .streaming(body))
 }

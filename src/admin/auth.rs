@@ -1,51 +1,5 @@
-//! The admin identity of a request: `Authorization: Bearer <admin token>`.
+//! The admin identity of a request lives in [`crate::boundary::admin`],
+//! beside the other extractors: the JSON API, the debug API and nothing
+//! else take it.
 
-use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
-use futures_util::future::LocalBoxFuture;
-
-use crate::auth::{self, Identity, TokenCheck};
-use crate::error::ApiError;
-use crate::state::AppState;
-
-/// The caller of an admin API route; roles are checked with
-/// [`Identity::require`] (through `Deref`), as on the dashboard.
-pub struct Admin(pub Identity);
-
-impl std::ops::Deref for Admin {
-    type Target = Identity;
-
-    fn deref(&self) -> &Identity {
-        &self.0
-    }
-}
-
-pub use crate::auth::bearer;
-
-impl FromRequest for Admin {
-    type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let token = bearer(req);
-        Box::pin(async move {
-            let state = state.ok_or(ApiError::Internal)?;
-            let token = token.ok_or_else(|| {
-                ApiError::Unauthorized("this call needs an admin token: Authorization: Bearer <token> (sceneflow admin-token prints one)".into())
-            })?;
-            match state
-                .db
-                .run(move |c| auth::check_admin_token(c, &token))
-                .await?
-            {
-                TokenCheck::Valid(identity) => Ok(Admin(identity)),
-                TokenCheck::Expired => Err(ApiError::Unauthorized(
-                    "the admin token has expired; ask for a new one".into(),
-                )),
-                TokenCheck::Unknown => Err(ApiError::Unauthorized(
-                    "the admin token is not valid".into(),
-                )),
-            }
-        })
-    }
-}
+pub use crate::boundary::admin::{Admin, bearer};

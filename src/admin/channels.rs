@@ -1,62 +1,20 @@
 //! `/admin/api/channels` and approval: deploy, approve, publish, rollback.
 
 use actix_web::{HttpResponse, web};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::Admin;
 use crate::boundary::Json;
+use crate::catalog::overview;
 use crate::error::ApiError;
 use crate::release::Action;
 use crate::state::AppState;
-use crate::store::channels::{self, ApprovalRow, Channel, ChannelRow};
+use crate::store::channels::Channel;
 
 #[derive(Deserialize)]
 pub struct PointRequest {
     version: String,
-}
-
-/// A channel with its version, since when, by whom, and that version's approval.
-#[derive(Serialize)]
-pub struct ChannelState {
-    #[serde(flatten)]
-    pub pointer: ChannelRow,
-    pub approval: Option<ApprovalRow>,
-}
-
-/// Each channel, plus what a production rollback would go back to.
-#[derive(Serialize)]
-pub struct Overview {
-    pub channels: Vec<ChannelState>,
-    pub production_rollback_to: Option<String>,
-}
-
-/// The channel overview the JSON API returns and the dashboard shows.
-pub async fn overview(state: &AppState) -> Result<Overview, ApiError> {
-    let (rows, approvals, previous) = state
-        .db
-        .run(|c| {
-            Ok((
-                channels::list(c)?,
-                channels::approvals(c)?,
-                channels::previous(c, channels::Channel::Production)?,
-            ))
-        })
-        .await?;
-    let channels = rows
-        .into_iter()
-        .map(|pointer| ChannelState {
-            approval: approvals
-                .iter()
-                .find(|a| a.version_id == pointer.version_id)
-                .cloned(),
-            pointer,
-        })
-        .collect();
-    Ok(Overview {
-        channels,
-        production_rollback_to: previous,
-    })
 }
 
 pub async fn list(_admin: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

@@ -4,6 +4,7 @@
 //! scale"). On PostgreSQL one instance at a time holds the advisory lock and
 //! does the work; the others find it taken and wait for the next tick.
 
+use crate::words::AggregateKind;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
@@ -220,7 +221,7 @@ impl Fold {
                 variant.to_owned(),
             )
         };
-        self.touch(key("started", "", ""), user, *at);
+        self.touch(key(AggregateKind::Started.as_str(), "", ""), user, *at);
         match (kind, step, experiment, variation) {
             (EventKind::SceneShown | EventKind::Answered, Some(step), _, _) => {
                 // A new or earlier first time may move the user's time to answer.
@@ -239,7 +240,7 @@ impl Fold {
                 self.touch(key(kind.as_str(), step, ""), user, *at);
             }
             (EventKind::Completed, ..) => {
-                self.touch(key("completed", "", ""), user, *at);
+                self.touch(key(AggregateKind::Completed.as_str(), "", ""), user, *at);
                 let links = self.links.entry(run.clone()).or_default();
                 if !links.iter().any(|l| l.experiment_id.is_empty()) {
                     let marker = RunLinkRow {
@@ -265,7 +266,7 @@ impl Fold {
                 let exposure = (
                     version.clone(),
                     String::new(),
-                    "exposure".to_owned(),
+                    AggregateKind::Exposure.to_string(),
                     experiment.clone(),
                     variation.clone(),
                 );
@@ -295,7 +296,7 @@ impl Fold {
         let key = (
             link.version_id.clone(),
             String::new(),
-            "conversion".to_owned(),
+            AggregateKind::Conversion.to_string(),
             link.experiment_id.clone(),
             link.variation_id.clone(),
         );
@@ -319,7 +320,10 @@ impl Fold {
                 .get(&key)
                 .and_then(|m| if before { m.0 } else { Some(m.1) })
         };
-        let (shown, answered) = (first("scene_shown")?, first("answered")?);
+        let (shown, answered) = (
+            first(AggregateKind::SceneShown.as_str())?,
+            first(AggregateKind::Answered.as_str())?,
+        );
         Some(sketch::bucket_of((answered - shown).num_milliseconds()))
     }
 

@@ -7,12 +7,16 @@
 pub mod aggregator;
 pub mod export;
 pub mod generate;
+/// The full recomputation the aggregates are checked against: dev tools
+/// only (Cargo feature `dev-tools`).
+#[cfg(any(test, feature = "dev-tools"))]
 pub mod oracle;
 pub mod rebuild;
 pub mod sink;
 pub mod sketch;
 pub mod stats;
 
+use crate::words::AggregateKind;
 use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
@@ -52,7 +56,8 @@ pub struct Funnel {
 /// The event of going back: counted per step it went back *to*.
 pub const WENT_BACK: &str = "went_back";
 
-/// The events counted per step, in distinct users: shown, answered, went back to.
+/// The events counted per step, in distinct users: shown, answered, went
+/// back to ([`AggregateKind`]'s spellings, in a `const`; a test holds them equal).
 pub const STEP_KINDS: [&str; 3] = ["scene_shown", "answered", WENT_BACK];
 
 /// Time to answer per step, as `(step, bucket, users)` of [`sketch`].
@@ -96,8 +101,8 @@ pub fn build_funnel(
             .iter()
             .map(|step| StepFunnel {
                 step: step.clone(),
-                reached: count(step, "scene_shown"),
-                answered: count(step, "answered"),
+                reached: count(step, AggregateKind::SceneShown.as_str()),
+                answered: count(step, AggregateKind::Answered.as_str()),
                 left: waiting
                     .iter()
                     .find(|(s, _)| s.as_deref() == Some(step))
@@ -173,7 +178,10 @@ pub fn funnel_of(
         channel,
         steps,
         &users,
-        (total("started"), total("completed")),
+        (
+            total(AggregateKind::Started.as_str()),
+            total(AggregateKind::Completed.as_str()),
+        ),
         &agg::left(conn, version, channel)?,
         &agg::durations(conn, version, channel)?,
     ))
@@ -186,8 +194,9 @@ pub struct VariantResult {
     pub exposures: i64,
     pub completions: i64,
     pub conversion: f64,
-    /// 95 % Wilson interval of the conversion.
-    pub interval: (f64, f64),
+    /// 95 % Wilson interval of the conversion; `null` for a variant nobody
+    /// was shown (no data is not an interval of [0, 0]).
+    pub interval: Option<(f64, f64)>,
     /// Conversion minus the first variant's, and the two-proportion p-value.
     pub difference: Option<f64>,
     pub p_value: Option<f64>,
@@ -280,7 +289,8 @@ pub fn build_experiments(
                         } else {
                             0.0
                         },
-                        interval: stats::wilson(completed as u64, exposed as u64),
+                        interval: (exposed > 0)
+                            .then(|| stats::wilson(completed as u64, exposed as u64)),
                         difference: test.map(|t| t.0),
                         p_value: test.map(|t| t.1),
                     }
@@ -322,7 +332,12 @@ pub fn experiments(
             })
             .collect()
     };
-    assemble_experiments(conn, flows, &of_kind("exposure"), &of_kind("conversion"))
+    assemble_experiments(
+        conn,
+        flows,
+        &of_kind(AggregateKind::Exposure.as_str()),
+        &of_kind(AggregateKind::Conversion.as_str()),
+    )
 }
 
 /// Experiments from exposure and completion counts, with the variants and
@@ -371,7 +386,7 @@ pub fn impact(conn: &mut AnyConnection, version: &str) -> Result<Vec<ChannelImpa
             last_seen: Some(r.last_at),
             completed: counts
                 .iter()
-                .find(|c| c.kind == "completed" && c.channel == r.channel)
+                .find(|c| c.kind == AggregateKind::Completed.as_str() && c.channel == r.channel)
                 .map_or(0, |c| c.users),
         })
         .collect())
@@ -383,6 +398,15 @@ mod tests {
 
     fn at(seconds: i64) -> Option<chrono::NaiveDateTime> {
         chrono::DateTime::from_timestamp(1_700_000_000 + seconds, 0).map(|d| d.naive_utc())
+    }
+
+    #[test]
+    fn the_step_kinds_are_the_words_spelling() {
+        use crate::words::AggregateKind::{Answered, SceneShown, WentBack};
+        assert_eq!(
+            STEP_KINDS,
+            [SceneShown.as_str(), Answered.as_str(), WentBack.as_str()]
+        );
     }
 
     #[test]
@@ -478,5 +502,13 @@ mod tests {
         let ratio = srm[0].sample_ratio.as_ref().unwrap();
         assert!((ratio.chi_square - 36.0).abs() < 1e-9);
         assert!(ratio.mismatch);
+
+        // A variant nobody was shown has no interval, not [0, 0].
+        let unseen = build_experiments(&[v("intro_a", 10)], &[], |_, _| {
+            vec![("intro_a".into(), 1.0), ("intro_b".into(), 1.0)]
+        });
+        let b = &unseen[0].variants[1];
+        assert_eq!((b.exposures, b.interval), (0, None));
+        assert!(unseen[0].variants[0].interval.is_some());
     }
 }

@@ -1,6 +1,7 @@
 //! `/v1/onboarding/bundle` (the signed flow bundle for offline play) and
 //! `/v1/onboarding/sync` (a run played offline): README, "Offline onboarding".
 
+use crate::flow::values;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::NaiveDateTime;
@@ -101,14 +102,27 @@ const MAX_SYNC_ANSWERS: usize = 1000;
 /// How far ahead of the server's clock an app's times may be.
 const CLOCK_SKEW_SECS: i64 = 300;
 
+/// The earliest time a run may claim (README "Sync"): older is no clock's
+/// reading, and warehouses (Parquet readers, BigQuery) refuse years before 1.
+const EARLIEST_YEAR: i32 = 2000;
+
 fn time(raw: &str, what: &str) -> Result<NaiveDateTime, ApiError> {
-    chrono::DateTime::parse_from_rfc3339(raw)
+    use chrono::Datelike;
+    let t = chrono::DateTime::parse_from_rfc3339(raw)
         .map(|t| t.naive_utc())
-        .map_err(|_| ApiError::InvalidRequest(format!("{what} must be an RFC 3339 time")))
+        .map_err(|_| ApiError::InvalidRequest(format!("{what} must be an RFC 3339 time")))?;
+    if t.year() < EARLIEST_YEAR {
+        return Err(ApiError::InvalidRequest(format!(
+            "{what} {raw} is before {EARLIEST_YEAR}: not a plausible time"
+        )));
+    }
+    Ok(t)
 }
 
 fn check(body: SyncBody, accept: Wanted) -> Result<SyncRequest, ApiError> {
-    let digest = crate::auth::sha256_hex(
+    // The digest of the request as spelled, as syncs stored before retries
+    // were recognised by value kept it.
+    let legacy_digest = crate::auth::sha256_hex(
         serde_json::json!({"sync_id": body.sync_id, "version": body.version,
             "started_at": body.started_at, "attributes": body.attributes,
             "answers": body.answers.iter().map(|a| serde_json::json!(
@@ -160,14 +174,29 @@ fn check(body: SyncBody, accept: Wanted) -> Result<SyncRequest, ApiError> {
             "the run's times are in the future".into(),
         ));
     }
+    // What makes a retry the same request: its values, not their spelling
+    // (`1994.0` is `1994`, times in any offset are one instant).
+    let attributes: crate::flow::Attributes = body.attributes.into_iter().collect();
+    let digest = crate::auth::sha256_hex(
+        serde_json::json!({"sync_id": body.sync_id, "version": body.version,
+            "started_at": started_at.and_utc().to_rfc3339(),
+            "attributes": values::canonical(&serde_json::json!(attributes)),
+            "answers": answers.iter().map(|a| serde_json::json!(
+                {"scene_key": a.scene_key, "answer": values::canonical(&a.answer),
+                 "answered_at": a.answered_at.and_utc().to_rfc3339()}
+            )).collect::<Vec<_>>()})
+        .to_string()
+        .as_bytes(),
+    );
     Ok(SyncRequest {
         sync_id: body.sync_id,
         version: body.version,
         started_at,
-        attributes: body.attributes.into_iter().collect(),
+        attributes,
         languages,
         answers,
         digest,
+        legacy_digest,
     })
 }
 

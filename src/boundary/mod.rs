@@ -13,6 +13,9 @@
 //! A small body is checked here with a scan of its bytes, so the handler's
 //! extractor is the only JSON parse.
 
+pub mod admin;
+pub mod upload;
+
 use std::future::{Ready, ready};
 use std::pin::Pin;
 use std::task::{Context, Poll};

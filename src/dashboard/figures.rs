@@ -38,7 +38,7 @@ pub async fn funnel(
 ) -> Page {
     let loaded = load(&state, &id).await?;
     let channel =
-        crate::admin::analytics::channel_param(query.into_inner().channel.as_deref())?.as_str();
+        crate::boundary::upload::channel_param(query.into_inner().channel.as_deref())?.as_str();
     let flows = state.onboarding.flows().clone();
     let version = loaded.version.id.clone();
     let (((funnel, impact), freshness), offline) = state

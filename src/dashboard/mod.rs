@@ -11,7 +11,7 @@ mod preview;
 mod qa;
 mod release;
 pub mod session;
-pub mod throttle;
+pub use crate::throttle;
 mod versions;
 
 use actix_web::dev::ServiceResponse;

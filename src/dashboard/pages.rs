@@ -182,7 +182,7 @@ struct OverviewPage {
 }
 
 pub async fn overview(signed: Signed, state: web::Data<AppState>) -> Page {
-    let live = crate::admin::channels::overview(&state).await?;
+    let live = crate::catalog::overview(&state).await?;
     let list = state.db.run(versions::list).await?;
     let channels: Vec<ChannelView> = live
         .channels

@@ -9,8 +9,8 @@ use serde::Deserialize;
 use super::pages::{Nav, nav, redirect};
 use super::session::Signed;
 use super::{DashboardError, diagram, html};
-use crate::admin::versions::read_upload;
 use crate::auth::Role;
+use crate::boundary::upload::read_upload;
 use crate::error::ApiError;
 use crate::flow::diff::{FlowDiff, diff as flow_diff};
 use crate::flow::{ChoiceDef, FlowDef};
@@ -196,7 +196,7 @@ pub(super) struct Loaded {
 }
 
 pub(super) async fn load(state: &AppState, id: &str) -> Result<Loaded, DashboardError> {
-    let (version, flow) = crate::admin::versions::load(state, id).await?;
+    let (version, flow) = crate::catalog::load(state, id).await?;
     let lookup = version.id.clone();
     let (channels, approval) = state
         .db
@@ -265,7 +265,7 @@ pub async fn version(
 }
 
 pub async fn workbook(_signed: Signed, state: web::Data<AppState>, id: web::Path<String>) -> Page {
-    Ok(crate::admin::versions::serve_workbook(&state, &id).await?)
+    Ok(crate::catalog::serve_workbook(&state, &id).await?)
 }
 
 pub(super) async fn diff_against_production(

@@ -34,10 +34,12 @@ pub enum ErrorCode {
     SyncRefused,
     SyncIdReused,
     UnknownVersion,
+    VersionNotServed,
+    StoredFileMismatch,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 27] = [
+    pub const ALL: [ErrorCode; 29] = [
         ErrorCode::InvalidRequest,
         ErrorCode::RequestTimeout,
         ErrorCode::NotAFile,
@@ -65,6 +67,8 @@ impl ErrorCode {
         ErrorCode::SyncRefused,
         ErrorCode::SyncIdReused,
         ErrorCode::UnknownVersion,
+        ErrorCode::VersionNotServed,
+        ErrorCode::StoredFileMismatch,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -96,6 +100,8 @@ impl ErrorCode {
             ErrorCode::SyncRefused => "sync_refused",
             ErrorCode::SyncIdReused => "sync_id_reused",
             ErrorCode::UnknownVersion => "unknown_version",
+            ErrorCode::VersionNotServed => "version_not_served",
+            ErrorCode::StoredFileMismatch => "stored_file_mismatch",
         }
     }
 }

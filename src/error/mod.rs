@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 use crate::auth::Role;
 use crate::flow::answer::AnswerError;
 use crate::master_data::import::ImportError;
-use crate::master_data::report::Report;
 use crate::onboarding::OnboardingError;
 use crate::release::ReleaseError;
+use crate::report::Report;
 use crate::storage::StorageError;
 use crate::store::StoreError;
 
@@ -63,7 +63,7 @@ pub enum ApiError {
     )]
     NotATester(String),
     /// A release rule refused the action; its status and code are the
-    /// release module's (`ReleaseError::refusal`).
+    /// mapping here ([`refusal`]).
     #[error("{0}")]
     Release(ReleaseError),
     /// The name is taken (`user_exists`).
@@ -80,6 +80,16 @@ pub enum ApiError {
     SyncIdReused,
     #[error("there is no version {0}")]
     UnknownVersion(String),
+    /// A sync names a version the user's channel never served.
+    #[error(
+        "version {version} was never served on the {channel} channel, so no run of this user can be on it; play the version of GET /v1/onboarding/bundle"
+    )]
+    VersionNotServed { version: String, channel: String },
+    /// The store's file of a version no longer hashes to it.
+    #[error(
+        "the stored file of version {0} does not match the version (the store holds another file); it is not served, and the on-call engineer is alerted"
+    )]
+    StoredFileMismatch(String),
 }
 
 impl ApiError {
@@ -107,7 +117,7 @@ impl ApiError {
             ApiError::BackNotAllowed(_) => ErrorCode::BackNotAllowed,
             ApiError::NothingToGoBackTo => ErrorCode::NothingToGoBackTo,
             ApiError::InvalidAnswer(_) => ErrorCode::InvalidAnswer,
-            ApiError::Release(e) => e.refusal().map_or(ErrorCode::Internal, |(_, code)| code),
+            ApiError::Release(e) => refusal(e).map_or(ErrorCode::Internal, |(_, code)| code),
             ApiError::NotATester(_) => ErrorCode::NotATester,
             ApiError::UserExists(_) => ErrorCode::UserExists,
             ApiError::StorageUnavailable => ErrorCode::StorageUnavailable,
@@ -115,6 +125,8 @@ impl ApiError {
             ApiError::SyncRefused(..) => ErrorCode::SyncRefused,
             ApiError::SyncIdReused => ErrorCode::SyncIdReused,
             ApiError::UnknownVersion(_) => ErrorCode::UnknownVersion,
+            ApiError::VersionNotServed { .. } => ErrorCode::VersionNotServed,
+            ApiError::StoredFileMismatch(_) => ErrorCode::StoredFileMismatch,
         }
     }
 
@@ -129,6 +141,9 @@ impl ApiError {
             ApiError::InvalidAnswer(e) => e.details(),
             ApiError::SyncRefused(_, details) => details.clone(),
             ApiError::UnknownVersion(version) => json!({"version": version}),
+            ApiError::VersionNotServed { version, channel } => {
+                json!({"version": version, "channel": channel})
+            }
             ApiError::BackNotAllowed(scene) => json!({"scene": scene}),
             _ => json!({}),
         }
@@ -153,16 +168,19 @@ impl ResponseError for ApiError {
             | ApiError::NothingToGoBackTo => StatusCode::CONFLICT,
             ApiError::InvalidAnswer(_)
             | ApiError::SyncRefused(..)
-            | ApiError::UnknownVersion(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            | ApiError::UnknownVersion(_)
+            | ApiError::VersionNotServed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::SyncIdReused => StatusCode::CONFLICT,
-            ApiError::Release(e) => e
-                .refusal()
-                .map_or(StatusCode::INTERNAL_SERVER_ERROR, |(status, _)| status),
+            ApiError::Release(e) => {
+                refusal(e).map_or(StatusCode::INTERNAL_SERVER_ERROR, |(status, _)| status)
+            }
             ApiError::InvalidWorkbook(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::FlowUnavailable(_) | ApiError::StorageUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Internal | ApiError::StoredFileMismatch(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
@@ -179,8 +197,7 @@ impl ResponseError for ApiError {
             response.insert_header(("WWW-Authenticate", "Bearer"));
         }
         let mut res = response.json(body);
-        res.extensions_mut()
-            .insert(crate::metrics::ErrorCode(self.code()));
+        res.extensions_mut().insert(self.error_code());
         res
     }
 }
@@ -214,8 +231,31 @@ impl From<crate::offline::OfflineError> for ApiError {
             ),
             crate::offline::OfflineError::SyncIdReused => ApiError::SyncIdReused,
             crate::offline::OfflineError::UnknownVersion(v) => ApiError::UnknownVersion(v),
+            e @ crate::offline::OfflineError::BeforeVersion { .. } => {
+                ApiError::InvalidRequest(e.to_string())
+            }
+            crate::offline::OfflineError::NotServed { version, channel } => {
+                ApiError::VersionNotServed {
+                    version,
+                    channel: channel.to_string(),
+                }
+            }
         }
     }
+}
+
+/// The HTTP status and stable code of a release refusal (README,
+/// "Errors"); `None` for a database or object store failure, which maps as
+/// those errors do. The release pipeline knows nothing of HTTP.
+fn refusal(e: &ReleaseError) -> Option<(StatusCode, ErrorCode)> {
+    Some(match e {
+        ReleaseError::UnknownVersion(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+        ReleaseError::NotOnStaging { .. } => (StatusCode::CONFLICT, ErrorCode::NotOnStaging),
+        ReleaseError::SelfApproval(_) => (StatusCode::FORBIDDEN, ErrorCode::SelfApproval),
+        ReleaseError::NotApproved(_) => (StatusCode::CONFLICT, ErrorCode::NotApproved),
+        ReleaseError::NothingToRollBack => (StatusCode::CONFLICT, ErrorCode::NothingToRollBack),
+        ReleaseError::Store(_) | ReleaseError::Storage(_) => return None,
+    })
 }
 
 impl From<OnboardingError> for ApiError {

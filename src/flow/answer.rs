@@ -1,6 +1,7 @@
 //! Judging an answer against the input of its scene.
 
 use std::collections::BTreeSet;
+use unicode_segmentation::UnicodeSegmentation;
 
 use chrono::NaiveDate;
 use serde_json::{Value, json};
@@ -188,7 +189,9 @@ pub fn accept(flow: &CompiledFlow, scene: usize, answer: &Value) -> Result<Accep
                 expected: "text (string)",
             })?;
             let text = text.trim();
-            let got = text.chars().count();
+            // What people see as one character: extended grapheme clusters
+            // (UAX #29), so 🇯🇵 is 1 and a family emoji is 1, not 2 and 7.
+            let got = text.graphemes(true).count();
             let min = count_bound(s.min).unwrap_or(1);
             let max = count_bound(s.max).unwrap_or(DEFAULT_TEXT_MAX);
             if got < min || got > max {

@@ -31,6 +31,50 @@ pub fn normalise(value: &Value) -> Value {
     }
 }
 
+/// Whether two answers are the same answer, as a retry is recognised
+/// (README "Mobile API", "Sync"): numbers by value (`1994`, `1994.0` and
+/// `1.994e3` are one number), strings as the engine reads them (trimmed),
+/// lists item by item in order, objects key by key; otherwise the JSON
+/// types must agree (`"1994"` is not `1994`).
+pub fn same_answer(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => same_number(x, y),
+        (Value::String(x), Value::String(y)) => x.trim() == y.trim(),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same_answer(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, a)| y.get(k).is_some_and(|b| same_answer(a, b)))
+        }
+        _ => a == b,
+    }
+}
+
+fn same_number(x: &Number, y: &Number) -> bool {
+    match (x.as_i64(), y.as_i64(), x.as_u64(), y.as_u64()) {
+        (Some(a), Some(b), _, _) => a == b,
+        (_, _, Some(a), Some(b)) => a == b,
+        _ => x.as_f64() == y.as_f64(),
+    }
+}
+
+/// The one form of a value for recognising a retry (the digest of a sync
+/// request): numbers as [`normalise`] writes them, strings trimmed, lists
+/// and objects element by element; booleans and null as they are.
+pub fn canonical(value: &Value) -> Value {
+    match value {
+        Value::Number(n) => Value::Number(normalise_number(n)),
+        Value::String(s) => Value::String(s.trim().to_owned()),
+        Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), canonical(v))).collect())
+        }
+        Value::Null | Value::Bool(_) => value.clone(),
+    }
+}
+
 /// [`normalise`] every value of a set of attributes.
 pub fn normalise_all(attrs: &Attributes) -> Attributes {
     attrs
@@ -104,6 +148,23 @@ pub fn compare_versions(a: &[u64], b: &[u64]) -> Ordering {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_retry_is_the_same_answer_by_value_not_by_spelling() {
+        let same = |a: Value, b: Value| same_answer(&a, &b);
+        assert!(same(json!(1994), json!(1994.0)));
+        assert!(same(json!(62.5), json!(6.25e1)));
+        assert!(same(json!(" ゆき "), json!("ゆき")));
+        assert!(same(json!(["a", 1]), json!(["a", 1.0])));
+        assert!(!same(json!(["a", "b"]), json!(["b", "a"])));
+        assert!(!same(json!("1994"), json!(1994)));
+        assert!(!same(json!(1994), json!(1995)));
+        assert!(same(json!(null), json!(null)));
+        assert_eq!(
+            canonical(&json!({"a": [1994.0, " x "]})),
+            json!({"a": [1994, "x"]})
+        );
+    }
 
     #[test]
     fn whole_floats_become_integers() {

@@ -68,7 +68,7 @@ impl Importer {
             Ok(Outcome::Invalid { report }) => {
                 self.alerts.send(
                     Severity::Info,
-                    "import_refused",
+                    crate::words::AlertKind::ImportRefused,
                     format!(
                         "{actor} uploaded {name}: refused with {} error(s)",
                         report.errors.len()
@@ -79,7 +79,7 @@ impl Importer {
             Err(e) => {
                 self.alerts.send(
                     Severity::Critical,
-                    "import_failed",
+                    crate::words::AlertKind::ImportFailed,
                     format!("importing {name} for {actor} failed: {e}"),
                 );
                 "error"

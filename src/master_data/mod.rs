@@ -12,7 +12,8 @@ pub mod keys;
 pub mod numfmt;
 pub mod ods_display;
 pub mod read;
-pub mod report;
+/// The report lives on the ground floor (the store keeps it with each version).
+pub use crate::report;
 pub mod validate;
 
 pub use read::{Format, Limits};

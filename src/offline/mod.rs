@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::flow::bundle::{self, Recipient};
 use crate::onboarding::{self, OnboardingError};
 use crate::store::{Db, FlowCache, StoreError, channels, offline};
+use crate::words::Channel;
 pub use signing::BundleKey;
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +29,19 @@ pub enum OfflineError {
     SyncIdReused,
     #[error("there is no version {0}")]
     UnknownVersion(String),
+    /// The version exists but the user's channel never served it (an
+    /// upload never released, or another channel's): no run can be on it.
+    #[error("version {version} was never served on the {channel} channel")]
+    NotServed { version: String, channel: Channel },
+    /// The run says it started before its version existed.
+    #[error(
+        "started_at {started_at} is before version {version} existed ({created_at}); the run's times are not plausible"
+    )]
+    BeforeVersion {
+        started_at: chrono::NaiveDateTime,
+        version: String,
+        created_at: chrono::NaiveDateTime,
+    },
 }
 
 impl crate::onboarding::retry::Retryable for OfflineError {

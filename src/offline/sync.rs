@@ -18,7 +18,7 @@ use crate::onboarding::save::{self, RunWrite, Write};
 use crate::store::column::Json;
 use crate::store::offline::{self, SyncRow};
 use crate::store::runs::{self, AnswerRow, RunRow};
-use crate::store::{AnyConnection, Db, FlowCache, versions};
+use crate::store::{AnyConnection, Db, FlowCache, channels, versions};
 use crate::words::SyncOutcome;
 
 /// One answer of the offline run.
@@ -37,8 +37,11 @@ pub struct SyncRequest {
     /// The languages the app played with (or the request's `Accept-Language`).
     pub languages: Wanted,
     pub answers: Vec<SyncAnswer>,
-    /// SHA-256 of the request as sent: a retry has the same.
+    /// SHA-256 of the request's values (README "Sync": a retry is the same
+    /// request by value): a retry has the same.
     pub digest: String,
+    /// SHA-256 of the request as spelled: what syncs stored before kept.
+    pub legacy_digest: String,
 }
 
 /// What a sync did, and the body to send: `{"outcome", "state"}`.
@@ -81,7 +84,7 @@ fn sync_once(
     now: NaiveDateTime,
 ) -> Result<Synced, OfflineError> {
     if let Some(done) = offline::find_sync(c, user_id, &req.sync_id)? {
-        if done.request_sha256 != req.digest {
+        if done.request_sha256 != req.digest && done.request_sha256 != req.legacy_digest {
             return Err(OfflineError::SyncIdReused);
         }
         return Ok(Synced {
@@ -90,9 +93,25 @@ fn sync_once(
         });
     }
     let who = onboarding::who(c, user_id)?;
-    // Any stored version: runs are pinned, so one no longer served still syncs.
-    if versions::find(c, &req.version)?.is_none() {
+    // A version the user's channel serves or served (runs are pinned, so one
+    // no longer served still syncs); never one it did not release.
+    let Some(version) = versions::find(c, &req.version)? else {
         return Err(OfflineError::UnknownVersion(req.version.clone()));
+    };
+    // A run cannot start before its version existed (a phone's clock may be
+    // a day behind; a year-0 date is not a clock, and no warehouse holds it).
+    if req.started_at < version.created_at - chrono::Duration::days(1) {
+        return Err(OfflineError::BeforeVersion {
+            started_at: req.started_at,
+            version: version.id,
+            created_at: version.created_at,
+        });
+    }
+    if !channels::has_served(c, who.channel, &req.version)? {
+        return Err(OfflineError::NotServed {
+            version: req.version.clone(),
+            channel: who.channel,
+        });
     }
     let flow = flows.get(c, &req.version)?;
     let run_id = crate::auth::random_hex(12);

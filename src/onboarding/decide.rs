@@ -10,7 +10,7 @@ use super::{OnboardingError, Result, Who};
 use crate::flow::locale::Wanted;
 use crate::flow::run::{Begin, Refusal, Run};
 use crate::flow::view::State;
-use crate::flow::{Assignments, Attributes, CompiledFlow};
+use crate::flow::{Assignments, Attributes, CompiledFlow, values};
 use crate::store::StoreError;
 use crate::store::column::Json;
 use crate::store::runs::{AnswerRow, RunRow};
@@ -101,7 +101,7 @@ pub fn answer(
         return Err(OnboardingError::NotStarted);
     };
     if let Some(earlier) = &loaded.earlier {
-        if earlier.answer.0 != *answer {
+        if !values::same_answer(&earlier.answer.0, answer) {
             return Err(OnboardingError::AlreadyAnswered);
         }
         return Ok(Answered::Replay(earlier.response.0.clone()));

@@ -14,7 +14,7 @@ use crate::flow::{Attributes, RunStatus};
 use crate::store::channels::{self, Channel};
 use crate::store::runs::{self, AssignmentRow, RunRow};
 use crate::store::{AnyConnection, testers};
-use crate::words::AssignmentSource;
+use crate::words::{AssignmentSource, AuditAction};
 
 /// Everything QA needs to see about one tester: the body of
 /// `GET /debug/users/{id}` and what the dashboard's tester pages show.
@@ -109,7 +109,7 @@ pub fn reason(
 }
 
 /// Every QA change is audited in the transaction that makes it.
-fn audited(c: &mut AnyConnection, actor: &str, action: &str, note: String) -> Result<()> {
+fn audited(c: &mut AnyConnection, actor: &str, action: AuditAction, note: String) -> Result<()> {
     crate::store::audit::record(c, actor, action, None, None, Some(&note))?;
     Ok(())
 }
@@ -225,7 +225,12 @@ impl Onboarding {
                 transact(c, |c| {
                     let added = testers::add(c, &user_id, &actor)?;
                     runs::touch(c, &user_id)?;
-                    audited(c, &actor, "debug_add_tester", format!("tester {user_id}"))?;
+                    audited(
+                        c,
+                        &actor,
+                        AuditAction::DebugAddTester,
+                        format!("tester {user_id}"),
+                    )?;
                     Ok(added)
                 })
             })
@@ -245,7 +250,7 @@ impl Onboarding {
                     audited(
                         c,
                         &actor,
-                        "debug_remove_tester",
+                        AuditAction::DebugRemoveTester,
                         format!("tester {user_id}"),
                     )
                 })
@@ -272,7 +277,7 @@ impl Onboarding {
                     audited(
                         c,
                         &actor,
-                        "debug_overrides",
+                        AuditAction::DebugOverrides,
                         format!("tester {user_id}: {text}"),
                     )
                 })
@@ -339,7 +344,7 @@ impl Onboarding {
                         },
                     )?;
                     runs::touch(c, &user_id)?;
-                    audited(c, &actor, "debug_variant", note.clone())
+                    audited(c, &actor, AuditAction::DebugVariant, note.clone())
                 })
             })
             .await
@@ -371,7 +376,7 @@ impl Onboarding {
                     audited(
                         c,
                         &actor,
-                        "debug_jump",
+                        AuditAction::DebugJump,
                         format!("tester {user_id} → {step}"),
                     )?;
                     Ok(state)
@@ -402,7 +407,12 @@ impl Onboarding {
                         }
                         None => false,
                     };
-                    audited(c, &actor, "debug_reset", format!("tester {user_id}"))?;
+                    audited(
+                        c,
+                        &actor,
+                        AuditAction::DebugReset,
+                        format!("tester {user_id}"),
+                    )?;
                     Ok(forgotten)
                 })
             })

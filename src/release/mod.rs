@@ -11,15 +11,14 @@ mod pointers;
 
 pub use follow::{FOLLOW_INTERVAL, follow_store};
 
-use actix_web::http::StatusCode;
 use diesel::Connection;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Role;
-use crate::error::code::ErrorCode;
 use crate::storage::{Storage, StorageError};
 use crate::store::channels::{self, ApprovalRow, Channel};
 use crate::store::{AnyConnection, Db, StoreError, versions};
+use crate::words::{AlertKind, AuditAction};
 
 /// What a person can do to a release; each needs a role, checked by both the
 /// JSON API and the dashboard from here (README, "Release pipeline and dashboard").
@@ -96,21 +95,6 @@ impl From<diesel::result::Error> for ReleaseError {
     }
 }
 
-impl ReleaseError {
-    /// The HTTP status and stable code of a refusal (README, "Errors"); `None`
-    /// for a database or object store failure, which maps as those errors do.
-    pub fn refusal(&self) -> Option<(StatusCode, ErrorCode)> {
-        Some(match self {
-            ReleaseError::UnknownVersion(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
-            ReleaseError::NotOnStaging { .. } => (StatusCode::CONFLICT, ErrorCode::NotOnStaging),
-            ReleaseError::SelfApproval(_) => (StatusCode::FORBIDDEN, ErrorCode::SelfApproval),
-            ReleaseError::NotApproved(_) => (StatusCode::CONFLICT, ErrorCode::NotApproved),
-            ReleaseError::NothingToRollBack => (StatusCode::CONFLICT, ErrorCode::NothingToRollBack),
-            ReleaseError::Store(_) | ReleaseError::Storage(_) => return None,
-        })
-    }
-}
-
 /// What `channels/<name>.json` in the store holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Pointer {
@@ -157,7 +141,7 @@ fn point(
     channel: Channel,
     version: versions::VersionRow,
     actor: &str,
-    action: &str,
+    action: AuditAction,
 ) -> Result<Moved, ReleaseError> {
     let from = pointers::set(c, channel, &version.id, actor, action)?;
     moved(c, channel, from, version, actor)
@@ -211,7 +195,7 @@ impl Releases {
             .run_with(move |c| {
                 c.transaction::<_, ReleaseError, _>(|c| {
                     let row = find_version(c, &v)?;
-                    point(c, Channel::Staging, row, &a, Action::Deploy.as_str())
+                    point(c, Channel::Staging, row, &a, AuditAction::Deploy)
                 })
             })
             .await?;
@@ -273,7 +257,7 @@ impl Releases {
                     if channels::approval(c, &v)?.is_none() {
                         return Err(ReleaseError::NotApproved(v.clone()));
                     }
-                    point(c, Channel::Production, row, &a, Action::Publish.as_str())
+                    point(c, Channel::Production, row, &a, AuditAction::Publish)
                 })
             })
             .await?;
@@ -281,7 +265,7 @@ impl Releases {
         let change = moved.change;
         self.alerts.send(
             crate::alerts::Severity::Info,
-            "published",
+            AlertKind::Published,
             format!(
                 "{actor} published {version} to production (was {})",
                 change.from.as_deref().unwrap_or("nothing")
@@ -307,7 +291,7 @@ impl Releases {
         let change = moved.change;
         self.alerts.send(
             crate::alerts::Severity::Warning,
-            "rolled_back",
+            AlertKind::RolledBack,
             format!(
                 "{actor} rolled production back from {} to {}",
                 change.from.as_deref().unwrap_or_default(),
@@ -329,7 +313,7 @@ impl Releases {
                     c.transaction::<_, ReleaseError, _>(|c| match channels::get(c, channel)? {
                         Some(_) => Ok(()),
                         None => {
-                            pointers::set(c, channel, &v, "system", "sample")?;
+                            pointers::set(c, channel, &v, "system", AuditAction::Sample)?;
                             Ok(())
                         }
                     })

@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use crate::store::channels::{ApprovalRow, Channel, ChannelRow, get, live_history};
 use crate::store::schema::{approvals, channel_history, channels};
 use crate::store::{AnyConnection, StoreError, audit, now};
+use crate::words::AuditAction;
 
 /// Point a channel at a version and audit it, in one transaction; returns the previous version.
 pub(super) fn set(
@@ -13,7 +14,7 @@ pub(super) fn set(
     name: Channel,
     version_id: &str,
     actor: &str,
-    action: &str,
+    action: AuditAction,
 ) -> Result<Option<String>, StoreError> {
     conn.transaction(|conn| {
         let previous = get(conn, name)?.map(|c| c.version_id);
@@ -82,7 +83,7 @@ pub(super) fn rollback(
         audit::record(
             conn,
             actor,
-            "rollback",
+            AuditAction::Rollback,
             Some(from),
             Some(to),
             Some(name.as_str()),
@@ -109,7 +110,7 @@ pub(super) fn approve(
         audit::record(
             conn,
             actor,
-            "approve",
+            AuditAction::Approve,
             None,
             Some(version_id),
             Some(Channel::Staging.as_str()),

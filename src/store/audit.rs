@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::schema::audit_log;
 use super::{AnyConnection, StoreError};
+use crate::words::AuditAction;
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = audit_log)]
@@ -33,7 +34,7 @@ struct NewEntry<'a> {
 pub fn record(
     conn: &mut AnyConnection,
     actor: &str,
-    action: &str,
+    action: AuditAction,
     version_from: Option<&str>,
     version_to: Option<&str>,
     note: Option<&str>,
@@ -42,7 +43,7 @@ pub fn record(
         .values(NewEntry {
             created_at: super::now(),
             actor,
-            action,
+            action: action.as_str(),
             version_from,
             version_to,
             note,

@@ -42,6 +42,26 @@ pub fn previous(conn: &mut AnyConnection, name: Channel) -> Result<Option<String
 }
 
 /// The newest two pointer changes of `name` not rolled back: (history id, version).
+/// Whether `name` serves or ever served `version` (its pointer now, or any
+/// entry of its history, undone or not): the versions a run on that
+/// channel can be on.
+pub fn has_served(
+    conn: &mut AnyConnection,
+    name: Channel,
+    version: &str,
+) -> Result<bool, StoreError> {
+    let now = get(conn, name)?.is_some_and(|c| c.version_id == version);
+    if now {
+        return Ok(true);
+    }
+    let ever: i64 = channel_history::table
+        .filter(channel_history::channel.eq(name))
+        .filter(channel_history::version_id.eq(version))
+        .count()
+        .get_result(conn)?;
+    Ok(ever > 0)
+}
+
 pub fn live_history(
     conn: &mut AnyConnection,
     name: Channel,

@@ -97,9 +97,27 @@ impl From<diesel::result::Error> for StoreError {
                 }
                 StoreError::Corrupt(message)
             }
+            // Not the client's doing, and it passes when space is freed:
+            // 503 with Retry-After, like an unreachable database.
+            diesel::result::Error::DatabaseError(_, ref info) if is_disk_full(info.message()) => {
+                StoreError::Unavailable(format!("the database's disk is full: {}", info.message()))
+            }
             e => StoreError::Query(e),
         }
     }
+}
+
+/// A write refused for lack of disk space: SQLite's `SQLITE_FULL`,
+/// PostgreSQL's `disk_full` (53100: "could not extend file …: No space left
+/// on device").
+fn is_disk_full(message: &str) -> bool {
+    [
+        "database or disk is full",
+        "No space left on device",
+        "could not extend file",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
 }
 
 impl StoreError {
@@ -311,6 +329,8 @@ pub type Conn = PooledConnection<Manager>;
 pub struct Db {
     pool: Pool<Manager>,
     pub backend: Backend,
+    /// The SQLite file, whose disk `/readyz` watches.
+    sqlite_file: Option<std::path::PathBuf>,
 }
 
 impl Db {
@@ -331,6 +351,8 @@ impl Db {
     fn build(url: &str, max_size: u32, log: Option<StatementLog>) -> Result<Db, StoreError> {
         let url = DbUrl::parse(url)?;
         let backend = url.backend;
+        let sqlite_file =
+            (backend == Backend::Sqlite).then(|| std::path::PathBuf::from(&url.target));
         let pool = Pool::builder()
             .max_size(max_size)
             .min_idle(Some(0))
@@ -342,7 +364,27 @@ impl Db {
                 failures: Arc::new(AtomicU64::new(0)),
                 log,
             });
-        Ok(Db { pool, backend })
+        Ok(Db {
+            pool,
+            backend,
+            sqlite_file,
+        })
+    }
+
+    /// Bytes free on the SQLite file's disk (to an unprivileged writer);
+    /// `None` on PostgreSQL, or when the disk cannot be asked.
+    pub fn free_bytes(&self) -> Option<u64> {
+        let file = self.sqlite_file.as_ref()?;
+        let dir = match file.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => std::path::Path::new("."),
+        };
+        let path = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).ok()?;
+        let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+        // SAFETY: `path` is a NUL-terminated string and `stat` a writable
+        // statvfs; the call only fills `stat`.
+        let done = unsafe { libc::statvfs(path.as_ptr(), &mut stat) };
+        (done == 0).then(|| stat.f_bavail as u64 * stat.f_frsize as u64)
     }
 
     pub fn conn(&self) -> Result<Conn, StoreError> {
@@ -437,5 +479,52 @@ mod tests {
         assert_eq!(api.code(), "internal");
         // The pool still works afterwards.
         assert_eq!(db.run(|_| Ok(1)).await.unwrap(), 1);
+    }
+}
+
+#[cfg(test)]
+mod disk_full_tests {
+    use super::StoreError;
+    use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind, Error};
+
+    struct Info(&'static str);
+
+    impl DatabaseErrorInformation for Info {
+        fn message(&self) -> &str {
+            self.0
+        }
+        fn details(&self) -> Option<&str> {
+            None
+        }
+        fn hint(&self) -> Option<&str> {
+            None
+        }
+        fn table_name(&self) -> Option<&str> {
+            None
+        }
+        fn column_name(&self) -> Option<&str> {
+            None
+        }
+        fn constraint_name(&self) -> Option<&str> {
+            None
+        }
+        fn statement_position(&self) -> Option<i32> {
+            None
+        }
+    }
+
+    fn error(message: &'static str) -> StoreError {
+        Error::DatabaseError(DatabaseErrorKind::Unknown, Box::new(Info(message))).into()
+    }
+
+    #[test]
+    fn a_full_disk_is_unavailable_on_both_backends_not_a_failed_query() {
+        for full in [
+            "database or disk is full",
+            "could not extend file \"base/16384/2619\": No space left on device",
+        ] {
+            assert!(matches!(error(full), StoreError::Unavailable(_)), "{full}");
+        }
+        assert!(matches!(error("syntax error"), StoreError::Query(_)));
     }
 }

@@ -8,7 +8,7 @@ use super::schema::{choices, scene_messages, scenes, steps, translations, versio
 use super::{AnyConnection, StoreError};
 use crate::flow::{Bound, ChoiceDef, FlowDef, InputKind, SceneDef, SceneText, Target};
 use crate::insert_chunks;
-use crate::master_data::report::Report;
+use crate::report::Report;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
 #[diesel(table_name = versions)]
@@ -203,7 +203,7 @@ pub fn insert(
         super::audit::record(
             conn,
             audit_actor,
-            "upload",
+            crate::words::AuditAction::Upload,
             None,
             Some(&version.id),
             version.file_name.as_deref(),

@@ -85,6 +85,20 @@ fn validate_exit_codes_and_diagnostics() {
     assert_eq!(report["errors"][0]["column_letter"], "A");
     assert_eq!(report["errors"][0]["row"], 3);
 
+    // Piped into a reader that is gone before it writes (`| true`, as
+    // `| head` can be): no panic on the closed pipe.
+    let piped = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "'{}' validate '{bad}' --format json | true",
+            env!("CARGO_BIN_EXE_sceneflow")
+        ))
+        .current_dir(cli.dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&piped.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
     let junk = cli.write("junk.xlsx", b"PK\x03\x04 truncated");
     assert_eq!(cli.run(&["validate", &junk]).status.code(), Some(2));
     assert_eq!(

@@ -20,6 +20,7 @@ on_both_backends!(
     a_sync_is_idempotent_and_stores_nothing_when_it_does_not_replay,
     a_sync_keeps_the_run_that_got_further_and_takes_old_versions,
     a_sync_racing_answers_on_two_instances_loses_no_acknowledged_answer,
+    a_sync_names_only_a_version_its_channel_released,
 );
 
 async fn sample_app(backend: Backend) -> TestApp {
@@ -235,7 +236,7 @@ const ATTRIBUTES: &str =
     r#"{"install_source": "diet_campaign", "nickname": "ゆき", "birth_year": 1994}"#;
 
 /// `user` plays the sample offline in node from their signed bundle; the
-/// player's sync request (times start at 2026-11-01T09:00:00Z, 7 s apart).
+/// player's sync request (times start an hour ago, 7 s apart).
 async fn play_offline(app: &TestApp, user: &str, sync_id: &str) -> Value {
     let envelope: Value = get_bundle(app, user, None).await.json().await.unwrap();
     let key = sceneflow::offline::BundleKey::from_seed(&app.settings.bundle_seed());
@@ -243,7 +244,7 @@ async fn play_offline(app: &TestApp, user: &str, sync_id: &str) -> Value {
         "envelope": envelope, "public_key": key.public_key_hex(),
         "attributes": serde_json::from_str::<Value>(ATTRIBUTES).unwrap(),
         "answers": {"goal_diet": "lose_weight"},
-        "started_at": "2026-11-01T09:00:00Z", "sync_id": sync_id,
+        "started_at": crate::support::an_hour_ago(), "sync_id": sync_id,
     }));
     played["sync"].clone()
 }
@@ -366,13 +367,14 @@ async fn an_offline_run_syncs_with_the_answers_events_and_funnel_of_an_online_on
     let flags = "SELECT CASE WHEN offline THEN 'offline' ELSE 'online' END AS row FROM events GROUP BY offline";
     assert_eq!(rows(&online, flags).await, vec![json!("online")]);
     assert_eq!(rows(&offline, flags).await, vec![json!("offline")]);
-    // Original times: the run started at 09:00:00, one answer each 7 s.
+    // Original times: the run started when the player says, one answer each 7 s.
     let first = "SELECT CAST(MIN(occurred_at) AS TEXT) AS row FROM events";
+    let started = body["started_at"].as_str().unwrap()[..19].replace('T', " ");
     assert!(
         rows(&offline, first).await[0]
             .as_str()
             .unwrap()
-            .starts_with("2026-11-01 09:00:00")
+            .starts_with(&started)
     );
     let version = synced["state"]["version"].as_str().unwrap();
     // The same funnel; only the time per step differs, and it is the
@@ -618,4 +620,92 @@ async fn a_sync_racing_answers_on_two_instances_loses_no_acknowledged_answer(bac
         "{} acknowledged answers deleted by a sync ({kept} kept, {replaced} replaced): {missing:?}",
         missing.len()
     );
+}
+
+/// A sync is accepted only on a version the user's channel serves or
+/// served: not on an upload never released, nor, for a production user, on
+/// a version only deployed to staging (a tester may sync that one). Nothing
+/// is stored for a refused sync.
+async fn a_sync_names_only_a_version_its_channel_released(backend: Backend) {
+    let app = sample_app(backend).await;
+    let admin = app.token(Role::Admin).await;
+    let upload: Value = app
+        .upload(&admin, book::valid().bytes())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let fresh = upload["version"]["id"].as_str().unwrap().to_owned();
+    let now = chrono::Utc::now();
+    let body = |version: &str, sync_id: &str| {
+        json!({"sync_id": sync_id, "version": version,
+               "started_at": (now - chrono::Duration::seconds(30)).to_rfc3339(),
+               "attributes": {}, "answers": []})
+    };
+    // Dated before its version existed, or before any plausible clock.
+    for started_at in ["0000-01-01T00:00:00+23:59", "2020-01-01T00:00:00Z"] {
+        let mut early = body(&fresh, "s-0");
+        early["started_at"] = json!(started_at);
+        let (status, refused) = post_sync(&app, "sneaky", &early).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+        assert_eq!(refused["error"]["code"], "invalid_request");
+    }
+    let (status, refused) = post_sync(&app, "sneaky", &body(&fresh, "s-1")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["error"]["code"], "version_not_served");
+    assert_eq!(refused["error"]["details"]["channel"], "production");
+    assert_eq!(app.count("runs").await, 0);
+    assert_eq!(app.count("offline_syncs").await, 0);
+
+    // On staging only: still not production's.
+    let (status, deployed) = app
+        .call(
+            reqwest::Method::PUT,
+            "/admin/api/channels/staging",
+            &app.token(Role::Operator).await,
+            json!({"version": fresh}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{deployed}");
+    let (status, refused) = post_sync(&app, "sneaky", &body(&fresh, "s-2")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(app.count("runs").await, 0);
+
+    // A tester is served staging: accepted there.
+    let qa = app.token(Role::Qa).await;
+    let (status, _) = app
+        .call(
+            reqwest::Method::PUT,
+            "/debug/testers/qa-phone",
+            &qa,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, synced) = post_sync(&app, "qa-phone", &body(&fresh, "s-3")).await;
+    assert_eq!(status, StatusCode::OK, "{synced}");
+    assert_eq!(synced["outcome"], "accepted");
+
+    // Production's own version, and the versions it served before, sync.
+    let sample = synced["state"]["version"].clone();
+    assert_eq!(sample, json!(fresh));
+    let (_, current) = app
+        .call(
+            reqwest::Method::GET,
+            "/admin/api/channels",
+            &admin,
+            Value::Null,
+        )
+        .await;
+    let production = current["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "production")
+        .unwrap()["version_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, synced) = post_sync(&app, "honest", &body(&production, "s-4")).await;
+    assert_eq!(status, StatusCode::OK, "{synced}");
 }

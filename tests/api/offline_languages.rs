@@ -49,7 +49,7 @@ async fn play_offline(app: &TestApp, user: &str, attributes: &Value, languages: 
     let key = sceneflow::offline::BundleKey::from_seed(&app.settings.bundle_seed());
     play_in_node(&json!({
         "envelope": envelope, "public_key": key.public_key_hex(), "attributes": attributes,
-        "languages": languages, "started_at": "2026-11-01T09:00:00Z", "sync_id": format!("{user}-sync"),
+        "languages": languages, "started_at": crate::support::an_hour_ago(), "sync_id": format!("{user}-sync"),
     }))
 }
 

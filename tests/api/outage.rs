@@ -71,3 +71,112 @@ async fn database_down_is_503_with_retry_after_then_recovers() {
     let state: Value = res.json().await.unwrap();
     assert_eq!(state["progress"]["answered"], 0);
 }
+
+/// A small filesystem for the SQLite file, unmounted when dropped; `None`
+/// where mounting is not allowed (not root).
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(megabytes: u32) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().ok()?.keep();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
+            .arg(&dir)
+            .status()
+            .ok()?
+            .success();
+        mounted.then_some(SmallDisk(dir))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// SQLite on a full disk: writes answer 503 `storage_unavailable` with
+/// `Retry-After` (never 500 `internal`) and `/readyz` is 503 while the disk
+/// is full; both recover once space is freed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_is_503_and_not_ready_then_recovers() {
+    let Some(disk) = SmallDisk::mount(24) else {
+        eprintln!("skipped: mounting a small filesystem needs root");
+        return;
+    };
+    let url = format!("sqlite://{}/db.sqlite", disk.0.display());
+    let app = spawn_app_with(Backend::Sqlite, move |s| {
+        s.sample = true;
+        s.database_url = url;
+    })
+    .await;
+    let ready = |app: &crate::support::TestApp| app.client.get(app.url("/readyz")).send();
+    assert_eq!(ready(&app).await.unwrap().status(), StatusCode::OK);
+
+    // Fill the disk to the last byte.
+    let filler = disk.0.join("filler");
+    let mut file = std::fs::File::create(&filler).unwrap();
+    let chunk = vec![7u8; 64 * 1024];
+    while std::io::Write::write_all(&mut file, &chunk).is_ok() {}
+    let small = [7u8; 512];
+    while std::io::Write::write_all(&mut file, &small).is_ok() {}
+    drop(file);
+
+    let not_ready = ready(&app).await.unwrap();
+    assert_eq!(not_ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(not_ready.headers().contains_key("retry-after"));
+    let body: Value = not_ready.json().await.unwrap();
+    assert_eq!(body["database"], "disk_full");
+
+    // Starts with large attributes until the database needs space it
+    // cannot have: refused as unavailable, never as an internal error.
+    let big: serde_json::Map<String, Value> = (0..30)
+        .map(|i| (format!("note_{i}"), json!("x".repeat(1000))))
+        .collect();
+    let mut refused = 0;
+    for i in 0..400 {
+        let token = sceneflow::auth::mint_user_token(&app.settings.jwt_secret, &format!("u{i}"), 1);
+        let res = app
+            .client
+            .post(app.url("/v1/onboarding/start"))
+            .bearer_auth(token)
+            .json(&json!({"attributes": big}))
+            .send()
+            .await
+            .unwrap();
+        match res.status() {
+            StatusCode::OK => {}
+            StatusCode::SERVICE_UNAVAILABLE => {
+                assert!(res.headers().contains_key("retry-after"));
+                let body: Value = res.json().await.unwrap();
+                assert_eq!(body["error"]["code"], "storage_unavailable");
+                refused += 1;
+                break;
+            }
+            other => panic!(
+                "a full disk answered {other}: {}",
+                res.text().await.unwrap()
+            ),
+        }
+    }
+    assert_eq!(refused, 1, "the disk never filled up");
+
+    std::fs::remove_file(&filler).unwrap();
+    assert_eq!(ready(&app).await.unwrap().status(), StatusCode::OK);
+    let token = sceneflow::auth::mint_user_token(&app.settings.jwt_secret, "after", 1);
+    let res = app
+        .client
+        .post(app.url("/v1/onboarding/start"))
+        .bearer_auth(token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "writes again once space is freed"
+    );
+    drop(app);
+    drop(disk);
+}

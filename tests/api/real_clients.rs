@@ -15,6 +15,8 @@ on_both_backends!(
     percent_labels_are_served_as_the_sheet_shows_them,
     every_spelling_of_a_birth_year_matches_age_30s,
     number_answers_saved_as_floats_match_conditions,
+    a_retry_is_recognised_by_value_not_spelling,
+    text_length_counts_characters_as_people_see_them,
 );
 
 fn case(name: &str) -> Vec<u8> {
@@ -167,4 +169,129 @@ async fn number_answers_saved_as_floats_match_conditions(backend: Backend) {
     )
     .await;
     assert_eq!(state["scene"]["key"], "hello_30s");
+}
+
+/// `1994` answered, then the same scene retried as Gson sends it (`1994.0`):
+/// the same answer, so the first state again and nothing stored; the same
+/// for a sync retried with its numbers spelled as floats and its times in
+/// another offset (README "Mobile API", "Sync").
+async fn a_retry_is_recognised_by_value_not_spelling(backend: Backend) {
+    let app = spawn_app(backend).await;
+    publish(&app, case("birth_year.xlsx")).await;
+    let started = send(
+        &app,
+        "u1",
+        "/v1/onboarding/start",
+        json!({"attributes": {}}),
+    )
+    .await;
+    let scene = &started["scene"];
+    assert_eq!(scene["input"]["kind"], "number", "{started}");
+    let body = |answer: Value| json!({"scene_id": scene["id"], "answer": answer});
+    let first = send(&app, "u1", "/v1/onboarding/answers", body(json!(1994))).await;
+    let again = send(&app, "u1", "/v1/onboarding/answers", body(json!(1994.0))).await;
+    assert_eq!(again, first);
+    assert_eq!(app.count("run_answers").await, 1);
+    // A different number is still a different answer.
+    let token = mint_user_token(&app.settings.jwt_secret, "u1", 1);
+    let other = app
+        .client
+        .post(app.url("/v1/onboarding/answers"))
+        .bearer_auth(&token)
+        .json(&body(json!(1995)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::CONFLICT);
+
+    let at = |seconds: i64| chrono::Utc::now() - chrono::Duration::seconds(seconds);
+    let (started_at, answered_at) = (at(60), at(50));
+    let sync = |answer: Value, offset: chrono::FixedOffset| {
+        json!({"sync_id": "retry-1", "version": started["version"],
+            "started_at": started_at.with_timezone(&offset).to_rfc3339(),
+            "attributes": {},
+            "answers": [{"scene_key": scene["key"], "answer": answer,
+                         "answered_at": answered_at.with_timezone(&offset).to_rfc3339()}]})
+    };
+    let utc = chrono::FixedOffset::east_opt(0).unwrap();
+    let tokyo = chrono::FixedOffset::east_opt(9 * 3600).unwrap();
+    let accepted = send(&app, "u2", "/v1/onboarding/sync", sync(json!(1994), utc)).await;
+    assert_eq!(accepted["outcome"], "accepted");
+    let stored = app.count("run_answers").await;
+    let retried = send(
+        &app,
+        "u2",
+        "/v1/onboarding/sync",
+        sync(json!(1994.0), tokyo),
+    )
+    .await;
+    assert_eq!(retried, accepted);
+    assert_eq!(app.count("run_answers").await, stored);
+}
+
+/// A nickname of at most 5 characters takes three flags and a family emoji
+/// (3 and 1 as people count them; 6 and 7 code points), and still refuses 6.
+async fn text_length_counts_characters_as_people_see_them(backend: Backend) {
+    let app = spawn_app(backend).await;
+    publish(&app, case("nickname_max5.xlsx")).await;
+    for (user, nickname) in [
+        ("flags", "🇯🇵🇯🇵🇯🇵"),
+        ("family", "👨\u{200d}👩\u{200d}👧\u{200d}👦"),
+    ] {
+        let mut state = send(
+            &app,
+            user,
+            "/v1/onboarding/start",
+            json!({"attributes": {}}),
+        )
+        .await;
+        while state["scene"]["input"]["kind"] != "text" {
+            let scene = &state["scene"];
+            state = send(
+                &app,
+                user,
+                "/v1/onboarding/answers",
+                json!({"scene_id": scene["id"], "answer": valid_answer(scene)}),
+            )
+            .await;
+        }
+        assert_eq!(state["scene"]["input"]["max"], 5, "{state}");
+        let answered = send(
+            &app,
+            user,
+            "/v1/onboarding/answers",
+            json!({"scene_id": state["scene"]["id"], "answer": nickname}),
+        )
+        .await;
+        assert_ne!(answered["scene"]["id"], state["scene"]["id"], "{answered}");
+    }
+    let token = mint_user_token(&app.settings.jwt_secret, "six", 1);
+    let mut state = send(
+        &app,
+        "six",
+        "/v1/onboarding/start",
+        json!({"attributes": {}}),
+    )
+    .await;
+    while state["scene"]["input"]["kind"] != "text" {
+        let scene = &state["scene"];
+        state = send(
+            &app,
+            "six",
+            "/v1/onboarding/answers",
+            json!({"scene_id": scene["id"], "answer": valid_answer(scene)}),
+        )
+        .await;
+    }
+    let res = app
+        .client
+        .post(app.url("/v1/onboarding/answers"))
+        .bearer_auth(token)
+        .json(&json!({"scene_id": state["scene"]["id"], "answer": "🇯🇵🇯🇵🇯🇵🇯🇵🇯🇵🇯🇵"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["details"]["got"], 6);
 }

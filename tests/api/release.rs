@@ -580,3 +580,56 @@ async fn a_follower_sees_a_cli_deploy() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// The follower reads the store through the checked reader: a FIFO as one
+/// channel's pointer neither hangs it nor stops the other channel, and a
+/// pointer linked out of the store's root is refused, not followed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_refuses_what_is_not_a_file_of_the_store_and_follows_the_other_channel() {
+    let (leader, _sample, v2) = with_two_versions(Backend::Sqlite).await;
+    leader.release(&v2).await;
+    let root = leader.store_dir.clone();
+    let staging = root.join("channels/staging.json");
+    std::fs::remove_file(&staging).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&staging)
+        .status()
+        .unwrap();
+    assert!(made.success());
+
+    let store = leader.settings.store.clone();
+    let follower = spawn_app_with(Backend::Sqlite, move |s| {
+        s.store = store;
+        s.follow_store = true;
+    })
+    .await;
+    let started = Instant::now();
+    while served_version(&follower, &follower.base, "f-1").await != v2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "production was not followed while staging's pointer is a FIFO"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Production's pointer a link to a copy outside the root: not followed.
+    let outside = tempfile::tempdir().unwrap();
+    let production = root.join("channels/production.json");
+    let copy = outside.path().join("production.json");
+    std::fs::copy(&production, &copy).unwrap();
+    std::fs::remove_file(&production).unwrap();
+    std::os::unix::fs::symlink(&copy, &production).unwrap();
+    let store = leader.settings.store.clone();
+    let second = spawn_app_with(Backend::Sqlite, move |s| {
+        s.store = store;
+        s.follow_store = true;
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        served_version(&second, &second.base, "f-2").await,
+        "",
+        "a pointer out of the store's root is never followed"
+    );
+    assert_eq!(second.count("versions").await, 0);
+}

@@ -15,6 +15,7 @@ on_both_backends!(
     oversized_upload_is_refused,
     bad_requests_get_json_errors,
     conditions_are_listed,
+    a_stored_file_that_no_longer_matches_is_never_served,
 );
 
 async fn upload_stores_a_version_once(backend: Backend) {
@@ -364,4 +365,26 @@ async fn conditions_are_listed(backend: Backend) {
             .unwrap()
             .contains("install_source")
     );
+}
+
+/// The store's file of a version replaced behind the service's back: the
+/// download refuses it with a clear code instead of serving another file.
+async fn a_stored_file_that_no_longer_matches_is_never_served(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.token(Role::Operator).await;
+    let body: Value = app
+        .upload(&token, book::valid().bytes())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = body["version"]["id"].as_str().unwrap();
+    let key = body["version"]["store_key"].as_str().unwrap();
+    std::fs::write(app.store_dir.join(key), book::valid().bytes().repeat(2)).unwrap();
+    let file = app
+        .get(&token, &format!("/admin/api/versions/{id}/workbook"))
+        .await;
+    assert_eq!(file.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let error: Value = file.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "stored_file_mismatch");
 }

@@ -427,3 +427,12 @@ impl TestApp {
 pub async fn state_for(settings: Settings) -> AppState {
     AppState::connect(settings).await.expect("connect")
 }
+
+/// An hour ago, in RFC 3339 to the second (`…Z`): a run's start that is
+/// plausible on any day the tests run (a sync may not start before its
+/// version existed).
+pub fn an_hour_ago() -> String {
+    (chrono::Utc::now() - chrono::Duration::hours(1))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}

@@ -9,8 +9,12 @@
 //! real clients send); this module reads a bundle back into a flow and
 //! computes what a case expects.
 
+// The generator: dev tools only (Cargo feature `dev-tools`).
+#[cfg(feature = "dev-tools")]
 mod cases;
+#[cfg(feature = "dev-tools")]
 mod flows;
+#[cfg(feature = "dev-tools")]
 mod spellings;
 #[cfg(test)]
 mod tests;
@@ -18,7 +22,9 @@ mod tests;
 use chrono::{DateTime, NaiveDateTime};
 use serde_json::{Value, json};
 
+#[cfg(feature = "dev-tools")]
 pub use cases::{generate, random_case};
+#[cfg(feature = "dev-tools")]
 pub use flows::random_flow;
 
 use super::Attributes;
@@ -30,8 +36,10 @@ use super::model::{Bound, ChoiceDef, FlowDef, SceneDef, Target};
 use super::run::{Begin, Refusal, Run};
 
 /// A small deterministic generator (splitmix64).
+#[cfg(feature = "dev-tools")]
 pub struct Rng(u64);
 
+#[cfg(feature = "dev-tools")]
 impl Rng {
     pub fn new(seed: u64) -> Rng {
         Rng(seed)
@@ -54,6 +62,7 @@ impl Rng {
     }
 }
 
+#[cfg(feature = "dev-tools")]
 fn time_text(t: NaiveDateTime) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }

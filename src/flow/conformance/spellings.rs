@@ -145,6 +145,10 @@ pub const TEXTS: &[&str] = &[
     "toolongtext",
     "",
     "  ",
+    // Characters as people count them (UAX #29): 3 flags, 1 family, 2 letters.
+    "🇯🇵🇯🇵🇯🇵",
+    "👨\u{200d}👩\u{200d}👧\u{200d}👦",
+    "e\u{301}e\u{301}",
 ];
 
 /// The start attribute `locale` as apps send it: the fallback chain

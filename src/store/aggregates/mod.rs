@@ -1,6 +1,7 @@
 //! The aggregate tables the analytics endpoints read, and the queries the
 //! aggregator uses to keep them (README "Analytics at scale").
 
+use crate::words::AggregateKind;
 use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
@@ -344,7 +345,10 @@ pub fn experiment_counts(
     version: Option<&str>,
 ) -> Result<Vec<CountRow>, StoreError> {
     let mut query = analytics_counts::table
-        .filter(analytics_counts::kind.eq_any(["exposure", "conversion"]))
+        .filter(analytics_counts::kind.eq_any([
+            AggregateKind::Exposure.as_str(),
+            AggregateKind::Conversion.as_str(),
+        ]))
         .into_boxed();
     if let Some(v) = version {
         query = query.filter(analytics_counts::version_id.eq(v));
