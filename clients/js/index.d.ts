@@ -95,6 +95,8 @@ export function compareVersions(a: string[], b: string[]): number;
 export function trim(s: string): string;
 export function parseAcceptLanguage(header: string): string[];
 export function preferredLanguages(languages: string[] | string | undefined): string[];
+/** A language range canonical by UTS #35 (`iw` → `he`, `in_ID` → `id-ID`); kept as given when it does not parse. */
+export function canonicalTag(range: string): string;
 export function negotiate(available: string[], wanted: string[]): string | null;
 export function chain(available: string[], served: string | null): string[];
 export function servedLocale(available: string[], attributes: Map<string, Json>, wanted: string[]): string | null;

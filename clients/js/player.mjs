@@ -223,20 +223,37 @@ export function preferredLanguages(languages) {
 }
 
 /**
+ * A language range in its canonical form by UTS #35 (the server's ICU4X
+ * canonicaliser; here `Intl.getCanonicalLocales`): `iw` → `he`, `in` → `id`,
+ * `ji` → `yi`, `_` read as `-`; a range that does not parse is kept as given.
+ * @param {string} range
+ * @returns {string}
+ */
+export function canonicalTag(range) {
+  const tag = trim(range).replace(/_/g, '-');
+  try {
+    return Intl.getCanonicalLocales(tag)[0] ?? tag;
+  } catch {
+    return tag;
+  }
+}
+
+/**
  * The language of `available` served for `wanted`: for each range in order,
- * the first tag equal to it or to it with trailing subtags dropped
- * (`en-US` → `en`; a single-letter subtag never stands alone); null: the
- * default language.
+ * canonical, the first tag (canonical too) equal to it or to it with
+ * trailing subtags dropped (`en-US` → `en`; a single-letter subtag never
+ * stands alone); null: the default language.
  * @param {string[]} available
  * @param {string[]} wanted
  * @returns {string | null}
  */
 export function negotiate(available, wanted) {
+  const canonicalAvailable = available.map(canonicalTag);
   for (const range of wanted) {
-    let candidate = range;
+    let candidate = canonicalTag(range);
     for (;;) {
-      const found = available.find((a) => sameTag(a, candidate));
-      if (found !== undefined) return found;
+      const at = canonicalAvailable.findIndex((a) => sameTag(a, candidate));
+      if (at >= 0) return available[at];
       const cut = candidate.lastIndexOf('-');
       if (cut < 0) break;
       candidate = candidate.slice(0, cut);

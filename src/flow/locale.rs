@@ -4,7 +4,29 @@
 //! Tags are parsed and checked against the IANA subtag registry by the
 //! `language-tags` crate (already used by actix-web for `Accept-Language`).
 
+use icu_locale::{Locale, LocaleCanonicalizer, LocaleExpander};
 use language_tags::LanguageTag;
+
+/// A language range in its canonical form by UTS #35 (Unicode BCP 47 with
+/// CLDR's aliases; `Intl.getCanonicalLocales` in the JavaScript player):
+/// deprecated codes Android still reports become the preferred ones
+/// (`iw` → `he`, `in` → `id`, `ji` → `yi`, `mo` → `ro`), grandfathered tags
+/// their replacements (`art-lojban` → `jbo`), `_` is `-`, and the case is
+/// canonical. A range that does not parse is kept as given (it can only
+/// match a workbook tag spelled the same).
+pub fn canonical(range: &str) -> String {
+    let tag = range.trim().replace('_', "-");
+    match tag.parse::<Locale>() {
+        Ok(mut locale) => {
+            // CLDR's alias data, compiled in: a `const` constructor, free to build.
+            let canonicalizer: LocaleCanonicalizer<LocaleExpander> =
+                LocaleCanonicalizer::new_extended();
+            canonicalizer.canonicalize(&mut locale);
+            locale.to_string()
+        }
+        Err(_) => tag,
+    }
+}
 
 /// Why a column's language tag is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -99,15 +121,21 @@ fn parse_q(v: &str) -> Option<u16> {
 }
 
 /// The workbook language served for `wanted`: for each wanted range in
-/// order, the first of `available` equal to it (case-insensitive) or to it
-/// with trailing subtags dropped (`en-US` → `en`); `None` is the default
-/// language (the unsuffixed columns).
+/// order, in its [`canonical`] form, the first of `available` (also
+/// canonical) equal to it (case-insensitive) or to it with trailing subtags
+/// dropped (`en-US` → `en`); `None` is the default language (the
+/// unsuffixed columns). So `iw-IL` is served the `::he` texts.
 pub fn negotiate(available: &[String], wanted: &Wanted) -> Option<String> {
+    let canonical_available: Vec<String> = available.iter().map(|a| canonical(a)).collect();
     for range in &wanted.0 {
+        let range = canonical(range);
         let mut candidate = range.as_str();
         loop {
-            if let Some(found) = available.iter().find(|a| a.eq_ignore_ascii_case(candidate)) {
-                return Some(found.clone());
+            let found = canonical_available
+                .iter()
+                .position(|a| a.eq_ignore_ascii_case(candidate));
+            if let Some(i) = found {
+                return Some(available[i].clone());
             }
             match candidate.rfind('-') {
                 Some(cut) => {
@@ -203,6 +231,28 @@ mod tests {
         assert_eq!(n(""), None);
         assert_eq!(negotiate(&langs(&["en-US"]), &Wanted::one("en")), None);
         assert_eq!(chain(&available, Some("en-US")), vec!["en-US", "en"]);
+    }
+
+    #[test]
+    fn deprecated_and_grandfathered_tags_are_read_as_the_registry_says() {
+        let available = langs(&["he", "id", "yi", "ja"]);
+        let n = |w: &str| negotiate(&available, &Wanted::from_accept_language(w));
+        assert_eq!(n("iw-IL").as_deref(), Some("he"));
+        assert_eq!(n("in-ID").as_deref(), Some("id"));
+        assert_eq!(n("ji").as_deref(), Some("yi"));
+        assert_eq!(
+            negotiate(&available, &Wanted::one("iw_IL")).as_deref(),
+            Some("he")
+        );
+        assert_eq!(canonical("art-lojban"), "jbo");
+        assert_eq!(canonical("mo"), "ro");
+        assert_eq!(canonical("zh-hant-tw"), "zh-Hant-TW");
+        assert_eq!(canonical(" en_us "), "en-US");
+        // A workbook that still uses an old code serves the new one too.
+        assert_eq!(
+            negotiate(&langs(&["iw"]), &Wanted::one("he")).as_deref(),
+            Some("iw")
+        );
         assert_eq!(chain(&available, Some("ja")), vec!["ja"]);
         assert!(chain(&available, None).is_empty());
     }

@@ -227,6 +227,43 @@ fn check_sheet_count(names: &[String], limits: &Limits) -> Result<(), Unreadable
     Ok(())
 }
 
+/// Whether the workbook's saved formula results can be shown: not when its
+/// writer asked the application to recalculate everything on load
+/// (`<calcPr fullCalcOnLoad="1">`), which is what libraries without a
+/// calculation engine write (XlsxWriter, rust_xlsxwriter) beside a
+/// placeholder result (0 for every formula). Excel, LibreOffice and Google
+/// Sheets save computed results and never set it (README "How cells are
+/// read").
+fn saves_formula_results(bytes: &[u8]) -> Result<bool, Unreadable> {
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(corrupt)?;
+    let mut workbook = String::new();
+    match zip.by_name("xl/workbook.xml") {
+        Ok(part) => {
+            // Its size was counted by check_zip; a workbook part is small.
+            part.take(16 << 20)
+                .read_to_string(&mut workbook)
+                .map_err(corrupt)?;
+        }
+        Err(_) => return Ok(true),
+    }
+    let mut reader = quick_xml::Reader::from_str(&workbook);
+    loop {
+        match reader.read_event().map_err(corrupt)? {
+            quick_xml::events::Event::Empty(e) | quick_xml::events::Event::Start(e)
+                if e.local_name().into_inner() == "calcPr" =>
+            {
+                let recalculated = e.attributes().flatten().any(|a| {
+                    a.key.local_name().into_inner() == "fullCalcOnLoad"
+                        && matches!(&*a.value, "1" | "true")
+                });
+                return Ok(!recalculated);
+            }
+            quick_xml::events::Event::Eof => return Ok(true),
+            _ => {}
+        }
+    }
+}
+
 /// xlsx sheets are read two at a time: each thread opens its own reader over
 /// the same bytes, which halves the wall time of the usual two-sheet file.
 fn read_xlsx(
@@ -234,6 +271,7 @@ fn read_xlsx(
     limits: &Limits,
     wanted: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<RawWorkbook, Unreadable> {
+    let results_saved = saves_formula_results(bytes)?;
     let read_every_other = |start: usize| -> Result<(Vec<String>, Vec<Sheet>), Unreadable> {
         let mut book = Xlsx::new(Cursor::new(bytes)).map_err(corrupt)?;
         let sheet_names = book.sheet_names();
@@ -251,6 +289,8 @@ fn read_xlsx(
                 let (row, col) = cell.pos;
                 let value = match (&cell.value, cell.formula) {
                     (DataRef::Empty, Some(f)) if !f.trim().is_empty() => CellValue::Formula(f),
+                    // A placeholder, not a result: as if none were saved.
+                    (_, Some(f)) if !results_saved && !f.trim().is_empty() => CellValue::Formula(f),
                     (value, _) => from_data_ref(value),
                 };
                 grid.put(row, col, value)?;

@@ -17,6 +17,7 @@ on_both_backends!(
     number_answers_saved_as_floats_match_conditions,
     a_retry_is_recognised_by_value_not_spelling,
     text_length_counts_characters_as_people_see_them,
+    old_android_language_codes_get_their_language,
 );
 
 fn case(name: &str) -> Vec<u8> {
@@ -294,4 +295,55 @@ async fn text_length_counts_characters_as_people_see_them(backend: Backend) {
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"]["details"]["got"], 6);
+}
+
+/// Android still reports Hebrew as `iw` and Indonesian as `in`: read as the
+/// registry says (`he`, `id`), from the `locale` attribute and from
+/// `Accept-Language` alike, they get the `::he` and `::id` texts.
+async fn old_android_language_codes_get_their_language(backend: Backend) {
+    let app = spawn_app(backend).await;
+    publish(&app, case("hebrew_indonesian.xlsx")).await;
+    let text = |state: &Value| {
+        state["scene"]["messages"][0]["text"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let mut served = Vec::new();
+    for (user, old, new) in [("a", "iw_IL", "he_IL"), ("b", "in_ID", "id_ID")] {
+        let by_old = send(
+            &app,
+            &format!("{user}-old"),
+            "/v1/onboarding/start",
+            json!({"attributes": {"locale": old}}),
+        )
+        .await;
+        let by_new = send(
+            &app,
+            &format!("{user}-new"),
+            "/v1/onboarding/start",
+            json!({"attributes": {"locale": new}}),
+        )
+        .await;
+        assert_eq!(text(&by_old), text(&by_new), "{old}");
+        assert_eq!(by_old["locale"], by_new["locale"]);
+        served.push(by_old["locale"].clone());
+    }
+    assert_eq!(served, [json!("he"), json!("id")]);
+    let default = send(&app, "c", "/v1/onboarding/start", json!({"attributes": {}})).await;
+    let token = mint_user_token(&app.settings.jwt_secret, "d", 1);
+    let by_header: Value = app
+        .client
+        .post(app.url("/v1/onboarding/start"))
+        .bearer_auth(token)
+        .header("accept-language", "iw-IL, en;q=0.5")
+        .json(&json!({"attributes": {}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(by_header["locale"], "he");
+    assert_ne!(text(&by_header), text(&default));
 }

@@ -168,3 +168,24 @@ fn rounded_results_and_locale_dates_are_warned_with_the_cell() {
     assert_eq!(message(&flow, "rate_ask"), "0.3");
     assert_eq!(message(&flow, "welcome"), "Welcome!");
 }
+
+/// XlsxWriter stores 0 as the result of every formula and asks the
+/// application to calculate on load: the label the operator sees in Excel
+/// (やせたい) was never saved, so the file is refused at the cell with the
+/// formula, never served as the button `0`.
+#[test]
+fn placeholder_results_of_non_calculating_writers_are_not_served() {
+    let (report, flow) = check("cases/xlsxwriter_formula_label.xlsx");
+    assert!(flow.is_none());
+    assert!(
+        codes(&report).contains(&("choices!C2".to_owned(), "formula_without_value".to_owned())),
+        "{:?}",
+        codes(&report)
+    );
+    let at_c2 = report
+        .errors
+        .iter()
+        .find(|e| e.message.contains("CONCATENATE"))
+        .expect("the formula is named");
+    assert!(at_c2.message.contains("does not calculate"));
+}

@@ -185,7 +185,7 @@ const LANGUAGE_SETS: &[&[&str]] = &[
     &["en", "en-US", "ja"],
     &["en", "pt-BR", "zh-Hant-TW"],
     &["en-US", "ja"],
-    &["de", "en", "fr", "ko"],
+    &["de", "en", "fr", "he", "id", "ko"],
 ];
 
 fn documents(flows: &[(String, CompiledFlow)]) -> BTreeMap<String, Value> {

@@ -171,6 +171,11 @@ pub const LOCALES: &[&str] = &[
     // KELVIN SIGN: no `k` for an ASCII comparison (JavaScript's
     // toLowerCase() makes it one).
     "\u{212A}o",
+    // Deprecated codes Android still reports (UTS #35 canonicalisation).
+    "iw-IL",
+    "in_ID",
+    "ji",
+    "mo",
 ];
 
 /// Preferred languages as an app passes them: a list, best first.
@@ -184,6 +189,7 @@ pub const LISTS: &[&[&str]] = &[
     &["zh-TW", "zh-Hant"],
     &["de-AT", "fr"],
     &["\u{212A}O", "de"],
+    &["iw", "en"],
 ];
 
 /// Preferred languages as an `Accept-Language` header value.
@@ -196,6 +202,7 @@ pub const HEADERS: &[&str] = &[
     "zh-Hant-TW;q=1.0",
     "en-GB;q=0.001, ja;q=0.0005",
     "en;foo, ja",
+    "in-ID, iw;q=0.5",
     "en;level=1;q=0.5, de;q=0.6",
     "  ",
     "EN-us;Q=0.7",
