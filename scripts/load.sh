@@ -33,6 +33,7 @@
 # service's and pgbench's alike: on one machine TLS only costs CPU.
 #
 #   scripts/load.sh                 # USERS="4 16 64" DURATION=15 POOL=16 HISTORY=1000000
+#   HISTORY=0 scripts/load.sh       # a fresh deployment: empty tables, the launch-day burst
 #   BACKEND=sqlite scripts/load.sh
 #   SCENEFLOW_BIN=/tmp/sceneflow LOADGEN_BIN=/tmp/loadgen scripts/load.sh
 set -euo pipefail

@@ -209,12 +209,17 @@ impl Settings {
                 as usize,
             answers: crate::onboarding::AnswerSettings {
                 run_cache: number("SCENEFLOW_RUN_CACHE_SIZE", 10_000)?.min(10_000_000) as usize,
-                run_cache_bytes: number("SCENEFLOW_RUN_CACHE_BYTES", 64 << 20)?,
+                // quick_cache shares the budget out among its shards (4 per
+                // core): below 16 MiB a shard could not keep a large run.
+                run_cache_bytes: match number("SCENEFLOW_RUN_CACHE_BYTES", 64 << 20)? {
+                    0 => 0,
+                    n => n.max(16 << 20),
+                },
                 flow_cache_bytes: number(
                     "SCENEFLOW_FLOW_CACHE_BYTES",
                     crate::store::flows::DEFAULT_BYTES,
                 )?
-                .max(1 << 20),
+                .max(64 << 20),
                 group_commit: std::time::Duration::from_micros(
                     number("SCENEFLOW_GROUP_COMMIT_US", 1000)?.min(2000),
                 ),

@@ -56,6 +56,9 @@ impl Application {
             "readiness",
             watch_readiness(state.db.clone(), state.alerts.clone()),
         );
+        if state.db.backend == crate::store::Backend::Postgres {
+            background.spawn("statistics", keep_statistics(state.db.clone()));
+        }
         if !state.settings.analytics.interval.is_zero() {
             background.spawn(
                 "aggregator",
@@ -138,7 +141,12 @@ impl Application {
         let signals = tokio::spawn(async move {
             stop_signal().await;
             tracing::info!("stopping: no new connections, requests in flight finish");
-            handle.stop(true).await;
+            let graceful = handle.clone();
+            tokio::spawn(async move { graceful.stop(true).await });
+            // A second signal does not wait for requests in flight.
+            stop_signal().await;
+            tracing::warn!("stopping now: requests in flight are dropped");
+            handle.stop(false).await;
         });
         let served = self.server.await;
         signals.abort();
@@ -201,6 +209,26 @@ pub fn configure(cfg: &mut web::ServiceConfig, debug: bool) {
     .configure(crate::admin::routes)
     .configure(crate::dashboard::routes)
     .default_service(web::to(not_found));
+}
+
+/// How often an instance looks for tables that outgrew their statistics.
+const STATISTICS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Keep the planner's statistics of the answer path's tables current while
+/// they grow ([`crate::store::statistics`]).
+async fn keep_statistics(db: Db) {
+    let mut tick = tokio::time::interval(STATISTICS_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match db.run(crate::store::statistics::analyse_grown).await {
+            Ok(tables) if !tables.is_empty() => {
+                tracing::info!(?tables, "analysed tables that outgrew their statistics");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::debug!(error = %e, "statistics check skipped"),
+        }
+    }
 }
 
 /// How often an instance checks its own readiness, to alert when it is lost.

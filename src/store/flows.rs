@@ -62,7 +62,9 @@ impl FlowCache {
         }
         let bytes = footprint(&def);
         let flow = Arc::new(CompiledFlow::compile(version, def));
-        // A flow over the whole budget is not kept (it is compiled again).
+        // A flow over its shard's share of the budget (quick_cache keeps at
+        // least two shards, so about half) is not kept: compiled again on
+        // use; the budget's floor (64 MiB) is far above any flow's size.
         self.flows.insert(version.to_owned(), (flow.clone(), bytes));
         Ok(flow)
     }

@@ -17,6 +17,7 @@ pub mod offline;
 pub mod rows;
 pub mod runs;
 pub mod schema;
+pub mod statistics;
 pub mod testers;
 pub mod tokens;
 pub mod users;

@@ -62,7 +62,17 @@ async fn database_down_is_503_with_retry_after_then_recovers() {
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
 
     let _proxy = proxy.restore().await;
-    let res = start(&app).await.unwrap();
+    // Served again once the database is back: at once, or after the
+    // connection attempts made during the outage have given up (the pool's
+    // 5 s timeout; background tasks also wait on the pool meanwhile).
+    let restored = Instant::now();
+    let mut res = start(&app).await.unwrap();
+    while res.status() == StatusCode::SERVICE_UNAVAILABLE
+        && restored.elapsed() < Duration::from_secs(15)
+    {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        res = start(&app).await.unwrap();
+    }
     assert_eq!(
         res.status(),
         StatusCode::OK,
@@ -179,4 +189,47 @@ async fn a_full_disk_is_503_and_not_ready_then_recovers() {
     );
     drop(app);
     drop(disk);
+}
+
+/// On a new PostgreSQL deployment the tables of runs grow from nothing: an
+/// instance analyses those that outgrew their statistics (so plans follow
+/// the data within seconds, not at autovacuum's next turn), and only those.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tables_that_outgrew_their_statistics_are_analysed() {
+    let Some(backend) = Backend::postgres() else {
+        return;
+    };
+    let app = spawn_app_with(backend, |s| s.sample = true).await;
+    app.exec(
+        "INSERT INTO runs (id, user_id, channel, version_id, status, step_key, scene_key, scene_id,
+           shown, answered, attributes, answers, revision, started_at, updated_at, completed_at,
+           previous_answer)
+         SELECT 'burst-' || g, 'burst-' || g, 'production', c.version_id, 'completed', NULL, NULL,
+           NULL, 1, 1, '{}', '{}', 1, now(), now(), now(), NULL
+         FROM generate_series(1, 2000) g, channels c WHERE c.name = 'production'",
+    )
+    .await;
+    let analyse = || app.db.run(sceneflow::store::statistics::analyse_grown);
+    let analysed_runs = "SELECT COUNT(*) AS n FROM pg_stat_user_tables \
+                         WHERE relname = 'runs' AND last_analyze IS NOT NULL";
+    // By this call or by the instance's own keeper, whichever comes first;
+    // the statistics of a write reach pg_stat_user_tables within a second.
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        seen.extend(analyse().await.unwrap());
+        if app.count_sql(analysed_runs).await == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.count_sql(analysed_runs).await, 1, "runs analysed");
+    assert!(
+        !seen.contains(&"assignments".to_owned()),
+        "unchanged tables are left alone"
+    );
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert!(
+        !analyse().await.unwrap().contains(&"runs".to_owned()),
+        "analysed once"
+    );
 }

@@ -633,3 +633,37 @@ async fn a_follower_refuses_what_is_not_a_file_of_the_store_and_follows_the_othe
     );
     assert_eq!(second.count("versions").await, 0);
 }
+
+/// A pointer whose workbook is not in the store yet (written after the
+/// pointer, or a store hiccup) is tried again, not given up: the follower
+/// serves it once the file arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_retries_a_pointer_whose_workbook_arrives_later() {
+    let (leader, _sample, v2) = with_two_versions(Backend::Sqlite).await;
+    leader.release(&v2).await;
+    let root = leader.store_dir.clone();
+    let production = root.join("channels/production.json");
+    let mut pointer: Value = serde_json::from_slice(&std::fs::read(&production).unwrap()).unwrap();
+    let original = root.join(pointer["store_key"].as_str().unwrap());
+    pointer["store_key"] = json!("versions/later.xlsx");
+    std::fs::write(&production, serde_json::to_vec(&pointer).unwrap()).unwrap();
+    std::fs::remove_file(root.join("channels/staging.json")).unwrap();
+
+    let store = leader.settings.store.clone();
+    let follower = spawn_app_with(Backend::Sqlite, move |s| {
+        s.store = store;
+        s.follow_store = true;
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(served_version(&follower, &follower.base, "early").await, "");
+    std::fs::copy(&original, root.join("versions/later.xlsx")).unwrap();
+    let started = Instant::now();
+    while served_version(&follower, &follower.base, "late").await != v2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the follower gave the pointer up"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
