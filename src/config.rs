@@ -47,6 +47,9 @@ pub struct Settings {
     pub body_timeout_secs: u64,
     /// Open connections per instance, at most.
     pub max_connections: usize,
+    /// Open connections per client address (an IPv6 /64 counts as one) that
+    /// may make requests; others are answered 429 and closed.
+    pub max_connections_per_client: usize,
     pub analytics: crate::analytics::aggregator::AnalyticsSettings,
     /// Run cache and group commit of the answer path.
     pub answers: crate::onboarding::AnswerSettings,
@@ -207,6 +210,8 @@ impl Settings {
             body_timeout_secs: number("SCENEFLOW_BODY_TIMEOUT_SECS", 30)?.clamp(1, 3600),
             max_connections: number("SCENEFLOW_MAX_CONNECTIONS", 1024)?.clamp(1, 1_000_000)
                 as usize,
+            max_connections_per_client: number("SCENEFLOW_MAX_CONNECTIONS_PER_CLIENT", 256)?
+                .clamp(1, 1_000_000) as usize,
             answers: crate::onboarding::AnswerSettings {
                 run_cache: number("SCENEFLOW_RUN_CACHE_SIZE", 10_000)?.min(10_000_000) as usize,
                 // quick_cache shares the budget out among its shards (4 per

@@ -80,6 +80,8 @@ impl Application {
         }
         let workers = state.settings.workers;
         let max_connections = state.settings.max_connections;
+        let per_client =
+            crate::throttle::ConnectionLimit::new(state.settings.max_connections_per_client);
         let state = web::Data::new(state);
         let mut server = HttpServer::new(move || {
             let observed = state.clone();
@@ -103,6 +105,15 @@ impl Application {
                 .wrap(tracing_actix_web::TracingLogger::default())
                 .app_data(state.clone())
                 .configure(|cfg| configure(cfg, state.settings.debug))
+        })
+        // Each connection counts against its client's share while it is open.
+        .on_connect(move |connection, extensions| {
+            if let Some(peer) = connection
+                .downcast_ref::<actix_web::rt::net::TcpStream>()
+                .and_then(|s| s.peer_addr().ok())
+            {
+                extensions.insert(per_client.admit(peer.ip()));
+            }
         })
         .shutdown_timeout(30)
         // The process owns SIGTERM and SIGINT (run_until_stopped).

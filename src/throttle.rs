@@ -112,3 +112,110 @@ mod tests {
         assert!(guard.admit(Some(v6b)).is_err());
     }
 }
+
+/// Open connections per client (README "Limits"): one client, however many
+/// connections it opens, may make requests on at most `per_client` of them
+/// at once, so it cannot take the instance's whole connection cap. A client
+/// is its address; an IPv6 address counts by its /64 (one subscriber's
+/// prefix).
+#[derive(Clone)]
+pub struct ConnectionLimit {
+    per_client: usize,
+    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+/// A connection's place in its client's count, held for the connection's
+/// life (in its extensions) and given back when it closes.
+pub struct ConnectionSlot {
+    limit: ConnectionLimit,
+    client: IpAddr,
+    /// The client had this many connections open with it.
+    open: usize,
+}
+
+impl ConnectionLimit {
+    pub fn new(per_client: usize) -> ConnectionLimit {
+        ConnectionLimit {
+            per_client: per_client.max(1),
+            open: Arc::default(),
+        }
+    }
+
+    /// Count a new connection from `peer`.
+    pub fn admit(&self, peer: IpAddr) -> ConnectionSlot {
+        let client = client_of(peer);
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let count = open.entry(client).or_insert(0);
+        *count += 1;
+        ConnectionSlot {
+            limit: self.clone(),
+            client,
+            open: *count,
+        }
+    }
+}
+
+impl ConnectionSlot {
+    /// Whether this connection is over its client's limit.
+    pub fn is_over(&self) -> bool {
+        self.open > self.limit.per_client
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let mut open = self.limit.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = open.get_mut(&self.client) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.client);
+            }
+        }
+    }
+}
+
+/// The client an address belongs to: an IPv4 address (or an IPv4-mapped
+/// IPv6 one) itself, an IPv6 address its /64.
+fn client_of(peer: IpAddr) -> IpAddr {
+    match peer {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod connection_tests {
+    use super::*;
+
+    #[test]
+    fn a_client_is_over_its_limit_only_while_its_connections_stay_open() {
+        let limit = ConnectionLimit::new(2);
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let (one, two) = (limit.admit(a), limit.admit(a));
+        let three = limit.admit(a);
+        assert!(!one.is_over() && !two.is_over() && three.is_over());
+        assert!(
+            !limit.admit("10.0.0.2".parse().unwrap()).is_over(),
+            "another client"
+        );
+        drop((one, three));
+        assert!(
+            !limit.admit(a).is_over(),
+            "closed connections give their place back"
+        );
+        // One IPv6 /64 is one client.
+        let (x, y): (IpAddr, IpAddr) = (
+            "2001:db8::1".parse().unwrap(),
+            "2001:db8::ffff:2".parse().unwrap(),
+        );
+        let _held = (limit.admit(x), limit.admit(y));
+        assert!(limit.admit("2001:db8::3".parse().unwrap()).is_over());
+        assert!(!limit.admit("2001:db8:0:1::1".parse().unwrap()).is_over());
+    }
+}

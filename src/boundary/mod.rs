@@ -119,6 +119,18 @@ pub async fn guard<B: MessageBody>(
     mut req: ServiceRequest,
     next: Next<B>,
 ) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+    // A client over its share of connections: answered at once, before
+    // its body is read, and the connection closed (README "Limits").
+    if req
+        .conn_data::<crate::throttle::ConnectionSlot>()
+        .is_some_and(|slot| slot.is_over())
+    {
+        let mut res = req.error_response(ApiError::TooManyConnections);
+        res.response_mut()
+            .head_mut()
+            .set_connection_type(actix_web::http::ConnectionType::Close);
+        return Ok(res.map_into_right_body());
+    }
     let timeout = req
         .app_data::<web::Data<AppState>>()
         .map(|s| Duration::from_secs(s.settings.body_timeout_secs))

@@ -36,10 +36,11 @@ pub enum ErrorCode {
     UnknownVersion,
     VersionNotServed,
     StoredFileMismatch,
+    TooManyConnections,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 29] = [
+    pub const ALL: [ErrorCode; 30] = [
         ErrorCode::InvalidRequest,
         ErrorCode::RequestTimeout,
         ErrorCode::NotAFile,
@@ -69,6 +70,7 @@ impl ErrorCode {
         ErrorCode::UnknownVersion,
         ErrorCode::VersionNotServed,
         ErrorCode::StoredFileMismatch,
+        ErrorCode::TooManyConnections,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -102,6 +104,7 @@ impl ErrorCode {
             ErrorCode::UnknownVersion => "unknown_version",
             ErrorCode::VersionNotServed => "version_not_served",
             ErrorCode::StoredFileMismatch => "stored_file_mismatch",
+            ErrorCode::TooManyConnections => "too_many_connections",
         }
     }
 }

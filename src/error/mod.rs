@@ -90,6 +90,11 @@ pub enum ApiError {
         "the stored file of version {0} does not match the version (the store holds another file); it is not served, and the on-call engineer is alerted"
     )]
     StoredFileMismatch(String),
+    /// The client has more connections open than it may use at once.
+    #[error(
+        "this client has more connections open than it may use at once; reuse one connection (keep-alive) and retry"
+    )]
+    TooManyConnections,
 }
 
 impl ApiError {
@@ -127,6 +132,7 @@ impl ApiError {
             ApiError::UnknownVersion(_) => ErrorCode::UnknownVersion,
             ApiError::VersionNotServed { .. } => ErrorCode::VersionNotServed,
             ApiError::StoredFileMismatch(_) => ErrorCode::StoredFileMismatch,
+            ApiError::TooManyConnections => ErrorCode::TooManyConnections,
         }
     }
 
@@ -181,6 +187,7 @@ impl ResponseError for ApiError {
             ApiError::Internal | ApiError::StoredFileMismatch(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
+            ApiError::TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -190,7 +197,10 @@ impl ResponseError for ApiError {
             body["report"] = serde_json::to_value(report).unwrap_or(Value::Null);
         }
         let mut response = HttpResponse::build(self.status_code());
-        if matches!(self, ApiError::StorageUnavailable) {
+        if matches!(
+            self,
+            ApiError::StorageUnavailable | ApiError::TooManyConnections
+        ) {
             response.insert_header(("Retry-After", RETRY_AFTER_SECONDS.to_string()));
         }
         if matches!(self, ApiError::Unauthorized(_)) {

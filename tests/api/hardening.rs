@@ -713,3 +713,72 @@ async fn a_workbook_over_a_megabyte_uploads_whatever_its_content_type(backend: B
         );
     }
 }
+
+/// One client opening many slow connections cannot take the instance: past
+/// its share (`SCENEFLOW_MAX_CONNECTIONS_PER_CLIENT`) its connections are
+/// answered 429 `too_many_connections` at once and closed, and an app on
+/// another address is served beside it at its usual speed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_client_cannot_hold_every_connection() {
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.sample = true;
+        s.max_connections = 40;
+        s.max_connections_per_client = 10;
+        s.body_timeout_secs = 30;
+    })
+    .await;
+    let addr: std::net::SocketAddr = app.base.trim_start_matches("http://").parse().unwrap();
+    // The hostile client, from 127.0.0.2: 60 connections, each a sign-in
+    // whose body never comes.
+    let mut attackers = Vec::new();
+    for _ in 0..60 {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        let mut stream = socket.connect(addr).await.unwrap();
+        let head = format!(
+            "POST /admin/login HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: 1000\r\n\r\nname="
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        attackers.push(stream);
+    }
+    // The app beside it, from 127.0.0.1: every start served, quickly.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    for i in 0..20 {
+        let token = mint_user_token(&app.settings.jwt_secret, &format!("app-{i}"), 1);
+        let res = client
+            .post(app.url("/v1/onboarding/start"))
+            .bearer_auth(token)
+            .json(&json!({}))
+            .send()
+            .await
+            .expect("the app is served beside the hostile client");
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    let app_took = started.elapsed();
+    assert!(app_took < Duration::from_secs(10), "{app_took:?}");
+    // The hostile client: its connections past its share were refused.
+    let mut refused = 0;
+    for mut stream in attackers {
+        // A refused connection is answered at once: its status and code.
+        let mut answer = Vec::new();
+        let until = Instant::now() + Duration::from_millis(500);
+        let mut chunk = [0u8; 4096];
+        while Instant::now() < until && !String::from_utf8_lossy(&answer).contains("\r\n\r\n") {
+            match tokio::time::timeout(until - Instant::now(), stream.read(&mut chunk)).await {
+                Ok(Ok(n)) if n > 0 => answer.extend_from_slice(&chunk[..n]),
+                _ => break,
+            }
+        }
+        let text = String::from_utf8_lossy(&answer);
+        // The dashboard's face (this is its sign-in form): a page, 429.
+        if text.starts_with("HTTP/1.1 429") && text.contains("retry-after") {
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 50, "all but its share of 10 were refused");
+    eprintln!("20 app starts beside 60 hostile connections took {app_took:?}");
+}
