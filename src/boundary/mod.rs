@@ -151,12 +151,40 @@ pub async fn guard<B: MessageBody>(
     Ok(next.call(req).await?.map_into_left_body())
 }
 
+/// The least time any body gets, and the slowest rate a client must keep
+/// to get more (README "Limits"): a sign-in form of a hundred bytes has
+/// 5 s, not the 30 s a workbook upload may need, so a slow client holds a
+/// connection only as long as its body could take.
+const BODY_GRACE: Duration = Duration::from_secs(5);
+const SLOWEST_RATE: u64 = 64 * 1024;
+
+/// The time a body of `length` bytes may take to arrive: [`BODY_GRACE`] plus
+/// its length at [`SLOWEST_RATE`], at most `cap` (`SCENEFLOW_BODY_TIMEOUT_SECS`);
+/// `cap` when the length is not declared (a chunked body).
+fn body_deadline(length: Option<u64>, cap: Duration) -> Duration {
+    match length {
+        Some(n) => (BODY_GRACE + Duration::from_secs_f64(n as f64 / SLOWEST_RATE as f64)).min(cap),
+        None => cap,
+    }
+}
+
+fn declared_length(req: &ServiceRequest) -> Option<u64> {
+    req.headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 async fn check(req: &mut ServiceRequest, timeout: Duration) -> Result<(), ApiError> {
     if has_encoded_nul(req.uri().path()) || req.uri().query().is_some_and(has_encoded_nul) {
         return Err(ApiError::InvalidRequest(
             "the URL contains a NUL character (%00), which is not allowed".into(),
         ));
     }
+    let timeout = body_deadline(declared_length(req), timeout);
     let deadline = tokio::time::Instant::now() + timeout;
     let timed_out = || {
         ApiError::RequestTimeout(format!(

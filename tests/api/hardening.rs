@@ -782,3 +782,43 @@ async fn one_client_cannot_hold_every_connection() {
     assert_eq!(refused, 50, "all but its share of 10 were refused");
     eprintln!("20 app starts beside 60 hostile connections took {app_took:?}");
 }
+
+/// The body deadline is proportionate to the body: a sign-in form of a
+/// hundred bytes sent a byte at a time is cut off after about 5 s, not the
+/// 30 s a workbook may take, so slow clients hold connections briefly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_slow_body_is_cut_off_in_seconds() {
+    let app = spawn_app_with(Backend::Sqlite, |s| s.body_timeout_secs = 30).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut socket = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /admin/login HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: 100\r\n\r\n"
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        tokio::select! {
+            n = socket.read(&mut buf) => {
+                let n = n.unwrap_or(0);
+                if n == 0 { break; }
+                answer.extend_from_slice(&buf[..n]);
+            }
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {
+                let _ = socket.write_all(b"a").await;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "not cut off in time"
+        );
+    }
+    let took = started.elapsed();
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(
+        took >= Duration::from_secs(4) && took < Duration::from_secs(10),
+        "{took:?}"
+    );
+}
