@@ -72,11 +72,10 @@ impl Metrics {
                 "Requests by route, method and status",
                 &["route", "method", "status"],
             ),
-            answers: counter(
-                "answers_total",
-                "Accepted answers by version and step",
-                &["version", "step"],
-            ),
+            // Per version and step, answers are the analytics API's figures
+            // (the funnel): a label per uploaded version would be a new
+            // series for the life of the process.
+            answers: counter("answers_total", "Accepted answers", &[]),
             errors: counter("errors_total", "Error responses by code", &["code"]),
             imports: counter("imports_total", "Workbook imports by outcome", &["outcome"]),
             bundles: counter(
@@ -102,6 +101,41 @@ impl Metrics {
             latency,
             registry,
         }
+        .with_every_series()
+    }
+
+    /// Every documented series from the start, at zero (README
+    /// "Operations"), and the build's identity; the process's own figures
+    /// (`process_cpu_seconds_total`, `process_resident_memory_bytes`, open
+    /// file descriptors, start time) from the `prometheus` crate's
+    /// collector, unprefixed as the convention names them.
+    fn with_every_series(self) -> Metrics {
+        self.answers.with_label_values(&[] as &[&str]);
+        for code in crate::error::code::ErrorCode::ALL {
+            self.errors.with_label_values(&[code.as_str()]);
+        }
+        for outcome in ["created", "existing", "invalid", "error"] {
+            self.imports.with_label_values(&[outcome]);
+        }
+        for outcome in ["full", "not_modified"] {
+            self.bundles.with_label_values(&[outcome]);
+        }
+        for outcome in ["accepted", "online_kept", "replayed", "refused"] {
+            self.syncs.with_label_values(&[outcome]);
+        }
+        for state in ["idle", "in_use"] {
+            self.pool.with_label_values(&[state]);
+        }
+        let build = IntGaugeVec::new(
+            Opts::new("build_info", "1, labelled with the build's version"),
+            &["version"],
+        )
+        .expect("valid metric");
+        build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        self.registry
+            .register(Box::new(build))
+            .expect("registered once");
+        self
     }
 
     /// Record one finished request.
@@ -128,10 +162,8 @@ impl Metrics {
 
     /// The text exposition, with the gauges read now.
     pub fn render(&self, pool: (u32, u32), channels: &[(String, String)]) -> HttpResponse {
+        // Idle and in use add up to the open connections: no third series.
         let (connections, idle) = pool;
-        self.pool
-            .with_label_values(&["open"])
-            .set(i64::from(connections));
         self.pool.with_label_values(&["idle"]).set(i64::from(idle));
         self.pool
             .with_label_values(&["in_use"])
@@ -143,13 +175,26 @@ impl Metrics {
                 .set(1);
         }
         let mut out = Vec::new();
+        let mut families = self.registry.gather();
+        families.extend(process_families());
         TextEncoder::new()
-            .encode(&self.registry.gather(), &mut out)
+            .encode(&families, &mut out)
             .expect("text encoding does not fail");
         HttpResponse::Ok()
             .content_type("text/plain; version=0.0.4")
             .body(out)
     }
+}
+
+/// The process's figures, unprefixed (`process_*`), read now.
+fn process_families() -> Vec<prometheus::proto::MetricFamily> {
+    #[cfg(target_os = "linux")]
+    {
+        use prometheus::core::Collector;
+        prometheus::process_collector::ProcessCollector::for_self().collect()
+    }
+    #[cfg(not(target_os = "linux"))]
+    Vec::new()
 }
 
 /// A label value from a fixed set: any method outside the standard ones is

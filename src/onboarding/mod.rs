@@ -263,11 +263,8 @@ impl Onboarding {
         let (state, counted) =
             retrying_async(|| self.answer_once(&user_id, &scene_id, &answer, &accept, &coming))
                 .await?;
-        if let Some((version, step)) = counted {
-            self.metrics
-                .answers
-                .with_label_values(&[version.as_str(), step.as_str()])
-                .inc();
+        if counted.is_some() {
+            self.metrics.answers.with_label_values(&[] as &[&str]).inc();
         }
         Ok(state)
     }

@@ -396,10 +396,21 @@ async fn metrics_move_with_requests(backend: Backend) {
             - metric(&before, "sceneflow_http_requests_total", &answers_route),
         3.0
     );
+    // The three answers driven; by step they are the funnel's.
+    assert_eq!(metric(&after, "sceneflow_answers_total", &[]), 3.0);
+    // Every documented series from the start; the build and the process.
     assert_eq!(
-        metric(&after, "sceneflow_answers_total", &[("step", "welcome")]),
-        1.0
+        metric(
+            &after,
+            "sceneflow_errors_total",
+            &[("code", "sync_refused")]
+        ),
+        0.0
     );
+    assert!(after.contains("sceneflow_syncs_total{outcome=\"online_kept\"} 0"));
+    assert!(after.contains("sceneflow_build_info{version="));
+    assert!(after.contains("\nprocess_resident_memory_bytes "));
+    assert!(after.contains("\nprocess_cpu_seconds_total "));
     assert_eq!(
         metric(
             &after,
@@ -430,5 +441,7 @@ async fn metrics_move_with_requests(backend: Backend) {
         ),
         1.0
     );
-    assert!(after.contains("sceneflow_db_pool_connections{state=\"open\"}"));
+    // Idle and in use add up to the open connections: no third series.
+    assert!(after.contains("sceneflow_db_pool_connections{state=\"in_use\"}"));
+    assert!(!after.contains("sceneflow_db_pool_connections{state=\"open\"}"));
 }
