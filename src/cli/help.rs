@@ -8,9 +8,11 @@ Environment (the settings of README \"Configuration\"; a sceneflow.toml may set 
   SCENEFLOW_WORKERS, SCENEFLOW_LOG_FORMAT, SCENEFLOW_SELF_APPROVAL, SCENEFLOW_FOLLOW,
   SCENEFLOW_ALERT_WEBHOOK, SCENEFLOW_PAGERDUTY_ROUTING_KEY, SCENEFLOW_PAGERDUTY_URL,
   SCENEFLOW_ALERT_CLIENT_ERRORS_PER_MINUTE, SCENEFLOW_BODY_TIMEOUT_SECS,
-  SCENEFLOW_MAX_CONNECTIONS, SCENEFLOW_SIGN_IN_PER_MINUTE, SCENEFLOW_EVENTS_SINK,
-  SCENEFLOW_EVENTS_RETENTION_DAYS, SCENEFLOW_ANALYTICS_INTERVAL_MS, SCENEFLOW_CONFIG,
-  RUST_LOG, AWS_*.
+  SCENEFLOW_MAX_CONNECTIONS, SCENEFLOW_MAX_CONNECTIONS_PER_CLIENT,
+  SCENEFLOW_SIGN_IN_PER_MINUTE, SCENEFLOW_EVENTS_SINK, SCENEFLOW_EVENTS_RETENTION_DAYS,
+  SCENEFLOW_ANALYTICS_INTERVAL_MS, SCENEFLOW_RUN_CACHE_SIZE, SCENEFLOW_RUN_CACHE_BYTES,
+  SCENEFLOW_FLOW_CACHE_BYTES, SCENEFLOW_GROUP_COMMIT_US, SCENEFLOW_BUNDLE_KEY,
+  SCENEFLOW_CONFIG, RUST_LOG, AWS_*.
 Each command's --help lists the ones it reads.";
 
 pub const SERVE: &str = "\
@@ -24,8 +26,10 @@ Environment: every setting of README \"Configuration\":
   SCENEFLOW_SELF_APPROVAL, SCENEFLOW_FOLLOW, SCENEFLOW_ALERT_WEBHOOK,
   SCENEFLOW_PAGERDUTY_ROUTING_KEY, SCENEFLOW_PAGERDUTY_URL,
   SCENEFLOW_ALERT_CLIENT_ERRORS_PER_MINUTE, SCENEFLOW_BODY_TIMEOUT_SECS,
-  SCENEFLOW_MAX_CONNECTIONS, SCENEFLOW_SIGN_IN_PER_MINUTE, SCENEFLOW_EVENTS_SINK,
-  SCENEFLOW_EVENTS_RETENTION_DAYS, SCENEFLOW_ANALYTICS_INTERVAL_MS
+  SCENEFLOW_MAX_CONNECTIONS, SCENEFLOW_MAX_CONNECTIONS_PER_CLIENT,
+  SCENEFLOW_SIGN_IN_PER_MINUTE, SCENEFLOW_EVENTS_SINK, SCENEFLOW_EVENTS_RETENTION_DAYS,
+  SCENEFLOW_ANALYTICS_INTERVAL_MS, SCENEFLOW_RUN_CACHE_SIZE, SCENEFLOW_RUN_CACHE_BYTES,
+  SCENEFLOW_FLOW_CACHE_BYTES, SCENEFLOW_GROUP_COMMIT_US, SCENEFLOW_BUNDLE_KEY
   SCENEFLOW_LOG_FORMAT  text or json;  RUST_LOG  log level (default info)
   SCENEFLOW_CONFIG   a sceneflow.toml with the same keys";
 
@@ -76,6 +80,36 @@ Environment:
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
+
+    /// `serve --help` and the top help name every setting the settings read
+    /// (src/config.rs), and the README's configuration table has each: a
+    /// setting added in one place is missed in none.
+    #[test]
+    fn every_setting_is_in_the_help_and_the_readme() {
+        let config = include_str!("../config.rs");
+        let readme = include_str!("../../README.md");
+        let mut names: Vec<&str> = config
+            .match_indices("\"SCENEFLOW_")
+            .map(|(at, _)| {
+                let rest = &config[at + 1..];
+                let end = rest
+                    .find(|c: char| !(c.is_ascii_uppercase() || c == '_'))
+                    .unwrap_or(rest.len());
+                &rest[..end]
+            })
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        assert!(names.len() > 25, "{names:?}");
+        for name in names {
+            assert!(super::SERVE.contains(name), "serve --help lacks {name}");
+            assert!(super::TOP.contains(name), "--help lacks {name}");
+            assert!(
+                readme.contains(&format!("`{name}`")),
+                "the README lacks {name}"
+            );
+        }
+    }
 
     /// Every command says which environment variables it reads, and every
     /// argument says what it is.

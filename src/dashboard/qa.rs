@@ -97,6 +97,8 @@ struct TesterPage {
     user: String,
     done: Option<String>,
     run_summary: String,
+    /// Said when the run is on an older version than staging serves.
+    pinned: Option<String>,
     attributes: Vec<AttributeRow>,
     conditions: Vec<ConditionResult>,
     known: Vec<(String, String)>,
@@ -161,13 +163,23 @@ pub async fn tester(
         .map(|(k, v)| format!("{k}={}", text(v)))
         .collect::<Vec<_>>()
         .join("\n");
+    let staging = state
+        .db
+        .run(|c| crate::store::channels::get(c, crate::store::channels::Channel::Staging))
+        .await?
+        .map(|c| c.version_id);
     let version = match &debug.run {
         Some(run) => Some(run.version.clone()),
-        None => state
-            .db
-            .run(|c| crate::store::channels::get(c, crate::store::channels::Channel::Staging))
-            .await?
-            .map(|c| c.version_id),
+        None => staging.clone(),
+    };
+    // Runs are pinned: a run started before the latest deploy is on the
+    // older version, and approving staging's would approve what QA never saw.
+    let pinned = match (&debug.run, &staging) {
+        (Some(run), Some(staging)) if run.version != *staging => Some(format!(
+            "This run is pinned to version {}, not the {} staging serves now: what you see is the older version. Reset the run to try staging's before approving it.",
+            run.version, staging
+        )),
+        _ => None,
     };
     let (mut groups, mut steps) = (Vec::new(), Vec::new());
     if let Some(version) = version {
@@ -204,6 +216,7 @@ pub async fn tester(
             csrf: signed.csrf.clone(),
             done: query.into_inner().done.map(|d| format!("Done: {d}.")),
             run_summary,
+            pinned,
             attributes,
             conditions: debug.conditions,
             known,

@@ -18,6 +18,7 @@ on_both_backends!(
     the_preview_goes_back_through_the_real_run,
     simulate_goes_back_like_a_real_run,
     the_upgrade_counts_backs_folded_before,
+    the_tester_page_says_when_the_run_is_on_an_older_version,
 );
 
 /// A GET of aggregate figures once the aggregator has folded every event.
@@ -451,4 +452,40 @@ async fn the_upgrade_counts_backs_folded_before(backend: Backend) {
             .unwrap()
             .steps
     );
+}
+
+/// Runs are pinned: after a new deploy to staging, a tester's run is still
+/// on the version it started on, and the tester page says so (approving
+/// staging's version would approve what QA never saw).
+async fn the_tester_page_says_when_the_run_is_on_an_older_version(backend: Backend) {
+    let app = spawn_app(backend).await;
+    publish(&app, branching().bytes()).await;
+    tester(&app, "qa-pin").await;
+    add_user(&app, "quinn", Role::Qa).await;
+    let (cookie, _) = sign_in(&app, "quinn").await;
+    let phone = Phone::new(&app, "qa-pin");
+    let started = phone.start().await;
+    let path = "/admin/qa/users/qa-pin";
+    assert!(!page(&app, &cookie, path).await.contains("id=\"pinned\""));
+
+    let operator = app.token(Role::Operator).await;
+    let upload: Value = app
+        .upload(&operator, crate::support::book::valid().bytes())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let newer = upload["version"]["id"].as_str().unwrap();
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            "/admin/api/channels/staging",
+            &operator,
+            json!({"version": newer}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let html = page(&app, &cookie, path).await;
+    assert!(html.contains("id=\"pinned\""), "{html}");
+    assert!(html.contains(newer) && html.contains(started["version"].as_str().unwrap()));
 }
