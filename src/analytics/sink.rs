@@ -58,11 +58,15 @@ pub enum SinkError {
     Parquet(#[from] parquet::errors::ParquetError),
 }
 
-/// The key of the part holding `events` (all of one hour).
+/// The key of the part holding `events` (all of one hour). The hour is
+/// written as a plain number (`hour=9`): Hive-partition readers type a
+/// partition by its text, and DuckDB reads a zero-padded `09` as VARCHAR
+/// but `9` as BIGINT (checked with DuckDB 1.x's `read_parquet(…,
+/// hive_partitioning = true)`).
 pub fn part_key(events: &[EventRow]) -> String {
     let (first, last) = (&events[0], &events[events.len() - 1]);
     format!(
-        "events/date={}/hour={:02}/part-{}-{}.parquet",
+        "events/date={}/hour={}/part-{}-{}.parquet",
         first.2.format("%Y-%m-%d"),
         first.2.hour(),
         first.0,
@@ -280,5 +284,35 @@ pub async fn run(db: Db, storage: Storage, retention_days: Option<u64>) {
             Err(_) => {}
         }
         tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hour_of_a_part_is_a_plain_number() {
+        let at = chrono::NaiveDate::from_ymd_opt(2026, 12, 7)
+            .unwrap()
+            .and_hms_opt(9, 5, 0)
+            .unwrap();
+        let row: EventRow = (
+            7,
+            crate::flow::EventKind::SceneShown,
+            at,
+            "u".into(),
+            "r".into(),
+            "v".into(),
+            "production".into(),
+            None,
+            None,
+            None,
+            None,
+        );
+        assert_eq!(
+            part_key(&[row]),
+            "events/date=2026-12-07/hour=9/part-7-7.parquet"
+        );
     }
 }

@@ -102,6 +102,13 @@ async fn closed_hours_land_in_parquet_once_and_retention_trims_only_them(backend
     let keys = storage.list("events/").await.unwrap();
     assert_eq!(keys.len(), 3, "{keys:?}");
     let first_key = sink::part_key(&all[..1]);
+    // A plain number, so warehouse readers type the partition as one.
+    let hour_part = first_key.split('/').nth(2).unwrap();
+    assert_eq!(
+        hour_part,
+        format!("hour={}", all[0].2.format("%-H")),
+        "{first_key}"
+    );
     assert!(keys[0].starts_with(&first_key[..first_key.find("part-").unwrap()]));
     assert!(
         keys.iter().all(|k| k.starts_with("events/date=")
