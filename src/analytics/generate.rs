@@ -1,18 +1,20 @@
 //! `sceneflow analytics generate --users N`: write N users' worth of
 //! realistic runs and events straight into the database, to reproduce the
-//! figures of README "Analytics at scale". Each user walks the version's
-//! steps in order: a `scene_shown` per step, an `exposure` on steps with an
-//! A/B group, an `answered` 2–60 s later, and drops off at each step with a
-//! small chance, so about three in four complete.
+//! figures of README "Analytics at scale". Each user is a run of the engine
+//! with start attributes as apps send them: the scenes their conditions
+//! pick, their A/B variants and exposures, a valid answer 2–60 s after
+//! each scene, and a small chance to leave at each, so about three in four
+//! complete; every path is one the flow can produce.
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
-use crate::flow::model::FlowDef;
-use crate::flow::{EventKind, RunStatus};
+use serde_json::Value;
+
+use crate::flow::run::{Begin, Moved, Run};
+use crate::flow::{Assignments, Attributes, Bound, CompiledFlow, InputKind};
 use crate::insert_chunks;
 use crate::store::channels::Channel;
-use crate::store::column::Json;
 use crate::store::runs::{NewEvent, RunRow};
 use crate::store::schema::{events, runs};
 use crate::store::{AnyConnection, StoreError};
@@ -55,30 +57,20 @@ pub struct Plan {
 
 /// Write the plan's users, `batch` users per transaction; calls `progress`
 /// with the number of users written so far. Returns the events written.
+/// Each user is a real run of the engine ([`Run`]): the scenes a user with
+/// their start attributes is shown, their A/B variants by bucket, and a
+/// valid answer to each scene, so every path is one the flow can produce.
 pub fn generate(
     conn: &mut AnyConnection,
-    flow: &FlowDef,
+    flow: &CompiledFlow,
     plan: &Plan,
     batch: u64,
     mut progress: impl FnMut(u64),
 ) -> Result<u64, StoreError> {
-    let steps = &flow.steps;
-    // Per step: the A/B group served to everybody (pass_through), if any.
-    let groups: Vec<Vec<&str>> = steps
-        .iter()
-        .map(|step| {
-            let group: Vec<&str> = flow
-                .scenes
-                .iter()
-                .filter(|s| &s.step == step && s.condition == "pass_through")
-                .map(|s| s.key.as_str())
-                .collect();
-            if group.len() > 1 { group } else { Vec::new() }
-        })
-        .collect();
-    // Drop-off per step so that about 75 % complete.
-    let stay = 0.75f64.powf(1.0 / steps.len().max(1) as f64);
+    // Drop-off per scene so that about 75 % complete.
+    let stay = 0.75f64.powf(1.0 / flow.def.steps.len().max(1) as f64);
     let mut rng = Rng::new(plan.seed ^ plan.first_user);
+    let none = Attributes::new();
     let mut written = 0;
     let mut done = 0;
     while done < plan.users {
@@ -90,69 +82,34 @@ pub fn generate(
             let run_id = format!("run-{user}");
             let offset = (rng.unit() * (plan.days * 86_400) as f64) as i64;
             let mut at = plan.end - Duration::seconds(offset);
-            let started_at = at;
-            let event =
-                |kind: EventKind, at, step: Option<&str>, ab: Option<(&str, &str)>| NewEvent {
-                    kind,
-                    occurred_at: at,
-                    user_id: user.clone(),
-                    run_id: run_id.clone(),
-                    version_id: plan.version.clone(),
-                    channel: plan.channel,
-                    step_key: step.map(str::to_owned),
-                    scene_key: None,
-                    experiment_id: ab.map(|(e, _)| e.to_owned()),
-                    variation_id: ab.map(|(_, v)| v.to_owned()),
-                    offline: false,
+            let start = attributes(&mut rng);
+            let begin = Begin {
+                user_id: &user,
+                run_id: &run_id,
+                start: &start,
+                at,
+            };
+            let (mut run, moved) = Run::start(flow, begin, &none, Assignments::default());
+            let mut record =
+                |run: &Run, moved: &Moved| {
+                    event_rows.extend(moved.events.iter().map(|e| {
+                        NewEvent::of(run.data(), plan.channel, e.clone(), moved.at, false)
+                    }));
                 };
-            let mut stopped_at = None;
-            for (position, step) in steps.iter().enumerate() {
-                event_rows.push(event(EventKind::SceneShown, at, Some(step), None));
-                let group = &groups[position];
-                if !group.is_empty() {
-                    let variant = group[(rng.next_u64() % group.len() as u64) as usize];
-                    let experiment = format!("{step}:pass_through");
-                    event_rows.push(event(
-                        EventKind::Exposure,
-                        at,
-                        Some(step),
-                        Some((&experiment, variant)),
-                    ));
-                }
+            record(&run, &moved);
+            // Guard against a flow that loops: a real user leaves too.
+            for _ in 0..100 {
+                let Some(scene) = run.scene() else { break };
                 if rng.unit() > stay {
-                    stopped_at = Some(step.clone());
                     break;
                 }
                 at += Duration::milliseconds(2_000 + (rng.unit() * 58_000.0) as i64);
-                event_rows.push(event(EventKind::Answered, at, Some(step), None));
-                at += Duration::milliseconds(100);
+                let Ok(moved) = run.answer(&answer_for(&mut rng, flow, scene), at) else {
+                    break;
+                };
+                record(&run, &moved);
             }
-            if stopped_at.is_none() {
-                event_rows.push(event(EventKind::Completed, at, None, None));
-            }
-            run_rows.push(RunRow {
-                id: run_id.clone(),
-                user_id: user.clone(),
-                channel: plan.channel,
-                version_id: plan.version.clone(),
-                status: if stopped_at.is_some() {
-                    RunStatus::InProgress
-                } else {
-                    RunStatus::Completed
-                },
-                scene_id: stopped_at.as_ref().map(|_| format!("{run_id}-s")),
-                scene_key: None,
-                step_key: stopped_at.clone(),
-                shown: 1,
-                answered: 0,
-                attributes: Json::default(),
-                answers: Json::default(),
-                revision: 1,
-                started_at,
-                updated_at: at,
-                completed_at: stopped_at.is_none().then_some(at),
-                previous_answer: None,
-            });
+            run_rows.push(RunRow::of(run.into_data(), plan.channel, 1));
         }
         diesel::Connection::transaction(conn, |c| -> Result<(), StoreError> {
             insert_chunks!(c, runs::table, run_rows);
@@ -164,4 +121,57 @@ pub fn generate(
         progress(done);
     }
     Ok(written)
+}
+
+/// Start attributes as apps send them, so conditions pick their rows.
+fn attributes(rng: &mut Rng) -> Attributes {
+    let mut pick =
+        |options: &[&str]| options[(rng.next_u64() % options.len() as u64) as usize].to_owned();
+    let mut attrs = Attributes::new();
+    attrs.insert(
+        "install_source".into(),
+        Value::String(pick(&["organic", "diet_campaign", "sleep_campaign"])),
+    );
+    attrs.insert("platform".into(), Value::String(pick(&["ios", "android"])));
+    attrs.insert(
+        "gender".into(),
+        Value::String(pick(&["female", "male", "other"])),
+    );
+    attrs.insert(
+        "birth_year".into(),
+        Value::from(1960 + (rng.next_u64() % 50) as i64),
+    );
+    attrs
+}
+
+/// A valid answer to `scene`: a choice among its keys, a number or a date
+/// within its bounds, a short text.
+fn answer_for(rng: &mut Rng, flow: &CompiledFlow, scene: usize) -> Value {
+    let s = flow.scene(scene);
+    let keys: Vec<&str> = flow.choices(scene).map(|c| c.key.as_str()).collect();
+    let pick = |rng: &mut Rng| keys[(rng.next_u64() % keys.len().max(1) as u64) as usize];
+    match s.input {
+        InputKind::None => Value::Null,
+        InputKind::Choice if !keys.is_empty() => Value::String(pick(rng).to_owned()),
+        InputKind::MultiChoice if !keys.is_empty() => {
+            Value::Array(vec![Value::String(pick(rng).to_owned())])
+        }
+        InputKind::Choice | InputKind::MultiChoice => Value::Null,
+        InputKind::Text => Value::String("ok".into()),
+        InputKind::Number => {
+            let (low, high) = match (s.min, s.max) {
+                (Some(Bound::Number(a)), Some(Bound::Number(b))) => (a, b),
+                (Some(Bound::Number(a)), _) => (a, a + 100.0),
+                (_, Some(Bound::Number(b))) => (b - 100.0, b),
+                _ => (0.0, 100.0),
+            };
+            Value::from((low + rng.unit() * (high - low)).round().clamp(low, high))
+        }
+        InputKind::Date => match (s.min, s.max) {
+            (Some(Bound::Date(d)), _) | (_, Some(Bound::Date(d))) => {
+                Value::String(d.format("%Y-%m-%d").to_string())
+            }
+            _ => Value::String("2027-01-01".into()),
+        },
+    }
 }

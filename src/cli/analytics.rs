@@ -158,9 +158,7 @@ pub async fn run(command: AnalyticsCommand, settings: Settings) -> Result<ExitCo
                         seed,
                     };
                     let mut bar = Bar::new("generate");
-                    generate::generate(c, &flow.def, &plan, 1000, |done| {
-                        bar.draw(done, users, "users")
-                    })
+                    generate::generate(c, &flow, &plan, 1000, |done| bar.draw(done, users, "users"))
                 })
                 .await
                 .map_err(|e| e.to_string())?;

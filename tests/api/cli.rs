@@ -197,3 +197,65 @@ fn migrate_is_idempotent() {
     assert!(cli.run(&["migrate"]).status.success());
     assert!(cli.run(&["migrate"]).status.success());
 }
+
+/// `analytics generate` plays each user through the engine: on the sample,
+/// whoever chose to lose weight is asked their weight and never their
+/// sleep, and the other way round; nobody walks both branches.
+#[test]
+fn generated_users_take_only_paths_the_flow_produces() {
+    let cli = Cli::new();
+    let sample = format!(
+        "{}/master_data/sample_onboarding.xlsx",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = cli.run(&["import", &sample, "--deploy", "staging"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = cli.run(&[
+        "analytics",
+        "generate",
+        "--users",
+        "400",
+        "--channel",
+        "staging",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let db = sceneflow::store::Db::new(&format!("sqlite://{}/cli.db", cli.dir.path().display()), 1)
+        .unwrap();
+    let count = |sql: &'static str| -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut conn = db.conn().unwrap();
+        use diesel::RunQueryDsl;
+        diesel::sql_query(sql)
+            .get_result::<N>(&mut **conn)
+            .unwrap()
+            .n
+    };
+    let both = count(
+        "SELECT COUNT(*) AS n FROM (SELECT run_id FROM events WHERE kind = 'scene_shown' \
+         AND step_key IN ('current_weight', 'sleep_hours') GROUP BY run_id \
+         HAVING COUNT(DISTINCT step_key) = 2) t",
+    );
+    assert_eq!(both, 0, "users walked both branches of goal");
+    let branches = count(
+        "SELECT COUNT(DISTINCT step_key) AS n FROM events \
+         WHERE kind = 'scene_shown' AND step_key IN ('current_weight', 'sleep_hours')",
+    );
+    assert_eq!(branches, 2, "both branches are taken by someone");
+    let completed = count("SELECT COUNT(*) AS n FROM runs WHERE status = 'completed'");
+    assert!(
+        completed > 100 && completed < 400,
+        "{completed} of 400 completed"
+    );
+}
