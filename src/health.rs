@@ -21,7 +21,14 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
                 .collect::<Vec<_>>()
         })
         .unwrap_or_default();
-    state.metrics.render(state.db.pool_state(), &pointers)
+    let pending = state
+        .db
+        .run(crate::analytics::sink::pending)
+        .await
+        .unwrap_or_default();
+    state
+        .metrics
+        .render(state.db.pool_state(), &pointers, &pending)
 }
 
 /// Below this, an instance on SQLite is not ready: its next writes would

@@ -29,6 +29,8 @@ pub struct Metrics {
     pub syncs: IntCounterVec,
     pool: IntGaugeVec,
     channel_version: IntGaugeVec,
+    /// Events the aggregator and the sink have yet to take.
+    pending: IntGaugeVec,
 }
 
 impl Default for Metrics {
@@ -98,6 +100,11 @@ impl Metrics {
                 "1 for the version each channel serves",
                 &["channel", "version"],
             ),
+            pending: gauge(
+                "events_pending",
+                "Events the aggregator and the events sink have yet to take (their lag)",
+                &["consumer"],
+            ),
             latency,
             registry,
         }
@@ -161,7 +168,15 @@ impl Metrics {
     }
 
     /// The text exposition, with the gauges read now.
-    pub fn render(&self, pool: (u32, u32), channels: &[(String, String)]) -> HttpResponse {
+    pub fn render(
+        &self,
+        pool: (u32, u32),
+        channels: &[(String, String)],
+        pending: &[(&str, i64)],
+    ) -> HttpResponse {
+        for (consumer, events) in pending {
+            self.pending.with_label_values(&[consumer]).set(*events);
+        }
         // Idle and in use add up to the open connections: no third series.
         let (connections, idle) = pool;
         self.pool.with_label_values(&["idle"]).set(i64::from(idle));

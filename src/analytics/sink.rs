@@ -223,6 +223,22 @@ fn commit(conn: &mut AnyConnection, after: i64, until: i64) -> Result<(), StoreE
     })
 }
 
+/// Events the aggregator and the sink have yet to take: `(consumer, events)`
+/// for each that has started (README "Operations": `sceneflow_events_pending`).
+pub fn pending(conn: &mut AnyConnection) -> Result<Vec<(&'static str, i64)>, StoreError> {
+    let newest: Option<i64> = events::table
+        .select(diesel::dsl::max(events::id))
+        .first(conn)?;
+    let newest = newest.unwrap_or(0);
+    let mut out = Vec::new();
+    for (name, consumer) in [(AGGREGATES, "aggregator"), (SINK, "sink")] {
+        if let Some(cursor) = agg::cursor(conn, name)? {
+            out.push((consumer, (newest - cursor.0).max(0)));
+        }
+    }
+    Ok(out)
+}
+
 /// Delete the events the sink has written (and the aggregator folded) that
 /// are older than the retention; the number deleted.
 pub fn trim(conn: &mut AnyConnection, days: u64, now: NaiveDateTime) -> Result<usize, StoreError> {
@@ -253,9 +269,11 @@ pub async fn run_once(db: &Db, storage: &Storage, now: NaiveDateTime) -> Result<
             db.run_with(move |c| parts(c, after, until)).await?
         };
         for (key, bytes) in files {
+            let size = bytes.len();
             storage
                 .put(&key, bytes, "application/vnd.apache.parquet")
                 .await?;
+            tracing::info!(%key, bytes = size, after, until, "events sink: part written");
             written += 1;
         }
         db.run(move |c| commit(c, after, until)).await?;

@@ -409,6 +409,11 @@ async fn metrics_move_with_requests(backend: Backend) {
     );
     assert!(after.contains("sceneflow_syncs_total{outcome=\"online_kept\"} 0"));
     assert!(after.contains("sceneflow_build_info{version="));
+    // The aggregator's lag, in events.
+    assert!(
+        after.contains("sceneflow_events_pending{consumer=\"aggregator\"}"),
+        "{after}"
+    );
     assert!(after.contains("\nprocess_resident_memory_bytes "));
     assert!(after.contains("\nprocess_cpu_seconds_total "));
     assert_eq!(
