@@ -52,8 +52,10 @@ impl AnswerError {
             }
             // Bounds are JSON numbers (null = unbounded), like `count` and
             // `length`; dates are ISO strings under their own rule (README, Mobile API).
+            // In the form the sheet gave them: `30`, not `30.0`.
             AnswerError::OutOfRange { min, max, got } => {
-                json!({"rule": "range", "min": min, "max": max, "got": got})
+                let number = |n: f64| super::values::normalise(&json!(n));
+                json!({"rule": "range", "min": min.map(number), "max": max.map(number), "got": number(*got)})
             }
             AnswerError::DateOutOfRange { min, max, got } => json!({
                 "rule": "date_range",

@@ -413,10 +413,15 @@ fn answers_are_checked_against_the_input() {
     assert!(accept(&number, 0, &json!(200)).is_ok());
     let refused = accept(&number, 0, &json!(29.9)).unwrap_err();
     assert!(matches!(refused, AnswerError::OutOfRange { .. }));
-    // Bounds are JSON numbers, like those of `count` and `length`.
+    // Bounds are JSON numbers, like those of `count` and `length`, in the
+    // form the sheet gave them (`30`, not `30.0`).
     assert_eq!(
         refused.details(),
-        json!({"rule": "range", "min": 30.0, "max": 200.0, "got": 29.9})
+        json!({"rule": "range", "min": 30, "max": 200, "got": 29.9})
+    );
+    assert_eq!(
+        refused.details().to_string(),
+        r#"{"got":29.9,"max":200,"min":30,"rule":"range"}"#
     );
     assert!(refused.details()["min"].is_number());
     assert_eq!(refused.to_string(), "the number must be between 30 and 200");
