@@ -14,6 +14,7 @@ use prometheus::{
 /// Error responses carry their [`ErrorCode`] in the response's extensions,
 /// so the request middleware counts them by code (the one code enum).
 use crate::error::code::ErrorCode;
+use strum::VariantArray;
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -127,7 +128,10 @@ impl Metrics {
         for outcome in ["full", "not_modified"] {
             self.bundles.with_label_values(&[outcome]);
         }
-        for outcome in ["accepted", "online_kept", "replayed", "refused"] {
+        let syncs = crate::words::SyncOutcome::VARIANTS
+            .iter()
+            .map(|o| o.as_str());
+        for outcome in syncs.chain(["refused"]) {
             self.syncs.with_label_values(&[outcome]);
         }
         for state in ["idle", "in_use"] {

@@ -169,12 +169,7 @@ impl Storage {
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
         check_key(key)?;
         match self {
-            Storage::Local { root } => {
-                let (root, key) = (root.clone(), key.to_owned());
-                tokio::task::spawn_blocking(move || read_regular(&root, &key, u64::MAX))
-                    .await
-                    .map_err(|e| StorageError::Backend(e.to_string()))?
-            }
+            Storage::Local { root } => read_local(root, key, u64::MAX).await,
             Storage::S3 {
                 client,
                 bucket,
@@ -220,12 +215,7 @@ impl Storage {
     ) -> Result<Option<Vec<u8>>, StorageError> {
         check_key(key)?;
         match self {
-            Storage::Local { root } => {
-                let (root, key) = (root.clone(), key.to_owned());
-                tokio::task::spawn_blocking(move || read_regular(&root, &key, limit))
-                    .await
-                    .map_err(|e| StorageError::Backend(e.to_string()))?
-            }
+            Storage::Local { root } => read_local(root, key, limit).await,
             Storage::S3 {
                 client,
                 bucket,
@@ -331,6 +321,14 @@ fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StorageErro
     file.sync_all()?;
     std::fs::rename(&tmp, path)?;
     Ok(())
+}
+
+/// [`read_regular`] on a blocking thread.
+async fn read_local(root: &Path, key: &str, limit: u64) -> Result<Option<Vec<u8>>, StorageError> {
+    let (root, key) = (root.to_owned(), key.to_owned());
+    tokio::task::spawn_blocking(move || read_regular(&root, &key, limit))
+        .await
+        .map_err(|e| StorageError::Backend(e.to_string()))?
 }
 
 fn read_regular(root: &Path, key: &str, limit: u64) -> Result<Option<Vec<u8>>, StorageError> {

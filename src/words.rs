@@ -5,227 +5,159 @@
 
 use serde::{Deserialize, Serialize};
 
-/// `as_str` and `parse` from the derived string forms, the names the rest
-/// of the crate reads them by.
-macro_rules! spelled {
-    ($($ty:ty),* $(,)?) => {$(
-        impl $ty {
+/// A word: an enum with its string forms derived (`strum` for `Display`,
+/// `FromStr` and `as_str`, serde for JSON, both in the case given), and
+/// `as_str` and `parse`, the names the rest of the crate reads them by.
+macro_rules! word {
+    (
+        $(#[$meta:meta])*
+        $case:literal, pub enum $name:ident $(+ $extra:path)* {
+            $($(#[$variant_meta:meta])* $variant:ident,)*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(
+            Debug,
+            Clone,
+            Copy,
+            PartialEq,
+            Eq,
+            Hash,
+            Serialize,
+            Deserialize,
+            strum::Display,
+            strum::EnumString,
+            strum::IntoStaticStr,
+            strum::VariantArray,
+            $($extra,)*
+        )]
+        #[serde(rename_all = $case)]
+        #[strum(serialize_all = $case)]
+        pub enum $name {
+            $($(#[$variant_meta])* $variant,)*
+        }
+
+        impl $name {
             pub fn as_str(self) -> &'static str {
                 self.into()
             }
 
-            pub fn parse(raw: &str) -> Option<$ty> {
+            pub fn parse(raw: &str) -> Option<$name> {
                 raw.parse().ok()
             }
         }
-    )*};
+    };
 }
 
-/// A channel: a named pointer to a version (README "Release pipeline").
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum Channel {
-    Staging,
-    Production,
+word! {
+    /// A channel: a named pointer to a version (README "Release pipeline").
+    "snake_case", pub enum Channel {
+        Staging,
+        Production,
+    }
 }
 
 impl Channel {
     pub const ALL: [Channel; 2] = [Channel::Staging, Channel::Production];
 }
 
-/// Admin roles, ordered: a call needs at least the role it names (README
-/// "People and tokens").
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    clap::ValueEnum,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-)]
-#[serde(rename_all = "lowercase")]
-#[strum(serialize_all = "lowercase")]
-pub enum Role {
-    /// Upload workbooks and deploy them to staging.
-    Operator,
-    /// Also approve the version on staging and use the QA tools.
-    Qa,
-    /// Also publish, roll back, and manage people and tokens.
-    Admin,
+word! {
+    /// Admin roles, ordered: a call needs at least the role it names (README
+    /// "People and tokens").
+    "lowercase", pub enum Role + PartialOrd + Ord + clap::ValueEnum {
+        /// Upload workbooks and deploy them to staging.
+        Operator,
+        /// Also approve the version on staging and use the QA tools.
+        Qa,
+        /// Also publish, roll back, and manage people and tokens.
+        Admin,
+    }
 }
 
-/// How a stored A/B assignment was settled (column `assignments.source`).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum AssignmentSource {
-    /// By the user's bucket, when the group's scene was first served.
-    Bucket,
-    /// By QA (`POST /debug/users/{id}/variant`).
-    Forced,
+word! {
+    /// How a stored A/B assignment was settled (column `assignments.source`).
+    "snake_case", pub enum AssignmentSource {
+        /// By the user's bucket, when the group's scene was first served.
+        Bucket,
+        /// By QA (`POST /debug/users/{id}/variant`).
+        Forced,
+    }
 }
 
-/// What a sync did (README "Sync"; column `offline_syncs.outcome`).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum SyncOutcome {
-    /// The offline run is the user's run.
-    Accepted,
-    /// The user's online run got further and stays.
-    OnlineKept,
-    /// A retry: the answer the first sync got.
-    Replayed,
+word! {
+    /// What a sync did (README "Sync"; column `offline_syncs.outcome`).
+    "snake_case", pub enum SyncOutcome {
+        /// The offline run is the user's run.
+        Accepted,
+        /// The user's online run got further and stays.
+        OnlineKept,
+        /// A retry: the answer the first sync got.
+        Replayed,
+    }
 }
 
-/// What the audit log records (column `audit_log.action`; README "Release
-/// pipeline and dashboard", "People and tokens", "QA tools").
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum AuditAction {
-    Upload,
-    Deploy,
-    Approve,
-    Publish,
-    Rollback,
-    /// A pointer moved by `SCENEFLOW_FOLLOW=store`.
-    Follow,
-    /// The sample loaded on an empty database.
-    Sample,
-    UserAdd,
-    UserReset,
-    UserRemove,
-    UserPassword,
-    TokenCreate,
-    TokenRevoke,
-    DebugAddTester,
-    DebugRemoveTester,
-    DebugOverrides,
-    DebugVariant,
-    DebugJump,
-    DebugReset,
-    DebugSimulate,
-    DebugView,
+word! {
+    /// What the audit log records (column `audit_log.action`; README "Release
+    /// pipeline and dashboard", "People and tokens", "QA tools").
+    "snake_case", pub enum AuditAction {
+        Upload,
+        Deploy,
+        Approve,
+        Publish,
+        Rollback,
+        /// A pointer moved by `SCENEFLOW_FOLLOW=store`.
+        Follow,
+        /// The sample loaded on an empty database.
+        Sample,
+        UserAdd,
+        UserReset,
+        UserRemove,
+        UserPassword,
+        TokenCreate,
+        TokenRevoke,
+        DebugAddTester,
+        DebugRemoveTester,
+        DebugOverrides,
+        DebugVariant,
+        DebugJump,
+        DebugReset,
+        DebugSimulate,
+        DebugView,
+    }
 }
 
-/// What an alert is about (its `event` in Slack's text and PagerDuty's
-/// `dedup_key` and `component`; README "Operations").
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum AlertKind {
-    ReadinessLost,
-    ReadinessRecovered,
-    Published,
-    RolledBack,
-    ImportRefused,
-    ImportFailed,
-    VersionLoadFailed,
-    ClientErrorsSpike,
-    /// A stored workbook no longer hashes to its version.
-    StoredFileMismatch,
+word! {
+    /// What an alert is about (its `event` in Slack's text and PagerDuty's
+    /// `dedup_key` and `component`; README "Operations").
+    "snake_case", pub enum AlertKind {
+        ReadinessLost,
+        ReadinessRecovered,
+        Published,
+        RolledBack,
+        ImportRefused,
+        ImportFailed,
+        VersionLoadFailed,
+        ClientErrorsSpike,
+        /// A stored workbook no longer hashes to its version.
+        StoredFileMismatch,
+    }
 }
 
-/// What an analytics aggregate counts (column `kind` of `analytics_counts`
-/// and `analytics_members`; README "Analytics at scale"): distinct users
-/// who started, were shown or answered a step, went back to it, completed,
-/// were exposed to a variation, or completed after an exposure.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum AggregateKind {
-    Started,
-    SceneShown,
-    Answered,
-    WentBack,
-    Completed,
-    Exposure,
-    Conversion,
+word! {
+    /// What an analytics aggregate counts (column `kind` of `analytics_counts`
+    /// and `analytics_members`; README "Analytics at scale"): distinct users
+    /// who started, were shown or answered a step, went back to it, completed,
+    /// were exposed to a variation, or completed after an exposure.
+    "snake_case", pub enum AggregateKind {
+        Started,
+        SceneShown,
+        Answered,
+        WentBack,
+        Completed,
+        Exposure,
+        Conversion,
+    }
 }
-
-spelled!(
-    Channel,
-    Role,
-    AssignmentSource,
-    SyncOutcome,
-    AuditAction,
-    AlertKind,
-    AggregateKind
-);
 
 #[cfg(test)]
 mod tests {

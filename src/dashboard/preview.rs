@@ -169,7 +169,7 @@ async fn conversation(
     let turn = |scene_key: &str, answer: Option<String>| -> Option<Turn> {
         let i = flow.scene_position(scene_key)?;
         let s = flow.scene(i);
-        let served = crate::flow::locale::served(flow.locales(), effective, &Default::default());
+        let served = crate::flow::locale::served(flow.languages(), effective, &Default::default());
         let chain = crate::flow::locale::chain(flow.locales(), served.as_deref());
         let view = view::scene_view(&flow, i, String::new(), effective, &chain);
         Some(Turn {

@@ -403,34 +403,7 @@ mod tests {
     /// SQLite's lock held by an import is contention, never a 500.
     #[test]
     fn a_locked_database_is_503_with_retry_after() {
-        struct Info;
-        impl diesel::result::DatabaseErrorInformation for Info {
-            fn message(&self) -> &str {
-                "database is locked"
-            }
-            fn details(&self) -> Option<&str> {
-                None
-            }
-            fn hint(&self) -> Option<&str> {
-                None
-            }
-            fn table_name(&self) -> Option<&str> {
-                None
-            }
-            fn column_name(&self) -> Option<&str> {
-                None
-            }
-            fn constraint_name(&self) -> Option<&str> {
-                None
-            }
-            fn statement_position(&self) -> Option<i32> {
-                None
-            }
-        }
-        let locked = StoreError::Query(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::Unknown,
-            Box::new(Info),
-        ));
+        let locked = StoreError::Query(crate::store::database_error("database is locked"));
         let api = ApiError::from(locked);
         assert_eq!(api.code(), "storage_unavailable");
         let res = api.error_response();

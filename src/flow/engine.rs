@@ -30,7 +30,7 @@ pub struct CompiledFlow {
     /// Fewest steps from each step to the end, the step itself included.
     remaining: Vec<u32>,
     /// The languages the workbook provides besides its default.
-    locales: Vec<String>,
+    locales: super::locale::Languages,
     /// The rows of each step that share a condition, in sheet order; the
     /// A/B group they form when they are several.
     rows: Vec<Rows>,
@@ -87,17 +87,22 @@ impl CompiledFlow {
             scenes_by_step,
             choices_by_scene,
             remaining: Vec::new(),
-            locales: Vec::new(),
+            locales: Default::default(),
             rows,
             row_of_scene,
         };
-        flow.locales = flow.def.locales();
+        flow.locales = super::locale::Languages::new(flow.def.locales());
         flow.remaining = flow.shortest_paths_to_end();
         flow
     }
 
     /// The languages the workbook provides besides its default, sorted.
     pub fn locales(&self) -> &[String] {
+        self.locales.tags()
+    }
+
+    /// The languages with their canonical forms, for negotiation.
+    pub fn languages(&self) -> &super::locale::Languages {
         &self.locales
     }
 

@@ -120,22 +120,43 @@ fn parse_q(v: &str) -> Option<u16> {
         .then(|| (n * 1000.0).round() as u16)
 }
 
+/// A workbook's languages (its `::tag` columns) with their [`canonical`]
+/// forms, computed once when the flow is compiled: negotiation compares
+/// canonical forms on every request without parsing the workbook's tags.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Languages {
+    tags: Vec<String>,
+    canonical: Vec<String>,
+}
+
+impl Languages {
+    pub fn new(tags: Vec<String>) -> Languages {
+        let canonical = tags.iter().map(|t| canonical(t)).collect();
+        Languages { tags, canonical }
+    }
+
+    /// The tags as the workbook writes them.
+    pub fn tags(&self) -> &[String] {
+        &self.tags
+    }
+}
+
 /// The workbook language served for `wanted`: for each wanted range in
 /// order, in its [`canonical`] form, the first of `available` (also
 /// canonical) equal to it (case-insensitive) or to it with trailing subtags
 /// dropped (`en-US` → `en`); `None` is the default language (the
 /// unsuffixed columns). So `iw-IL` is served the `::he` texts.
-pub fn negotiate(available: &[String], wanted: &Wanted) -> Option<String> {
-    let canonical_available: Vec<String> = available.iter().map(|a| canonical(a)).collect();
+pub fn negotiate(available: &Languages, wanted: &Wanted) -> Option<String> {
     for range in &wanted.0 {
         let range = canonical(range);
         let mut candidate = range.as_str();
         loop {
-            let found = canonical_available
+            let found = available
+                .canonical
                 .iter()
                 .position(|a| a.eq_ignore_ascii_case(candidate));
             if let Some(i) = found {
-                return Some(available[i].clone());
+                return Some(available.tags[i].clone());
             }
             match candidate.rfind('-') {
                 Some(cut) => {
@@ -175,11 +196,11 @@ pub fn chain<'a>(available: &'a [String], served: Option<&str>) -> Vec<&'a str> 
 /// The language served to a user: the attribute `locale` (start attribute,
 /// or a QA override) when set, else the request's `Accept-Language`.
 pub fn served(
-    available: &[String],
+    available: &Languages,
     attributes: &super::Attributes,
     accept_language: &Wanted,
 ) -> Option<String> {
-    if available.is_empty() {
+    if available.tags.is_empty() {
         return None;
     }
     match attributes.get("locale").and_then(|v| v.as_str()) {
@@ -192,8 +213,8 @@ pub fn served(
 mod tests {
     use super::*;
 
-    fn langs(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| s.to_string()).collect()
+    fn langs(list: &[&str]) -> Languages {
+        Languages::new(list.iter().map(|s| s.to_string()).collect())
     }
 
     #[test]
@@ -230,7 +251,7 @@ mod tests {
         assert_eq!(n("fr"), None);
         assert_eq!(n(""), None);
         assert_eq!(negotiate(&langs(&["en-US"]), &Wanted::one("en")), None);
-        assert_eq!(chain(&available, Some("en-US")), vec!["en-US", "en"]);
+        assert_eq!(chain(available.tags(), Some("en-US")), vec!["en-US", "en"]);
     }
 
     #[test]
@@ -253,7 +274,7 @@ mod tests {
             negotiate(&langs(&["iw"]), &Wanted::one("he")).as_deref(),
             Some("iw")
         );
-        assert_eq!(chain(&available, Some("ja")), vec!["ja"]);
-        assert!(chain(&available, None).is_empty());
+        assert_eq!(chain(available.tags(), Some("ja")), vec!["ja"]);
+        assert!(chain(available.tags(), None).is_empty());
     }
 }

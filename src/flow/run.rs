@@ -253,6 +253,13 @@ impl<'f> Run<'f> {
         answer: &Value,
         at: NaiveDateTime,
     ) -> Result<Moved, Refusal> {
+        self.on_screen(scene_id)?;
+        self.answer(answer, at)
+    }
+
+    /// The README's order for a move on a scene: a completed run first,
+    /// then a scene that is not the one on screen.
+    fn on_screen(&self, scene_id: &str) -> Result<(), Refusal> {
         if self.scene.is_none() {
             return Err(Refusal::AlreadyCompleted);
         }
@@ -260,7 +267,7 @@ impl<'f> Run<'f> {
         if current.as_deref() != Some(scene_id) {
             return Err(Refusal::SceneMismatch { current });
         }
-        self.answer(answer, at)
+        Ok(())
     }
 
     /// Answer the scene on screen.
@@ -296,13 +303,7 @@ impl<'f> Run<'f> {
         given: &[Given],
         at: NaiveDateTime,
     ) -> Result<Moved, Refusal> {
-        if self.scene.is_none() {
-            return Err(Refusal::AlreadyCompleted);
-        }
-        let current = self.scene_id();
-        if current.as_deref() != Some(scene_id) {
-            return Err(Refusal::SceneMismatch { current });
-        }
+        self.on_screen(scene_id)?;
         self.back(given, at)
     }
 
@@ -364,7 +365,7 @@ impl<'f> Run<'f> {
     /// attribute `locale`, else `wanted` (README "Languages").
     pub fn state(&self, wanted: &Wanted) -> State {
         let attributes = self.attributes();
-        let served = locale::served(self.flow.locales(), &attributes, wanted);
+        let served = locale::served(self.flow.languages(), &attributes, wanted);
         let answered = self.data.answered;
         let version = self.data.version.clone();
         let Some(scene) = self.scene else {

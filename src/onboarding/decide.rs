@@ -79,13 +79,8 @@ pub fn start(
 pub enum Answered {
     /// The same answer again: the state it returned the first time.
     Replay(State),
-    /// The run moved: the new state, what to write, and the version and
-    /// step answered (for the metrics).
-    Moved {
-        state: State,
-        write: Box<Write>,
-        counted: (String, String),
-    },
+    /// The run moved: the new state, and what to write.
+    Moved { state: State, write: Box<Write> },
 }
 
 /// Decide an answer to `scene_id` of the loaded run.
@@ -115,13 +110,12 @@ pub fn answer(
     write.answers.push(AnswerRow {
         run_id: row.id.clone(),
         scene_id: record.scene_id,
-        step_key: record.step.clone(),
+        step_key: record.step,
         scene_key: record.scene,
         answer: Json(record.answer),
         response: Json(state.clone()),
         created_at: now,
     });
-    let counted = (row.version_id.clone(), record.step);
     write.run = Some(RunWrite::Update {
         run: RunRow::of(run.into_data(), row.channel, row.revision + 1),
         expected: row.revision,
@@ -129,6 +123,5 @@ pub fn answer(
     Ok(Answered::Moved {
         state,
         write: Box::new(write),
-        counted,
     })
 }

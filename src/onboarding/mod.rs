@@ -260,10 +260,10 @@ impl Onboarding {
         accept: Wanted,
     ) -> Result<State> {
         let coming = self.runs.coming();
-        let (state, counted) =
+        let (state, moved) =
             retrying_async(|| self.answer_once(&user_id, &scene_id, &answer, &accept, &coming))
                 .await?;
-        if counted.is_some() {
+        if moved {
             self.metrics.answers.with_label_values(&[] as &[&str]).inc();
         }
         Ok(state)
@@ -276,7 +276,7 @@ impl Onboarding {
         answer: &Value,
         accept: &Wanted,
         coming: &commit::Coming<'_>,
-    ) -> Result<(State, Option<(String, String)>)> {
+    ) -> Result<(State, bool)> {
         // A cached run: decide without reading, if its flow is compiled.
         if let Some(loaded) = self.runs.cached(user_id) {
             let flow = loaded
@@ -285,14 +285,9 @@ impl Onboarding {
                 .and_then(|r| self.flows.cached(&r.version_id));
             let decided =
                 flow.map(|f| decide::answer(&f, &loaded, scene_id, answer, now(), accept));
-            if let Some(Ok(Answered::Moved {
-                state,
-                write,
-                counted,
-            })) = decided
-            {
+            if let Some(Ok(Answered::Moved { state, write })) = decided {
                 return match self.runs.commit(user_id, &loaded, write, coming).await {
-                    Ok(()) => Ok((state, Some(counted))),
+                    Ok(()) => Ok((state, true)),
                     // A moved run: again at once, on a fresh read.
                     Err(OnboardingError::Conflict) => {
                         self.answer_fresh(user_id, scene_id, answer, accept, coming)
@@ -315,7 +310,7 @@ impl Onboarding {
         answer: &Value,
         accept: &Wanted,
         coming: &commit::Coming<'_>,
-    ) -> Result<(State, Option<(String, String)>)> {
+    ) -> Result<(State, bool)> {
         let (flows, user, scene, answer, accept) = (
             self.flows.clone(),
             user_id.to_owned(),
@@ -334,14 +329,10 @@ impl Onboarding {
             })
             .await?;
         match decided {
-            Answered::Replay(state) => Ok((state, None)),
-            Answered::Moved {
-                state,
-                write,
-                counted,
-            } => {
+            Answered::Replay(state) => Ok((state, false)),
+            Answered::Moved { state, write } => {
                 self.runs.commit(user_id, &loaded, write, coming).await?;
-                Ok((state, Some(counted)))
+                Ok((state, true))
             }
         }
     }

@@ -83,8 +83,8 @@ impl Runs {
     ) -> Result<()> {
         let next = cache::after(loaded, &write);
         let written = match &self.commit {
-            Commit::Grouped(g) => g.save(write, coming).await,
-            Commit::Alone => {
+            Commit::Grouped(g) if write.is_plain() => g.save(write, coming).await,
+            _ => {
                 self.db
                     .run_with(move |c| c.transaction(|c| save::save(c, &write)))
                     .await

@@ -65,8 +65,9 @@ impl Write {
         }
     }
 
-    /// Whether this write needs more than the group statement holds.
-    fn is_plain(&self) -> bool {
+    /// Whether this write can join a group: it neither ends a run nor goes
+    /// back (those are written alone, [`save`]).
+    pub fn is_plain(&self) -> bool {
         self.ends.is_none() && self.back.is_none()
     }
 }
@@ -117,7 +118,7 @@ fn key(row: &AssignmentRow) -> (&str, &str, &str) {
 /// else is [`OnboardingError::Conflict`], and nothing else is written.
 /// The same statements as a group of one.
 pub fn save(c: &mut AnyConnection, w: &Write) -> Result<()> {
-    together(c, &[w], vec![true])?
+    statements(c, &[w], vec![true])?
         .pop()
         .expect("one result for one write")
 }
@@ -227,49 +228,18 @@ pub fn save_group(c: &mut AnyConnection, group: &[&Write]) -> Result<Vec<Result<
 }
 
 /// [`save_group`], with `written` from [`first_of_each_run`].
+/// The statements of a group whose writes are all plain, or of one write
+/// (which may end a run or go back: its caller's transaction rolls all of
+/// it back on a conflict, as a group's cannot for one of its writes).
 fn statements(
-    c: &mut AnyConnection,
-    group: &[&Write],
-    written: Vec<bool>,
-) -> Result<Vec<Result<()>>> {
-    if group.iter().all(|w| w.is_plain()) {
-        return together(c, group, written);
-    }
-    // A write that ends a run or goes back is several guarded statements:
-    // in a group, each is written alone in a savepoint of the group's
-    // transaction, so a conflict in any of its parts leaves none of it.
-    let mut out: Vec<Option<Result<()>>> = Vec::with_capacity(group.len());
-    let (mut plain, mut plain_written, mut at) = (Vec::new(), Vec::new(), Vec::new());
-    for (i, w) in group.iter().enumerate() {
-        if w.is_plain() {
-            plain.push(*w);
-            plain_written.push(written[i]);
-            at.push(i);
-            out.push(None);
-        } else if !written[i] {
-            out.push(Some(Err(OnboardingError::Conflict)));
-        } else {
-            match c.transaction(|c| save(c, w)) {
-                Err(e) if !matches!(e, OnboardingError::Conflict) => return Err(e),
-                done => out.push(Some(done)),
-            }
-        }
-    }
-    for (i, done) in at.into_iter().zip(together(c, &plain, plain_written)?) {
-        out[i] = Some(done);
-    }
-    Ok(out
-        .into_iter()
-        .map(|done| done.expect("every write of the group has its result"))
-        .collect())
-}
-
-/// The statements of a group whose writes are all plain, or of one write.
-fn together(
     c: &mut AnyConnection,
     group: &[&Write],
     mut written: Vec<bool>,
 ) -> Result<Vec<Result<()>>> {
+    debug_assert!(
+        group.len() == 1 || group.iter().all(|w| w.is_plain()),
+        "a write that ends a run or goes back is written alone"
+    );
     assert!(
         group.len() <= MAX_GROUP,
         "a group of {} writes",

@@ -483,14 +483,13 @@ mod tests {
     }
 }
 
+/// A database error with `message`, as a driver reports one, for tests of
+/// how errors are classified.
 #[cfg(test)]
-mod disk_full_tests {
-    use super::StoreError;
-    use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind, Error};
-
+pub(crate) fn database_error(message: &'static str) -> diesel::result::Error {
     struct Info(&'static str);
 
-    impl DatabaseErrorInformation for Info {
+    impl diesel::result::DatabaseErrorInformation for Info {
         fn message(&self) -> &str {
             self.0
         }
@@ -514,8 +513,18 @@ mod disk_full_tests {
         }
     }
 
+    diesel::result::Error::DatabaseError(
+        diesel::result::DatabaseErrorKind::Unknown,
+        Box::new(Info(message)),
+    )
+}
+
+#[cfg(test)]
+mod disk_full_tests {
+    use super::{StoreError, database_error};
+
     fn error(message: &'static str) -> StoreError {
-        Error::DatabaseError(DatabaseErrorKind::Unknown, Box::new(Info(message))).into()
+        database_error(message).into()
     }
 
     #[test]

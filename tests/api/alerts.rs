@@ -12,6 +12,36 @@ use tokio::net::TcpListener;
 
 use crate::support::{Backend, TestApp, book, spawn_app_with};
 
+/// A receiver that takes half a second before it reads a request (its raw
+/// text recorded) and answers 200: an alert is delivered only if whoever
+/// sent it waits that long.
+async fn slow_receiver() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let bodies = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let bodies = bodies.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                let mut buf = vec![0u8; 65536];
+                let n = socket.read(&mut buf).await.unwrap_or(0);
+                bodies
+                    .lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+                let _ = socket
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                    )
+                    .await;
+            });
+        }
+    });
+    (url, seen)
+}
+
 /// A minimal HTTP receiver: records each request body; answers 200 unless
 /// `hang`, in which case it reads the request and never answers.
 async fn receiver(hang: bool) -> (String, Arc<Mutex<Vec<Value>>>) {
@@ -232,29 +262,7 @@ async fn alert_text_escapes_slack_control_sequences() {
 /// waits for the queue, even when the receiver is slow to accept.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_delivers_the_alerts_already_queued() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
-    let bodies = seen.clone();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let bodies = bodies.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                let mut buf = vec![0u8; 65536];
-                let n = socket.read(&mut buf).await.unwrap_or(0);
-                bodies
-                    .lock()
-                    .unwrap()
-                    .push(String::from_utf8_lossy(&buf[..n]).into_owned());
-                let _ = socket
-                    .write_all(
-                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
-                    )
-                    .await;
-            });
-        }
-    });
+    let (url, seen) = slow_receiver().await;
     let dir = tempfile::tempdir().unwrap();
     let (mut settings, _db) = crate::support::test_settings(&Backend::Sqlite, dir.path());
     settings.alerts.webhook = Some(url);
@@ -279,29 +287,7 @@ async fn stopping_delivers_the_alerts_already_queued() {
 /// the exit is clean.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_delivers_the_alert_already_queued() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
-    let bodies = seen.clone();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let bodies = bodies.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                let mut buf = vec![0u8; 65536];
-                let n = socket.read(&mut buf).await.unwrap_or(0);
-                bodies
-                    .lock()
-                    .unwrap()
-                    .push(String::from_utf8_lossy(&buf[..n]).into_owned());
-                let _ = socket
-                    .write_all(
-                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
-                    )
-                    .await;
-            });
-        }
-    });
+    let (url, seen) = slow_receiver().await;
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

@@ -190,31 +190,10 @@ async fn slow_bodies_are_cut_off() {
         ("/admin/login", "application/x-www-form-urlencoded"),
         ("/admin/api/versions", "application/octet-stream"),
     ] {
-        let mut socket = tokio::net::TcpStream::connect(&addr).await.unwrap();
         let head = format!(
             "POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: {content_type}\r\nauthorization: Bearer {token}\r\ncontent-length: 1000\r\n\r\n"
         );
-        socket.write_all(head.as_bytes()).await.unwrap();
-        let started = Instant::now();
-        let mut answer = Vec::new();
-        let mut buf = [0u8; 4096];
-        loop {
-            tokio::select! {
-                n = socket.read(&mut buf) => {
-                    let n = n.unwrap_or(0);
-                    if n == 0 { break; }
-                    answer.extend_from_slice(&buf[..n]);
-                }
-                _ = tokio::time::sleep(Duration::from_millis(500)) => {
-                    let _ = socket.write_all(b"a").await;
-                }
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "{path}: the slow body was never cut off"
-            );
-        }
-        let text = String::from_utf8_lossy(&answer);
+        let (text, _) = send_slowly(&addr, &head, Duration::from_secs(20)).await;
         assert!(
             text.starts_with("HTTP/1.1 408") || text.starts_with("HTTP/1.1 400"),
             "{path}: {text}"
@@ -790,10 +769,22 @@ async fn one_client_cannot_hold_every_connection() {
 async fn a_small_slow_body_is_cut_off_in_seconds() {
     let app = spawn_app_with(Backend::Sqlite, |s| s.body_timeout_secs = 30).await;
     let addr = app.base.trim_start_matches("http://").to_owned();
-    let mut socket = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let head = format!(
         "POST /admin/login HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: 100\r\n\r\n"
     );
+    let (text, took) = send_slowly(&addr, &head, Duration::from_secs(15)).await;
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(
+        took >= Duration::from_secs(4) && took < Duration::from_secs(10),
+        "{took:?}"
+    );
+}
+
+/// Send `head`, then one byte of body every half second until the server
+/// answers and closes; what it answered and how long that took. Panics if
+/// it takes `bound`.
+async fn send_slowly(addr: &str, head: &str, bound: Duration) -> (String, Duration) {
+    let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
     socket.write_all(head.as_bytes()).await.unwrap();
     let started = Instant::now();
     let mut answer = Vec::new();
@@ -810,15 +801,12 @@ async fn a_small_slow_body_is_cut_off_in_seconds() {
             }
         }
         assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "not cut off in time"
+            started.elapsed() < bound,
+            "{head}: the slow body was never cut off"
         );
     }
-    let took = started.elapsed();
-    let text = String::from_utf8_lossy(&answer);
-    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
-    assert!(
-        took >= Duration::from_secs(4) && took < Duration::from_secs(10),
-        "{took:?}"
-    );
+    (
+        String::from_utf8_lossy(&answer).into_owned(),
+        started.elapsed(),
+    )
 }

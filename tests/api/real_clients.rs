@@ -239,23 +239,7 @@ async fn text_length_counts_characters_as_people_see_them(backend: Backend) {
         ("flags", "🇯🇵🇯🇵🇯🇵"),
         ("family", "👨\u{200d}👩\u{200d}👧\u{200d}👦"),
     ] {
-        let mut state = send(
-            &app,
-            user,
-            "/v1/onboarding/start",
-            json!({"attributes": {}}),
-        )
-        .await;
-        while state["scene"]["input"]["kind"] != "text" {
-            let scene = &state["scene"];
-            state = send(
-                &app,
-                user,
-                "/v1/onboarding/answers",
-                json!({"scene_id": scene["id"], "answer": valid_answer(scene)}),
-            )
-            .await;
-        }
+        let state = at_text_input(&app, user).await;
         assert_eq!(state["scene"]["input"]["max"], 5, "{state}");
         let answered = send(
             &app,
@@ -267,23 +251,7 @@ async fn text_length_counts_characters_as_people_see_them(backend: Backend) {
         assert_ne!(answered["scene"]["id"], state["scene"]["id"], "{answered}");
     }
     let token = mint_user_token(&app.settings.jwt_secret, "six", 1);
-    let mut state = send(
-        &app,
-        "six",
-        "/v1/onboarding/start",
-        json!({"attributes": {}}),
-    )
-    .await;
-    while state["scene"]["input"]["kind"] != "text" {
-        let scene = &state["scene"];
-        state = send(
-            &app,
-            "six",
-            "/v1/onboarding/answers",
-            json!({"scene_id": scene["id"], "answer": valid_answer(scene)}),
-        )
-        .await;
-    }
+    let state = at_text_input(&app, "six").await;
     let res = app
         .client
         .post(app.url("/v1/onboarding/answers"))
@@ -346,4 +314,15 @@ async fn old_android_language_codes_get_their_language(backend: Backend) {
         .unwrap();
     assert_eq!(by_header["locale"], "he");
     assert_ne!(text(&by_header), text(&default));
+}
+
+/// `user` started and answered validly up to the first text input; its state.
+async fn at_text_input(app: &TestApp, user: &str) -> Value {
+    let mut state = send(app, user, "/v1/onboarding/start", json!({"attributes": {}})).await;
+    while state["scene"]["input"]["kind"] != "text" {
+        let scene = &state["scene"];
+        let body = json!({"scene_id": scene["id"], "answer": valid_answer(scene)});
+        state = send(app, user, "/v1/onboarding/answers", body).await;
+    }
+    state
 }

@@ -299,7 +299,7 @@ fn a_hand_shaped_excel_workbook_serves_every_language() {
     let flow = CompiledFlow::compile("v", flow);
     let at = |key: &str, wanted: &str| {
         let served = locale::served(
-            flow.locales(),
+            flow.languages(),
             &attrs(json!({"nickname": "Ann"})),
             &locale::Wanted::from_accept_language(wanted),
         );
