@@ -31,6 +31,7 @@ const CACHE_CONTROL: &str = "private, max-age=300, stale-if-error=604800";
         (status = 200, description = "{\"payload\": \"<bundle JSON>\", \"signature\": {\"alg\": \"Ed25519\", \"key_id\", \"public_key\", \"value\"}}; the payload's fields, texts in every language included: README \"The bundle\", \"Languages offline\""),
         (status = 304, description = "If-None-Match names the current ETag"),
         (status = 401, description = "unauthorized", body = ErrorBody),
+        (status = 429, description = "too_many_connections (this client has more connections open than it may use; Retry-After)", body = ErrorBody),
         (status = 503, description = "flow_unavailable, storage_unavailable", body = ErrorBody),
     )
 )]
@@ -207,10 +208,11 @@ fn check(body: SyncBody, accept: Wanted) -> Result<SyncRequest, ApiError> {
     request_body = SyncBody,
     responses(
         (status = 200, description = "{\"outcome\": \"accepted\" | \"online_kept\", \"state\": State}; a retry gets the same"),
-        (status = 400, description = "invalid_request", body = ErrorBody),
+        (status = 400, description = "invalid_request (also: started_at before 2000, or more than a day before the version was uploaded)", body = ErrorBody),
         (status = 401, description = "unauthorized", body = ErrorBody),
+        (status = 429, description = "too_many_connections (this client has more connections open than it may use; Retry-After)", body = ErrorBody),
         (status = 409, description = "sync_id_reused", body = ErrorBody),
-        (status = 422, description = "sync_refused (details: the first inconsistent answer), unknown_version", body = ErrorBody),
+        (status = 422, description = "sync_refused (details: the first inconsistent answer), unknown_version, version_not_served (a version the user's channel never served)", body = ErrorBody),
         (status = 503, description = "storage_unavailable", body = ErrorBody),
     )
 )]

@@ -57,6 +57,7 @@ pub fn accept_language(req: &HttpRequest) -> Wanted {
         (status = 200, description = "The run's state", body = State),
         (status = 400, description = "invalid_request", body = ErrorBody),
         (status = 401, description = "unauthorized", body = ErrorBody),
+        (status = 429, description = "too_many_connections (this client has more connections open than it may use; Retry-After)", body = ErrorBody),
         (status = 503, description = "flow_unavailable, storage_unavailable", body = ErrorBody),
     )
 )]
@@ -87,6 +88,7 @@ pub async fn start(
     responses(
         (status = 200, description = "The run's state", body = State),
         (status = 401, description = "unauthorized", body = ErrorBody),
+        (status = 429, description = "too_many_connections (this client has more connections open than it may use; Retry-After)", body = ErrorBody),
         (status = 404, description = "not_started", body = ErrorBody),
         (status = 503, description = "storage_unavailable", body = ErrorBody),
     )
@@ -110,6 +112,7 @@ pub async fn current(
         (status = 200, description = "The next state", body = State),
         (status = 400, description = "invalid_request", body = ErrorBody),
         (status = 401, description = "unauthorized", body = ErrorBody),
+        (status = 429, description = "too_many_connections (this client has more connections open than it may use; Retry-After)", body = ErrorBody),
         (status = 404, description = "not_started", body = ErrorBody),
         (status = 409, description = "scene_mismatch, already_answered, already_completed", body = ErrorBody),
         (status = 422, description = "invalid_answer", body = ErrorBody),
@@ -162,6 +165,7 @@ pub struct BackRequest {
         (status = 200, description = "The state at the scene gone back to", body = State),
         (status = 400, description = "invalid_request", body = ErrorBody),
         (status = 401, description = "unauthorized", body = ErrorBody),
+        (status = 429, description = "too_many_connections (this client has more connections open than it may use; Retry-After)", body = ErrorBody),
         (status = 404, description = "not_started", body = ErrorBody),
         (status = 409, description = "scene_mismatch, already_completed, back_not_allowed, nothing_to_go_back_to", body = ErrorBody),
         (status = 503, description = "storage_unavailable", body = ErrorBody),
