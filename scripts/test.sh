@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: formatting, clippy, unit and integration tests on SQLite
 # and PostgreSQL (S3 runs in-process), the offline JavaScript player (node),
-# and the dashboard in headless Chromium.
+# the OpenAPI document against the real server (schemathesis, both
+# databases), and the dashboard in headless Chromium.
 # Starts or installs what the tests need.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,5 +22,9 @@ node --test clients/js
 
 echo "==> cargo test"
 cargo test --locked "$@"
+
+echo "==> the OpenAPI document against the server (schemathesis)"
+cargo build --locked --bin sceneflow
+bash scripts/schema-test.sh
 
 bash scripts/browser-test.sh

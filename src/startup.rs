@@ -277,7 +277,16 @@ async fn watch_readiness(db: Db, alerts: Alerts) {
     }
 }
 
+/// No route answered: 405 (with `Allow`) when the path is a route called
+/// with another method (RFC 9110 §15.5.6), else 404.
 async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+    if req.resource_map().has_resource(req.path()) {
+        return Err(ApiError::MethodNotAllowed {
+            method: req.method().to_string(),
+            path: req.path().to_owned(),
+            allowed: crate::api::openapi::methods_of(req.path()),
+        });
+    }
     Err(ApiError::NotFound(format!(
         "there is no route {} {}",
         req.method(),

@@ -12,7 +12,9 @@ use crate::boundary::upload::{attachment, channel_param};
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// A misspelt parameter (`chanel=staging`) is refused, not ignored.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ChannelQuery {
     channel: Option<String>,
 }
@@ -50,7 +52,9 @@ struct Fresh<T> {
     fresh: analytics::Freshness,
 }
 
+/// A misspelt parameter (`chanel=staging`) is refused, not ignored.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct VersionQuery {
     version: Option<String>,
 }
@@ -101,7 +105,9 @@ pub async fn impact(
     }))
 }
 
+/// A misspelt parameter (`chanel=staging`) is refused, not ignored.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ExportQuery {
     since: Option<String>,
     until: Option<String>,

@@ -15,7 +15,9 @@ use crate::master_data::import::Outcome;
 use crate::state::AppState;
 use crate::store::versions;
 
+/// A misspelt parameter (`chanel=staging`) is refused, not ignored.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UploadQuery {
     file_name: Option<String>,
 }

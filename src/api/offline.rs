@@ -69,29 +69,35 @@ pub async fn bundle(
 pub struct SyncAnswerBody {
     pub scene_key: String,
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::flow::schema::Answer)]
     pub answer: Value,
     /// RFC 3339, when the user answered.
+    #[schema(format = DateTime)]
     pub answered_at: String,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct SyncBody {
     /// The app's id for this offline run (1–200 characters); a retry sends the same.
+    #[schema(min_length = 1, max_length = 200)]
     pub sync_id: String,
     /// The bundle's version.
     pub version: String,
     /// RFC 3339, when the run started.
+    #[schema(format = DateTime)]
     pub started_at: String,
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::flow::schema::Attributes)]
     pub attributes: Map<String, Value>,
     /// The preferred languages the app played with, best first (at most
     /// 32), as `player.syncRequest` sends them; absent: the request's
     /// `Accept-Language`. The stored states are in the language negotiated
     /// from them, as online (README "Languages offline").
     #[serde(default)]
+    #[schema(max_items = 32)]
     pub languages: Option<Vec<String>>,
+    /// At most 1,000, in the order answered; times never go back.
+    #[schema(max_items = 1000)]
     pub answers: Vec<SyncAnswerBody>,
 }
 

@@ -17,18 +17,19 @@ pub struct StartRequest {
     /// The user's attributes: install_source, campaign, gender, birth_year,
     /// platform, app_version, locale, nickname, subscription (others are kept too).
     #[serde(default)]
-    #[schema(value_type = Object, example = json!({"install_source": "diet_campaign", "nickname": "ゆき", "birth_year": 1994}))]
+    #[schema(value_type = crate::flow::schema::Attributes)]
     pub attributes: Map<String, Value>,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct AnswerRequest {
     /// The `scene.id` of the state being answered.
+    #[schema(min_length = 1, max_length = 200)]
     pub scene_id: String,
     /// null (none), a choice key (choice), a list of keys (multi_choice),
     /// a string (text), a number (number) or "YYYY-MM-DD" (date).
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::flow::schema::Answer)]
     pub answer: Value,
 }
 
@@ -149,6 +150,7 @@ fn check_scene_id(scene_id: &str, which: &str) -> Result<(), ApiError> {
 #[derive(Deserialize, ToSchema)]
 pub struct BackRequest {
     /// The `scene.id` of the state the user is on.
+    #[schema(min_length = 1, max_length = 200)]
     pub scene_id: String,
 }
 

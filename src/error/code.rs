@@ -37,10 +37,11 @@ pub enum ErrorCode {
     VersionNotServed,
     StoredFileMismatch,
     TooManyConnections,
+    MethodNotAllowed,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 30] = [
+    pub const ALL: [ErrorCode; 31] = [
         ErrorCode::InvalidRequest,
         ErrorCode::RequestTimeout,
         ErrorCode::NotAFile,
@@ -71,6 +72,7 @@ impl ErrorCode {
         ErrorCode::VersionNotServed,
         ErrorCode::StoredFileMismatch,
         ErrorCode::TooManyConnections,
+        ErrorCode::MethodNotAllowed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -105,6 +107,7 @@ impl ErrorCode {
             ErrorCode::VersionNotServed => "version_not_served",
             ErrorCode::StoredFileMismatch => "stored_file_mismatch",
             ErrorCode::TooManyConnections => "too_many_connections",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
         }
     }
 }

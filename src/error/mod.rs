@@ -37,6 +37,14 @@ pub enum ApiError {
     Forbidden { needed: Role, have: Role },
     #[error("{0}")]
     NotFound(String),
+    /// A route that exists, called with a method it does not take; the
+    /// methods it takes (from the OpenAPI document; empty for a page).
+    #[error("{method} is not a method of {path}")]
+    MethodNotAllowed {
+        method: String,
+        path: String,
+        allowed: Vec<String>,
+    },
     #[error("the workbook has {} error(s); nothing was stored", .0.errors.len())]
     InvalidWorkbook(Box<Report>),
     #[error("no flow is published on the {0} channel")]
@@ -133,6 +141,7 @@ impl ApiError {
             ApiError::VersionNotServed { .. } => ErrorCode::VersionNotServed,
             ApiError::StoredFileMismatch(_) => ErrorCode::StoredFileMismatch,
             ApiError::TooManyConnections => ErrorCode::TooManyConnections,
+            ApiError::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
         }
     }
 
@@ -151,6 +160,7 @@ impl ApiError {
                 json!({"version": version, "channel": channel})
             }
             ApiError::BackNotAllowed(scene) => json!({"scene": scene}),
+            ApiError::MethodNotAllowed { allowed, .. } => json!({"allowed": allowed}),
             _ => json!({}),
         }
     }
@@ -188,6 +198,7 @@ impl ResponseError for ApiError {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
             ApiError::TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
         }
     }
 
@@ -205,6 +216,9 @@ impl ResponseError for ApiError {
         }
         if matches!(self, ApiError::Unauthorized(_)) {
             response.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        if let ApiError::MethodNotAllowed { allowed, .. } = self {
+            response.insert_header(("Allow", allowed.join(", ")));
         }
         let mut res = response.json(body);
         res.extensions_mut().insert(self.error_code());

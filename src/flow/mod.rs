@@ -16,6 +16,7 @@ pub mod key;
 pub mod locale;
 pub mod model;
 pub mod run;
+pub mod schema;
 pub mod selection;
 pub mod simulate;
 pub mod template;

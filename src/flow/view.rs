@@ -77,15 +77,15 @@ pub struct InputView {
     pub kind: InputKind,
     pub choices: Vec<ChoiceView>,
     /// Number, text length, picked-choice count, or date (YYYY-MM-DD).
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = super::schema::Bound)]
     pub min: Option<Value>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = super::schema::Bound)]
     pub max: Option<Value>,
     pub placeholder: Option<String>,
     /// After going back to this scene: the answer given before, as it was
     /// sent, for the app to prefill; null otherwise.
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = super::schema::Answer)]
     pub previous: Option<Value>,
 }
 

@@ -19,6 +19,51 @@ on_both_backends!(
     absurd_export_ranges_are_refused_before_streaming
 );
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_method_is_405_with_allow_and_a_misspelt_query_is_400() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let admin = app.token(Role::Admin).await;
+    for (method, path, allow) in [
+        (Method::DELETE, "/v1/onboarding/start", "POST"),
+        (Method::PUT, "/admin/api/versions/import", "POST"),
+        (Method::POST, "/debug/testers/qa-1", "DELETE, PUT"),
+    ] {
+        let res = app
+            .client
+            .request(method.clone(), app.url(path))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+        assert_eq!(res.headers()["allow"], allow, "{method} {path}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "method_not_allowed");
+    }
+    let res = app.get(&admin, "/no/such/route").await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let version = &sceneflow::auth::sha256_hex(sceneflow::master_data::SAMPLE_WORKBOOK)[..12];
+    for query in [
+        "chanel=staging",
+        "version=x&verison=y",
+        "format=csv&since=2026-01-01&x=",
+    ] {
+        let path = if query.starts_with("chanel") {
+            format!("/admin/api/versions/{version}/funnel?{query}")
+        } else if query.starts_with("version") {
+            format!("/admin/api/experiments?{query}")
+        } else {
+            format!("/admin/api/events?{query}")
+        };
+        let res = app.get(&admin, &path).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{path}");
+    }
+}
+
 const PASSWORD: &str = "correct horse battery staple";
 
 fn series(metrics: &str) -> usize {
