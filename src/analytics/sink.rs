@@ -223,20 +223,62 @@ fn commit(conn: &mut AnyConnection, after: i64, until: i64) -> Result<(), StoreE
     })
 }
 
-/// Events the aggregator and the sink have yet to take: `(consumer, events)`
-/// for each that has started (README "Operations": `sceneflow_events_pending`).
-pub fn pending(conn: &mut AnyConnection) -> Result<Vec<(&'static str, i64)>, StoreError> {
+/// Where a consumer of the event log stands (README "The warehouse sink",
+/// `sceneflow analytics status`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Progress {
+    /// `aggregator` or `sink`.
+    pub consumer: &'static str,
+    /// The last event id taken.
+    pub last_id: i64,
+    /// Events recorded after it: the lag in events.
+    pub pending: i64,
+    /// When the consumer last moved or checked (UTC).
+    pub checked_at: NaiveDateTime,
+    /// The time of the next event to take (UTC), if any: the lag in time
+    /// is now minus this. For the sink it is normally in the open hour,
+    /// which is written once the hour closes.
+    pub next_event_at: Option<NaiveDateTime>,
+    /// The sink's part planned but not yet committed: ids up to this one.
+    pub planned_until: Option<i64>,
+}
+
+/// Where the aggregator and the sink stand, for each that has started.
+pub fn status(conn: &mut AnyConnection) -> Result<Vec<Progress>, StoreError> {
     let newest: Option<i64> = events::table
         .select(diesel::dsl::max(events::id))
         .first(conn)?;
     let newest = newest.unwrap_or(0);
     let mut out = Vec::new();
     for (name, consumer) in [(AGGREGATES, "aggregator"), (SINK, "sink")] {
-        if let Some(cursor) = agg::cursor(conn, name)? {
-            out.push((consumer, (newest - cursor.0).max(0)));
-        }
+        let Some((last_id, planned_until, checked_at)) = agg::cursor(conn, name)? else {
+            continue;
+        };
+        let next_event_at = events::table
+            .filter(events::id.gt(last_id))
+            .order(events::id)
+            .select(events::occurred_at)
+            .first(conn)
+            .optional()?;
+        out.push(Progress {
+            consumer,
+            last_id,
+            pending: (newest - last_id).max(0),
+            checked_at,
+            next_event_at,
+            planned_until,
+        });
     }
     Ok(out)
+}
+
+/// Events the aggregator and the sink have yet to take: `(consumer, events)`
+/// for each that has started (README "Operations": `sceneflow_events_pending`).
+pub fn pending(conn: &mut AnyConnection) -> Result<Vec<(&'static str, i64)>, StoreError> {
+    Ok(status(conn)?
+        .into_iter()
+        .map(|p| (p.consumer, p.pending))
+        .collect())
 }
 
 /// Delete the events the sink has written (and the aggregator folded) that

@@ -1,4 +1,5 @@
-//! `sceneflow analytics rebuild|generate` (README "Analytics at scale").
+//! `sceneflow analytics rebuild|generate|status` (README "Analytics at
+//! scale", "The warehouse sink").
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -12,6 +13,13 @@ use crate::store::{channels, versions};
 
 #[derive(Subcommand)]
 pub enum AnalyticsCommand {
+    /// Where the aggregator and the events sink stand: last event taken,
+    /// events behind, when each last moved, the next event's time.
+    Status {
+        /// text for people, json for programs.
+        #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+        format: String,
+    },
     /// Recompute the aggregates from the event log (all versions, or one),
     /// in bounded memory, while the service keeps running.
     #[command(after_help = super::help::ANALYTICS)]
@@ -97,6 +105,40 @@ impl Bar {
 pub async fn run(command: AnalyticsCommand, settings: Settings) -> Result<ExitCode, String> {
     let db = super::database::open(&settings).await?;
     match command {
+        AnalyticsCommand::Status { format } => {
+            let progress = db
+                .run(crate::analytics::sink::status)
+                .await
+                .map_err(|e| e.to_string())?;
+            let now = crate::store::now();
+            if format == "json" {
+                let body = serde_json::json!({"as_of": now, "consumers": progress});
+                println!("{body}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            if progress.is_empty() {
+                println!("neither the aggregator nor the events sink has started");
+            }
+            for p in progress {
+                let behind = p.next_event_at.map_or("nothing to take".to_owned(), |at| {
+                    format!(
+                        "next event from {} ({} s ago)",
+                        at.format("%Y-%m-%d %H:%M:%S"),
+                        (now - at).num_seconds().max(0)
+                    )
+                });
+                println!(
+                    "{:<10} at event {}, {} behind; checked {} s ago; {behind}{}",
+                    p.consumer,
+                    p.last_id,
+                    p.pending,
+                    (now - p.checked_at).num_seconds().max(0),
+                    p.planned_until
+                        .map_or(String::new(), |u| format!("; part up to {u} planned"))
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         AnalyticsCommand::Rebuild { version } => {
             if let Some(v) = &version {
                 let lookup = v.clone();

@@ -253,6 +253,17 @@ fn generated_users_take_only_paths_the_flow_produces() {
          WHERE kind = 'scene_shown' AND step_key IN ('current_weight', 'sleep_hours')",
     );
     assert_eq!(branches, 2, "both branches are taken by someone");
+    // Where the log's consumers stand (none has run: the server did not).
+    let out = cli.run(&["analytics", "status", "--format", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(status["consumers"].is_array(), "{status}");
+    let out = cli.run(&["analytics", "status"]);
+    assert!(out.status.success());
     let completed = count("SELECT COUNT(*) AS n FROM runs WHERE status = 'completed'");
     assert!(
         completed > 100 && completed < 400,

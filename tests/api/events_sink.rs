@@ -126,6 +126,16 @@ async fn closed_hours_land_in_parquet_once_and_retention_trims_only_them(backend
     record_events(&mut conn, &[event(40, old + Duration::minutes(1))]).unwrap();
     // The open hour's events wait for the hour to close.
     assert_eq!(sink::run_once(&db, &storage, now).await.unwrap(), 0);
+    // `analytics status` says so: five behind, the next from the open hour.
+    let status = sink::status(&mut conn).unwrap();
+    let at_sink = status.iter().find(|p| p.consumer == "sink").unwrap();
+    assert_eq!(at_sink.pending, 5, "{status:?}");
+    assert_eq!(
+        at_sink.next_event_at,
+        Some(events[30].occurred_at),
+        "{status:?}"
+    );
+    assert_eq!(at_sink.planned_until, None);
     let later = hour + Duration::hours(1);
     assert_eq!(sink::run_once(&db, &storage, later).await.unwrap(), 2);
     let keys = storage.list("events/").await.unwrap();
