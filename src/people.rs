@@ -36,6 +36,10 @@ pub enum PeopleError {
     InvalidTokenId(String),
     #[error("you cannot remove yourself; sign in as another admin to do it")]
     RemoveSelf,
+    #[error(
+        "the role ingest is for admin tokens of back ends only (sceneflow admin-token --role ingest), not for people who sign in"
+    )]
+    IngestUser,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -101,6 +105,9 @@ pub fn add_user(
 ) -> Result<(), PeopleError> {
     let name = check_name(name)?;
     check_password(password)?;
+    if role == Role::Ingest {
+        return Err(PeopleError::IngestUser);
+    }
     let row = UserRow {
         name: name.clone(),
         role,

@@ -65,6 +65,9 @@ word! {
     /// Admin roles, ordered: a call needs at least the role it names (README
     /// "People and tokens").
     "lowercase", pub enum Role + PartialOrd + Ord + clap::ValueEnum {
+        /// Only send outcome events (`POST /admin/api/events`), for a back
+        /// end's nightly job; every other call refuses it.
+        Ingest,
         /// Upload workbooks and deploy them to staging.
         Operator,
         /// Also approve the version on staging and use the QA tools.
@@ -123,6 +126,39 @@ word! {
         DebugReset,
         DebugSimulate,
         DebugView,
+        MetricPut,
+        MetricDelete,
+    }
+}
+
+word! {
+    /// What a metric computes per exposed user in its window (README
+    /// "Outcomes and experiment results").
+    "snake_case", pub enum MetricKind {
+        /// 1 if the user has at least one such event, else 0.
+        Binomial,
+        /// The sum of the events' values, 0 if none.
+        Mean,
+        /// How many such events.
+        Count,
+    }
+}
+
+word! {
+    /// Which way a metric should move.
+    "snake_case", pub enum Direction {
+        Increase,
+        Decrease,
+    }
+}
+
+word! {
+    /// Who sent an outcome event (column `outcomes.source`).
+    "snake_case", pub enum OutcomeSource {
+        /// The app, with the user's mobile token (`POST /v1/events`).
+        App,
+        /// A back end, with an admin token (`POST /admin/api/events`).
+        Backend,
     }
 }
 

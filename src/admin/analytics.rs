@@ -174,3 +174,110 @@ pub async fn events(
         .insert_header(attachment(file, None))
         .streaming(body))
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResultsQuery {
+    version: Option<String>,
+    metric: Option<String>,
+    min_effect: Option<f64>,
+}
+
+/// The smallest relative effect the power figures plan for, by default.
+const DEFAULT_MIN_EFFECT: f64 = 0.05;
+
+/// `GET /admin/api/experiments/{experiment_id}/results?version=V&metric=M`
+/// (README "Outcomes and experiment results"): the version defaults to
+/// the one production serves, the metric to `completed`.
+pub async fn results(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    query: web::Query<ResultsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    use crate::analytics::outcomes::{COMPLETED, Metric};
+    use crate::store::outcomes as metric_store;
+    use crate::words::AggregateKind;
+    let experiment = id.into_inner();
+    let q = query.into_inner();
+    let min_effect = q.min_effect.unwrap_or(DEFAULT_MIN_EFFECT);
+    if !(min_effect.is_finite() && min_effect > 0.0 && min_effect <= 10.0) {
+        return Err(ApiError::InvalidRequest(
+            "min_effect is a relative effect above 0 and at most 10 (0.05 is 5 %)".into(),
+        ));
+    }
+    let version = match q.version {
+        Some(v) => v,
+        None => state
+            .db
+            .run(|c| crate::store::channels::get(c, crate::store::channels::Channel::Production))
+            .await?
+            .map(|row| row.version_id)
+            .ok_or_else(|| ApiError::NotFound("production serves no version yet".into()))?,
+    };
+    known_version(&state, &version).await?;
+    let metric_name = q.metric.unwrap_or_else(|| COMPLETED.to_owned());
+    let flows = state.onboarding.flows().clone();
+    let (lookup, wanted) = (version.clone(), experiment.clone());
+    let (found, fresh) = state
+        .db
+        .run(move |c| {
+            analytics::with_freshness(c, |c| {
+                let flow = flows.get(c, &lookup)?;
+                let variants = analytics::variants_of(&flow, &wanted);
+                let metric = if metric_name == COMPLETED {
+                    Some(Metric::completed())
+                } else {
+                    metric_store::metric(c, &metric_name)?
+                        .as_ref()
+                        .and_then(Metric::from_row)
+                };
+                let counts = crate::store::aggregates::experiment_counts(c, Some(&lookup))?;
+                let count = |kind: AggregateKind, variant: &str| {
+                    counts
+                        .iter()
+                        .find(|r| {
+                            r.kind == kind.as_str() && r.step_key == wanted && r.variant == variant
+                        })
+                        .map_or(0, |r| r.users.max(0) as u64)
+                };
+                let sums = match &metric {
+                    Some(m) if m.name != COMPLETED => {
+                        metric_store::stats(c, &m.name, &lookup, &wanted)?
+                    }
+                    _ => Vec::new(),
+                };
+                let observed: Vec<crate::analytics::results::Observed> = variants
+                    .iter()
+                    .map(|(scene, weight)| {
+                        let users = count(AggregateKind::Exposure, scene);
+                        let (sum, squares) = if metric_name == COMPLETED {
+                            let n = count(AggregateKind::Conversion, scene) as f64;
+                            (n, n)
+                        } else {
+                            sums.iter()
+                                .find(|s| &s.0 == scene)
+                                .map_or((0.0, 0.0), |s| (s.1, s.2))
+                        };
+                        (scene.clone(), *weight, users, sum, squares)
+                    })
+                    .collect();
+                Ok((metric, observed, metric_name))
+            })
+        })
+        .await?;
+    let (metric, observed, metric_name) = found;
+    if observed.is_empty() {
+        return Err(ApiError::NotFound(format!(
+            "version {version} has no experiment '{experiment}' (the experiments list gives their ids, step:condition)"
+        )));
+    }
+    let metric =
+        metric.ok_or_else(|| ApiError::NotFound(format!("there is no metric '{metric_name}'")))?;
+    let results =
+        crate::analytics::results::assemble(&experiment, &version, &metric, &observed, min_effect);
+    Ok(HttpResponse::Ok().json(Fresh {
+        figures: results,
+        fresh,
+    }))
+}

@@ -3,6 +3,7 @@
 pub mod analytics;
 pub mod auth;
 pub mod channels;
+pub mod outcomes;
 pub mod versions;
 
 use actix_web::{HttpResponse, web};
@@ -25,7 +26,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/versions/{id}/funnel", web::get().to(analytics::funnel))
             .route("/versions/{id}/impact", web::get().to(analytics::impact))
             .route("/experiments", web::get().to(analytics::experiments))
+            .route(
+                "/experiments/{experiment_id}/results",
+                web::get().to(analytics::results),
+            )
             .route("/events", web::get().to(analytics::events))
+            .route("/events", web::post().to(outcomes::ingest))
+            .route("/metrics", web::get().to(outcomes::list))
+            .route("/metrics/{name}", web::put().to(outcomes::put))
+            .route("/metrics/{name}", web::delete().to(outcomes::delete))
             .route("/channels", web::get().to(channels::list))
             .route(
                 "/channels/production/rollback",

@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 use diesel::Connection;
 
-use super::sketch;
+use super::{outcomes, sketch};
 use crate::flow::EventKind;
 use crate::store::aggregates::{
     self as agg, AGGREGATES, Changes, CountKey, CountRow, LeftKey, MemberRow, RunLinkRow,
@@ -94,18 +94,28 @@ pub fn step(conn: &mut AnyConnection, horizon: i64, batch: i64) -> Result<Pass, 
 /// when another instance is at it.
 pub fn catch_up(conn: &mut AnyConnection, batch: i64) -> Result<Option<usize>, StoreError> {
     let horizon = horizon(conn)?;
+    let outcomes_horizon = crate::store::outcomes::horizon(conn)?;
     let mut total = 0;
-    loop {
-        match step(conn, horizon, batch)? {
-            Pass::Busy => return Ok(None),
-            Pass::Folded { events, last_id } => {
-                total += events;
-                if events == 0 || last_id >= horizon {
-                    return Ok(Some(total));
+    for (step, horizon) in [
+        (
+            step as fn(&mut AnyConnection, i64, i64) -> Result<Pass, StoreError>,
+            horizon,
+        ),
+        (step_outcomes, outcomes_horizon),
+    ] {
+        loop {
+            match step(conn, horizon, batch)? {
+                Pass::Busy => return Ok(None),
+                Pass::Folded { events, last_id } => {
+                    total += events;
+                    if events == 0 || last_id >= horizon {
+                        break;
+                    }
                 }
             }
         }
     }
+    Ok(Some(total))
 }
 
 /// Run the aggregator until the process stops.
@@ -440,7 +450,42 @@ pub fn fold(conn: &mut AnyConnection, events: &[EventRow]) -> Result<(), StoreEr
     for e in events {
         fold.event(e);
     }
-    agg::write(conn, &fold.changes())
+    let changes = fold.changes();
+    agg::write(conn, &changes)?;
+    // New exposures (or earlier first ones) take the outcome events folded
+    // so far; later ones find them when they are folded.
+    let exposures: Vec<MemberRow> = changes
+        .new_members
+        .iter()
+        .chain(&changes.earlier_members)
+        .filter(|m| m.kind == AggregateKind::Exposure.as_str())
+        .cloned()
+        .collect();
+    let until = agg::cursor(conn, outcomes::OUTCOMES)?.map_or(0, |c| c.0);
+    outcomes::refresh(conn, &exposures, until)
+}
+
+/// Fold the next batch of at most `batch` outcome events up to `horizon`
+/// (cursor `outcomes`).
+pub fn step_outcomes(
+    conn: &mut AnyConnection,
+    horizon: i64,
+    batch: i64,
+) -> Result<Pass, StoreError> {
+    conn.transaction(|c| {
+        if !agg::try_lock(c, LOCK_KEY)? {
+            return Ok(Pass::Busy);
+        }
+        let last_id = agg::cursor(c, outcomes::OUTCOMES)?.map_or(0, |r| r.0);
+        let events = crate::store::outcomes::after(c, last_id, horizon, batch)?;
+        let last_id = events.last().map_or(last_id, |e| e.id);
+        outcomes::fold(c, &events, None)?;
+        agg::set_cursor(c, outcomes::OUTCOMES, last_id, None)?;
+        Ok(Pass::Folded {
+            events: events.len(),
+            last_id,
+        })
+    })
 }
 
 fn distinct<'a>(values: impl Iterator<Item = &'a str>) -> Vec<&'a str> {

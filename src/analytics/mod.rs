@@ -5,13 +5,17 @@
 //! be checked against hand-computed numbers.
 
 pub mod aggregator;
+pub mod comparison;
 pub mod export;
 pub mod generate;
+pub mod ingest;
 /// The full recomputation the aggregates are checked against: dev tools
 /// only (Cargo feature `dev-tools`).
 #[cfg(any(test, feature = "dev-tools"))]
 pub mod oracle;
+pub mod outcomes;
 pub mod rebuild;
+pub mod results;
 pub mod sink;
 pub mod sketch;
 pub mod stats;
@@ -219,7 +223,7 @@ pub struct Experiment {
 }
 
 /// Variants of an experiment in sheet order with their weights, from the flow.
-fn variants_of(flow: &CompiledFlow, experiment_id: &str) -> Vec<(String, f64)> {
+pub fn variants_of(flow: &CompiledFlow, experiment_id: &str) -> Vec<(String, f64)> {
     crate::flow::ExperimentId::parse(experiment_id)
         .and_then(|id| flow.group(&id))
         .map(|g| g.variants.clone())

@@ -51,6 +51,10 @@ pub fn start(conn: &mut AnyConnection, version: Option<&str>) -> Result<Progress
         match version {
             None => {
                 agg::set_cursor(c, AGGREGATES, 0, None)?;
+                // The metrics' values are folded again too, from the first
+                // outcome event, after the exposures.
+                crate::store::outcomes::forget_all(c)?;
+                agg::set_cursor(c, super::outcomes::OUTCOMES, 0, None)?;
                 Ok(Progress {
                     done: 0,
                     until: horizon,

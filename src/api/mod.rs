@@ -2,6 +2,7 @@
 //! `/openapi.json`.
 
 pub mod auth;
+pub mod events;
 pub mod offline;
 pub mod onboarding;
 pub mod openapi;
@@ -18,6 +19,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/sync", web::post().to(offline::sync))
             .route("/back", web::post().to(onboarding::back)),
     )
+    .route("/v1/events", web::post().to(events::record))
     .route("/openapi.json", web::get().to(openapi));
 }
 

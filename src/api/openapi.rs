@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use super::{offline, onboarding};
+use super::{events, offline, onboarding};
 
 struct BearerAuth;
 
@@ -36,7 +36,7 @@ impl utoipa::Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "An admin token (`sceneflow admin-token --role ROLE --name NAME`); roles viewer < operator < qa < admin.",
+                        "An admin token (`sceneflow admin-token --role ROLE --name NAME`); roles operator < qa < admin (and ingest, which may only send outcome events).",
                     ))
                     .build(),
             ),
@@ -56,7 +56,8 @@ impl utoipa::Modify for BearerAuth {
         onboarding::answer,
         offline::bundle,
         offline::sync,
-        onboarding::back
+        onboarding::back,
+        events::record
     ),
     modifiers(&BearerAuth),
     security(("bearer" = []))
@@ -365,7 +366,7 @@ fn admin_and_debug() -> Vec<(String, Value)> {
     }});
     let list = Op::new(
         "list_versions",
-        "viewer",
+        "operator",
         "Every uploaded version, newest first",
     )
     .reply(
@@ -392,7 +393,7 @@ fn admin_and_debug() -> Vec<(String, Value)> {
         .build();
     let show = Op::new(
         "show_version",
-        "viewer",
+        "operator",
         "A version: its steps, scenes, choices and report",
     )
     .version()
@@ -414,7 +415,7 @@ fn admin_and_debug() -> Vec<(String, Value)> {
     )
     .reply("404", error("not_found"))
     .build();
-    let workbook = Op::new("download_workbook", "viewer", "The version's workbook, byte for byte as uploaded")
+    let workbook = Op::new("download_workbook", "operator", "The version's workbook, byte for byte as uploaded")
         .version()
         .reply("200", json!({"description": "The workbook as an attachment, in the format it was uploaded in", "content": {
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": {"type": "string", "format": "binary"}},
@@ -452,7 +453,7 @@ fn admin_and_debug() -> Vec<(String, Value)> {
         all.extend(["as_of", "pending_events"]);
         object(&all, properties)
     };
-    let funnel = channel_query(Op::new("funnel", "viewer", "The funnel of a version on a channel").version())
+    let funnel = channel_query(Op::new("funnel", "operator", "The funnel of a version on a channel").version())
         .reply("200", ok("Per step in flow order; started, completed and the completion rate", with_fresh(
             &["version", "channel", "started", "completed", "completion_rate", "steps"],
             json!({
@@ -475,7 +476,7 @@ fn admin_and_debug() -> Vec<(String, Value)> {
         .build();
     let impact = Op::new(
         "impact",
-        "viewer",
+        "operator",
         "Users who met a version, per channel, and runs still in flight",
     )
     .version()
@@ -495,7 +496,7 @@ fn admin_and_debug() -> Vec<(String, Value)> {
     )
     .reply("404", error("not_found"))
     .build();
-    let experiments = Op::new("experiments", "viewer", "Every A/B group's exposures and completions, with sample-ratio checks")
+    let experiments = Op::new("experiments", "operator", "Every A/B group's exposures and completions, with sample-ratio checks")
         .parameter("version", "query", json!({"type": "string"}), "Only this version's experiments.")
         .reply("200", ok("The experiments", with_fresh(&["experiments"], json!({
             "experiments": {"type": "array", "items": {"type": "object", "required": ["version", "experiment_id", "variants", "sample_ratio"], "properties": {
@@ -509,7 +510,7 @@ fn admin_and_debug() -> Vec<(String, Value)> {
         .build();
     let events = Op::new(
         "export_events",
-        "viewer",
+        "operator",
         "The event log as NDJSON or CSV, streamed",
     )
     .parameter(
@@ -538,7 +539,7 @@ fn admin_and_debug() -> Vec<(String, Value)> {
         }}),
     )
     .build();
-    let channels = Op::new("list_channels", "viewer", "What each channel serves, its approval, and the version production would roll back to")
+    let channels = Op::new("list_channels", "operator", "What each channel serves, its approval, and the version production would roll back to")
         .reply("200", ok("The channels", object(&["channels", "production_rollback_to"], json!({
             "channels": {"type": "array", "items": {"type": "object", "required": ["name", "version_id", "updated_at", "updated_by", "approval"], "properties": {
                 "name": {"type": "string", "enum": ["staging", "production"]},
@@ -587,7 +588,7 @@ fn admin_and_debug() -> Vec<(String, Value)> {
     .reply("404", error("not_found (no such channel or version)"))
     .reply("409", error("not_approved, approval_stale"))
     .build();
-    let audit = Op::new("audit_log", "viewer", "The latest 500 entries of the audit log, newest first")
+    let audit = Op::new("audit_log", "operator", "The latest 500 entries of the audit log, newest first")
         .reply("200", ok("The entries", object(&["entries"], json!({"entries": {"type": "array", "items": {"type": "object", "required": ["id", "at", "actor", "action"], "properties": {
             "id": {"type": ["string", "integer"]},
             "at": {"type": "string"},
@@ -598,7 +599,7 @@ fn admin_and_debug() -> Vec<(String, Value)> {
             "note": {"type": ["string", "null"]},
         }}}}))))
         .build();
-    let conditions = Op::new("list_conditions", "viewer", "The named conditions defined in code, with the attributes each reads")
+    let conditions = Op::new("list_conditions", "operator", "The named conditions defined in code, with the attributes each reads")
         .reply("200", ok("The catalogue", object(&["conditions"], json!({"conditions": {"type": "array", "items": {"type": "object", "required": ["name", "description", "attributes"], "properties": {
             "name": {"type": "string"},
             "description": {"type": "string"},

@@ -37,6 +37,9 @@ pub enum ApiError {
     Forbidden { needed: Role, have: Role },
     #[error("{0}")]
     NotFound(String),
+    /// A batch of outcome events refused at its first bad event.
+    #[error("event {index}: {message}; nothing was stored")]
+    InvalidEvent { index: usize, message: String },
     /// A route that exists, called with a method it does not take; the
     /// methods it takes (from the OpenAPI document; empty for a page).
     #[error("{method} is not a method of {path}")]
@@ -142,6 +145,7 @@ impl ApiError {
             ApiError::StoredFileMismatch(_) => ErrorCode::StoredFileMismatch,
             ApiError::TooManyConnections => ErrorCode::TooManyConnections,
             ApiError::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
+            ApiError::InvalidEvent { .. } => ErrorCode::InvalidRequest,
         }
     }
 
@@ -161,6 +165,7 @@ impl ApiError {
             }
             ApiError::BackNotAllowed(scene) => json!({"scene": scene}),
             ApiError::MethodNotAllowed { allowed, .. } => json!({"allowed": allowed}),
+            ApiError::InvalidEvent { index, .. } => json!({"index": index}),
             _ => json!({}),
         }
     }
@@ -199,6 +204,7 @@ impl ResponseError for ApiError {
             }
             ApiError::TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::InvalidEvent { .. } => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -319,7 +325,8 @@ impl From<crate::people::PeopleError> for ApiError {
             PeopleError::InvalidName
             | PeopleError::ShortPassword
             | PeopleError::InvalidTokenId(_)
-            | PeopleError::RemoveSelf => ApiError::InvalidRequest(e.to_string()),
+            | PeopleError::RemoveSelf
+            | PeopleError::IngestUser => ApiError::InvalidRequest(e.to_string()),
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod column;
 pub mod flows;
 pub mod group;
 pub mod offline;
+pub mod outcomes;
 pub mod rows;
 pub mod runs;
 pub mod schema;

@@ -25,6 +25,7 @@ mod offline;
 mod offline_languages;
 mod onboarding;
 mod outage;
+mod outcomes;
 mod people;
 mod real_clients;
 mod release;

@@ -264,6 +264,24 @@ pub fn members_of(
     Ok(rows)
 }
 
+/// The members of these users of one kind (every version).
+pub fn members_by_kind(
+    conn: &mut AnyConnection,
+    users: &[&str],
+    kind: &str,
+) -> Result<Vec<MemberRow>, StoreError> {
+    let mut rows = Vec::new();
+    for chunk in users.chunks(super::CHUNK) {
+        rows.extend(
+            analytics_members::table
+                .filter(analytics_members::user_id.eq_any(chunk))
+                .filter(analytics_members::kind.eq(kind))
+                .load::<MemberRow>(conn)?,
+        );
+    }
+    Ok(rows)
+}
+
 pub fn links_of(conn: &mut AnyConnection, runs: &[&str]) -> Result<Vec<RunLinkRow>, StoreError> {
     let mut rows = Vec::new();
     for chunk in runs.chunks(super::CHUNK) {
@@ -376,6 +394,17 @@ pub fn durations(
 /// Take PostgreSQL's advisory lock for this transaction, if free: the one
 /// instance that gets it aggregates; the others skip (README "Analytics at
 /// scale"). SQLite has one writer at a time anyway.
+/// Wait for the transaction-scoped lock `key` (PostgreSQL; SQLite's one
+/// writer is lock enough).
+pub fn lock(conn: &mut AnyConnection, key: i64) -> Result<(), StoreError> {
+    if let AnyConnection::Postgresql(c) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+            .bind::<diesel::sql_types::BigInt, _>(key)
+            .execute(c)?;
+    }
+    Ok(())
+}
+
 pub fn try_lock(conn: &mut AnyConnection, key: i64) -> Result<bool, StoreError> {
     match conn {
         AnyConnection::Postgresql(c) => {
