@@ -122,6 +122,17 @@ pub fn rebuild(
     while let Some(p) = step(conn, version, start.until)? {
         progress(p);
     }
+    if version.is_none() {
+        // The outcome events after the exposures: the metrics' values.
+        let until = crate::store::outcomes::horizon(conn)?;
+        loop {
+            match aggregator::step_outcomes(conn, until, BATCH)? {
+                Pass::Busy => std::thread::sleep(Duration::from_millis(50)),
+                Pass::Folded { events, last_id } if events > 0 && last_id < until => {}
+                Pass::Folded { .. } => break,
+            }
+        }
+    }
     locked(conn, |c| agg::forget_gone_runs(c, version))?;
     progress(Progress {
         done: start.until,

@@ -26,6 +26,7 @@ mod offline_languages;
 mod onboarding;
 mod outage;
 mod outcomes;
+mod outcomes_aggregates;
 mod people;
 mod real_clients;
 mod release;
