@@ -71,7 +71,8 @@ pub async fn list(_admin: Admin, state: web::Data<AppState>) -> Result<HttpRespo
 pub struct MetricBody {
     event: String,
     kind: String,
-    window_hours: i64,
+    /// A whole number; `168.0` is `168` (the contract's rule for numbers).
+    window_hours: f64,
     #[serde(default)]
     direction: Option<String>,
     #[serde(default)]
@@ -89,7 +90,7 @@ fn check(name: &str, body: MetricBody) -> Result<Metric, ApiError> {
         return invalid(format!("metric name '{name}' must match [a-z0-9_]{{1,64}}"));
     }
     if name == COMPLETED {
-        return invalid("the metric completed is built in and cannot be replaced".into());
+        return Err(ApiError::BuiltInMetric);
     }
     if !crate::flow::Key::is_valid(&body.event) {
         return invalid(format!(
@@ -100,8 +101,11 @@ fn check(name: &str, body: MetricBody) -> Result<Metric, ApiError> {
     let Some(kind) = MetricKind::parse(&body.kind) else {
         return invalid(format!("kind '{}' is binomial, mean or count", body.kind));
     };
-    if !(1..=MAX_WINDOW_HOURS).contains(&body.window_hours) {
-        return invalid(format!("window_hours must be 1 to {MAX_WINDOW_HOURS}"));
+    let hours = body.window_hours;
+    if hours.fract() != 0.0 || !(1.0..=MAX_WINDOW_HOURS as f64).contains(&hours) {
+        return invalid(format!(
+            "window_hours must be a whole number from 1 to {MAX_WINDOW_HOURS}"
+        ));
     }
     let direction = match body.direction.as_deref() {
         None => Direction::Increase,
@@ -117,7 +121,7 @@ fn check(name: &str, body: MetricBody) -> Result<Metric, ApiError> {
         name: name.to_owned(),
         event: body.event,
         kind,
-        window_hours: body.window_hours as u32,
+        window_hours: hours as u32,
         direction,
         guardrail: body.guardrail,
         description: body.description,
@@ -181,9 +185,7 @@ pub async fn delete(
     let who = admin.require(Role::Operator)?.name.clone();
     let name = name.into_inner();
     if name == COMPLETED {
-        return Err(ApiError::InvalidRequest(
-            "the metric completed is built in and cannot be removed".into(),
-        ));
+        return Err(ApiError::BuiltInMetric);
     }
     let gone = name.clone();
     let existed = state

@@ -26,8 +26,11 @@ pub struct AppEvent {
     /// A finite number (a purchase's amount); default 1.
     value: Option<f64>,
     /// RFC 3339 with an offset, not before 2000 nor more than 5 minutes
-    /// ahead; default the time of receipt.
-    #[schema(format = DateTime)]
+    /// ahead; default the time of receipt. (The pattern is narrower than
+    /// what is taken: years 2000–2025, days 01–28.)
+    #[schema(
+        pattern = r"^20[0-2][0-5]-(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?(?:Z|[+-](?:0[0-9]|1[0-3]):[0-5][0-9])$"
+    )]
     time: Option<String>,
 }
 

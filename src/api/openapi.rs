@@ -303,7 +303,11 @@ impl Op {
         let mut op = json!({
             "operationId": self.id,
             "summary": self.summary,
-            "description": format!("Needs an admin token of role {} or higher.", self.role),
+            "description": if self.role == "ingest" {
+                "Needs an admin token of role ingest, or operator or higher.".to_owned()
+            } else {
+                format!("Needs an admin token of role {} or higher (not ingest).", self.role)
+            },
             "security": [{"admin_token": []}],
             "responses": responses,
         });
@@ -607,6 +611,117 @@ fn admin_and_debug() -> Vec<(String, Value)> {
         }}}}))))
         .build();
 
+    let ingest = Op::new("ingest_events", "ingest", "Outcome events of any users, from a back end (up to 1,000)")
+        .json_body(object(&["events"], json!({"events": {"type": "array", "maxItems": 1000, "items": {
+            "type": "object", "required": ["id", "user_id", "name"], "properties": {
+                "id": {"type": "string", "minLength": 1, "maxLength": 128},
+                "user_id": {"type": "string", "minLength": 1, "maxLength": 63, "description": "1–255 bytes"},
+                "name": {"type": "string", "pattern": "^[a-z0-9_]{1,64}$"},
+                "value": {"type": ["number", "null"], "description": "Default 1."},
+                "time": {"type": ["string", "null"], "description": "RFC 3339 with an offset, from 2000 to 5 minutes ahead; default the time of receipt.", "pattern": "^20[0-2][0-5]-(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,6})?(?:Z|[+-](?:0[0-9]|1[0-3]):[0-5][0-9])$"},
+            }}}})))
+        .reply("200", ok("Stored; ids sent before are duplicates", reference("EventsAccepted")))
+        .reply("403", error("forbidden (an ingest token on another call)"))
+        .build();
+    let metric_view = || {
+        object(
+            &[
+                "name",
+                "event",
+                "kind",
+                "window_hours",
+                "direction",
+                "guardrail",
+                "description",
+                "built_in",
+            ],
+            json!({
+                "name": {"type": "string"}, "event": {"type": "string"},
+                "kind": {"type": "string", "enum": ["binomial", "mean", "count"]},
+                "window_hours": {"type": "integer", "minimum": 0},
+                "direction": {"type": "string", "enum": ["increase", "decrease"]},
+                "guardrail": {"type": "boolean"}, "description": {"type": "string"},
+                "built_in": {"type": "boolean"},
+                "updated_at": {"type": "string"}, "updated_by": {"type": "string"},
+            }),
+        )
+    };
+    let metrics = Op::new(
+        "list_metrics",
+        "operator",
+        "Every metric, the built-in completed first",
+    )
+    .reply(
+        "200",
+        ok(
+            "The metrics",
+            object(
+                &["metrics"],
+                json!({"metrics": {"type": "array", "items": metric_view()}}),
+            ),
+        ),
+    )
+    .build();
+    let metric_name = |op: Op| {
+        op.parameter(
+            "name",
+            "path",
+            json!({"type": "string", "pattern": "^[a-z0-9_]{1,64}$"}),
+            "The metric's name.",
+        )
+    };
+    let put_metric = metric_name(Op::new("put_metric", "operator", "Create or replace a metric; its figures are rebuilt from the whole history"))
+        .json_body(json!({"type": "object", "required": ["event", "kind", "window_hours"], "additionalProperties": false, "properties": {
+            "event": {"type": "string", "pattern": "^[a-z0-9_]{1,64}$"},
+            "kind": {"type": "string", "enum": ["binomial", "mean", "count"]},
+            "window_hours": {"type": "integer", "minimum": 1, "maximum": 87600},
+            "direction": {"type": ["string", "null"], "enum": ["increase", "decrease", null]},
+            "guardrail": {"type": "boolean"},
+            "description": {"type": "string", "maxLength": 500},
+        }}))
+        .reply("200", ok("The metric", metric_view()))
+        .reply("409", error("built_in_metric (completed)"))
+        .build();
+    let delete_metric = metric_name(Op::new(
+        "delete_metric",
+        "operator",
+        "Remove a metric and its figures",
+    ))
+    .reply(
+        "200",
+        ok(
+            "Removed",
+            object(&["deleted"], json!({"deleted": {"type": "string"}})),
+        ),
+    )
+    .reply("404", error("not_found"))
+    .reply("409", error("built_in_metric (completed)"))
+    .build();
+    let comparison = json!({"oneOf": [{"type": "null"}, {"type": "object", "required": ["frequentist", "sequential", "bayesian"], "properties": {
+        "frequentist": {"type": "object", "required": ["lift", "ci", "p_value"]},
+        "sequential": {"type": "object", "required": ["lift", "ci", "p_value"]},
+        "bayesian": {"type": "object", "required": ["lift", "ci", "chance_to_win", "risk"]},
+    }}]});
+    let results = Op::new("experiment_results", "operator", "An A/B group judged on a metric, with GrowthBook's numbers")
+        .parameter("experiment_id", "path", json!({"type": "string", "example": "intro:pass_through"}), "step:condition, as the experiments list gives it.")
+        .parameter("version", "query", json!({"type": "string"}), "Default: the version production serves.")
+        .parameter("metric", "query", json!({"type": "string"}), "Default: completed.")
+        .parameter("min_effect", "query", json!({"type": "number", "exclusiveMinimum": 0, "maximum": 10}), "The relative effect the power figures plan for (default 0.05).")
+        .reply("200", ok("Per variant the statistics, per treatment the comparisons", with_fresh(&["experiment_id", "version", "metric", "sample_ratio", "variants", "power"], json!({
+            "experiment_id": {"type": "string"}, "version": {"type": "string"},
+            "metric": {"type": "object", "required": ["name", "kind"]},
+            "sample_ratio": {"type": ["object", "null"]},
+            "variants": {"type": "array", "items": {"type": "object", "required": ["scene", "weight", "users", "sum", "sum_squares", "mean", "variance"], "properties": {
+                "scene": {"type": "string"}, "weight": {"type": "number"},
+                "users": {"type": "integer"}, "sum": {"type": "number"}, "sum_squares": {"type": "number"},
+                "mean": {"type": ["number", "null"]}, "variance": {"type": ["number", "null"]},
+                "vs_control": comparison,
+            }}},
+            "power": {"type": "object", "required": ["min_relative_effect", "users_per_variant", "users_still_needed"]},
+        }))))
+        .reply("404", error("not_found (no such version, experiment or metric)"))
+        .build();
+
     let tester_view = || {
         ok(
             "What QA sees of the tester: run, history, attributes, variants, conditions",
@@ -769,7 +884,19 @@ fn admin_and_debug() -> Vec<(String, Value)> {
             "/admin/api/experiments".into(),
             item(vec![("get", experiments)]),
         ),
-        ("/admin/api/events".into(), item(vec![("get", events)])),
+        (
+            "/admin/api/events".into(),
+            item(vec![("get", events), ("post", ingest)]),
+        ),
+        ("/admin/api/metrics".into(), item(vec![("get", metrics)])),
+        (
+            "/admin/api/metrics/{name}".into(),
+            item(vec![("put", put_metric), ("delete", delete_metric)]),
+        ),
+        (
+            "/admin/api/experiments/{experiment_id}/results".into(),
+            item(vec![("get", results)]),
+        ),
         ("/admin/api/channels".into(), item(vec![("get", channels)])),
         (
             "/admin/api/channels/production/rollback".into(),

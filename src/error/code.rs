@@ -38,10 +38,11 @@ pub enum ErrorCode {
     StoredFileMismatch,
     TooManyConnections,
     MethodNotAllowed,
+    BuiltInMetric,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 31] = [
+    pub const ALL: [ErrorCode; 32] = [
         ErrorCode::InvalidRequest,
         ErrorCode::RequestTimeout,
         ErrorCode::NotAFile,
@@ -73,6 +74,7 @@ impl ErrorCode {
         ErrorCode::StoredFileMismatch,
         ErrorCode::TooManyConnections,
         ErrorCode::MethodNotAllowed,
+        ErrorCode::BuiltInMetric,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -108,6 +110,7 @@ impl ErrorCode {
             ErrorCode::StoredFileMismatch => "stored_file_mismatch",
             ErrorCode::TooManyConnections => "too_many_connections",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::BuiltInMetric => "built_in_metric",
         }
     }
 }

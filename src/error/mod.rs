@@ -37,6 +37,9 @@ pub enum ApiError {
     Forbidden { needed: Role, have: Role },
     #[error("{0}")]
     NotFound(String),
+    /// The built-in metric `completed` cannot be replaced or removed.
+    #[error("the metric completed is built in: it cannot be replaced or removed")]
+    BuiltInMetric,
     /// A batch of outcome events refused at its first bad event.
     #[error("event {index}: {message}; nothing was stored")]
     InvalidEvent { index: usize, message: String },
@@ -146,6 +149,7 @@ impl ApiError {
             ApiError::TooManyConnections => ErrorCode::TooManyConnections,
             ApiError::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
             ApiError::InvalidEvent { .. } => ErrorCode::InvalidRequest,
+            ApiError::BuiltInMetric => ErrorCode::BuiltInMetric,
         }
     }
 
@@ -205,6 +209,7 @@ impl ResponseError for ApiError {
             ApiError::TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::InvalidEvent { .. } => StatusCode::BAD_REQUEST,
+            ApiError::BuiltInMetric => StatusCode::CONFLICT,
         }
     }
 

@@ -183,7 +183,7 @@ async fn outcome_events_feed_metrics_and_results(backend: Backend) {
 
     fold(&app).await;
     let (status, metric) = call(&app, Method::PUT, &operator, "/admin/api/metrics/revenue",
-        Some(json!({"event": "purchase", "kind": "mean", "window_hours": 24, "description": "spent in the first day"}))).await;
+        Some(json!({"event": "purchase", "kind": "mean", "window_hours": 24.0, "description": "spent in the first day"}))).await;
     assert_eq!(status, StatusCode::OK, "{metric}");
 
     let exposed = |scene: &str| seen.values().filter(|s| *s == scene).count() as u64;
@@ -281,7 +281,7 @@ async fn outcome_events_feed_metrics_and_results(backend: Backend) {
         Some(json!({"event": "x", "kind": "count", "window_hours": 1})),
     )
     .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(status, StatusCode::CONFLICT);
     let (status, _) = call(
         &app,
         Method::DELETE,
