@@ -15,6 +15,7 @@ use crate::store::{channels, versions};
 pub enum AnalyticsCommand {
     /// Where the aggregator and the events sink stand: last event taken,
     /// events behind, when each last moved, the next event's time.
+    #[command(after_help = super::help::ANALYTICS)]
     Status {
         /// text for people, json for programs.
         #[arg(long, default_value = "text", value_parser = ["text", "json"])]
