@@ -53,6 +53,8 @@ pub struct Plan {
     pub days: i64,
     pub end: NaiveDateTime,
     pub seed: u64,
+    /// Also write outcome events (about 3.3 a user; see [`outcomes_of`]).
+    pub outcomes: bool,
 }
 
 /// Write the plan's users, `batch` users per transaction; calls `progress`
@@ -77,6 +79,7 @@ pub fn generate(
         let n = batch.min(plan.users - done);
         let mut run_rows = Vec::with_capacity(n as usize);
         let mut event_rows = Vec::new();
+        let mut outcome_rows = Vec::new();
         for i in 0..n {
             let user = format!("gen-{}", plan.first_user + done + i);
             let run_id = format!("run-{user}");
@@ -109,18 +112,90 @@ pub fn generate(
                 };
                 record(&run, &moved);
             }
+            if plan.outcomes {
+                let exposed_to_second = event_rows.iter().any(|e| {
+                    e.user_id == user
+                        && e.variation_id
+                            .as_deref()
+                            .is_some_and(|v| second_variants(flow).contains(&v))
+                });
+                let completed = run.scene().is_none();
+                let started = plan.end - Duration::seconds(offset);
+                outcome_rows.extend(outcomes_of(
+                    &mut rng,
+                    &user,
+                    started,
+                    plan.end,
+                    completed,
+                    exposed_to_second,
+                ));
+            }
             run_rows.push(RunRow::of(run.into_data(), plan.channel, 1));
         }
         diesel::Connection::transaction(conn, |c| -> Result<(), StoreError> {
             insert_chunks!(c, runs::table, run_rows);
             insert_chunks!(c, events::table, event_rows);
+            insert_chunks!(c, crate::store::outcomes::outcomes::table, outcome_rows);
             Ok(())
         })?;
-        written += event_rows.len() as u64;
+        written += (event_rows.len() + outcome_rows.len()) as u64;
         done += n;
         progress(done);
     }
     Ok(written)
+}
+
+/// The second variant (sheet order) of every A/B group of the flow: users
+/// shown one get the outcomes' lift.
+fn second_variants(flow: &CompiledFlow) -> Vec<&str> {
+    flow.groups()
+        .filter_map(|g| g.variants.get(1).map(|(scene, _)| scene.as_str()))
+        .collect()
+}
+
+/// A user's outcome events after onboarding, about 3.3 a user: opened the
+/// app on day 1 (70 %) and day 7 (45 %), subscribed (20 %, 30 % after a
+/// completed run, × 1.2 for the second variant of an A/B group), and
+/// purchases (about 1.9, 4.99–49.99 each), each at a time after the start
+/// and not after `end`.
+pub fn outcomes_of(
+    rng: &mut Rng,
+    user: &str,
+    started: NaiveDateTime,
+    end: NaiveDateTime,
+    completed: bool,
+    treated: bool,
+) -> Vec<crate::store::outcomes::NewOutcome> {
+    let mut out = Vec::new();
+    let lift = if treated { 1.2 } else { 1.0 };
+    let mut event = |rng: &mut Rng, name: &str, value: f64, hours: f64| {
+        let at = started + Duration::seconds((hours * 3600.0 * (0.5 + rng.unit())) as i64);
+        if at <= end {
+            out.push(crate::store::outcomes::NewOutcome {
+                user_id: user.to_owned(),
+                event_id: format!("{name}-{}", out.len()),
+                name: name.to_owned(),
+                value,
+                occurred_at: at,
+                received_at: at,
+                source: "app".into(),
+            });
+        }
+    };
+    if rng.unit() < 0.7 {
+        event(rng, "opened_day_1", 1.0, 24.0);
+    }
+    if rng.unit() < 0.45 {
+        event(rng, "opened_day_7", 1.0, 168.0);
+    }
+    if rng.unit() < if completed { 0.3 } else { 0.2 } * lift {
+        event(rng, "subscribed", 1.0, 2.0);
+    }
+    while rng.unit() < 0.65 {
+        let value = ((4.99 + rng.unit() * 45.0) * 100.0).round() / 100.0;
+        event(rng, "purchase", value, 72.0);
+    }
+    out
 }
 
 /// Start attributes as apps send them, so conditions pick their rows.

@@ -50,6 +50,10 @@ pub enum AnalyticsCommand {
         /// Seed of the random choices, so a log can be made again.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Also write outcome events: app opens on day 1 and 7, subscriptions
+        /// and purchases, about 3.3 a user.
+        #[arg(long)]
+        outcomes: bool,
     },
 }
 
@@ -174,6 +178,7 @@ pub async fn run(command: AnalyticsCommand, settings: Settings) -> Result<ExitCo
             first_user,
             days,
             seed,
+            outcomes,
         } => {
             let flows = crate::store::FlowCache::default();
             let channel = channels::Channel::parse(&channel).ok_or("unknown channel")?;
@@ -199,6 +204,7 @@ pub async fn run(command: AnalyticsCommand, settings: Settings) -> Result<ExitCo
                         days,
                         end: crate::store::now(),
                         seed,
+                        outcomes,
                     };
                     let mut bar = Bar::new("generate");
                     generate::generate(c, &flow, &plan, 1000, |done| bar.draw(done, users, "users"))
