@@ -46,6 +46,15 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 
+# Users with outcome events and two metrics, for the experiment page.
+"$bin" analytics generate --users 600 --outcomes >/dev/null
+admin_token=$("$bin" admin-token --role admin --name browser-test)
+for metric in 'subscribed:{"event":"subscribed","kind":"binomial","window_hours":168,"guardrail":true}' \
+              'revenue:{"event":"purchase","kind":"mean","window_hours":72,"description":"spent in the first three days"}'; do
+  curl -sf -X PUT -H "Authorization: Bearer $admin_token" -H 'Content-Type: application/json' \
+    -d "${metric#*:}" "http://127.0.0.1:$port/admin/api/metrics/${metric%%:*}" >/dev/null
+done
+
 echo "==> browser test (headless Chromium)"
 TESTER_TOKEN=$("$bin" token qa-phone-1) \
 BASE="http://127.0.0.1:$port" ARTIFACTS="$PWD/tests/artifacts" FIXTURES="$PWD/tests/fixtures" \

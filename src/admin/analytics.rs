@@ -195,9 +195,8 @@ pub async fn results(
     id: web::Path<String>,
     query: web::Query<ResultsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    use crate::analytics::outcomes::{COMPLETED, Metric};
-    use crate::store::outcomes as metric_store;
-    use crate::words::AggregateKind;
+    use crate::analytics::outcomes::COMPLETED;
+    use crate::analytics::results;
     let experiment = id.into_inner();
     let q = query.into_inner();
     let min_effect = q.min_effect.unwrap_or(DEFAULT_MIN_EFFECT);
@@ -218,64 +217,28 @@ pub async fn results(
     known_version(&state, &version).await?;
     let metric_name = q.metric.unwrap_or_else(|| COMPLETED.to_owned());
     let flows = state.onboarding.flows().clone();
-    let (lookup, wanted) = (version.clone(), experiment.clone());
+    let (lookup, wanted, name) = (version.clone(), experiment.clone(), metric_name.clone());
     let (found, fresh) = state
         .db
         .run(move |c| {
             analytics::with_freshness(c, |c| {
-                let flow = flows.get(c, &lookup)?;
-                let variants = analytics::variants_of(&flow, &wanted);
-                let metric = if metric_name == COMPLETED {
-                    Some(Metric::completed())
-                } else {
-                    metric_store::metric(c, &metric_name)?
-                        .as_ref()
-                        .and_then(Metric::from_row)
-                };
-                let counts = crate::store::aggregates::experiment_counts(c, Some(&lookup))?;
-                let count = |kind: AggregateKind, variant: &str| {
-                    counts
-                        .iter()
-                        .find(|r| {
-                            r.kind == kind.as_str() && r.step_key == wanted && r.variant == variant
-                        })
-                        .map_or(0, |r| r.users.max(0) as u64)
-                };
-                let sums = match &metric {
-                    Some(m) if m.name != COMPLETED => {
-                        metric_store::stats(c, &m.name, &lookup, &wanted)?
-                    }
-                    _ => Vec::new(),
-                };
-                let observed: Vec<crate::analytics::results::Observed> = variants
-                    .iter()
-                    .map(|(scene, weight)| {
-                        let users = count(AggregateKind::Exposure, scene);
-                        let (sum, squares) = if metric_name == COMPLETED {
-                            let n = count(AggregateKind::Conversion, scene) as f64;
-                            (n, n)
-                        } else {
-                            sums.iter()
-                                .find(|s| &s.0 == scene)
-                                .map_or((0.0, 0.0), |s| (s.1, s.2))
-                        };
-                        (scene.clone(), *weight, users, sum, squares)
-                    })
-                    .collect();
-                Ok((metric, observed, metric_name))
+                results::load(c, &flows, &lookup, &wanted, &name, min_effect)
             })
         })
         .await?;
-    let (metric, observed, metric_name) = found;
-    if observed.is_empty() {
-        return Err(ApiError::NotFound(format!(
-            "version {version} has no experiment '{experiment}' (the experiments list gives their ids, step:condition)"
-        )));
-    }
-    let metric =
-        metric.ok_or_else(|| ApiError::NotFound(format!("there is no metric '{metric_name}'")))?;
-    let results =
-        crate::analytics::results::assemble(&experiment, &version, &metric, &observed, min_effect);
+    let results = match found {
+        results::Found::Results(r) => r,
+        results::Found::NoExperiment => {
+            return Err(ApiError::NotFound(format!(
+                "version {version} has no experiment '{experiment}' (the experiments list gives their ids, step:condition)"
+            )));
+        }
+        results::Found::NoMetric => {
+            return Err(ApiError::NotFound(format!(
+                "there is no metric '{metric_name}'"
+            )));
+        }
+    };
     Ok(HttpResponse::Ok().json(Fresh {
         figures: results,
         fresh,

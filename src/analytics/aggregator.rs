@@ -115,6 +115,7 @@ pub fn catch_up(conn: &mut AnyConnection, batch: i64) -> Result<Option<usize>, S
             }
         }
     }
+    outcomes::keep_today(conn, crate::store::now())?;
     Ok(Some(total))
 }
 

@@ -266,3 +266,65 @@ pub fn build(conn: &mut AnyConnection, metric: &str, until: i64) -> Result<(), S
         after = last;
     }
 }
+
+/// Keep today's figures of every experiment and metric, once a day (the
+/// first pass after midnight UTC), under the aggregator's lock: the points
+/// of the dashboard's cumulative lift.
+pub fn keep_today(conn: &mut AnyConnection, now: NaiveDateTime) -> Result<(), StoreError> {
+    use diesel::Connection;
+    let day = now.date().format("%Y-%m-%d").to_string();
+    conn.transaction(|c| {
+        if !crate::store::aggregates::try_lock(c, super::aggregator::LOCK_KEY)?
+            || store::has_day(c, &day)?
+        {
+            return Ok(());
+        }
+        let counts = crate::store::aggregates::experiment_counts(c, None)?;
+        let metrics: Vec<String> = store::metrics_list(c)?
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        let stats = store::all_stats(c)?;
+        let mut rows = Vec::new();
+        for exposed in counts
+            .iter()
+            .filter(|r| r.kind == AggregateKind::Exposure.as_str())
+        {
+            let key = |r: &&crate::store::aggregates::CountRow| {
+                r.version_id == exposed.version_id
+                    && r.step_key == exposed.step_key
+                    && r.variant == exposed.variant
+            };
+            let converted = counts
+                .iter()
+                .filter(|r| r.kind == AggregateKind::Conversion.as_str())
+                .find(key)
+                .map_or(0, |r| r.users) as f64;
+            let row = |metric: &str, sum: f64, squares: f64| {
+                (
+                    metric.to_owned(),
+                    exposed.version_id.clone(),
+                    exposed.step_key.clone(),
+                    exposed.variant.clone(),
+                    exposed.users,
+                    sum,
+                    squares,
+                )
+            };
+            rows.push(row(COMPLETED, converted, converted));
+            for metric in &metrics {
+                let (sum, squares) = stats
+                    .iter()
+                    .find(|s| {
+                        &s.0 == metric
+                            && s.1 == exposed.version_id
+                            && s.2 == exposed.step_key
+                            && s.3 == exposed.variant
+                    })
+                    .map_or((0.0, 0.0), |s| (s.4, s.5));
+                rows.push(row(metric, sum, squares));
+            }
+        }
+        store::keep_day(c, &day, &rows)
+    })
+}

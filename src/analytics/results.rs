@@ -6,8 +6,10 @@
 use serde::Serialize;
 
 use super::comparison::{self, Comparison, Kind, Summary};
-use super::outcomes::Metric;
-use crate::words::MetricKind;
+use super::outcomes::{COMPLETED, Metric};
+use crate::store::outcomes as store;
+use crate::store::{AnyConnection, FlowCache, StoreError};
+use crate::words::{AggregateKind, MetricKind};
 
 /// Below this sample-ratio p-value the split does not match the weights.
 pub const SRM_THRESHOLD: f64 = 0.001;
@@ -131,4 +133,84 @@ pub fn assemble(
         variants: results,
         power,
     }
+}
+
+/// What [`load`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Found {
+    Results(Results),
+    /// The version has no such A/B group.
+    NoExperiment,
+    NoMetric,
+}
+
+/// The metric named, `completed` or a stored one.
+pub fn metric(conn: &mut AnyConnection, name: &str) -> Result<Option<Metric>, StoreError> {
+    if name == COMPLETED {
+        return Ok(Some(Metric::completed()));
+    }
+    Ok(store::metric(conn, name)?
+        .as_ref()
+        .and_then(Metric::from_row))
+}
+
+/// The variants of an experiment with their users and sums of a metric,
+/// from the aggregates: `(scene, weight, users, sum, sum_squares)`.
+pub fn observed(
+    conn: &mut AnyConnection,
+    variants: &[(String, f64)],
+    version: &str,
+    experiment: &str,
+    metric: &Metric,
+) -> Result<Vec<Observed>, StoreError> {
+    let counts = crate::store::aggregates::experiment_counts(conn, Some(version))?;
+    let count = |kind: AggregateKind, variant: &str| {
+        counts
+            .iter()
+            .find(|r| r.kind == kind.as_str() && r.step_key == experiment && r.variant == variant)
+            .map_or(0, |r| r.users.max(0) as u64)
+    };
+    let sums = if metric.name == COMPLETED {
+        Vec::new()
+    } else {
+        store::stats(conn, &metric.name, version, experiment)?
+    };
+    Ok(variants
+        .iter()
+        .map(|(scene, weight)| {
+            let users = count(AggregateKind::Exposure, scene);
+            let (sum, squares) = if metric.name == COMPLETED {
+                let n = count(AggregateKind::Conversion, scene) as f64;
+                (n, n)
+            } else {
+                sums.iter()
+                    .find(|s| &s.0 == scene)
+                    .map_or((0.0, 0.0), |s| (s.1, s.2))
+            };
+            (scene.clone(), *weight, users, sum, squares)
+        })
+        .collect())
+}
+
+/// Load and assemble the results of one experiment on one metric.
+pub fn load(
+    conn: &mut AnyConnection,
+    flows: &FlowCache,
+    version: &str,
+    experiment: &str,
+    metric_name: &str,
+    min_effect: f64,
+) -> Result<Found, StoreError> {
+    let flow = flows.get(conn, version)?;
+    let variants = super::variants_of(&flow, experiment);
+    if variants.is_empty() {
+        return Ok(Found::NoExperiment);
+    }
+    let Some(metric) = metric(conn, metric_name)? else {
+        return Ok(Found::NoMetric);
+    };
+    let observed = observed(conn, &variants, version, experiment, &metric)?;
+    Ok(Found::Results(assemble(
+        experiment, version, &metric, &observed, min_effect,
+    )))
 }

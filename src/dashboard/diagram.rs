@@ -153,9 +153,92 @@ pub fn funnel_svg(funnel: &crate::analytics::Funnel) -> String {
     out
 }
 
+/// A relative lift and its interval as a bar around zero: the interval a
+/// band (green when it lies on the good side of zero, red on the bad side,
+/// grey across it), the lift a dot, zero a line. `scale` is the largest
+/// |lift| the row's axis shows.
+pub fn lift_bar(lift: f64, ci: [f64; 2], scale: f64, good_is_up: bool) -> String {
+    const W: f64 = 240.0;
+    const H: f64 = 22.0;
+    let x = |v: f64| (W / 2.0 + (v / scale).clamp(-1.0, 1.0) * (W / 2.0 - 4.0)).round();
+    let (low, high) = (ci[0].min(ci[1]), ci[0].max(ci[1]));
+    let up = low > 0.0;
+    let down = high < 0.0;
+    let colour = match (up, down) {
+        (true, _) if good_is_up => "#198754",
+        (_, true) if !good_is_up => "#198754",
+        (true, _) | (_, true) => "#dc3545",
+        _ => "#adb5bd",
+    };
+    format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" class="lift-bar" width="{W}" height="{H}" viewBox="0 0 {W} {H}" role="img" aria-label="lift {:+.1} % (interval {:+.1} % to {:+.1} %)"><line x1="{z}" y1="0" x2="{z}" y2="{H}" stroke="#6c757d"/><rect x="{a}" y="7" width="{w}" height="8" rx="2" fill="{colour}" opacity="0.55"/><circle cx="{c}" cy="11" r="4" fill="{colour}"/></svg>"##,
+        lift * 100.0,
+        low * 100.0,
+        high * 100.0,
+        z = x(0.0),
+        a = x(low),
+        w = (x(high) - x(low)).max(1.0),
+        c = x(lift),
+    )
+}
+
+/// The cumulative lift over time as a small line chart: `(day, lift)` in
+/// order; a dashed line at zero.
+pub fn lift_line(points: &[(String, f64)]) -> String {
+    const W: f64 = 320.0;
+    const H: f64 = 90.0;
+    const PAD: f64 = 12.0;
+    let most = points.iter().map(|p| p.1.abs()).fold(0.01f64, f64::max);
+    let x = |i: usize| {
+        if points.len() < 2 {
+            W / 2.0
+        } else {
+            PAD + i as f64 * (W - 2.0 * PAD) / (points.len() - 1) as f64
+        }
+    };
+    let y = |v: f64| (H / 2.0 - v / most * (H / 2.0 - PAD)).round();
+    let path: Vec<String> = points
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("{:.1},{}", x(i), y(p.1)))
+        .collect();
+    let mut out = format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" class="lift-line" width="{W}" height="{H}" viewBox="0 0 {W} {H}" role="img" aria-label="cumulative lift over time" font-family="sans-serif" font-size="10"><line x1="0" y1="{z}" x2="{W}" y2="{z}" stroke="#adb5bd" stroke-dasharray="4 3"/><polyline fill="none" stroke="#0d6efd" stroke-width="2" points="{}"/>"##,
+        path.join(" "),
+        z = y(0.0),
+    );
+    for (i, p) in points.iter().enumerate() {
+        let _ = write!(
+            out,
+            r##"<circle cx="{:.1}" cy="{}" r="2.5" fill="#0d6efd"><title>{} {:+.1} %</title></circle>"##,
+            x(i),
+            y(p.1),
+            escape(&p.0),
+            p.1 * 100.0
+        );
+    }
+    let _ = write!(
+        out,
+        r##"<text x="2" y="10">{:+.0} %</text><text x="2" y="{}">{:+.0} %</text></svg>"##,
+        most * 100.0,
+        H - 2.0,
+        -most * 100.0
+    );
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lift_bar_is_green_on_the_good_side_and_red_on_the_bad() {
+        assert!(lift_bar(0.2, [0.1, 0.3], 0.5, true).contains("#198754"));
+        assert!(lift_bar(0.2, [0.1, 0.3], 0.5, false).contains("#dc3545"));
+        assert!(lift_bar(0.0, [-0.1, 0.1], 0.5, true).contains("#adb5bd"));
+        let line = lift_line(&[("2026-12-06".into(), 0.1), ("2026-12-07".into(), -0.05)]);
+        assert!(line.starts_with("<svg") && line.ends_with("</svg>") && line.contains("polyline"));
+    }
 
     #[test]
     fn draws_every_step_and_escapes_text() {

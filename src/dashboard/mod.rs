@@ -61,6 +61,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::get().to(figures::funnel),
     )
     .route("/admin/experiments", web::get().to(figures::experiments))
+    .route(
+        "/admin/experiments/{version}/{experiment}",
+        web::get().to(figures::experiment),
+    )
     .route("/admin/qa", web::get().to(qa::index))
     .route("/admin/qa/testers", web::post().to(qa::register))
     .route("/admin/qa/users/{user}", web::get().to(qa::tester))

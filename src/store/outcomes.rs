@@ -331,3 +331,84 @@ pub fn stats(
         .select((s::variant, s::sum, s::sum_squares))
         .load(conn)?)
 }
+
+diesel::table! {
+    analytics_metric_daily (metric, version_id, experiment_id, day, variant) {
+        day -> Text,
+        metric -> Text,
+        version_id -> Text,
+        experiment_id -> Text,
+        variant -> Text,
+        users -> BigInt,
+        sum -> Double,
+        sum_squares -> Double,
+    }
+}
+
+/// One day's figures of one variant: `(day, variant, users, sum, sum_squares)`.
+pub type DailyRow = (String, String, i64, f64, f64);
+
+/// Whether the figures of `day` (`YYYY-MM-DD`) are kept already.
+pub fn has_day(conn: &mut AnyConnection, day: &str) -> Result<bool, StoreError> {
+    use analytics_metric_daily::dsl as d;
+    Ok(d::analytics_metric_daily
+        .filter(d::day.eq(day))
+        .select(d::day)
+        .first::<String>(conn)
+        .optional()?
+        .is_some())
+}
+
+/// Keep the figures of `day`: rows `(metric, version, experiment, variant,
+/// users, sum, sum_squares)`.
+pub fn keep_day(
+    conn: &mut AnyConnection,
+    day: &str,
+    rows: &[(String, String, String, String, i64, f64, f64)],
+) -> Result<(), StoreError> {
+    use analytics_metric_daily::dsl as d;
+    let values: Vec<_> = rows
+        .iter()
+        .map(
+            |(metric, version, experiment, variant, users, sum, squares)| {
+                (
+                    d::day.eq(day),
+                    d::metric.eq(metric),
+                    d::version_id.eq(version),
+                    d::experiment_id.eq(experiment),
+                    d::variant.eq(variant),
+                    d::users.eq(users),
+                    d::sum.eq(sum),
+                    d::sum_squares.eq(squares),
+                )
+            },
+        )
+        .collect();
+    crate::insert_chunks!(conn, d::analytics_metric_daily, values);
+    Ok(())
+}
+
+/// Every kept day of one experiment and metric, oldest first.
+pub fn days(
+    conn: &mut AnyConnection,
+    metric: &str,
+    version: &str,
+    experiment: &str,
+) -> Result<Vec<DailyRow>, StoreError> {
+    use analytics_metric_daily::dsl as d;
+    Ok(d::analytics_metric_daily
+        .filter(d::metric.eq(metric))
+        .filter(d::version_id.eq(version))
+        .filter(d::experiment_id.eq(experiment))
+        .order((d::day, d::variant))
+        .select((d::day, d::variant, d::users, d::sum, d::sum_squares))
+        .load(conn)?)
+}
+
+/// Every metric's sums (all experiments): `(metric, version, experiment,
+/// variant, sum, sum_squares)`.
+pub fn all_stats(
+    conn: &mut AnyConnection,
+) -> Result<Vec<(String, String, String, String, f64, f64)>, StoreError> {
+    Ok(analytics_metric_stats::table.load(conn)?)
+}

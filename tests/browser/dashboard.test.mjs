@@ -172,3 +172,32 @@ test('an operator, a QA tester and an admin take a workbook to production', asyn
     await browser.close();
   }
 });
+
+test('an analyst reads an experiment on the outcomes onboarding exists for', async () => {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu'],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await signIn(page, 'olive');
+    await page.goto(`${BASE}/admin/experiments`);
+    await page.click('a:has-text("intro:pass_through")');
+    await page.waitForSelector('.metric-block');
+    const metrics = await page.$$eval('.metric-block', (blocks) => blocks.map((b) => b.dataset.metric));
+    assert.deepEqual(metrics, ['completed', 'revenue', 'subscribed']);
+    // A bar around zero for each treatment, a verdict per metric, the trend.
+    assert.ok((await page.$$('.metric-block svg.lift-bar')).length >= 3, 'lift bars');
+    const verdicts = await page.$$eval('.verdict', (v) => v.map((e) => e.textContent.trim()));
+    assert.equal(verdicts.length, 3);
+    for (const v of verdicts) assert.match(v, /wins on|worse on|keep running|no difference/);
+    assert.ok(await page.$('.trend svg.lift-line'), 'the cumulative lift chart');
+    await page.screenshot({ path: `${ARTIFACTS}/09-experiment.png`, fullPage: true });
+    await page.selectOption('#metric', 'subscribed');
+    await page.click('form button:has-text("Show")');
+    await page.waitForURL(/metric=subscribed/);
+    assert.ok(await page.$('.trend svg.lift-line'));
+  } finally {
+    await browser.close();
+  }
+});

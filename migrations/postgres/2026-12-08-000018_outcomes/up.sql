@@ -55,6 +55,20 @@ CREATE TABLE analytics_metric_stats (
     PRIMARY KEY (metric, version_id, experiment_id, variant)
 );
 
+-- Once a day, the figures of every experiment and metric as they stood:
+-- the points of the dashboard's cumulative lift over time.
+CREATE TABLE analytics_metric_daily (
+    day           TEXT NOT NULL,
+    metric        TEXT NOT NULL,
+    version_id    TEXT NOT NULL,
+    experiment_id TEXT NOT NULL,
+    variant       TEXT NOT NULL,
+    users         BIGINT NOT NULL,
+    sum           DOUBLE PRECISION NOT NULL,
+    sum_squares   DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (metric, version_id, experiment_id, day, variant)
+);
+
 -- The `ingest` role: admin tokens that may only send outcome events.
 ALTER TABLE admin_tokens DROP CONSTRAINT admin_tokens_role_check;
 ALTER TABLE admin_tokens ADD CONSTRAINT admin_tokens_role_check

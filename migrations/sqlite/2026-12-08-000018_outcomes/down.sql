@@ -1,3 +1,4 @@
+DROP TABLE analytics_metric_daily;
 DROP TABLE analytics_metric_stats;
 DROP TABLE analytics_metric_values;
 DROP TABLE metrics;
