@@ -261,7 +261,7 @@ pub async fn experiment(
     load(&state, &version).await?;
     let flows = state.onboarding.flows().clone();
     let (v, e, pick) = (version.clone(), experiment.clone(), chosen.clone());
-    let ((blocks, names, days), freshness) = state
+    let ((blocks, names, (days, now)), freshness) = state
         .db
         .run(move |c| {
             crate::analytics::with_freshness(c, |c| {
@@ -272,16 +272,24 @@ pub async fn experiment(
                         .filter_map(Metric::from_row),
                 );
                 let mut blocks = Vec::new();
+                let mut now = None;
                 for m in &metrics {
                     if let results::Found::Results(r) =
                         results::load(c, &flows, &v, &e, &m.name, 0.05)?
                     {
+                        if m.name == pick {
+                            now = r
+                                .variants
+                                .get(1)
+                                .and_then(|t| t.vs_control.flatten())
+                                .map(|c| c.frequentist.lift);
+                        }
                         blocks.push(block(m, &r));
                     }
                 }
                 let names = metrics.iter().map(|m| m.name.clone()).collect::<Vec<_>>();
                 let days = crate::store::outcomes::days(c, &pick, &v, &e)?;
-                Ok((blocks, names, days))
+                Ok((blocks, names, (days, now)))
             })
         })
         .await?;
@@ -310,10 +318,12 @@ pub async fn experiment(
         let (c, t) = (mean(order.first()?)?, mean(order.get(1)?)?);
         (c != 0.0).then(|| (t - c) / c)
     };
-    let points: Vec<(String, f64)> = by_day
+    let mut points: Vec<(String, f64)> = by_day
         .iter()
         .filter_map(|(day, list)| lift_of(list).map(|l| (day.clone(), l)))
         .collect();
+    // And the figures as they stand.
+    points.extend(now.map(|l| ("now".to_owned(), l)));
     Ok(html(
         StatusCode::OK,
         &ExperimentPage {
