@@ -92,6 +92,9 @@ pub async fn experiments(signed: Signed, state: web::Data<AppState>) -> Page {
     ))
 }
 
+/// A variant's figures on a kept day: `(variant, users, sum)`.
+type DayFigure = (String, i64, f64);
+
 /// One variant's line on the experiment page.
 struct VariantLine {
     scene: String,
@@ -300,7 +303,7 @@ pub async fn experiment(
         .into());
     }
     // The cumulative lift of the first treatment on each kept day.
-    let mut by_day: Vec<(String, Vec<(String, i64, f64)>)> = Vec::new();
+    let mut by_day: Vec<(String, Vec<DayFigure>)> = Vec::new();
     for (day, variant, users, sum, _) in days {
         match by_day.last_mut() {
             Some((d, list)) if *d == day => list.push((variant, users, sum)),

@@ -405,10 +405,11 @@ pub fn days(
         .load(conn)?)
 }
 
-/// Every metric's sums (all experiments): `(metric, version, experiment,
-/// variant, sum, sum_squares)`.
-pub fn all_stats(
-    conn: &mut AnyConnection,
-) -> Result<Vec<(String, String, String, String, f64, f64)>, StoreError> {
+/// A metric's sums in one variant: `(metric, version, experiment, variant,
+/// sum, sum_squares)`.
+pub type StatRow = (String, String, String, String, f64, f64);
+
+/// Every metric's sums (all experiments).
+pub fn all_stats(conn: &mut AnyConnection) -> Result<Vec<StatRow>, StoreError> {
     Ok(analytics_metric_stats::table.load(conn)?)
 }
