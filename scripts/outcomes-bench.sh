@@ -8,6 +8,7 @@
 #
 #   cargo build --release --locked --bin sceneflow
 #   SCENEFLOW_BIN=target/release/sceneflow USERS=600000 bash scripts/outcomes-bench.sh
+#   KEEP=1 SCENEFLOW_BIN=… bash scripts/outcomes-bench.sh    # measure again, same data
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/postgres.sh
@@ -16,7 +17,8 @@ ensure_postgres
 BIN=${SCENEFLOW_BIN:-target/release/sceneflow}
 USERS=${USERS:-600000}
 db=sceneflow_bench_outcomes
-psql "$SCENEFLOW_TEST_PG_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" -qc "CREATE DATABASE $db"
+# KEEP=1 measures again on the database a previous run left.
+[ -n "${KEEP:-}" ] || psql "$SCENEFLOW_TEST_PG_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" -qc "CREATE DATABASE $db"
 dir=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export DATABASE_URL="${SCENEFLOW_TEST_PG_URL%/*}/$db" SCENEFLOW_STORE="file://$dir/store" \
@@ -30,17 +32,21 @@ auth="Authorization: Bearer $("$BIN" admin-token --role admin --name bench)"
 put_metric() {
   curl -fs -o /dev/null -w '%{time_total}' -X PUT -H "$auth" -H 'Content-Type: application/json' -d "$2" "$B/metrics/$1"
 }
-put_metric subscribed '{"event":"subscribed","kind":"binomial","window_hours":168}' >/dev/null
-put_metric revenue '{"event":"purchase","kind":"mean","window_hours":72}' >/dev/null
+if [ -z "${KEEP:-}" ]; then
+  put_metric subscribed '{"event":"subscribed","kind":"binomial","window_hours":168}' >/dev/null
+  put_metric revenue '{"event":"purchase","kind":"mean","window_hours":72}' >/dev/null
+fi
 
 start=$(date +%s.%N)
-"$BIN" analytics generate --users "$USERS" --outcomes 2>/dev/null
-echo "generated in $(echo "$(date +%s.%N) - $start" | bc) s"
+if [ -z "${KEEP:-}" ]; then
+  "$BIN" analytics generate --users "$USERS" --outcomes 2>/dev/null
+  echo "generated in $(echo "$(date +%s.%N) - $start" | bc) s"
+fi
 results="$B/experiments/intro:pass_through/results"
 # Folded: no scene event pending and the figures still for 6 s.
 last=""
 while :; do
-  body=$(curl -fs -H "$auth" "$results?metric=revenue")
+  body=$(curl -fs -H "$auth" "$results?metric=revenue" | sed 's/"as_of":"[^"]*"//')
   if echo "$body" | grep -q '"pending_events":0' && [ "$body" = "$last" ]; then break; fi
   last=$body
   sleep 6

@@ -36,11 +36,7 @@ pub async fn ingest(
         None,
         OutcomeSource::Backend,
         crate::store::now(),
-    )
-    .map_err(|r| ApiError::InvalidEvent {
-        index: r.index,
-        message: r.message,
-    })?;
+    )?;
     Ok(HttpResponse::Ok().json(crate::api::events::store(&state, rows).await?))
 }
 

@@ -94,10 +94,6 @@ pub async fn record(
         Some(&user.0),
         OutcomeSource::App,
         crate::store::now(),
-    )
-    .map_err(|r| ApiError::InvalidEvent {
-        index: r.index,
-        message: r.message,
-    })?;
+    )?;
     Ok(HttpResponse::Ok().json(store(&state, rows).await?))
 }

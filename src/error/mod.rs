@@ -237,6 +237,15 @@ impl ResponseError for ApiError {
     }
 }
 
+impl From<crate::analytics::ingest::Refused> for ApiError {
+    fn from(r: crate::analytics::ingest::Refused) -> Self {
+        ApiError::InvalidEvent {
+            index: r.index,
+            message: r.message,
+        }
+    }
+}
+
 impl From<crate::auth::Forbidden> for ApiError {
     fn from(crate::auth::Forbidden { needed, have }: crate::auth::Forbidden) -> Self {
         ApiError::Forbidden { needed, have }

@@ -239,80 +239,83 @@ pub fn apply(
     values: &[(ValueKey, f64)],
     sums: &[(StatKey, f64, f64)],
 ) -> Result<(), StoreError> {
+    use analytics_metric_stats::dsl as s;
     use analytics_metric_values::dsl as v;
     use diesel::upsert::excluded;
+    // One statement per 500 rows on PostgreSQL; one per row on SQLite,
+    // whose diesel upserts a row at a time.
+    macro_rules! upsert {
+        ($rows:expr, |$c:ident, $chunk:ident| $body:expr) => {
+            match &mut *conn {
+                AnyConnection::Postgresql($c) => {
+                    for $chunk in $rows.chunks(super::CHUNK) {
+                        $body;
+                    }
+                }
+                AnyConnection::Sqlite($c) => {
+                    for $chunk in &$rows {
+                        $body;
+                    }
+                }
+            }
+        };
+    }
+    let mut kept = Vec::new();
     for ((user, metric, version, experiment, variant), value) in values {
-        let key = v::analytics_metric_values.find((user, metric, version, experiment, variant));
         if *value == 0.0 {
-            diesel::delete(key).execute(conn)?;
-            continue;
+            diesel::delete(
+                v::analytics_metric_values.find((user, metric, version, experiment, variant)),
+            )
+            .execute(conn)?;
+        } else {
+            kept.push((
+                v::user_id.eq(user),
+                v::metric.eq(metric),
+                v::version_id.eq(version),
+                v::experiment_id.eq(experiment),
+                v::variant.eq(variant),
+                v::value.eq(value),
+            ));
         }
-        let row = (
-            v::user_id.eq(user),
-            v::metric.eq(metric),
-            v::version_id.eq(version),
-            v::experiment_id.eq(experiment),
-            v::variant.eq(variant),
-            v::value.eq(value),
-        );
-        match conn {
-            AnyConnection::Postgresql(c) => diesel::insert_into(v::analytics_metric_values)
-                .values(row)
-                .on_conflict((
-                    v::user_id,
-                    v::metric,
-                    v::version_id,
-                    v::experiment_id,
-                    v::variant,
-                ))
-                .do_update()
-                .set(v::value.eq(excluded(v::value)))
-                .execute(c)?,
-            AnyConnection::Sqlite(c) => diesel::insert_into(v::analytics_metric_values)
-                .values(row)
-                .on_conflict((
-                    v::user_id,
-                    v::metric,
-                    v::version_id,
-                    v::experiment_id,
-                    v::variant,
-                ))
-                .do_update()
-                .set(v::value.eq(excluded(v::value)))
-                .execute(c)?,
-        };
     }
-    use analytics_metric_stats::dsl as s;
-    for ((metric, version, experiment, variant), sum, squares) in sums {
-        let row = (
-            s::metric.eq(metric),
-            s::version_id.eq(version),
-            s::experiment_id.eq(experiment),
-            s::variant.eq(variant),
-            s::sum.eq(sum),
-            s::sum_squares.eq(squares),
-        );
-        match conn {
-            AnyConnection::Postgresql(c) => diesel::insert_into(s::analytics_metric_stats)
-                .values(row)
-                .on_conflict((s::metric, s::version_id, s::experiment_id, s::variant))
-                .do_update()
-                .set((
-                    s::sum.eq(s::sum + excluded(s::sum)),
-                    s::sum_squares.eq(s::sum_squares + excluded(s::sum_squares)),
-                ))
-                .execute(c)?,
-            AnyConnection::Sqlite(c) => diesel::insert_into(s::analytics_metric_stats)
-                .values(row)
-                .on_conflict((s::metric, s::version_id, s::experiment_id, s::variant))
-                .do_update()
-                .set((
-                    s::sum.eq(s::sum + excluded(s::sum)),
-                    s::sum_squares.eq(s::sum_squares + excluded(s::sum_squares)),
-                ))
-                .execute(c)?,
-        };
-    }
+    upsert!(kept, |c, chunk| diesel::insert_into(
+        v::analytics_metric_values
+    )
+    .values(chunk)
+    .on_conflict((
+        v::user_id,
+        v::metric,
+        v::version_id,
+        v::experiment_id,
+        v::variant
+    ))
+    .do_update()
+    .set(v::value.eq(excluded(v::value)))
+    .execute(c)?);
+    let sums: Vec<_> = sums
+        .iter()
+        .map(|((metric, version, experiment, variant), sum, squares)| {
+            (
+                s::metric.eq(metric),
+                s::version_id.eq(version),
+                s::experiment_id.eq(experiment),
+                s::variant.eq(variant),
+                s::sum.eq(sum),
+                s::sum_squares.eq(squares),
+            )
+        })
+        .collect();
+    upsert!(sums, |c, chunk| diesel::insert_into(
+        s::analytics_metric_stats
+    )
+    .values(chunk)
+    .on_conflict((s::metric, s::version_id, s::experiment_id, s::variant))
+    .do_update()
+    .set((
+        s::sum.eq(s::sum + excluded(s::sum)),
+        s::sum_squares.eq(s::sum_squares + excluded(s::sum_squares)),
+    ))
+    .execute(c)?);
     Ok(())
 }
 
