@@ -14,6 +14,7 @@
 //! extractor is the only JSON parse.
 
 pub mod admin;
+pub mod metrics;
 pub mod upload;
 
 use std::future::{Ready, ready};

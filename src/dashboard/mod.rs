@@ -5,6 +5,7 @@
 
 pub mod diagram;
 mod figures;
+mod metrics;
 mod pages;
 mod people;
 mod preview;
@@ -61,6 +62,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::get().to(figures::funnel),
     )
     .route("/admin/experiments", web::get().to(figures::experiments))
+    .route("/admin/metrics", web::get().to(metrics::index))
+    .route("/admin/metrics", web::post().to(metrics::save))
+    .route(
+        "/admin/metrics/{name}/remove",
+        web::post().to(metrics::remove),
+    )
     .route(
         "/admin/experiments/{version}/{experiment}",
         web::get().to(figures::experiment),

@@ -181,15 +181,24 @@ test('an analyst reads an experiment on the outcomes onboarding exists for', asy
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await signIn(page, 'olive');
+    // An operator defines a metric on the Metrics page; it is built from
+    // the history at once.
+    await page.click('nav >> text=Metrics');
+    await page.fill('#metric-name', 'opened_week');
+    await page.fill('#metric-event', 'opened_day_7');
+    await page.fill('#metric-window', '240');
+    await page.click('text=Save metric');
+    await page.waitForSelector('#done');
+    assert.ok(await page.$('tr[data-metric="opened_week"]'));
     await page.goto(`${BASE}/admin/experiments`);
     await page.click('a:has-text("intro:pass_through")');
     await page.waitForSelector('.metric-block');
     const metrics = await page.$$eval('.metric-block', (blocks) => blocks.map((b) => b.dataset.metric));
-    assert.deepEqual(metrics, ['completed', 'revenue', 'subscribed']);
+    assert.deepEqual(metrics, ['completed', 'opened_week', 'revenue', 'subscribed']);
     // A bar around zero for each treatment, a verdict per metric, the trend.
-    assert.ok((await page.$$('.metric-block svg.lift-bar')).length >= 3, 'lift bars');
+    assert.ok((await page.$$('.metric-block svg.lift-bar')).length >= 4, 'lift bars');
     const verdicts = await page.$$eval('.verdict', (v) => v.map((e) => e.textContent.trim()));
-    assert.equal(verdicts.length, 3);
+    assert.equal(verdicts.length, 4);
     for (const v of verdicts) assert.match(v, /wins on|worse on|keep running|no difference/);
     assert.ok(await page.$('.trend svg.lift-line'), 'the cumulative lift chart');
     await page.screenshot({ path: `${ARTIFACTS}/09-experiment.png`, fullPage: true });
