@@ -112,6 +112,8 @@ pub struct ExportQuery {
     since: Option<String>,
     until: Option<String>,
     format: Option<String>,
+    /// `events` (default) or `outcomes`.
+    log: Option<String>,
 }
 
 /// `2026-11-25`, `2026-11-25T10:00:00Z` or with an offset; as UTC, between
@@ -159,15 +161,26 @@ pub async fn events(
             )));
         }
     };
-    let body = export::stream(state.db.clone(), since, until, format).map(|chunk| {
+    let log = match q.log.as_deref() {
+        None | Some("events") => export::Log::Events,
+        Some("outcomes") => export::Log::Outcomes,
+        Some(other) => {
+            return Err(ApiError::InvalidRequest(format!(
+                "log '{other}' is events or outcomes"
+            )));
+        }
+    };
+    let body = export::stream(state.db.clone(), log, since, until, format).map(|chunk| {
         chunk.map_err(|e| {
             tracing::error!(error = %e, "the event export stopped");
             actix_web::error::ErrorServiceUnavailable("the export stopped")
         })
     });
-    let file = match format {
-        export::Format::Csv => "events.csv",
-        export::Format::Ndjson => "events.ndjson",
+    let file = match (log, format) {
+        (export::Log::Events, export::Format::Csv) => "events.csv",
+        (export::Log::Events, export::Format::Ndjson) => "events.ndjson",
+        (export::Log::Outcomes, export::Format::Csv) => "outcomes.csv",
+        (export::Log::Outcomes, export::Format::Ndjson) => "outcomes.ndjson",
     };
     Ok(HttpResponse::Ok()
         .content_type(format.content_type())

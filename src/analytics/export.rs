@@ -103,6 +103,82 @@ fn render(rows: &[EventRow], format: Format, out: &mut Vec<u8>) {
     }
 }
 
+/// Which log an export reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Log {
+    /// The scene events (`events`).
+    Events,
+    /// The outcome events (`outcomes`, README "Outcomes and experiment results").
+    Outcomes,
+}
+
+/// The columns of the outcome export, in CSV header order.
+pub const OUTCOME_COLUMNS: [&str; 8] = [
+    "id",
+    "user_id",
+    "event_id",
+    "name",
+    "value",
+    "occurred_at",
+    "received_at",
+    "source",
+];
+
+fn render_outcomes(rows: &[crate::store::outcomes::OutcomeRow], format: Format, out: &mut Vec<u8>) {
+    for r in rows {
+        match format {
+            Format::Csv => {
+                let line = [
+                    r.id.to_string(),
+                    csv_cell(&r.user_id),
+                    csv_cell(&r.event_id),
+                    csv_cell(&r.name),
+                    r.value.to_string(),
+                    timestamp(&r.occurred_at),
+                    timestamp(&r.received_at),
+                    r.source.clone(),
+                ];
+                out.extend_from_slice(line.join(",").as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+            Format::Ndjson => {
+                let value = json!({
+                    "id": r.id, "user_id": r.user_id, "event_id": r.event_id, "name": r.name,
+                    "value": r.value, "occurred_at": timestamp(&r.occurred_at),
+                    "received_at": timestamp(&r.received_at), "source": r.source,
+                });
+                serde_json::to_writer(&mut *out, &value).expect("JSON serialises");
+                out.push(b'\n');
+            }
+        }
+    }
+}
+
+/// One page of a log after `after`, rendered: the bytes, the last id, and
+/// whether the page was full.
+fn page(
+    conn: &mut crate::store::AnyConnection,
+    log: Log,
+    after: i64,
+    since: Option<NaiveDateTime>,
+    until: Option<NaiveDateTime>,
+    format: Format,
+) -> Result<(Vec<u8>, Option<i64>, bool), StoreError> {
+    let mut out = Vec::new();
+    match log {
+        Log::Events => {
+            let rows = events_page(conn, after, since, until, PAGE)?;
+            render(&rows, format, &mut out);
+            Ok((out, rows.last().map(|r| r.0), rows.len() as i64 == PAGE))
+        }
+        Log::Outcomes => {
+            let rows = crate::store::outcomes::page(conn, after, since, until, PAGE)?;
+            render_outcomes(&rows, format, &mut out);
+            Ok((out, rows.last().map(|r| r.id), rows.len() as i64 == PAGE))
+        }
+    }
+}
+
 struct Cursor {
     after: i64,
     header: bool,
@@ -112,6 +188,7 @@ struct Cursor {
 /// The export as a stream of chunks, one page each.
 pub fn stream(
     db: Db,
+    log: Log,
     since: Option<NaiveDateTime>,
     until: Option<NaiveDateTime>,
     format: Format,
@@ -129,13 +206,17 @@ pub fn stream(
             }
             let mut out = Vec::new();
             if cursor.header {
-                out.extend_from_slice(COLUMNS.join(",").as_bytes());
+                let columns: &[&str] = match log {
+                    Log::Events => &COLUMNS,
+                    Log::Outcomes => &OUTCOME_COLUMNS,
+                };
+                out.extend_from_slice(columns.join(",").as_bytes());
                 out.extend_from_slice(b"\r\n");
                 cursor.header = false;
             }
             let after = cursor.after;
-            let page = match db
-                .run(move |c| events_page(c, after, since, until, PAGE))
+            let (bytes, last, full) = match db
+                .run(move |c| page(c, log, after, since, until, format))
                 .await
             {
                 Ok(page) => page,
@@ -144,11 +225,11 @@ pub fn stream(
                     return Some((Err(e), cursor));
                 }
             };
-            cursor.done = (page.len() as i64) < PAGE;
-            if let Some(last) = page.last() {
-                cursor.after = last.0;
+            cursor.done = !full;
+            if let Some(last) = last {
+                cursor.after = last;
             }
-            render(&page, format, &mut out);
+            out.extend_from_slice(&bytes);
             Some((Ok(Bytes::from(out)), cursor))
         }
     })

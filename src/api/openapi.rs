@@ -535,6 +535,12 @@ fn admin_and_debug() -> Vec<(String, Value)> {
         json!({"type": "string", "enum": ["ndjson", "csv"]}),
         "ndjson (default) or csv.",
     )
+    .parameter(
+        "log",
+        "query",
+        json!({"type": "string", "enum": ["events", "outcomes"]}),
+        "events (default: the scene events) or outcomes (the outcome events).",
+    )
     .reply(
         "200",
         json!({"description": "One event per line", "content": {

@@ -124,6 +124,29 @@ pub fn after(
         .load(conn)?)
 }
 
+/// A page of the outcome log for the export: after `after` in id order,
+/// `occurred_at` in `[since, until)`.
+pub fn page(
+    conn: &mut AnyConnection,
+    after: i64,
+    since: Option<NaiveDateTime>,
+    until: Option<NaiveDateTime>,
+    limit: i64,
+) -> Result<Vec<OutcomeRow>, StoreError> {
+    let mut query = outcomes::table
+        .filter(outcomes::id.gt(after))
+        .order(outcomes::id)
+        .limit(limit)
+        .into_boxed();
+    if let Some(t) = since {
+        query = query.filter(outcomes::occurred_at.ge(t));
+    }
+    if let Some(t) = until {
+        query = query.filter(outcomes::occurred_at.lt(t));
+    }
+    Ok(query.load(conn)?)
+}
+
 /// The highest outcome id below which every event is committed (as
 /// [`crate::analytics::aggregator::horizon`] for the scene events).
 pub fn horizon(conn: &mut AnyConnection) -> Result<i64, StoreError> {

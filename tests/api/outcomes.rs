@@ -240,6 +240,30 @@ async fn outcome_events_feed_metrics_and_results(backend: Backend) {
         );
     }
 
+    // The outcome log exports like the event log.
+    let res = app
+        .client
+        .get(app.url("/admin/api/events?log=outcomes&format=csv"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let csv = res.text().await.unwrap();
+    assert!(
+        csv.starts_with("id,user_id,event_id,name,value,occurred_at,received_at,source\r\n"),
+        "{csv}"
+    );
+    assert_eq!(
+        csv.lines().count() as i64,
+        1 + app.count("outcomes").await,
+        "{csv}"
+    );
+    assert!(
+        csv.contains(",purchase,") && csv.contains(",backend"),
+        "{csv}"
+    );
+
     // Metrics: listed with the built-in first, replaced, removed, audited.
     let (_, list) = call(&app, Method::GET, &operator, "/admin/api/metrics", None).await;
     let names: Vec<&str> = list["metrics"]
