@@ -24,6 +24,7 @@ use super::aggregator::{self, LOCK_KEY};
 use crate::storage::{Storage, StorageError};
 use crate::store::aggregates::{self as agg, AGGREGATES};
 use crate::store::analytics::EventRow;
+use crate::store::outcomes::OutcomeRow;
 use crate::store::schema::events;
 use crate::store::{AnyConnection, Db, StoreError};
 
@@ -212,12 +213,17 @@ pub fn to_parquet(rows: &[EventRow]) -> Result<Vec<u8>, parquet::errors::Parquet
     Ok(out)
 }
 
-fn commit(conn: &mut AnyConnection, after: i64, until: i64) -> Result<(), StoreError> {
+fn commit(
+    conn: &mut AnyConnection,
+    cursor: &'static str,
+    after: i64,
+    until: i64,
+) -> Result<(), StoreError> {
     conn.transaction(|c| {
-        agg::touch_cursor(c, SINK)?;
+        agg::touch_cursor(c, cursor)?;
         // Another instance may have committed the same part meanwhile.
-        if matches!(agg::cursor(c, SINK)?, Some((l, Some(u), _)) if l == after && u == until) {
-            agg::set_cursor(c, SINK, until, None)?;
+        if matches!(agg::cursor(c, cursor)?, Some((l, Some(u), _)) if l == after && u == until) {
+            agg::set_cursor(c, cursor, until, None)?;
         }
         Ok(())
     })
@@ -227,7 +233,8 @@ fn commit(conn: &mut AnyConnection, after: i64, until: i64) -> Result<(), StoreE
 /// `sceneflow analytics status`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Progress {
-    /// `aggregator` or `sink`.
+    /// `aggregator` or `sink` (over the scene events), `aggregator_outcomes`
+    /// or `sink_outcomes` (over the outcome events).
     pub consumer: &'static str,
     /// The last event id taken.
     pub last_id: i64,
@@ -235,8 +242,8 @@ pub struct Progress {
     pub pending: i64,
     /// When the consumer last moved or checked (UTC).
     pub checked_at: NaiveDateTime,
-    /// The time of the next event to take (UTC), if any: the lag in time
-    /// is now minus this. For the sink it is normally in the open hour,
+    /// The time of the next event to take (UTC; for outcome events, when
+    /// it was received), if any: the lag in time is now minus this. For the sink it is normally in the open hour,
     /// which is written once the hour closes.
     pub next_event_at: Option<NaiveDateTime>,
     /// The sink's part planned but not yet committed: ids up to this one.
@@ -258,6 +265,32 @@ pub fn status(conn: &mut AnyConnection) -> Result<Vec<Progress>, StoreError> {
             .filter(events::id.gt(last_id))
             .order(events::id)
             .select(events::occurred_at)
+            .first(conn)
+            .optional()?;
+        out.push(Progress {
+            consumer,
+            last_id,
+            pending: (newest - last_id).max(0),
+            checked_at,
+            next_event_at,
+            planned_until,
+        });
+    }
+    // The same two over the outcome events.
+    use crate::store::outcomes::outcomes as o;
+    let newest: Option<i64> = o::table.select(diesel::dsl::max(o::id)).first(conn)?;
+    let newest = newest.unwrap_or(0);
+    for (name, consumer) in [
+        (super::outcomes::OUTCOMES, "aggregator_outcomes"),
+        (SINK_OUTCOMES, "sink_outcomes"),
+    ] {
+        let Some((last_id, planned_until, checked_at)) = agg::cursor(conn, name)? else {
+            continue;
+        };
+        let next_event_at = o::table
+            .filter(o::id.gt(last_id))
+            .order(o::id)
+            .select(o::received_at)
             .first(conn)
             .optional()?;
         out.push(Progress {
@@ -295,31 +328,43 @@ pub fn trim(conn: &mut AnyConnection, days: u64, now: NaiveDateTime) -> Result<u
     .execute(conn)?)
 }
 
-/// Write every closed hour not written yet; the number of parts written.
+/// Write every closed hour not written yet, of the scene events and then
+/// of the outcome events; the number of parts written.
 pub async fn run_once(db: &Db, storage: &Storage, now: NaiveDateTime) -> Result<usize, SinkError> {
     let mut written = 0;
-    loop {
-        let planned = {
-            let db = db.clone();
-            db.run(move |c| plan(c, now)).await?
-        };
-        let Some((after, until)) = planned else {
-            return Ok(written);
-        };
-        let files = {
-            let db = db.clone();
-            db.run_with(move |c| parts(c, after, until)).await?
-        };
-        for (key, bytes) in files {
-            let size = bytes.len();
-            storage
-                .put(&key, bytes, "application/vnd.apache.parquet")
-                .await?;
-            tracing::info!(%key, bytes = size, after, until, "events sink: part written");
-            written += 1;
+    for (cursor, log) in [(SINK, "events"), (SINK_OUTCOMES, "outcomes")] {
+        loop {
+            let planned = {
+                let db = db.clone();
+                if cursor == SINK {
+                    db.run(move |c| plan(c, now)).await?
+                } else {
+                    db.run(move |c| plan_outcomes(c, now)).await?
+                }
+            };
+            let Some((after, until)) = planned else {
+                break;
+            };
+            let files = {
+                let db = db.clone();
+                if cursor == SINK {
+                    db.run_with(move |c| parts(c, after, until)).await?
+                } else {
+                    db.run_with(move |c| outcome_parts(c, after, until)).await?
+                }
+            };
+            for (key, bytes) in files {
+                let size = bytes.len();
+                storage
+                    .put(&key, bytes, "application/vnd.apache.parquet")
+                    .await?;
+                tracing::info!(%key, bytes = size, after, until, log, "events sink: part written");
+                written += 1;
+            }
+            db.run(move |c| commit(c, cursor, after, until)).await?;
         }
-        db.run(move |c| commit(c, after, until)).await?;
     }
+    Ok(written)
 }
 
 /// Run the sink (and the retention) every minute until the process stops.
@@ -345,6 +390,152 @@ pub async fn run(db: Db, storage: Storage, retention_days: Option<u64>) {
         }
         tokio::time::sleep(std::time::Duration::from_secs(60)).await;
     }
+}
+
+/// The sink's cursor over the outcome events.
+pub const SINK_OUTCOMES: &str = "sink_outcomes";
+
+/// The Parquet schema of the outcome parts (README "The warehouse sink").
+pub const OUTCOME_SCHEMA: &str = "message outcome {
+  required int64 id;
+  required binary user_id (STRING);
+  required binary event_id (STRING);
+  required binary name (STRING);
+  required double value;
+  required int64 occurred_at (TIMESTAMP(MICROS,true));
+  required int64 received_at (TIMESTAMP(MICROS,true));
+  required binary source (STRING);
+}";
+
+/// The key of the part holding `rows` (all of one hour of `occurred_at`).
+pub fn outcome_part_key(rows: &[OutcomeRow]) -> String {
+    let (first, last) = (&rows[0], &rows[rows.len() - 1]);
+    format!(
+        "outcomes/date={}/hour={}/part-{}-{}.parquet",
+        first.occurred_at.format("%Y-%m-%d"),
+        first.occurred_at.hour(),
+        first.id,
+        last.id
+    )
+}
+
+/// Plan the next part of outcome events, as [`plan`] does for the scene
+/// events: after the cursor in id order, up to the first one received in
+/// the hour still open (an event's part is by the hour it happened in; a
+/// late one gets a part of its own).
+fn plan_outcomes(
+    conn: &mut AnyConnection,
+    now: NaiveDateTime,
+) -> Result<Option<(i64, i64)>, StoreError> {
+    let horizon = crate::store::outcomes::horizon(conn)?;
+    conn.transaction(|c| {
+        if !agg::try_lock(c, SINK_LOCK)? {
+            return Ok(None);
+        }
+        let (last, until) = match agg::cursor(c, SINK_OUTCOMES)? {
+            Some((last, until, _)) => (last, until),
+            None => {
+                agg::set_cursor(c, SINK_OUTCOMES, 0, None)?;
+                (0, None)
+            }
+        };
+        if let Some(until) = until {
+            return Ok(Some((last, until)));
+        }
+        let open = hour_of(now);
+        let rows = crate::store::outcomes::after(c, last, horizon, MAX_EVENTS)?;
+        let closed = rows.iter().take_while(|r| r.received_at < open).last();
+        match closed {
+            Some(r) => {
+                agg::set_cursor(c, SINK_OUTCOMES, last, Some(r.id))?;
+                Ok(Some((last, r.id)))
+            }
+            None => Ok(None),
+        }
+    })
+}
+
+fn outcome_parts(
+    conn: &mut AnyConnection,
+    after: i64,
+    until: i64,
+) -> Result<Vec<(String, Vec<u8>)>, SinkError> {
+    let rows = crate::store::outcomes::after(conn, after, until, MAX_EVENTS)?;
+    let mut hours: BTreeMap<NaiveDateTime, Vec<OutcomeRow>> = BTreeMap::new();
+    for row in rows {
+        hours.entry(hour_of(row.occurred_at)).or_default().push(row);
+    }
+    hours
+        .into_values()
+        .map(|rows| Ok((outcome_part_key(&rows), outcomes_to_parquet(&rows)?)))
+        .collect()
+}
+
+/// Outcome events as one Parquet file: typed columns, Snappy, one row group.
+pub fn outcomes_to_parquet(rows: &[OutcomeRow]) -> Result<Vec<u8>, parquet::errors::ParquetError> {
+    use parquet::data_type::DoubleType;
+    let schema = Arc::new(parquet::schema::parser::parse_message_type(OUTCOME_SCHEMA)?);
+    let props = Arc::new(
+        WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_created_by("sceneflow".into())
+            .build(),
+    );
+    let mut out = Vec::new();
+    let mut writer = SerializedFileWriter::new(&mut out, schema, props)?;
+    let mut group = writer.next_row_group()?;
+    let micros = |t: &NaiveDateTime| t.and_utc().timestamp_micros();
+    let text = |f: fn(&OutcomeRow) -> &str| -> Vec<ByteArray> {
+        rows.iter().map(|r| ByteArray::from(f(r))).collect()
+    };
+    let mut column = 0;
+    while let Some(mut writer) = group.next_column()? {
+        match column {
+            0 => {
+                let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+                writer.typed::<Int64Type>().write_batch(&ids, None, None)?;
+            }
+            1 => {
+                writer
+                    .typed::<ByteArrayType>()
+                    .write_batch(&text(|r| &r.user_id), None, None)?;
+            }
+            2 => {
+                writer
+                    .typed::<ByteArrayType>()
+                    .write_batch(&text(|r| &r.event_id), None, None)?;
+            }
+            3 => {
+                writer
+                    .typed::<ByteArrayType>()
+                    .write_batch(&text(|r| &r.name), None, None)?;
+            }
+            4 => {
+                let values: Vec<f64> = rows.iter().map(|r| r.value).collect();
+                writer
+                    .typed::<DoubleType>()
+                    .write_batch(&values, None, None)?;
+            }
+            5 => {
+                let at: Vec<i64> = rows.iter().map(|r| micros(&r.occurred_at)).collect();
+                writer.typed::<Int64Type>().write_batch(&at, None, None)?;
+            }
+            6 => {
+                let at: Vec<i64> = rows.iter().map(|r| micros(&r.received_at)).collect();
+                writer.typed::<Int64Type>().write_batch(&at, None, None)?;
+            }
+            _ => {
+                writer
+                    .typed::<ByteArrayType>()
+                    .write_batch(&text(|r| &r.source), None, None)?;
+            }
+        }
+        writer.close()?;
+        column += 1;
+    }
+    group.close()?;
+    writer.close()?;
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use sceneflow::analytics::{aggregator, sink};
 use sceneflow::flow::EventKind;
 use sceneflow::storage::{S3Settings, Storage};
 use sceneflow::store::analytics::{EventRow, events_page};
+use sceneflow::store::outcomes::NewOutcome;
 use sceneflow::store::runs::{NewEvent, record_events};
 use sceneflow::store::{Db, now};
 
@@ -153,4 +154,67 @@ async fn closed_hours_land_in_parquet_once_and_retention_trims_only_them(backend
         5,
         "the open hour's four and the unwritten late one"
     );
+
+    // Outcome events: parts of their own under outcomes/, by the hour they
+    // happened in, once their hour of receipt has closed; never trimmed
+    // (the metrics are rebuilt from them).
+    let outcome = |n: usize, at: NaiveDateTime, received: NaiveDateTime| NewOutcome {
+        user_id: format!("user-{n}"),
+        event_id: format!("e{n}"),
+        name: "purchase".into(),
+        value: n as f64 + 0.99,
+        occurred_at: at,
+        received_at: received,
+        source: "backend".into(),
+    };
+    let outcomes: Vec<NewOutcome> = (0..6)
+        .map(|n| outcome(n, old + Duration::minutes(70 * n as i64), later))
+        .chain([outcome(9, hour, hour + Duration::hours(2))])
+        .collect();
+    sceneflow::store::outcomes::insert(&mut conn, &outcomes).unwrap();
+    let after_open = later + Duration::hours(1);
+    assert!(sink::run_once(&db, &storage, after_open).await.unwrap() >= 1);
+    let keys = storage.list("outcomes/").await.unwrap();
+    assert!(
+        keys.iter()
+            .all(|k| k.starts_with("outcomes/date=") && k.contains("/hour=")),
+        "{keys:?}"
+    );
+    let mut read: Vec<(i64, String, f64)> = Vec::new();
+    for key in &keys {
+        let file = std::fs::File::open(root.join(key)).unwrap();
+        let reader = SerializedFileReader::new(file).unwrap();
+        for row in reader.get_row_iter(None).unwrap() {
+            let row = row.unwrap();
+            read.push((
+                row.get_long(0).unwrap(),
+                row.get_string(1).unwrap().clone(),
+                row.get_double(4).unwrap(),
+            ));
+        }
+    }
+    read.sort_by_key(|r| r.0);
+    assert_eq!(
+        read.len(),
+        6,
+        "the one received in the open hour waits: {read:?}"
+    );
+    assert!(
+        read.iter()
+            .all(|(_, user, value)| user.starts_with("user-") && value.fract() > 0.98)
+    );
+    sink::trim(&mut conn, 1, after_open).unwrap();
+    assert_eq!(
+        outcome_count(&mut conn),
+        7,
+        "the retention trims scene events only"
+    );
+}
+
+fn outcome_count(conn: &mut sceneflow::store::AnyConnection) -> i64 {
+    use diesel::prelude::*;
+    sceneflow::store::outcomes::outcomes::table
+        .count()
+        .get_result(conn)
+        .unwrap()
 }
