@@ -234,9 +234,12 @@ pub async fn results(
     let (found, fresh) = state
         .db
         .run(move |c| {
-            analytics::with_freshness(c, |c| {
+            let pending = crate::analytics::outcomes::pending(c)?;
+            let (found, mut fresh) = analytics::with_freshness(c, |c| {
                 results::load(c, &flows, &lookup, &wanted, &name, min_effect)
-            })
+            })?;
+            fresh.pending_events += pending;
+            Ok((found, fresh))
         })
         .await?;
     let results = match found {

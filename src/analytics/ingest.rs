@@ -14,6 +14,9 @@ pub const MAX_APP_EVENTS: usize = 100;
 pub const MAX_BACKEND_EVENTS: usize = 1000;
 /// How far ahead of the server's clock an event's time may be, in seconds.
 const CLOCK_SKEW_SECS: i64 = 300;
+/// The largest |value| an event may carry: far beyond any purchase, and
+/// small enough that the sums of squares of 10⁷ users stay exact enough.
+pub const MAX_VALUE: f64 = 1e12;
 /// No event happened before this year.
 const EARLIEST_YEAR: i32 = 2000;
 
@@ -97,8 +100,8 @@ fn one(
         None | Some(Value::Null) => 1.0,
         Some(Value::Number(n)) => n
             .as_f64()
-            .filter(|v| v.is_finite())
-            .ok_or("value must be a finite number")?,
+            .filter(|v| v.is_finite() && v.abs() <= MAX_VALUE)
+            .ok_or("value must be a number between -10^12 and 10^12")?,
         Some(_) => return Err("value must be a number".into()),
     };
     let occurred_at = match &e.time {
@@ -164,6 +167,7 @@ mod tests {
             ),
             (json!([{"id": "a", "name": "Bad-Name"}]), 0),
             (json!([{"id": "a", "name": "ok", "value": "1"}]), 0),
+            (json!([{"id": "a", "name": "ok", "value": 1e200}]), 0),
             (
                 json!([{"id": "a", "name": "ok", "time": "2026-12-07T10:06:00Z"}]),
                 0,

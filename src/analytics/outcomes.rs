@@ -267,6 +267,16 @@ pub fn build(conn: &mut AnyConnection, metric: &str, until: i64) -> Result<(), S
     }
 }
 
+/// Outcome events recorded but not folded yet (they count in the results'
+/// `pending_events`).
+pub fn pending(conn: &mut AnyConnection) -> Result<i64, StoreError> {
+    use crate::store::outcomes::outcomes as o;
+    use diesel::prelude::*;
+    let newest: Option<i64> = o::table.select(diesel::dsl::max(o::id)).first(conn)?;
+    let folded = crate::store::aggregates::cursor(conn, OUTCOMES)?.map_or(0, |c| c.0);
+    Ok((newest.unwrap_or(0) - folded).max(0))
+}
+
 /// Keep today's figures of every experiment and metric, once a day (the
 /// first pass after midnight UTC), under the aggregator's lock: the points
 /// of the dashboard's cumulative lift.

@@ -192,7 +192,9 @@ pub fn observed(
         .collect())
 }
 
-/// Load and assemble the results of one experiment on one metric.
+/// Load and assemble the results of one experiment on one metric (inside
+/// [`super::with_freshness`]; [`super::outcomes::pending`] adds the outcome
+/// events not folded yet to its `pending_events`).
 pub fn load(
     conn: &mut AnyConnection,
     flows: &FlowCache,

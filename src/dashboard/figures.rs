@@ -136,6 +136,17 @@ pub struct MetricQuery {
     metric: Option<String>,
 }
 
+/// The chance that the treatment is better: gbstats' `chance_to_win` is
+/// the chance the metric goes *up*, so for a metric that should go down it
+/// is turned over, as GrowthBook shows inverse metrics.
+fn chance_to_win(c: &crate::analytics::comparison::Comparison, up_is_good: bool) -> f64 {
+    if up_is_good {
+        c.bayesian.chance_to_win
+    } else {
+        1.0 - c.bayesian.chance_to_win
+    }
+}
+
 /// The plain verdict of a treatment on a metric, from the sequential
 /// (always-valid) interval, so looking every day is safe.
 fn verdict(
@@ -159,7 +170,7 @@ fn verdict(
                 v.scene,
                 metric.name,
                 c.frequentist.lift * 100.0,
-                c.bayesian.chance_to_win * 100.0
+                chance_to_win(c, up_is_good) * 100.0
             ));
         } else if worse {
             losses.push(format!(
@@ -227,7 +238,7 @@ fn block(
                     (Some(_), None) => "—".into(),
                 },
                 chance: comparison.map_or(String::new(), |c| {
-                    format!("{:.0} %", c.bayesian.chance_to_win * 100.0)
+                    format!("{:.0} %", chance_to_win(&c, up) * 100.0)
                 }),
                 bar: comparison.map_or(String::new(), |c| {
                     diagram::lift_bar(c.frequentist.lift, c.frequentist.ci, scale, up)
@@ -341,4 +352,31 @@ pub async fn experiment(
             freshness,
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytics::comparison::{Bayesian, Comparison, Frequentist};
+
+    #[test]
+    fn the_chance_to_win_of_a_metric_that_should_go_down_is_turned_over() {
+        let f = Frequentist {
+            lift: -0.7,
+            ci: [-0.9, -0.5],
+            p_value: 0.001,
+        };
+        let c = Comparison {
+            frequentist: f,
+            sequential: f,
+            bayesian: Bayesian {
+                lift: -0.7,
+                ci: [-0.9, -0.5],
+                chance_to_win: 0.001,
+                risk: [0.0, 0.5],
+            },
+        };
+        assert!((chance_to_win(&c, false) - 0.999).abs() < 1e-12);
+        assert_eq!(chance_to_win(&c, true), 0.001);
+    }
 }

@@ -73,7 +73,12 @@ fn ago(minutes: i64) -> String {
 
 async fn outcome_events_feed_metrics_and_results(backend: Backend) {
     use reqwest::Method;
-    let app = spawn_app_with(backend, |s| s.sample = true).await;
+    // The aggregator runs when the test says (fold), not in the background.
+    let app = spawn_app_with(backend, |s| {
+        s.sample = true;
+        s.analytics.interval = std::time::Duration::ZERO;
+    })
+    .await;
     let operator = app.token(Role::Operator).await;
     let admin = app.token(Role::Admin).await;
 
@@ -181,6 +186,19 @@ async fn outcome_events_feed_metrics_and_results(backend: Backend) {
     assert_eq!(body["error"]["details"]["index"], 1, "{body}");
     assert_eq!(app.count("outcomes").await, before);
 
+    // Not folded yet: the results say how many outcome events wait.
+    let (_, waiting) = call(
+        &app,
+        Method::GET,
+        &admin,
+        "/admin/api/experiments/intro:pass_through/results?metric=subscribed",
+        None,
+    )
+    .await;
+    assert!(
+        waiting["pending_events"].as_i64().unwrap() >= app.count("outcomes").await,
+        "{waiting}"
+    );
     fold(&app).await;
     let (status, metric) = call(&app, Method::PUT, &operator, "/admin/api/metrics/revenue",
         Some(json!({"event": "purchase", "kind": "mean", "window_hours": 24.0, "description": "spent in the first day"}))).await;
