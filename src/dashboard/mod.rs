@@ -41,6 +41,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/admin/logout", web::post().to(pages::logout))
     .route("/admin/upload", web::get().to(versions::upload_form))
     .route("/admin/upload", web::post().to(versions::upload))
+    .route("/admin/template.xlsx", web::get().to(versions::template))
+    .route(
+        "/admin/conditions.xlsx",
+        web::get().to(versions::conditions_sheet),
+    )
     .route("/admin/versions/{id}", web::get().to(versions::version))
     .route(
         "/admin/versions/{id}/workbook",

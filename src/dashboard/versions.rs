@@ -56,6 +56,31 @@ pub async fn upload_form(signed: Signed) -> Page {
     ))
 }
 
+/// The sample workbook as a template to start from (`/admin/template.xlsx`).
+pub async fn template(signed: Signed) -> Page {
+    signed.require(Role::Operator)?;
+    Ok(HttpResponse::Ok()
+        .content_type(crate::master_data::cells::Format::Xlsx.content_type())
+        .insert_header(crate::boundary::upload::attachment(
+            "onboarding_template.xlsx",
+            None,
+        ))
+        .body(crate::master_data::SAMPLE_WORKBOOK))
+}
+
+/// The condition catalogue as a sheet (`/admin/conditions.xlsx`).
+pub async fn conditions_sheet(signed: Signed) -> Page {
+    signed.require(Role::Operator)?;
+    let bytes = crate::master_data::export::conditions_xlsx().map_err(|e| {
+        tracing::error!(error = %e, "cannot write the conditions sheet");
+        ApiError::Internal
+    })?;
+    Ok(HttpResponse::Ok()
+        .content_type(crate::master_data::cells::Format::Xlsx.content_type())
+        .insert_header(crate::boundary::upload::attachment("conditions.xlsx", None))
+        .body(bytes))
+}
+
 pub async fn upload(
     req: HttpRequest,
     signed: Signed,

@@ -113,3 +113,29 @@ pub fn to_xlsx(flow: &FlowDef) -> Result<Vec<u8>, XlsxError> {
     choices.autofit();
     book.save_to_buffer()
 }
+
+/// The condition catalogue as a workbook an operator keeps beside theirs:
+/// one sheet `conditions` with `condition` (the name a `scenes` row takes),
+/// `description` and `attributes` (the user attributes it reads,
+/// comma-separated).
+pub fn conditions_xlsx() -> Result<Vec<u8>, XlsxError> {
+    let mut book = Workbook::new();
+    let bold = Format::new().set_bold();
+    let sheet = book.add_worksheet().set_name("conditions")?;
+    for (c, name) in ["condition", "description", "attributes"]
+        .iter()
+        .enumerate()
+    {
+        sheet.write_string_with_format(0, c as u16, *name, &bold)?;
+    }
+    for (i, condition) in crate::flow::catalogue().iter().enumerate() {
+        let r = i as u32 + 1;
+        sheet.write_string(r, 0, condition.name)?;
+        sheet.write_string(r, 1, condition.description)?;
+        sheet.write_string(r, 2, condition.attributes().join(", "))?;
+    }
+    sheet.set_column_width(0, 24)?;
+    sheet.set_column_width(1, 60)?;
+    sheet.set_column_width(2, 30)?;
+    book.save_to_buffer()
+}

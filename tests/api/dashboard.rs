@@ -325,3 +325,58 @@ async fn an_unknown_channel_is_refused_on_the_page_too() {
         assert_eq!((page.status(), api.status()), (status, status), "{query}");
     }
 }
+
+/// The upload page offers the template workbook and the condition
+/// catalogue as a sheet; both are what they say.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_upload_page_offers_the_template_and_the_conditions_sheet() {
+    use calamine::Reader;
+    let app = crate::support::spawn_app_with(Backend::Sqlite, |s| s.sample = true).await;
+    add_user(&app, "olive", Role::Operator).await;
+    let (cookie, _) = sign_in(&app, "olive").await;
+    let get = |path: &'static str| {
+        let cookie = cookie.clone();
+        let app = &app;
+        async move {
+            no_redirects()
+                .get(app.url(path))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let page = get("/admin/upload").await.text().await.unwrap();
+    assert!(page.contains("/admin/template.xlsx") && page.contains("/admin/conditions.xlsx"));
+    let template = get("/admin/template.xlsx").await;
+    assert_eq!(template.status(), StatusCode::OK);
+    assert!(
+        template.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("onboarding_template.xlsx")
+    );
+    let bytes = template.bytes().await.unwrap().to_vec();
+    // A workbook the service takes as it is (the sample's own bytes).
+    let operator = app.token(Role::Operator).await;
+    assert_eq!(app.upload(&operator, bytes).await.status(), StatusCode::OK);
+    let sheet = get("/admin/conditions.xlsx")
+        .await
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
+    let mut book: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(sheet)).unwrap();
+    let range = book.worksheet_range("conditions").unwrap();
+    let names: Vec<String> = range.rows().skip(1).map(|r| r[0].to_string()).collect();
+    assert_eq!(names.len(), sceneflow::flow::catalogue().len());
+    assert!(names.contains(&"pass_through".to_owned()), "{names:?}");
+    // Signed out, neither is served.
+    let res = no_redirects()
+        .get(app.url("/admin/template.xlsx"))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(res.status(), StatusCode::OK);
+}
