@@ -23,7 +23,8 @@ pub struct AppEvent {
     /// `[a-z0-9_]{1,64}`, e.g. `subscribed`, `purchase`, `opened_day_7`.
     #[schema(pattern = "^[a-z0-9_]{1,64}$")]
     name: String,
-    /// A finite number (a purchase's amount); default 1.
+    /// A number from −10¹² to 10¹² (a purchase's amount); default 1.
+    #[schema(minimum = -1e12, maximum = 1e12)]
     value: Option<f64>,
     /// RFC 3339 with an offset, not before 2000 nor more than 5 minutes
     /// ahead; default the time of receipt. (The pattern is narrower than

@@ -623,7 +623,7 @@ fn admin_and_debug() -> Vec<(String, Value)> {
                 "id": {"type": "string", "minLength": 1, "maxLength": 128},
                 "user_id": {"type": "string", "minLength": 1, "maxLength": 63, "description": "1–255 bytes"},
                 "name": {"type": "string", "pattern": "^[a-z0-9_]{1,64}$"},
-                "value": {"type": ["number", "null"], "description": "Default 1."},
+                "value": {"type": ["number", "null"], "minimum": -1e12, "maximum": 1e12, "description": "Default 1."},
                 "time": {"type": ["string", "null"], "description": "RFC 3339 with an offset, from 2000 to 5 minutes ahead; default the time of receipt.", "pattern": "^20[0-2][0-5]-(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,6})?(?:Z|[+-](?:0[0-9]|1[0-3]):[0-5][0-9])$"},
             }}}})))
         .reply("200", ok("Stored; ids sent before are duplicates", reference("EventsAccepted")))
