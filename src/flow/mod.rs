@@ -15,6 +15,7 @@ pub mod engine;
 pub mod key;
 pub mod locale;
 pub mod model;
+pub mod rollout;
 pub mod run;
 pub mod schema;
 pub mod selection;
