@@ -2,7 +2,6 @@
 //! refused at the first bad one (README "Outcomes and experiment results").
 
 use chrono::{DateTime, Datelike, NaiveDateTime};
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::store::outcomes::NewOutcome;
@@ -20,18 +19,11 @@ pub const MAX_VALUE: f64 = 1e12;
 /// No event happened before this year.
 const EARLIEST_YEAR: i32 = 2000;
 
-/// An event as sent: `user_id` only from a back end.
-#[derive(Debug, Clone, Deserialize)]
-pub struct EventBody {
-    pub id: Value,
-    #[serde(default)]
-    pub user_id: Option<Value>,
-    pub name: Value,
-    #[serde(default)]
-    pub value: Option<Value>,
-    #[serde(default)]
-    pub time: Option<Value>,
-}
+/// An event as sent: a JSON object with `id`, `name`, and optionally
+/// `value` and `time` (and `user_id` from a back end); other members are
+/// ignored, as everywhere in the API. Read field by field, so a refusal
+/// names the event's index and the field, never a parser's type.
+pub type EventBody = Value;
 
 /// A refused batch: the index of the first bad event and why.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,11 +69,15 @@ fn one(
     source: OutcomeSource,
     now: NaiveDateTime,
 ) -> Result<NewOutcome, String> {
-    let id = text(&e.id, "id")?;
+    let Value::Object(fields) = e else {
+        return Err("an event is an object: {\"id\", \"name\", \"value\", \"time\"}".into());
+    };
+    let get = |key: &str| fields.get(key).filter(|v| !v.is_null());
+    let id = text(get("id").ok_or("id is required")?, "id")?;
     if id.is_empty() || id.chars().count() > 128 {
         return Err("id must be 1 to 128 characters".into());
     }
-    let user_id = match (user, &e.user_id) {
+    let user_id = match (user, get("user_id")) {
         (Some(user), _) => user.to_owned(),
         (None, Some(v)) => {
             let u = text(v, "user_id")?;
@@ -92,20 +88,20 @@ fn one(
         }
         (None, None) => return Err("user_id is required".into()),
     };
-    let name = text(&e.name, "name")?;
+    let name = text(get("name").ok_or("name is required")?, "name")?;
     if !crate::flow::Key::is_valid(name) {
         return Err(format!("name '{name}' must match [a-z0-9_]{{1,64}}"));
     }
-    let value = match &e.value {
-        None | Some(Value::Null) => 1.0,
+    let value = match get("value") {
+        None => 1.0,
         Some(Value::Number(n)) => n
             .as_f64()
             .filter(|v| v.is_finite() && v.abs() <= MAX_VALUE)
             .ok_or("value must be a number between -10^12 and 10^12")?,
         Some(_) => return Err("value must be a number".into()),
     };
-    let occurred_at = match &e.time {
-        None | Some(Value::Null) => now,
+    let occurred_at = match get("time") {
+        None => now,
         Some(v) => {
             let raw = text(v, "time")?;
             let t = DateTime::parse_from_rfc3339(raw)
@@ -139,7 +135,7 @@ mod tests {
     use serde_json::json;
 
     fn body(v: Value) -> Vec<EventBody> {
-        serde_json::from_value(v).unwrap()
+        v.as_array().unwrap().clone()
     }
 
     fn now() -> NaiveDateTime {
@@ -181,6 +177,8 @@ mod tests {
                 0,
             ),
             (json!([{"id": 7, "name": "ok"}]), 0),
+            (json!([{"id": "a", "name": "ok"}, 1]), 1),
+            (json!([{"name": "ok"}]), 0),
         ] {
             let refused =
                 check(body(bad.clone()), Some("u"), OutcomeSource::App, now()).unwrap_err();

@@ -252,53 +252,55 @@ pub struct Progress {
 
 /// Where the aggregator and the sink stand, for each that has started.
 pub fn status(conn: &mut AnyConnection) -> Result<Vec<Progress>, StoreError> {
-    let newest: Option<i64> = events::table
+    use crate::store::outcomes::outcomes as o;
+    let newest_event: Option<i64> = events::table
         .select(diesel::dsl::max(events::id))
         .first(conn)?;
-    let newest = newest.unwrap_or(0);
-    let mut out = Vec::new();
-    for (name, consumer) in [(AGGREGATES, "aggregator"), (SINK, "sink")] {
-        let Some((last_id, planned_until, checked_at)) = agg::cursor(conn, name)? else {
-            continue;
-        };
-        let next_event_at = events::table
-            .filter(events::id.gt(last_id))
+    let newest_outcome: Option<i64> = o::table.select(diesel::dsl::max(o::id)).first(conn)?;
+    let next_event = |c: &mut AnyConnection, after: i64| {
+        events::table
+            .filter(events::id.gt(after))
             .order(events::id)
             .select(events::occurred_at)
-            .first(conn)
-            .optional()?;
-        out.push(Progress {
-            consumer,
-            last_id,
-            pending: (newest - last_id).max(0),
-            checked_at,
-            next_event_at,
-            planned_until,
-        });
-    }
-    // The same two over the outcome events.
-    use crate::store::outcomes::outcomes as o;
-    let newest: Option<i64> = o::table.select(diesel::dsl::max(o::id)).first(conn)?;
-    let newest = newest.unwrap_or(0);
-    for (name, consumer) in [
-        (super::outcomes::OUTCOMES, "aggregator_outcomes"),
-        (SINK_OUTCOMES, "sink_outcomes"),
-    ] {
+            .first(c)
+            .optional()
+    };
+    let next_outcome = |c: &mut AnyConnection, after: i64| {
+        o::table
+            .filter(o::id.gt(after))
+            .order(o::id)
+            .select(o::received_at)
+            .first(c)
+            .optional()
+    };
+    type Next = dyn Fn(&mut AnyConnection, i64) -> diesel::QueryResult<Option<NaiveDateTime>>;
+    let consumers: [(&str, &'static str, Option<i64>, &Next); 4] = [
+        (AGGREGATES, "aggregator", newest_event, &next_event),
+        (SINK, "sink", newest_event, &next_event),
+        (
+            super::outcomes::OUTCOMES,
+            "aggregator_outcomes",
+            newest_outcome,
+            &next_outcome,
+        ),
+        (
+            SINK_OUTCOMES,
+            "sink_outcomes",
+            newest_outcome,
+            &next_outcome,
+        ),
+    ];
+    let mut out = Vec::new();
+    for (name, consumer, newest, next) in consumers {
         let Some((last_id, planned_until, checked_at)) = agg::cursor(conn, name)? else {
             continue;
         };
-        let next_event_at = o::table
-            .filter(o::id.gt(last_id))
-            .order(o::id)
-            .select(o::received_at)
-            .first(conn)
-            .optional()?;
         out.push(Progress {
             consumer,
             last_id,
-            pending: (newest - last_id).max(0),
+            pending: (newest.unwrap_or(0) - last_id).max(0),
             checked_at,
-            next_event_at,
+            next_event_at: next(conn, last_id)?,
             planned_until,
         });
     }
