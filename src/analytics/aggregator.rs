@@ -455,15 +455,12 @@ pub fn fold(conn: &mut AnyConnection, events: &[EventRow]) -> Result<(), StoreEr
     agg::write(conn, &changes)?;
     // New exposures (or earlier first ones) take the outcome events folded
     // so far; later ones find them when they are folded.
-    let exposures: Vec<MemberRow> = changes
+    let touched: Vec<&MemberRow> = changes
         .new_members
         .iter()
         .chain(&changes.earlier_members)
-        .filter(|m| m.kind == AggregateKind::Exposure.as_str())
-        .cloned()
         .collect();
-    let until = agg::cursor(conn, outcomes::OUTCOMES)?.map_or(0, |c| c.0);
-    outcomes::refresh(conn, &exposures, until)
+    outcomes::refresh(conn, &touched)
 }
 
 /// Fold the next batch of at most `batch` outcome events up to `horizon`

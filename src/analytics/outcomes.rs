@@ -207,19 +207,20 @@ pub fn fold(
     changes.write(conn)
 }
 
-/// Recompute the values of these exposures (new ones, or ones whose first
-/// time moved earlier) from their users' events folded so far (ids up to
-/// `until`).
-pub fn refresh(
-    conn: &mut AnyConnection,
-    exposures: &[MemberRow],
-    until: i64,
-) -> Result<(), StoreError> {
-    let exposures: Vec<&MemberRow> = exposures
+/// Recompute the values of the exposures among these members (new ones,
+/// or ones whose first time moved earlier) from their users' outcome
+/// events folded so far (up to the cursor `outcomes`).
+pub fn refresh(conn: &mut AnyConnection, members: &[&MemberRow]) -> Result<(), StoreError> {
+    let exposures: Vec<&MemberRow> = members
         .iter()
+        .copied()
         .filter(|m| m.kind == AggregateKind::Exposure.as_str())
         .collect();
-    if exposures.is_empty() || until == 0 {
+    if exposures.is_empty() {
+        return Ok(());
+    }
+    let until = crate::store::aggregates::cursor(conn, OUTCOMES)?.map_or(0, |c| c.0);
+    if until == 0 {
         return Ok(());
     }
     let metrics = by_event(conn, None)?;
@@ -232,16 +233,17 @@ pub fn refresh(
     users.dedup();
     let stored: HashMap<ValueKey, f64> = store::values_of(conn, &users)?.into_iter().collect();
     let mut changes = Changes::default();
-    let mut events_of: HashMap<&str, Vec<OutcomeRow>> = HashMap::new();
-    for user in &users {
-        let mut events = store::of_user(conn, user, &names, until)?;
-        events.sort_by_key(|e| e.id);
-        events_of.insert(user, events);
+    let mut events_of: HashMap<String, Vec<OutcomeRow>> = HashMap::new();
+    for e in store::of_users(conn, &users, &names, until)? {
+        events_of.entry(e.user_id.clone()).or_default().push(e);
     }
+    let none = Vec::new();
     for x in exposures {
         for (name, list) in &metrics {
             for metric in list {
-                let value = events_of[x.user_id.as_str()]
+                let value = events_of
+                    .get(&x.user_id)
+                    .unwrap_or(&none)
                     .iter()
                     .filter(|e| &e.name == name && metric.covers(x.first_at, e.occurred_at))
                     .fold(0.0, |v, e| metric.next(v, e.value));
@@ -283,6 +285,10 @@ pub fn pending(conn: &mut AnyConnection) -> Result<i64, StoreError> {
 pub fn keep_today(conn: &mut AnyConnection, now: NaiveDateTime) -> Result<(), StoreError> {
     use diesel::Connection;
     let day = now.date().format("%Y-%m-%d").to_string();
+    // The common case, checked without a transaction or the lock.
+    if store::has_day(conn, &day)? {
+        return Ok(());
+    }
     conn.transaction(|c| {
         if !crate::store::aggregates::try_lock(c, super::aggregator::LOCK_KEY)?
             || store::has_day(c, &day)?

@@ -330,31 +330,24 @@ pub fn trim(conn: &mut AnyConnection, days: u64, now: NaiveDateTime) -> Result<u
     .execute(conn)?)
 }
 
+/// How a log is planned and cut into parts.
+type Planner = fn(&mut AnyConnection, NaiveDateTime) -> Result<Option<(i64, i64)>, StoreError>;
+type Cutter = fn(&mut AnyConnection, i64, i64) -> Result<Vec<(String, Vec<u8>)>, SinkError>;
+
 /// Write every closed hour not written yet, of the scene events and then
 /// of the outcome events; the number of parts written.
 pub async fn run_once(db: &Db, storage: &Storage, now: NaiveDateTime) -> Result<usize, SinkError> {
+    let logs: [(&'static str, &str, Planner, Cutter); 2] = [
+        (SINK, "events", plan, parts),
+        (SINK_OUTCOMES, "outcomes", plan_outcomes, outcome_parts),
+    ];
     let mut written = 0;
-    for (cursor, log) in [(SINK, "events"), (SINK_OUTCOMES, "outcomes")] {
+    for (cursor, log, plan, parts) in logs {
         loop {
-            let planned = {
-                let db = db.clone();
-                if cursor == SINK {
-                    db.run(move |c| plan(c, now)).await?
-                } else {
-                    db.run(move |c| plan_outcomes(c, now)).await?
-                }
-            };
-            let Some((after, until)) = planned else {
+            let Some((after, until)) = db.clone().run(move |c| plan(c, now)).await? else {
                 break;
             };
-            let files = {
-                let db = db.clone();
-                if cursor == SINK {
-                    db.run_with(move |c| parts(c, after, until)).await?
-                } else {
-                    db.run_with(move |c| outcome_parts(c, after, until)).await?
-                }
-            };
+            let files = db.clone().run_with(move |c| parts(c, after, until)).await?;
             for (key, bytes) in files {
                 let size = bytes.len();
                 storage

@@ -161,19 +161,26 @@ pub fn horizon(conn: &mut AnyConnection) -> Result<i64, StoreError> {
     })
 }
 
-/// One user's events of the given names up to id `until`, for the windows
-/// of a new exposure.
-pub fn of_user(
+/// These users' events of the given names up to id `until`, in id order,
+/// for the windows of their new exposures: one query per 500 users.
+pub fn of_users(
     conn: &mut AnyConnection,
-    user: &str,
+    users: &[&str],
     names: &[&str],
     until: i64,
 ) -> Result<Vec<OutcomeRow>, StoreError> {
-    Ok(outcomes::table
-        .filter(outcomes::user_id.eq(user))
-        .filter(outcomes::name.eq_any(names))
-        .filter(outcomes::id.le(until))
-        .load(conn)?)
+    let mut rows = Vec::new();
+    for chunk in users.chunks(super::CHUNK) {
+        rows.extend(
+            outcomes::table
+                .filter(outcomes::user_id.eq_any(chunk))
+                .filter(outcomes::name.eq_any(names))
+                .filter(outcomes::id.le(until))
+                .order(outcomes::id)
+                .load::<OutcomeRow>(conn)?,
+        );
+    }
+    Ok(rows)
 }
 
 /// A stored metric definition.
