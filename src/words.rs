@@ -128,6 +128,18 @@ word! {
         DebugView,
         MetricPut,
         MetricDelete,
+        /// A staged rollout began (README "Staged rollouts and rescue").
+        RolloutStart,
+        /// A rollout widened to a larger percentage.
+        RolloutWiden,
+        /// A rollout reached 100 %: the version is production's.
+        RolloutComplete,
+        /// An admin aborted a rollout.
+        RolloutAbort,
+        /// A guardrail rolled a rollout back.
+        RolloutRolledBack,
+        /// In-progress runs moved from one version onto another.
+        Rescue,
     }
 }
 
@@ -176,6 +188,36 @@ word! {
         ClientErrorsSpike,
         /// A stored workbook no longer hashes to its version.
         StoredFileMismatch,
+        /// A staged rollout began, widened, completed or was aborted.
+        Rollout,
+        /// A guardrail was breached during a rollout.
+        GuardrailBreached,
+        /// Runs were rescued onto another version.
+        Rescued,
+    }
+}
+
+word! {
+    /// Where a staged rollout stands (README "Staged rollouts and rescue").
+    "snake_case", pub enum RolloutState {
+        /// New runs are split by the rollout bucket.
+        Running,
+        /// Widened to 100 %: the version is production's.
+        Completed,
+        /// Stopped by an admin: new runs go to the previous version.
+        Aborted,
+        /// Stopped by a guardrail: new runs go to the previous version.
+        RolledBack,
+    }
+}
+
+word! {
+    /// What an incident record is about (README "Incident record").
+    "snake_case", pub enum IncidentKind {
+        /// A guardrail rolled a rollout back.
+        RolledBack,
+        /// In-progress runs were moved onto another version.
+        Rescued,
     }
 }
 
@@ -192,6 +234,9 @@ word! {
         Completed,
         Exposure,
         Conversion,
+        /// Rescued off this version at the step (README "Staged rollouts
+        /// and rescue").
+        Rescued,
     }
 }
 

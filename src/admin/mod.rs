@@ -40,6 +40,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 "/channels/production/rollback",
                 web::post().to(channels::rollback),
             )
+            .route(
+                "/channels/production/rollout",
+                web::get().to(channels::rollout),
+            )
+            .route(
+                "/channels/production/rollout",
+                web::patch().to(channels::widen),
+            )
+            .route(
+                "/channels/production/rollout/abort",
+                web::post().to(channels::abort),
+            )
             .route("/channels/{name}", web::put().to(channels::put))
             .route("/audit", web::get().to(list_audit))
             .route("/conditions", web::get().to(list_conditions)),

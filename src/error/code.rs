@@ -39,10 +39,13 @@ pub enum ErrorCode {
     TooManyConnections,
     MethodNotAllowed,
     BuiltInMetric,
+    RolloutRunning,
+    NoRollout,
+    InvalidRollout,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 32] = [
+    pub const ALL: [ErrorCode; 35] = [
         ErrorCode::InvalidRequest,
         ErrorCode::RequestTimeout,
         ErrorCode::NotAFile,
@@ -75,6 +78,9 @@ impl ErrorCode {
         ErrorCode::TooManyConnections,
         ErrorCode::MethodNotAllowed,
         ErrorCode::BuiltInMetric,
+        ErrorCode::RolloutRunning,
+        ErrorCode::NoRollout,
+        ErrorCode::InvalidRollout,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -111,6 +117,9 @@ impl ErrorCode {
             ErrorCode::TooManyConnections => "too_many_connections",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::BuiltInMetric => "built_in_metric",
+            ErrorCode::RolloutRunning => "rollout_running",
+            ErrorCode::NoRollout => "no_rollout",
+            ErrorCode::InvalidRollout => "invalid_rollout",
         }
     }
 }

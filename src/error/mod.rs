@@ -298,6 +298,12 @@ fn refusal(e: &ReleaseError) -> Option<(StatusCode, ErrorCode)> {
         ReleaseError::SelfApproval(_) => (StatusCode::FORBIDDEN, ErrorCode::SelfApproval),
         ReleaseError::NotApproved(_) => (StatusCode::CONFLICT, ErrorCode::NotApproved),
         ReleaseError::NothingToRollBack => (StatusCode::CONFLICT, ErrorCode::NothingToRollBack),
+        ReleaseError::RolloutRunning(_) => (StatusCode::CONFLICT, ErrorCode::RolloutRunning),
+        ReleaseError::NoRollout => (StatusCode::CONFLICT, ErrorCode::NoRollout),
+        ReleaseError::Narrowing { .. }
+        | ReleaseError::AlreadyServed(_)
+        | ReleaseError::NothingToRollOutOver => (StatusCode::CONFLICT, ErrorCode::InvalidRollout),
+        ReleaseError::InvalidPercent(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest),
         ReleaseError::Store(_) | ReleaseError::Storage(_) => return None,
     })
 }

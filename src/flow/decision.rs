@@ -90,16 +90,21 @@ pub enum EventKind {
     /// no figure counts it, but it ends the run's "left" (README "Analytics
     /// at scale").
     RunReset,
+    /// Recorded by the run service when a rescue moves a run off this
+    /// version at its step (README "Staged rollouts and rescue"): the run
+    /// leaves the version's funnel there and goes on in the other.
+    Rescued,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 6] = [
+    pub const ALL: [EventKind; 7] = [
         EventKind::SceneShown,
         EventKind::Exposure,
         EventKind::Answered,
         EventKind::Completed,
         EventKind::WentBack,
         EventKind::RunReset,
+        EventKind::Rescued,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -110,6 +115,7 @@ impl EventKind {
             EventKind::Completed => "completed",
             EventKind::WentBack => "went_back",
             EventKind::RunReset => "run_reset",
+            EventKind::Rescued => "rescued",
         }
     }
 

@@ -46,6 +46,16 @@ pub fn inside(user_id: &str, version: &str, percent: f64) -> bool {
     bucket(user_id, version) < threshold(percent)
 }
 
+/// The version a new run of `user_id` starts on: `current` (what the
+/// channel points at), unless a rollout of `rolling` at `percent` is
+/// running and the user is [`inside`] it.
+pub fn route<'a>(user_id: &str, current: &'a str, rollout: Option<(&'a str, f64)>) -> &'a str {
+    match rollout {
+        Some((rolling, percent)) if inside(user_id, rolling, percent) => rolling,
+        _ => current,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::flow::bundle::{self, Recipient};
 use crate::onboarding::{self, OnboardingError};
-use crate::store::{Db, FlowCache, StoreError, channels, offline};
+use crate::store::{Db, FlowCache, StoreError, offline};
 use crate::words::Channel;
 pub use signing::BundleKey;
 
@@ -81,9 +81,9 @@ pub async fn bundle(
     let (flow, channel, assignments, overrides) = db
         .run_with(move |c| -> Result<_, OfflineError> {
             let who = onboarding::who(c, &user_id)?;
-            let version = channels::get(c, who.channel)?
-                .ok_or(OnboardingError::FlowUnavailable(who.channel))?
-                .version_id;
+            // The version a new run of the user would start on: during a
+            // rollout, the side of the user's rollout bucket.
+            let version = onboarding::load::new_run_version(c, &who, &user_id)?;
             let flow = flows.get(c, &version)?;
             let assignments = onboarding::load::assignments(&offline::assignments_of(c, &user_id)?);
             Ok((flow, who.channel, (user_id, assignments), who.overrides))

@@ -3,10 +3,11 @@
 
 use super::{OnboardingError, Result, Who};
 use crate::flow::decision::Stored;
-use crate::flow::{Assignments, Attributes, ExperimentId};
+use crate::flow::{Assignments, Attributes, ExperimentId, rollout};
 use crate::store::AnyConnection;
 use crate::store::channels::{Channel, ChannelRow};
 use crate::store::column::Json;
+use crate::store::rollouts::Split;
 use crate::store::runs::{self, AnswerRow, AssignmentRow, RunRow};
 
 /// A user as the decision sees it.
@@ -40,10 +41,7 @@ pub fn load(c: &mut AnyConnection, user_id: &str, scene_id: &str) -> Result<Load
 /// For a start, one query: the user as [`load`] reads it, but known (`who`
 /// is set) and with its assignments even with no run, and the version each
 /// channel serves. `None` when no channel is stored.
-pub fn for_start(
-    c: &mut AnyConnection,
-    user_id: &str,
-) -> Result<Option<(Loaded, Vec<ChannelRow>)>> {
+pub fn for_start(c: &mut AnyConnection, user_id: &str) -> Result<Option<(Loaded, Vec<Pointer>)>> {
     let Some((rows, pointers)) = runs::load_for_start(c, user_id)? else {
         return Ok(None);
     };
@@ -72,13 +70,30 @@ pub fn who(c: &mut AnyConnection, user_id: &str) -> Result<Who> {
     who_of(runs::tester(c, user_id)?)
 }
 
-/// The version `who`'s channel serves, from the channels' pointers.
-pub fn served(who: &Who, pointers: Vec<ChannelRow>) -> Result<String> {
-    Ok(pointers
+/// A channel's pointer and its running rollout, if any.
+pub type Pointer = (ChannelRow, Option<Split>);
+
+/// The version a new run of `user_id` (as `who`) starts on, from the
+/// channels' pointers and rollouts: the channel's version, or the rolling
+/// version for a user inside a running rollout ([`rollout::route`]).
+pub fn served(who: &Who, user_id: &str, pointers: Vec<Pointer>) -> Result<String> {
+    let (pointer, split) = pointers
         .into_iter()
-        .find(|p| p.name == who.channel)
-        .ok_or(OnboardingError::FlowUnavailable(who.channel))?
-        .version_id)
+        .find(|(p, _)| p.name == who.channel)
+        .ok_or(OnboardingError::FlowUnavailable(who.channel))?;
+    let rolling = split.as_ref().map(|s| (s.version_id.as_str(), s.percent));
+    Ok(rollout::route(user_id, &pointer.version_id, rolling).to_owned())
+}
+
+/// The version a new run of `user_id` (as `who`) would start on, read.
+pub fn new_run_version(c: &mut AnyConnection, who: &Who, user_id: &str) -> Result<String> {
+    let pointer = crate::store::channels::get(c, who.channel)?
+        .ok_or(OnboardingError::FlowUnavailable(who.channel))?;
+    let split = crate::store::rollouts::running(c, who.channel)?.map(|r| Split {
+        version_id: r.version_id,
+        percent: r.percent,
+    });
+    served(who, user_id, vec![(pointer, split)])
 }
 
 fn who_of(tester: Option<Option<Json<Attributes>>>) -> Result<Who> {

@@ -389,7 +389,7 @@ fn start(
         Some(who) => who,
         None => load::who(c, user_id)?,
     };
-    let version = load::served(&who, pointers)?;
+    let version = load::served(&who, user_id, pointers)?;
     let flow = flows.get(c, &version)?;
     let (state, write) = decide::start(
         &flow,

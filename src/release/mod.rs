@@ -8,6 +8,7 @@
 
 mod follow;
 mod pointers;
+pub mod rollout;
 
 pub use follow::{FOLLOW_INTERVAL, follow_store};
 
@@ -83,6 +84,18 @@ pub enum ReleaseError {
     NotApproved(String),
     #[error("production has no earlier version to roll back to")]
     NothingToRollBack,
+    #[error("a rollout of {0} is running on production: widen it to 100, or abort it, first")]
+    RolloutRunning(String),
+    #[error("no rollout is running on production")]
+    NoRollout,
+    #[error("a rollout cannot narrow: it is at {from} %, so {to} % is refused")]
+    Narrowing { from: f64, to: f64 },
+    #[error("rollout_percent must be a number above 0 and at most 100, not {0}")]
+    InvalidPercent(f64),
+    #[error("production serves no version yet: publish one before rolling another out")]
+    NothingToRollOutOver,
+    #[error("production already serves {0}")]
+    AlreadyServed(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -132,6 +145,15 @@ struct Moved {
 
 fn find_version(c: &mut AnyConnection, id: &str) -> Result<versions::VersionRow, ReleaseError> {
     versions::find(c, id)?.ok_or_else(|| ReleaseError::UnknownVersion(id.to_owned()))
+}
+
+/// A publish or a rollback moves production's pointer under a running
+/// rollout's feet: refused until the rollout completes or ends.
+fn refuse_during_rollout(c: &mut AnyConnection) -> Result<(), ReleaseError> {
+    match crate::store::rollouts::running(c, Channel::Production)? {
+        Some(r) => Err(ReleaseError::RolloutRunning(r.version_id)),
+        None => Ok(()),
+    }
 }
 
 /// Move `channel` to `version` inside the caller's transaction, and describe
@@ -257,6 +279,7 @@ impl Releases {
                     if channels::approval(c, &v)?.is_none() {
                         return Err(ReleaseError::NotApproved(v.clone()));
                     }
+                    refuse_during_rollout(c)?;
                     point(c, Channel::Production, row, &a, AuditAction::Publish)
                 })
             })
@@ -280,6 +303,7 @@ impl Releases {
             .db
             .run_with(move |c| {
                 c.transaction::<_, ReleaseError, _>(|c| {
+                    refuse_during_rollout(c)?;
                     let (from, to) = pointers::rollback(c, channels::Channel::Production, &a)?
                         .ok_or(ReleaseError::NothingToRollBack)?;
                     let row = find_version(c, &to)?;

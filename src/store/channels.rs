@@ -42,9 +42,9 @@ pub fn previous(conn: &mut AnyConnection, name: Channel) -> Result<Option<String
 }
 
 /// The newest two pointer changes of `name` not rolled back: (history id, version).
-/// Whether `name` serves or ever served `version` (its pointer now, or any
-/// entry of its history, undone or not): the versions a run on that
-/// channel can be on.
+/// Whether `name` serves or ever served `version` (its pointer now, any
+/// entry of its history, undone or not, or any rollout's version): the
+/// versions a run on that channel can be on.
 pub fn has_served(
     conn: &mut AnyConnection,
     name: Channel,
@@ -59,7 +59,17 @@ pub fn has_served(
         .filter(channel_history::version_id.eq(version))
         .count()
         .get_result(conn)?;
-    Ok(ever > 0)
+    if ever > 0 {
+        return Ok(true);
+    }
+    // A rollout's version served the users inside it before (or without)
+    // becoming the channel's.
+    let rolled: i64 = super::schema::rollouts::table
+        .filter(super::schema::rollouts::channel.eq(name))
+        .filter(super::schema::rollouts::version_id.eq(version))
+        .count()
+        .get_result(conn)?;
+    Ok(rolled > 0)
 }
 
 pub fn live_history(

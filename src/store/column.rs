@@ -93,6 +93,8 @@ text_enum!(crate::words::Role, "role");
 text_enum!(crate::words::Channel, "channel");
 text_enum!(crate::words::AssignmentSource, "assignment source");
 text_enum!(crate::words::SyncOutcome, "sync outcome");
+text_enum!(crate::words::RolloutState, "rollout state");
+text_enum!(crate::words::IncidentKind, "incident kind");
 
 /// A JSON value kept in a text column (`runs.attributes`, `runs.answers`,
 /// `overrides.attributes`): serialised on write, parsed on read.
@@ -110,6 +112,13 @@ impl<T> std::ops::Deref for Json<T> {
 impl<T> std::ops::DerefMut for Json<T> {
     fn deref_mut(&mut self) -> &mut T {
         &mut self.0
+    }
+}
+
+/// As JSON, the value itself.
+impl<T: Serialize> Serialize for Json<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
     }
 }
 

@@ -15,6 +15,7 @@ pub mod flows;
 pub mod group;
 pub mod offline;
 pub mod outcomes;
+pub mod rollouts;
 pub mod rows;
 pub mod runs;
 pub mod schema;

@@ -4,11 +4,13 @@ use diesel::prelude::*;
 
 use super::channels::{Channel, ChannelRow};
 use super::column::Json;
+use super::rollouts::Split;
 pub use super::rows::{AnswerRow, AssignmentRow, NewEvent, RunRow};
-use super::schema::{assignments, channels, overrides, run_answers, runs, testers};
+use super::schema::{assignments, channels, overrides, rollouts, run_answers, runs, testers};
 use super::{AnyConnection, StoreError};
 use crate::flow::{Attributes, EventKind};
 use crate::insert_chunks;
+use crate::words::RolloutState;
 
 /// Whether `user_id` is a tester, and its override attributes:
 /// `None` for everybody else. One query.
@@ -79,17 +81,22 @@ pub fn load_user(
     Ok(out)
 }
 
-/// What a start reads, in one query: both channels' pointers, each with the
-/// user's run on it, and the user's tester row, overrides and A/B
-/// assignments (`channels` left-joined to the user's rows). Unlike
-/// [`load_user`], a user with no run still gets its tester row and its
-/// assignments (a QA reset keeps them). `None` when no channel is stored.
+/// A user's rows, and each channel's pointer with its running rollout.
+pub type ForStart = (UserRows, Vec<(ChannelRow, Option<Split>)>);
+
+/// What a start reads, in one query: both channels' pointers, each with its
+/// running rollout and the user's run on it, and the user's tester row,
+/// overrides and A/B assignments (`channels` left-joined to the rollouts
+/// and the user's rows). Unlike [`load_user`], a user with no run still
+/// gets its tester row and its assignments (a QA reset keeps them). `None`
+/// when no channel is stored.
 pub fn load_for_start(
     conn: &mut AnyConnection,
     user_id: &str,
-) -> Result<Option<(UserRows, Vec<ChannelRow>)>, StoreError> {
+) -> Result<Option<ForStart>, StoreError> {
     type Row = (
         ChannelRow,
+        Option<Split>,
         Option<RunRow>,
         Option<String>,
         Option<Json<Attributes>>,
@@ -98,6 +105,11 @@ pub fn load_for_start(
     // Owned: a bound value in a join's ON must outlive the query.
     let user = || user_id.to_owned();
     let rows: Vec<Row> = channels::table
+        .left_join(
+            rollouts::table.on(rollouts::channel
+                .eq(channels::name)
+                .and(rollouts::state.eq(RolloutState::Running))),
+        )
         .left_join(
             runs::table.on(runs::user_id
                 .eq(user())
@@ -108,24 +120,25 @@ pub fn load_for_start(
         .left_join(assignments::table.on(assignments::user_id.eq(user())))
         .select((
             ChannelRow::as_select(),
+            Option::<Split>::as_select(),
             Option::<RunRow>::as_select(),
             testers::user_id.nullable(),
             overrides::attributes.nullable(),
             Option::<AssignmentRow>::as_select(),
         ))
         .load(conn)?;
-    let Some((_, _, tester, overrides, _)) = rows.first() else {
+    let Some((_, _, _, tester, overrides, _)) = rows.first() else {
         return Ok(None);
     };
     let mut out = UserRows {
         tester: tester.as_ref().map(|_| overrides.clone()),
         ..UserRows::default()
     };
-    let mut pointers: Vec<ChannelRow> = Vec::new();
-    for (channel, run, _, _, assignment) in rows {
+    let mut pointers: Vec<(ChannelRow, Option<Split>)> = Vec::new();
+    for (channel, split, run, _, _, assignment) in rows {
         out.add(run, assignment);
-        if !pointers.iter().any(|p| p.name == channel.name) {
-            pointers.push(channel);
+        if !pointers.iter().any(|(p, _)| p.name == channel.name) {
+            pointers.push((channel, split));
         }
     }
     Ok(Some((out, pointers)))

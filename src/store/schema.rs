@@ -209,7 +209,39 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    rollouts (id) {
+        id -> BigInt,
+        channel -> Text,
+        version_id -> Text,
+        previous_id -> Text,
+        percent -> Double,
+        state -> Text,
+        started_at -> Timestamp,
+        started_by -> Text,
+        updated_at -> Timestamp,
+        updated_by -> Text,
+        ended_at -> Nullable<Timestamp>,
+        guardrails -> Text,
+        checked_at -> Nullable<Timestamp>,
+    }
+}
+diesel::table! {
+    incidents (id) {
+        id -> BigInt,
+        kind -> Text,
+        occurred_at -> Timestamp,
+        actor -> Text,
+        channel -> Text,
+        version_id -> Text,
+        to_version -> Text,
+        guardrail -> Nullable<Text>,
+        details -> Text,
+    }
+}
 diesel::allow_tables_to_appear_in_same_query!(
+    rollouts,
+    incidents,
     offline_syncs,
     versions,
     steps,

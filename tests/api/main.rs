@@ -30,6 +30,7 @@ mod outcomes_aggregates;
 mod people;
 mod real_clients;
 mod release;
+mod rollout;
 mod s3;
 mod shutdown;
 mod snapshots;

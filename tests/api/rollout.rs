@@ -1,0 +1,377 @@
+//! Staged rollouts (README "Staged rollouts and rescue"): the split of new
+//! production runs by the rollout bucket, widening, completing, aborting,
+//! the rules a publish keeps, the bundle, and a second instance.
+
+use reqwest::{Method, StatusCode};
+use sceneflow::auth::Role;
+use sceneflow::flow::rollout::inside;
+use serde_json::{Value, json};
+
+use crate::on_both_backends;
+use crate::support::{Backend, TestApp, book, spawn_app_with};
+
+on_both_backends!(
+    a_rollout_splits_new_runs_by_the_bucket_and_widens,
+    a_rollout_keeps_the_rules_of_a_publish,
+    an_aborted_rollout_sends_new_runs_back,
+    a_rollout_completes_at_100,
+    a_second_instance_sees_a_rollout_at_once,
+);
+
+/// An app with the sample on production and a second version on staging,
+/// approved: `(app, sample, v2)`.
+pub(crate) async fn approved_on_staging(backend: Backend) -> (TestApp, String, String) {
+    let app = spawn_app_with(backend, |s| s.sample = true).await;
+    let operator = app.token(Role::Operator).await;
+    let body: Value = app
+        .upload(&operator, book::valid().bytes())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let v2 = body["version"]["id"].as_str().unwrap().to_owned();
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            "/admin/api/channels/staging",
+            &operator,
+            json!({"version": v2}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app
+        .call(
+            Method::POST,
+            &format!("/admin/api/versions/{v2}/approve"),
+            &app.token(Role::Qa).await,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let sample =
+        sceneflow::auth::sha256_hex(sceneflow::master_data::SAMPLE_WORKBOOK)[..12].to_owned();
+    (app, sample, v2)
+}
+
+pub(crate) async fn roll_out(app: &TestApp, version: &str, percent: f64) -> (StatusCode, Value) {
+    app.call(
+        Method::PUT,
+        "/admin/api/channels/production",
+        &app.token(Role::Admin).await,
+        json!({"version": version, "rollout_percent": percent}),
+    )
+    .await
+}
+
+async fn started_on(app: &TestApp, user: &str) -> String {
+    let state = app.mobile(user, "/v1/onboarding/start", json!({})).await;
+    state["version"].as_str().unwrap_or_default().to_owned()
+}
+
+async fn a_rollout_splits_new_runs_by_the_bucket_and_widens(backend: Backend) {
+    let (app, sample, v2) = approved_on_staging(backend).await;
+    // A user in flight before the rollout stays pinned to the sample.
+    assert_eq!(started_on(&app, "early").await, sample);
+    let (status, body) = roll_out(&app, &v2, 30.0).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["rollout"]["state"], "running");
+    assert_eq!(body["rollout"]["previous"], sample.as_str());
+    // Production still names the previous version until 100 % completes it.
+    let admin = app.token(Role::Admin).await;
+    let (_, channels) = app
+        .call(Method::GET, "/admin/api/channels", &admin, Value::Null)
+        .await;
+    assert!(channels.to_string().contains(&sample), "{channels}");
+    let mut on_new = 0;
+    for i in 0..60 {
+        let user = format!("user-{i}");
+        let expected = if inside(&user, &v2, 30.0) {
+            &v2
+        } else {
+            &sample
+        };
+        let got = started_on(&app, &user).await;
+        assert_eq!(&got, expected, "{user}");
+        on_new += usize::from(got == v2);
+    }
+    assert!(
+        (5..=35).contains(&on_new),
+        "{on_new} of 60 on the new version"
+    );
+    // The bundle of a user with no run is the side the user's run would start on.
+    for user in ["bundle-a", "bundle-b", "bundle-c", "bundle-d", "bundle-e"] {
+        let res = crate::offline::get_bundle(&app, user, None).await;
+        let envelope: Value = res.json().await.unwrap();
+        let payload: Value = serde_json::from_str(envelope["payload"].as_str().unwrap()).unwrap();
+        let expected = if inside(user, &v2, 30.0) {
+            &v2
+        } else {
+            &sample
+        };
+        assert_eq!(payload["version"], expected.as_str(), "{user}");
+    }
+    assert_eq!(started_on(&app, "early").await, sample, "pinned");
+    // Narrowing is refused; widening keeps everybody inside inside.
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            "/admin/api/channels/production/rollout",
+            &admin,
+            json!({"percent": 10}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_rollout");
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            "/admin/api/channels/production/rollout",
+            &admin,
+            json!({"percent": 60}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["percent"], 60.0);
+    for i in 60..100 {
+        let user = format!("user-{i}");
+        let expected = if inside(&user, &v2, 60.0) {
+            &v2
+        } else {
+            &sample
+        };
+        assert_eq!(&started_on(&app, &user).await, expected, "{user}");
+    }
+    let (status, view) = app
+        .call(
+            Method::GET,
+            "/admin/api/channels/production/rollout",
+            &app.token(Role::Operator).await,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    for key in [
+        "version",
+        "previous",
+        "percent",
+        "state",
+        "started_at",
+        "guardrails",
+    ] {
+        assert!(view.get(key).is_some(), "{key} in {view}");
+    }
+    let (_, audit) = app
+        .call(Method::GET, "/admin/api/audit", &admin, Value::Null)
+        .await;
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert!(
+        actions.contains(&"rollout_start") && actions.contains(&"rollout_widen"),
+        "{actions:?}"
+    );
+}
+
+async fn a_rollout_keeps_the_rules_of_a_publish(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.sample = true).await;
+    let operator = app.token(Role::Operator).await;
+    let body: Value = app
+        .upload(&operator, book::valid().bytes())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let v2 = body["version"]["id"].as_str().unwrap().to_owned();
+    // Not approved: refused as a publish is.
+    let (status, body) = roll_out(&app, &v2, 10.0).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "not_approved");
+    // An operator cannot begin one; percentages out of range are refused.
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            "/admin/api/channels/production",
+            &operator,
+            json!({"version": v2, "rollout_percent": 10}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    for bad in [json!(0), json!(-5), json!(100.5), json!("10")] {
+        let (status, body) = app
+            .call(
+                Method::PUT,
+                "/admin/api/channels/production",
+                &app.token(Role::Admin).await,
+                json!({"version": v2, "rollout_percent": bad}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
+    // Nothing running: PATCH and abort say so.
+    let admin = app.token(Role::Admin).await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/admin/api/channels/production/rollout/abort",
+            &admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "no_rollout");
+    let (status, _) = app
+        .call(
+            Method::GET,
+            "/admin/api/channels/production/rollout",
+            &admin,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // While one runs, a publish, a rollback and a second rollout wait.
+    app.call(
+        Method::PUT,
+        "/admin/api/channels/staging",
+        &operator,
+        json!({"version": v2}),
+    )
+    .await;
+    app.call(
+        Method::POST,
+        &format!("/admin/api/versions/{v2}/approve"),
+        &app.token(Role::Qa).await,
+        json!({}),
+    )
+    .await;
+    let (status, _) = roll_out(&app, &v2, 10.0).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = roll_out(&app, &v2, 20.0).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["error"]["code"], "rollout_running");
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            "/admin/api/channels/production",
+            &admin,
+            json!({"version": v2}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "rollout_running");
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/admin/api/channels/production/rollback",
+            &admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+}
+
+async fn an_aborted_rollout_sends_new_runs_back(backend: Backend) {
+    let (app, sample, v2) = approved_on_staging(backend).await;
+    roll_out(&app, &v2, 50.0).await;
+    let insider = (0..)
+        .map(|i| format!("in-{i}"))
+        .find(|u| inside(u, &v2, 50.0))
+        .unwrap();
+    assert_eq!(started_on(&app, &insider).await, v2);
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/admin/api/channels/production/rollout/abort",
+            &app.token(Role::Admin).await,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["state"], "aborted");
+    let next = (0..)
+        .map(|i| format!("next-{i}"))
+        .find(|u| inside(u, &v2, 50.0))
+        .unwrap();
+    assert_eq!(started_on(&app, &next).await, sample);
+    // The run started on the new version stays pinned to it.
+    assert_eq!(started_on(&app, &insider).await, v2);
+}
+
+async fn a_rollout_completes_at_100(backend: Backend) {
+    let (app, _sample, v2) = approved_on_staging(backend).await;
+    roll_out(&app, &v2, 10.0).await;
+    let admin = app.token(Role::Admin).await;
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            "/admin/api/channels/production/rollout",
+            &admin,
+            json!({"percent": 100}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["state"], "completed");
+    for i in 0..10 {
+        assert_eq!(started_on(&app, &format!("after-{i}")).await, v2);
+    }
+    let (_, channels) = app
+        .call(Method::GET, "/admin/api/channels", &admin, Value::Null)
+        .await;
+    assert!(channels.to_string().contains(&v2), "{channels}");
+    // Rolling back goes to the version before, as after a publish.
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/admin/api/channels/production/rollback",
+            &admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+async fn a_second_instance_sees_a_rollout_at_once(backend: Backend) {
+    let (app, sample, v2) = approved_on_staging(backend).await;
+    let (other, _process) = app.spawn_process().await;
+    roll_out(&app, &v2, 50.0).await;
+    let started = |user: String| {
+        let app = &app;
+        let other = other.clone();
+        async move {
+            let token = sceneflow::auth::mint_user_token(&app.settings.jwt_secret, &user, 1);
+            let state: Value = app
+                .client
+                .post(format!("{other}/v1/onboarding/start"))
+                .bearer_auth(token)
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            state["version"].as_str().unwrap_or_default().to_owned()
+        }
+    };
+    for i in 0..20 {
+        let user = format!("o-{i}");
+        let expected = if inside(&user, &v2, 50.0) {
+            &v2
+        } else {
+            &sample
+        };
+        assert_eq!(&started(user.clone()).await, expected, "{user}");
+    }
+    app.call(
+        Method::POST,
+        "/admin/api/channels/production/rollout/abort",
+        &app.token(Role::Admin).await,
+        json!({}),
+    )
+    .await;
+    for i in 0..20 {
+        assert_eq!(started(format!("p-{i}")).await, sample);
+    }
+}
