@@ -51,6 +51,8 @@ pub struct Settings {
     /// may make requests; others are answered 429 and closed.
     pub max_connections_per_client: usize,
     pub analytics: crate::analytics::aggregator::AnalyticsSettings,
+    /// How staged rollouts' guardrails are judged.
+    pub rollouts: crate::release::guard::GuardSettings,
     /// Run cache and group commit of the answer path.
     pub answers: crate::onboarding::AnswerSettings,
     /// Seed of the Ed25519 key that signs offline bundles, 64 hex digits;
@@ -250,6 +252,16 @@ impl Settings {
                 retention_days: get("SCENEFLOW_EVENTS_RETENTION_DAYS")
                     .map(|_| number("SCENEFLOW_EVENTS_RETENTION_DAYS", 0))
                     .transpose()?,
+            },
+            rollouts: crate::release::guard::GuardSettings {
+                // 0: this instance does not judge (README "Staged rollouts and rescue").
+                interval: std::time::Duration::from_millis(
+                    match number("SCENEFLOW_ROLLOUT_CHECK_MS", 60_000)? {
+                        0 => 0,
+                        ms => ms.clamp(100, 3_600_000),
+                    },
+                ),
+                auto_abort: flag("SCENEFLOW_ROLLOUT_AUTO_ABORT", true)?,
             },
             bundle_key: get("SCENEFLOW_BUNDLE_KEY").map(|k| k.trim().to_owned()),
             follow_store: match get("SCENEFLOW_FOLLOW").as_deref() {

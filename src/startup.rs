@@ -68,6 +68,12 @@ impl Application {
                 ),
             );
         }
+        if !state.settings.rollouts.interval.is_zero() {
+            background.spawn(
+                "guardrails",
+                crate::release::guard::watch(state.releases.clone(), state.settings.rollouts),
+            );
+        }
         if state.settings.analytics.sink {
             background.spawn(
                 "sink",

@@ -202,6 +202,47 @@ pub struct Comparison {
 ///   ~1e-162);
 /// * any of the results is not finite.
 pub fn compare(kind: Kind, control: &Summary, treatment: &Summary) -> Option<Comparison> {
+    let (c, t, lift, variance) = lift_and_variance(kind, control, treatment)?;
+    Some(Comparison {
+        frequentist: t_test(&c, &t, lift, variance)?,
+        sequential: sequential_test(
+            u128::from(c.users) + u128::from(t.users),
+            lift,
+            variance,
+            ALPHA,
+        )?,
+        bayesian: bayesian_test(lift, variance)?,
+    })
+}
+
+/// The sequential interval of [`compare`] for any estimate: `estimate`
+/// with variance `variance` (of the estimate, not of one user's value)
+/// from `users` users in all, at the two-sided false positive rate
+/// `alpha` in `(0, 1)` — gbstats 0.8.0 `SequentialTwoSidedTTest` with
+/// `SequentialConfig.alpha` = `alpha`. With the relative lift and its
+/// delta-method variance at [`ALPHA`] it is [`Comparison::sequential`];
+/// the guardrails of a staged rollout give it the absolute difference
+/// (README "Staged rollouts and rescue"). `None` for a variance that is
+/// not positive and finite, or a result that is not finite.
+pub fn sequential_interval(
+    estimate: f64,
+    variance: f64,
+    users: u128,
+    alpha: f64,
+) -> Option<Frequentist> {
+    if !(alpha > 0.0 && alpha < 1.0 && variance.is_finite() && variance > 0.0 && users > 0) {
+        return None;
+    }
+    sequential_test(users, estimate, variance, alpha)
+}
+
+/// Both variants, the relative lift and its delta-method variance; `None`
+/// in the cases listed on [`compare`].
+fn lift_and_variance(
+    kind: Kind,
+    control: &Summary,
+    treatment: &Summary,
+) -> Option<(Variant, Variant, f64, f64)> {
     let c = Variant::new(kind, control);
     let t = Variant::new(kind, treatment);
     if c.mean == 0.0 || c.users == 0 || t.users == 0 || !c.has_variance() || !t.has_variance() {
@@ -218,11 +259,7 @@ pub fn compare(kind: Kind, control: &Summary, treatment: &Summary) -> Option<Com
     if !(lift.is_finite() && variance.is_finite() && variance > 0.0) {
         return None;
     }
-    Some(Comparison {
-        frequentist: t_test(&c, &t, lift, variance)?,
-        sequential: sequential_test(u128::from(c.users) + u128::from(t.users), lift, variance)?,
-        bayesian: bayesian_test(lift, variance)?,
-    })
+    Some((c, t, lift, variance))
 }
 
 /// The two-sided power, in `[0, 1]`, of the frequentist test at
@@ -409,15 +446,15 @@ fn t_test(c: &Variant, t: &Variant, lift: f64, variance: f64) -> Option<Frequent
 
 /// gbstats 0.8.0 `gbstats/frequentist/tests.py` `SequentialTwoSidedTTest`
 /// (`confidence_interval`, `rho`, `p_value`), with `test_value` 0.
-fn sequential_test(users: u128, lift: f64, variance: f64) -> Option<Frequentist> {
+fn sequential_test(users: u128, lift: f64, variance: f64, alpha: f64) -> Option<Frequentist> {
     // N = n_c + n_t, Python's exact integer rounded once.
     let n = users as f64;
     let rho =
-        ((-2.0 * ALPHA.ln() + (-2.0 * ALPHA.ln() + 1.0).ln()) / SEQUENTIAL_TUNING_PARAMETER).sqrt();
+        ((-2.0 * alpha.ln() + (-2.0 * alpha.ln() + 1.0).ln()) / SEQUENTIAL_TUNING_PARAMETER).sqrt();
     let n_rho2_1 = n * rho.powi(2) + 1.0;
     let s2 = variance * n;
     let width =
-        s2.sqrt() * ((2.0 * n_rho2_1) * (n_rho2_1.sqrt() / ALPHA).ln() / (n * rho).powi(2)).sqrt();
+        s2.sqrt() * ((2.0 * n_rho2_1) * (n_rho2_1.sqrt() / alpha).ln() / (n * rho).powi(2)).sqrt();
     let st2 = lift.powi(2) * n / variance;
     let e_value = (rho.powi(2) * st2 / (2.0 * n_rho2_1)).exp() / n_rho2_1.sqrt();
     // Python's `min(1 / evalue, 1)`: the first argument unless 1 is smaller

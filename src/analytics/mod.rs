@@ -8,6 +8,7 @@ pub mod aggregator;
 pub mod comparison;
 pub mod export;
 pub mod generate;
+pub mod guardrails;
 pub mod ingest;
 /// The full recomputation the aggregates are checked against: dev tools
 /// only (Cargo feature `dev-tools`).

@@ -7,6 +7,7 @@
 //! (`SCENEFLOW_FOLLOW=store`).
 
 mod follow;
+pub mod guard;
 mod pointers;
 pub mod rollout;
 

@@ -209,3 +209,84 @@ pub fn incidents(conn: &mut AnyConnection, limit: i64) -> Result<Vec<IncidentRow
         .select(IncidentRow::as_select())
         .load(conn)?)
 }
+
+/// Where the runs a rollout compares stand: per version, run status and
+/// current step (`None` once completed), how many runs started on
+/// `channel` at or after `since`. One grouped scan of the channel's runs
+/// since the rollout began (index `runs_channel_started`).
+pub fn run_figures(
+    conn: &mut AnyConnection,
+    channel: Channel,
+    versions: &[&str],
+    since: NaiveDateTime,
+) -> Result<Vec<(String, crate::flow::RunStatus, Option<String>, i64)>, StoreError> {
+    use super::schema::runs;
+    use diesel::dsl::count_star;
+    Ok(runs::table
+        .filter(runs::channel.eq(channel))
+        .filter(runs::started_at.ge(since))
+        .filter(runs::version_id.eq_any(versions))
+        .group_by((runs::version_id, runs::status, runs::step_key))
+        .select((runs::version_id, runs::status, runs::step_key, count_star()))
+        .load(conn)?)
+}
+
+/// Per version and step, the runs of [`run_figures`] that answered a scene
+/// of the step (an answer withdrawn by going back still counts: the run
+/// got past the step once).
+pub fn answered_steps(
+    conn: &mut AnyConnection,
+    channel: Channel,
+    versions: &[&str],
+    since: NaiveDateTime,
+) -> Result<Vec<(String, String, i64)>, StoreError> {
+    use super::schema::{run_answers, runs};
+    use diesel::dsl::count;
+    Ok(runs::table
+        .inner_join(run_answers::table.on(run_answers::run_id.eq(runs::id)))
+        .filter(runs::channel.eq(channel))
+        .filter(runs::started_at.ge(since))
+        .filter(runs::version_id.eq_any(versions))
+        .group_by((runs::version_id, run_answers::step_key))
+        .select((
+            runs::version_id,
+            run_answers::step_key,
+            count(runs::id).aggregate_distinct(),
+        ))
+        .load(conn)?)
+}
+
+/// The runs of [`run_figures`] one by one: version, user, start. Read only
+/// when a guardrail metric needs each run's window.
+pub fn started(
+    conn: &mut AnyConnection,
+    channel: Channel,
+    versions: &[&str],
+    since: NaiveDateTime,
+) -> Result<Vec<(String, String, NaiveDateTime)>, StoreError> {
+    use super::schema::runs;
+    Ok(runs::table
+        .filter(runs::channel.eq(channel))
+        .filter(runs::started_at.ge(since))
+        .filter(runs::version_id.eq_any(versions))
+        .select((runs::version_id, runs::user_id, runs::started_at))
+        .load(conn)?)
+}
+
+/// The step keys both versions have.
+pub fn shared_steps(conn: &mut AnyConnection, a: &str, b: &str) -> Result<Vec<String>, StoreError> {
+    use super::schema::steps;
+    let of = |conn: &mut AnyConnection, v: &str| -> Result<Vec<(String, i32)>, StoreError> {
+        Ok(steps::table
+            .filter(steps::version_id.eq(v))
+            .order(steps::position)
+            .select((steps::key, steps::position))
+            .load(conn)?)
+    };
+    let theirs = of(conn, b)?;
+    Ok(of(conn, a)?
+        .into_iter()
+        .map(|(k, _)| k)
+        .filter(|k| theirs.iter().any(|(t, _)| t == k))
+        .collect())
+}

@@ -315,3 +315,4 @@ diesel::table! {
         updated_at -> Timestamp,
     }
 }
+diesel::allow_columns_to_appear_in_same_group_by_clause!(runs::version_id, run_answers::step_key);
