@@ -44,7 +44,7 @@ async fn slow_receiver() -> (String, Arc<Mutex<Vec<String>>>) {
 
 /// A minimal HTTP receiver: records each request body; answers 200 unless
 /// `hang`, in which case it reads the request and never answers.
-async fn receiver(hang: bool) -> (String, Arc<Mutex<Vec<Value>>>) {
+pub(crate) async fn receiver(hang: bool) -> (String, Arc<Mutex<Vec<Value>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     let seen: Arc<Mutex<Vec<Value>>> = Arc::default();
@@ -96,7 +96,7 @@ async fn receiver(hang: bool) -> (String, Arc<Mutex<Vec<Value>>>) {
     (url, seen)
 }
 
-async fn wait_for(seen: &Arc<Mutex<Vec<Value>>>, needle: &str) -> Value {
+pub(crate) async fn wait_for(seen: &Arc<Mutex<Vec<Value>>>, needle: &str) -> Value {
     let started = Instant::now();
     loop {
         if let Some(v) = seen

@@ -16,12 +16,25 @@ on_both_backends!(
     an_aborted_rollout_sends_new_runs_back,
     a_rollout_completes_at_100,
     a_second_instance_sees_a_rollout_at_once,
+    a_guardrail_rolls_a_worse_version_back,
+    with_auto_abort_off_a_breach_only_alerts,
 );
 
 /// An app with the sample on production and a second version on staging,
 /// approved: `(app, sample, v2)`.
 pub(crate) async fn approved_on_staging(backend: Backend) -> (TestApp, String, String) {
-    let app = spawn_app_with(backend, |s| s.sample = true).await;
+    approved_on_staging_with(backend, |_| {}).await
+}
+
+pub(crate) async fn approved_on_staging_with(
+    backend: Backend,
+    configure: impl FnOnce(&mut sceneflow::config::Settings),
+) -> (TestApp, String, String) {
+    let app = spawn_app_with(backend, |s| {
+        s.sample = true;
+        configure(s);
+    })
+    .await;
     let operator = app.token(Role::Operator).await;
     let body: Value = app
         .upload(&operator, book::valid().bytes())
@@ -374,4 +387,161 @@ async fn a_second_instance_sees_a_rollout_at_once(backend: Backend) {
     for i in 0..20 {
         assert_eq!(started(format!("p-{i}")).await, sample);
     }
+}
+
+/// Play `user`'s run to its end, answering every scene.
+pub(crate) async fn complete(app: &TestApp, user: &str) {
+    let mut state = app
+        .mobile(user, "/v1/onboarding/current", Value::Null)
+        .await;
+    for _ in 0..40 {
+        if state["status"] != "in_progress" {
+            break;
+        }
+        let scene = &state["scene"];
+        // The sample's first diet choice goes back to the goal: take the other.
+        let answer = if scene["key"] == "goal_diet" {
+            json!("lose_weight")
+        } else {
+            crate::support::valid_answer(scene)
+        };
+        state = app
+            .mobile(
+                user,
+                "/v1/onboarding/answers",
+                json!({"scene_id": scene["id"], "answer": answer}),
+            )
+            .await;
+    }
+    assert_eq!(state["status"], "completed", "{user}: {state}");
+}
+
+/// New users until each side has `per_side` runs (or, once a guardrail
+/// sent every new run back, the users a rollout at 50 % would have had):
+/// those on `previous` complete three times in four, those on the new
+/// version all stop at their first scene (a dead end).
+pub(crate) async fn a_worse_version_meets_users(app: &TestApp, previous: &str, per_side: usize) {
+    let (mut old, mut new) = (0, 0);
+    let mut i = 0;
+    while (old < per_side || new < per_side) && i < per_side * 3 {
+        let user = format!("g-{i}");
+        let version = started_on(app, &user).await;
+        if version == previous {
+            old += 1;
+            if i % 4 != 0 {
+                complete(app, &user).await;
+            }
+        } else {
+            new += 1;
+        }
+        i += 1;
+    }
+}
+
+async fn wait_for_state(app: &TestApp, state: &str) -> Value {
+    let token = app.token(Role::Operator).await;
+    let started = std::time::Instant::now();
+    loop {
+        let (_, view) = app
+            .call(
+                Method::GET,
+                "/admin/api/channels/production/rollout",
+                &token,
+                Value::Null,
+            )
+            .await;
+        if view["state"] == state {
+            return view;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the rollout never became {state}: {view}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+async fn a_guardrail_rolls_a_worse_version_back(backend: Backend) {
+    let (url, seen) = crate::alerts::receiver(false).await;
+    let (app, sample, v2) = approved_on_staging_with(backend, move |s| {
+        s.rollouts.interval = std::time::Duration::from_millis(100);
+        s.alerts.webhook = Some(url);
+    })
+    .await;
+    roll_out(&app, &v2, 50.0).await;
+    a_worse_version_meets_users(&app, &sample, 110).await;
+    let view = wait_for_state(&app, "rolled_back").await;
+    let breached: Vec<&Value> = view["guardrails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["breached"] == true)
+        .collect();
+    assert!(!breached.is_empty(), "{view}");
+    eprintln!("breached: {breached:?}");
+    assert!(view["guardrails"][0]["ci"].is_array(), "{view}");
+    // New runs go to the previous version at once, even inside the bucket.
+    let insider = (0..)
+        .map(|i| format!("after-{i}"))
+        .find(|u| inside(u, &v2, 50.0))
+        .unwrap();
+    assert_eq!(started_on(&app, &insider).await, sample);
+    // The alert names the guardrail and the impact scope; so does the audit log.
+    let alert = crate::alerts::wait_for(&seen, "guardrail breached").await;
+    let text = alert.to_string();
+    assert!(text.contains("still in flight"), "{text}");
+    let (_, audit) = app
+        .call(
+            Method::GET,
+            "/admin/api/audit",
+            &app.token(Role::Admin).await,
+            Value::Null,
+        )
+        .await;
+    let entry = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "rollout_rolled_back")
+        .unwrap_or_else(|| panic!("{audit}"));
+    assert_eq!(entry["actor"], "guardrail");
+    assert!(
+        entry["note"]
+            .as_str()
+            .unwrap()
+            .contains("on the new version"),
+        "{entry}"
+    );
+}
+
+async fn with_auto_abort_off_a_breach_only_alerts(backend: Backend) {
+    let (url, seen) = crate::alerts::receiver(false).await;
+    let (app, sample, v2) = approved_on_staging_with(backend, move |s| {
+        s.rollouts.interval = std::time::Duration::from_millis(100);
+        s.rollouts.auto_abort = false;
+        s.alerts.webhook = Some(url);
+    })
+    .await;
+    roll_out(&app, &v2, 50.0).await;
+    a_worse_version_meets_users(&app, &sample, 110).await;
+    let alert = crate::alerts::wait_for(&seen, "not rolled back").await;
+    assert!(alert.to_string().contains("guardrail breached"));
+    let view = wait_for_state(&app, "running").await;
+    assert!(
+        view["guardrails"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["breached"] == true),
+        "{view}"
+    );
+    // Alerted once, not on every check.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let alerts = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|a| a.to_string().contains("guardrail breached"))
+        .count();
+    assert_eq!(alerts, 1);
 }
