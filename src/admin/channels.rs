@@ -115,3 +115,82 @@ pub async fn approve(
     let approval = state.releases.approve(&id, &who.name).await?;
     Ok(HttpResponse::Ok().json(json!({"approval": approval})))
 }
+
+#[derive(Deserialize)]
+pub struct RescueRequest {
+    to: String,
+    /// `production` (default) or `staging`.
+    channel: Option<String>,
+    /// Only count (default true: a rescue moves runs when asked to).
+    dry_run: Option<bool>,
+}
+
+/// `POST /admin/api/versions/{from}/rescue` `{"to", "channel", "dry_run"}`
+/// (README "Staged rollouts and rescue").
+pub async fn rescue(
+    admin: Admin,
+    state: web::Data<AppState>,
+    from: web::Path<String>,
+    body: Json<RescueRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let who = admin.require(Action::Publish.required_role())?;
+    let RescueRequest {
+        to,
+        channel,
+        dry_run,
+    } = body.into_inner();
+    let channel = match channel.as_deref() {
+        None => Channel::Production,
+        Some(name) => Channel::parse(name).ok_or_else(|| {
+            ApiError::InvalidRequest(format!("channel '{name}' is not staging or production"))
+        })?,
+    };
+    let done = state
+        .onboarding
+        .rescue(
+            from.into_inner(),
+            to,
+            channel,
+            dry_run.unwrap_or(true),
+            who.name.clone(),
+        )
+        .await?;
+    if !done.dry_run && done.moved > 0 {
+        state.alerts.send(
+            crate::alerts::Severity::Warning,
+            crate::words::AlertKind::Rescued,
+            format!(
+                "{} rescued {} in-progress runs of {} from {} onto {} ({} stayed: their step is not in {})",
+                who.name,
+                done.moved,
+                done.channel,
+                done.from,
+                done.to,
+                done.stayed.iter().map(|s| s.runs).sum::<u64>(),
+                done.to
+            ),
+        );
+    }
+    Ok(HttpResponse::Ok().json(done))
+}
+
+/// `GET /admin/api/incidents`: every automatic rollback and rescue, newest
+/// first, each with its record ready to paste as Markdown.
+pub async fn incidents(
+    _admin: Admin,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let rows = state
+        .db
+        .run(|c| crate::store::rollouts::incidents(c, 200))
+        .await?;
+    let list: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            let mut v = serde_json::to_value(r).unwrap_or_default();
+            v["markdown"] = serde_json::Value::String(crate::release::incident::markdown(r));
+            v
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({"incidents": list})))
+}

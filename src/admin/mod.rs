@@ -23,6 +23,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/versions/{id}", web::get().to(versions::show))
             .route("/versions/{id}/workbook", web::get().to(versions::workbook))
             .route("/versions/{id}/approve", web::post().to(channels::approve))
+            .route("/versions/{id}/rescue", web::post().to(channels::rescue))
+            .route("/incidents", web::get().to(channels::incidents))
             .route("/versions/{id}/funnel", web::get().to(analytics::funnel))
             .route("/versions/{id}/impact", web::get().to(analytics::impact))
             .route("/experiments", web::get().to(analytics::experiments))

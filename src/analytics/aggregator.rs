@@ -197,7 +197,9 @@ impl Fold {
         // scene moves it there; completing or a QA reset ends it ("left").
         let moved = match (kind, step) {
             (EventKind::SceneShown, Some(step)) => Some(Some(step.clone())),
-            (EventKind::Completed | EventKind::RunReset, _) => Some(None),
+            // A rescue takes the run off this version; its next scene_shown
+            // puts it on the other (README "Staged rollouts and rescue").
+            (EventKind::Completed | EventKind::RunReset | EventKind::Rescued, _) => Some(None),
             _ => None,
         };
         if let Some(step_key) = moved {
@@ -216,6 +218,9 @@ impl Fold {
             if *id > now.last_id {
                 now.step_key = step_key;
                 now.last_id = *id;
+                // A rescued run goes on on another version.
+                now.version_id = version.clone();
+                now.channel = channel.clone();
                 *changed = true;
             }
         }
@@ -249,6 +254,9 @@ impl Fold {
             (EventKind::WentBack, Some(step), _, _) => {
                 // Counted at the step gone back to: who came back to change it.
                 self.touch(key(kind.as_str(), step, ""), user, *at);
+            }
+            (EventKind::Rescued, Some(step), _, _) => {
+                self.touch(key(AggregateKind::Rescued.as_str(), step, ""), user, *at);
             }
             (EventKind::Completed, ..) => {
                 self.touch(key(AggregateKind::Completed.as_str(), "", ""), user, *at);

@@ -46,6 +46,10 @@ pub struct StepFunnel {
     /// Users who went back to this step to change their answer (README
     /// "Going back"): a friction signal.
     pub came_back: i64,
+    /// Users whose run a rescue moved off this version at this step
+    /// (README "Staged rollouts and rescue"); they go on in the other
+    /// version's funnel.
+    pub rescued: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -63,7 +67,10 @@ pub const WENT_BACK: &str = "went_back";
 
 /// The events counted per step, in distinct users: shown, answered, went
 /// back to ([`AggregateKind`]'s spellings, in a `const`; a test holds them equal).
-pub const STEP_KINDS: [&str; 3] = ["scene_shown", "answered", WENT_BACK];
+pub const STEP_KINDS: [&str; 4] = ["scene_shown", "answered", WENT_BACK, RESCUED];
+
+/// The aggregate kind of users rescued off a version at a step.
+pub const RESCUED: &str = "rescued";
 
 /// Time to answer per step, as `(step, bucket, users)` of [`sketch`].
 pub type StepHistogram = [(String, i32, i64)];
@@ -114,6 +121,7 @@ pub fn build_funnel(
                     .map_or(0, |r| r.1),
                 median_seconds: median(step),
                 came_back: count(step, WENT_BACK),
+                rescued: count(step, RESCUED),
             })
             .collect(),
     }
@@ -375,6 +383,9 @@ pub struct ChannelImpact {
     pub first_seen: Option<chrono::NaiveDateTime>,
     pub last_seen: Option<chrono::NaiveDateTime>,
     pub completed: i64,
+    /// Users whose run a rescue moved off this version (README "Staged
+    /// rollouts and rescue").
+    pub rescued: i64,
 }
 
 /// Per channel: users served a version, first and last time, completions; from the aggregates.
@@ -393,6 +404,11 @@ pub fn impact(conn: &mut AnyConnection, version: &str) -> Result<Vec<ChannelImpa
                 .iter()
                 .find(|c| c.kind == AggregateKind::Completed.as_str() && c.channel == r.channel)
                 .map_or(0, |c| c.users),
+            rescued: counts
+                .iter()
+                .filter(|c| c.kind == RESCUED && c.channel == r.channel)
+                .map(|c| c.users)
+                .sum(),
         })
         .collect())
 }
@@ -407,10 +423,15 @@ mod tests {
 
     #[test]
     fn the_step_kinds_are_the_words_spelling() {
-        use crate::words::AggregateKind::{Answered, SceneShown, WentBack};
+        use crate::words::AggregateKind::{Answered, Rescued, SceneShown, WentBack};
         assert_eq!(
             STEP_KINDS,
-            [SceneShown.as_str(), Answered.as_str(), WentBack.as_str()]
+            [
+                SceneShown.as_str(),
+                Answered.as_str(),
+                WentBack.as_str(),
+                Rescued.as_str()
+            ]
         );
     }
 

@@ -74,11 +74,16 @@ pub fn experiments(
 
 pub fn impact(conn: &mut AnyConnection, version: &str) -> Result<Vec<ChannelImpact>, StoreError> {
     let (mut served, completed) = queries::impact(conn, version)?;
+    let rescued = queries::rescued(conn, version)?;
     served.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(served
         .into_iter()
         .map(|(channel, users, first_seen, last_seen)| ChannelImpact {
             completed: completed
+                .iter()
+                .find(|(c, _)| *c == channel)
+                .map_or(0, |c| c.1),
+            rescued: rescued
                 .iter()
                 .find(|(c, _)| *c == channel)
                 .map_or(0, |c| c.1),

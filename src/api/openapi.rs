@@ -472,6 +472,7 @@ fn admin_and_debug() -> Vec<(String, Value)> {
                     "answered": {"type": "integer"},
                     "left": {"type": "integer"},
                     "came_back": {"type": "integer"},
+                    "rescued": {"type": "integer"},
                     "median_seconds": {"type": ["number", "null"]},
                 }}},
             }),

@@ -37,6 +37,9 @@ pub enum ApiError {
     Forbidden { needed: Role, have: Role },
     #[error("{0}")]
     NotFound(String),
+    /// A version that may not take a channel's runs (a rescue's `to`).
+    #[error("{0}")]
+    NotApproved(String),
     /// The built-in metric `completed` cannot be replaced or removed.
     #[error("the metric completed is built in: it cannot be replaced or removed")]
     BuiltInMetric,
@@ -150,6 +153,7 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
             ApiError::InvalidEvent { .. } => ErrorCode::InvalidRequest,
             ApiError::BuiltInMetric => ErrorCode::BuiltInMetric,
+            ApiError::NotApproved(_) => ErrorCode::NotApproved,
         }
     }
 
@@ -209,7 +213,7 @@ impl ResponseError for ApiError {
             ApiError::TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::InvalidEvent { .. } => StatusCode::BAD_REQUEST,
-            ApiError::BuiltInMetric => StatusCode::CONFLICT,
+            ApiError::BuiltInMetric | ApiError::NotApproved(_) => StatusCode::CONFLICT,
         }
     }
 
@@ -329,6 +333,18 @@ impl From<OnboardingError> for ApiError {
                 tracing::error!("a run kept changing while being written");
                 ApiError::StorageUnavailable
             }
+        }
+    }
+}
+
+impl From<crate::onboarding::rescue::RescueError> for ApiError {
+    fn from(e: crate::onboarding::rescue::RescueError) -> Self {
+        use crate::onboarding::rescue::RescueError;
+        match e {
+            RescueError::UnknownVersion(_) => ApiError::NotFound(e.to_string()),
+            RescueError::NotApproved { .. } => ApiError::NotApproved(e.to_string()),
+            RescueError::SameVersion(_) => ApiError::InvalidRequest(e.to_string()),
+            RescueError::Onboarding(e) => e.into(),
         }
     }
 }

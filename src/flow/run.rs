@@ -17,6 +17,7 @@ use super::back::{self, BackError, Given};
 use super::decision::{AssignmentChange, Assignments, Event, EventKind};
 use super::engine::{CompiledFlow, Context, Next, Reached};
 use super::locale::{self, Wanted};
+use super::selection::ExperimentId;
 use super::view::{self, Progress, RunStatus, State, Status};
 use super::{Attributes, values};
 
@@ -119,6 +120,21 @@ impl Moved {
             reached: None,
         }
     }
+}
+
+/// What a rescue kept of a run and what it let go (README "Staged
+/// rollouts and rescue").
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transplant {
+    /// The `rescued` event, on the version the run leaves, at its step.
+    pub left: Event,
+    /// Indices into the answers given to [`Run::rescue`] that stand on the
+    /// new version (their scene is there, in the same step, and accepts
+    /// the answer); the others are withdrawn.
+    pub kept: Vec<usize>,
+    /// Assignments whose A/B group differs between the two versions (other
+    /// scenes or weights): forgotten, so the new version buckets anew.
+    pub forgotten: Vec<ExperimentId>,
 }
 
 /// Why a move was refused; the run is unchanged.
@@ -359,6 +375,93 @@ impl<'f> Run<'f> {
         let mut moved = Moved::at(at);
         self.advance(Next::Step(position), &mut moved);
         Ok(moved)
+    }
+
+    /// Move a run of `from` onto `flow` at its step (README "Staged
+    /// rollouts and rescue"): the scene is chosen anew by `flow`'s rules;
+    /// `given` (the run's answers that stand, in order, as scene key and
+    /// answer) stand where their scene is in `flow`, in the same step, and
+    /// accepts the answer; A/B assignments are kept where the group is the
+    /// same in both. Refused when the run is completed, or its step is not
+    /// in `flow` ([`Refusal::UnknownStep`]: the run stays).
+    pub fn rescue(
+        flow: &'f CompiledFlow,
+        from: &CompiledFlow,
+        data: RunData,
+        given: &[(String, Value)],
+        overrides: &Attributes,
+        assignments: &Assignments,
+        at: NaiveDateTime,
+    ) -> Result<(Run<'f>, Moved, Transplant), Refusal> {
+        let (Some(step), Some(scene)) = (data.step.clone(), data.scene.clone()) else {
+            return Err(Refusal::AlreadyCompleted);
+        };
+        let position = flow
+            .step_position(&step)
+            .ok_or_else(|| Refusal::UnknownStep {
+                version: flow.version.clone(),
+                step: step.clone(),
+            })?;
+        let left = match from.scene_position(&scene) {
+            Some(i) => Event::at_scene(from, EventKind::Rescued, i),
+            None => Event {
+                kind: EventKind::Rescued,
+                step: Some(step.clone()),
+                scene: Some(scene),
+                experiment: None,
+                variation: None,
+            },
+        };
+        let same_step = |key: &str, i: usize| {
+            from.scene_position(key)
+                .is_some_and(|j| from.scene(j).step == flow.scene(i).step)
+        };
+        let mut kept = Vec::new();
+        let mut answers = Attributes::new();
+        for (n, (key, answer)) in given.iter().enumerate() {
+            let Some(i) = flow.scene_position(key).filter(|&i| same_step(key, i)) else {
+                continue;
+            };
+            let Ok(accepted) = answer::accept(flow, i, answer) else {
+                continue;
+            };
+            if let Some(save_as) = &flow.scene(i).save_as {
+                answers.insert(save_as.clone(), accepted.value);
+            }
+            kept.push(n);
+        }
+        let mut forgotten = Vec::new();
+        let mut still = Assignments::default();
+        for (x, stored) in assignments.sorted() {
+            let group = |f: &CompiledFlow| f.group(x).map(|g| g.variants.clone());
+            if group(from) == group(flow) {
+                still.insert(x.clone(), stored.clone());
+            } else {
+                forgotten.push(x.clone());
+            }
+        }
+        let mut data = data;
+        data.version = flow.version.clone();
+        data.answers = answers;
+        data.answered = kept.len() as u32;
+        let mut run = Run {
+            flow,
+            data,
+            overrides: overrides.clone(),
+            assignments: still,
+            scene: None,
+        };
+        let mut moved = Moved::at(at);
+        run.advance(Next::Step(position), &mut moved);
+        Ok((
+            run,
+            moved,
+            Transplant {
+                left,
+                kept,
+                forgotten,
+            },
+        ))
     }
 
     /// The state as the app sees it, in the language negotiated from the

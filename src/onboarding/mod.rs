@@ -15,6 +15,7 @@ pub mod commit;
 pub mod decide;
 pub mod load;
 pub mod qa;
+pub mod rescue;
 pub mod retry;
 pub mod runs;
 pub mod save;

@@ -29,6 +29,18 @@ pub struct Write {
     pub back: Option<(BackRow, Vec<String>)>,
     pub assignments: Vec<AssignmentWrite>,
     pub events: Vec<NewEvent>,
+    /// A rescue: what the run lets go on its new version.
+    pub rescue: Option<RescueWrite>,
+}
+
+/// What a rescue withdraws: the answers whose scene is not on the new
+/// version, and the assignments to groups that differ there.
+#[derive(Debug, Clone, Default)]
+pub struct RescueWrite {
+    /// Scene ids of the run's answers withdrawn.
+    pub withdrawn: Vec<String>,
+    /// `(step, condition)` of the user's assignments forgotten.
+    pub forgotten: Vec<(String, String)>,
 }
 
 impl Write {
@@ -68,7 +80,7 @@ impl Write {
     /// Whether this write can join a group: it neither ends a run nor goes
     /// back (those are written alone, [`save`]).
     pub fn is_plain(&self) -> bool {
-        self.ends.is_none() && self.back.is_none()
+        self.ends.is_none() && self.back.is_none() && self.rescue.is_none()
     }
 }
 
@@ -286,6 +298,12 @@ fn statements(
     runs::insert_many(c, &new_runs)?;
     for (back, withdrawn) in kept().filter_map(|w| w.back.as_ref()) {
         backs::save(c, back, withdrawn)?;
+    }
+    for w in kept() {
+        if let (Some(rescue), Some(RunWrite::Update { run, .. })) = (&w.rescue, &w.run) {
+            runs::withdraw_answers(c, &run.id, &rescue.withdrawn)?;
+            runs::forget_assignments(c, &run.user_id, &rescue.forgotten)?;
+        }
     }
     let answers: Vec<&AnswerRow> = kept().flat_map(|w| &w.answers).collect();
     runs::insert_answers(c, &answers)?;

@@ -8,6 +8,7 @@
 
 mod follow;
 pub mod guard;
+pub mod incident;
 mod pointers;
 pub mod rollout;
 

@@ -23,6 +23,7 @@ pub fn users_by_step(
             EventKind::SceneShown,
             EventKind::Answered,
             EventKind::WentBack,
+            EventKind::Rescued,
         ]))
         .group_by((events::step_key, events::kind))
         .select((
@@ -244,5 +245,15 @@ pub fn events_matching(
             events::experiment_id,
             events::variation_id,
         ))
+        .load(conn)?)
+}
+
+/// Per channel: distinct users a rescue moved off `version`.
+pub fn rescued(conn: &mut AnyConnection, version: &str) -> Result<Vec<(String, i64)>, StoreError> {
+    Ok(events::table
+        .filter(events::version_id.eq(version))
+        .filter(events::kind.eq(EventKind::Rescued))
+        .group_by(events::channel)
+        .select((events::channel, count(events::user_id).aggregate_distinct()))
         .load(conn)?)
 }

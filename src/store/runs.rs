@@ -372,3 +372,86 @@ pub fn end(conn: &mut AnyConnection, run: &RunRow, expected: i64) -> Result<bool
     )?;
     Ok(true)
 }
+
+/// In-progress runs of `channel` pinned to `version`, per current step
+/// (index `runs_in_progress_step`).
+pub fn in_progress_by_step(
+    conn: &mut AnyConnection,
+    version: &str,
+    channel: Channel,
+) -> Result<Vec<(Option<String>, i64)>, StoreError> {
+    use diesel::dsl::count_star;
+    Ok(runs::table
+        .filter(runs::version_id.eq(version))
+        .filter(runs::channel.eq(channel))
+        .filter(runs::status.eq(crate::flow::RunStatus::InProgress))
+        .group_by(runs::step_key)
+        .select((runs::step_key, count_star()))
+        .load(conn)?)
+}
+
+/// Up to `limit` in-progress runs of `channel` pinned to `version` whose
+/// step is one of `steps`, with ids after `after`, in id order.
+pub fn in_progress_page(
+    conn: &mut AnyConnection,
+    version: &str,
+    channel: Channel,
+    steps: &[String],
+    after: &str,
+    limit: i64,
+) -> Result<Vec<RunRow>, StoreError> {
+    Ok(runs::table
+        .filter(runs::version_id.eq(version))
+        .filter(runs::channel.eq(channel))
+        .filter(runs::status.eq(crate::flow::RunStatus::InProgress))
+        .filter(runs::step_key.eq_any(steps))
+        .filter(runs::id.gt(after))
+        .order(runs::id)
+        .limit(limit)
+        .select(RunRow::as_select())
+        .load(conn)?)
+}
+
+pub fn by_id(conn: &mut AnyConnection, id: &str) -> Result<Option<RunRow>, StoreError> {
+    Ok(runs::table
+        .find(id)
+        .select(RunRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Withdraw a run's answers to the scenes `scene_ids`.
+pub fn withdraw_answers(
+    conn: &mut AnyConnection,
+    run_id: &str,
+    scene_ids: &[String],
+) -> Result<(), StoreError> {
+    if scene_ids.is_empty() {
+        return Ok(());
+    }
+    diesel::delete(
+        run_answers::table
+            .filter(run_answers::run_id.eq(run_id))
+            .filter(run_answers::scene_id.eq_any(scene_ids)),
+    )
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Forget a user's assignments to the groups `(step, condition)`.
+pub fn forget_assignments(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    groups: &[(String, String)],
+) -> Result<(), StoreError> {
+    for (step, condition) in groups {
+        diesel::delete(
+            assignments::table
+                .filter(assignments::user_id.eq(user_id))
+                .filter(assignments::step_key.eq(step))
+                .filter(assignments::condition_name.eq(condition)),
+        )
+        .execute(conn)?;
+    }
+    Ok(())
+}
