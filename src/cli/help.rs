@@ -82,12 +82,15 @@ mod tests {
     use clap::CommandFactory;
 
     /// `serve --help` and the top help name every setting the settings read
-    /// (src/config.rs), and the README's configuration table has each: a
-    /// setting added in one place is missed in none.
+    /// (src/config.rs), and the book's configuration table
+    /// (`docs/src/configuration.md`) has each: a setting added in one place
+    /// is missed in none.
     #[test]
-    fn every_setting_is_in_the_help_and_the_readme() {
+    fn every_setting_is_in_the_help_and_the_book() {
         let config = include_str!("../config.rs");
-        let readme = include_str!("../../README.md");
+        let page = include_str!("../../docs/src/configuration.md");
+        let table = &page[page.find("\n## Configuration").unwrap()..];
+        let table = &table[..table[1..].find("\n## ").unwrap()];
         let mut names: Vec<&str> = config
             .match_indices("\"SCENEFLOW_")
             .map(|(at, _)| {
@@ -105,8 +108,8 @@ mod tests {
             assert!(super::SERVE.contains(name), "serve --help lacks {name}");
             assert!(super::TOP.contains(name), "--help lacks {name}");
             assert!(
-                readme.contains(&format!("`{name}`")),
-                "the README lacks {name}"
+                table.contains(&format!("`{name}`")),
+                "docs/src/configuration.md lacks {name}"
             );
         }
     }

@@ -420,16 +420,18 @@ pub fn extractor_error(err: impl std::fmt::Display, too_large: bool) -> actix_we
 mod tests {
     use super::*;
 
-    /// The codes serialise as the README spells them, each once, and the
-    /// README's error table names every one.
+    /// The codes serialise as the book spells them, each once, and the
+    /// book's error table (`docs/src/errors.md`) names every one.
     #[test]
     fn error_codes_are_distinct_snake_case_words() {
-        let readme = include_str!("../../README.md");
-        let table = &readme[readme.find("\n## Errors").unwrap()..];
-        let table = &table[..table[1..].find("\n## ").unwrap()];
+        let page = include_str!("../../docs/src/errors.md");
+        let table = &page[page.find("\n| status | code |").unwrap()..];
         let mut seen = std::collections::HashSet::new();
         for code in ErrorCode::ALL {
-            assert!(table.contains(&format!("`{code}`")), "{code} not in README");
+            assert!(
+                table.contains(&format!("`{code}`")),
+                "{code} not in docs/src/errors.md"
+            );
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
             assert!(seen.insert(code.as_str()), "{code} twice");
             assert!(
