@@ -1,8 +1,8 @@
 //! The environment variables each command reads, shown under its `--help`
-//! (README, "Configuration" has the meanings and defaults).
+//! (docs/src/configuration.md, "Configuration" has the meanings and defaults).
 
 pub const TOP: &str = "\
-Environment (the settings of README \"Configuration\"; a sceneflow.toml may set the same keys):
+Environment (docs/src/configuration.md has each; a sceneflow.toml may set the same keys):
   DATABASE_URL, SCENEFLOW_BIND, SCENEFLOW_STORE, SCENEFLOW_JWT_SECRET, SCENEFLOW_ENV,
   SCENEFLOW_DEBUG, SCENEFLOW_SAMPLE, SCENEFLOW_MAX_UPLOAD_MB, SCENEFLOW_DB_POOL_SIZE,
   SCENEFLOW_WORKERS, SCENEFLOW_LOG_FORMAT, SCENEFLOW_SELF_APPROVAL, SCENEFLOW_FOLLOW,
@@ -16,7 +16,7 @@ Environment (the settings of README \"Configuration\"; a sceneflow.toml may set 
 Each command's --help lists the ones it reads.";
 
 pub const SERVE: &str = "\
-Environment: every setting of README \"Configuration\":
+Environment: every setting of docs/src/configuration.md:
   DATABASE_URL       sqlite://PATH or postgres://… (default sqlite://sceneflow.db; created if missing)
   SCENEFLOW_BIND     listen address (default 127.0.0.1:8080)
   SCENEFLOW_STORE    file://DIR or s3://BUCKET/PREFIX (default file://master_data/store)

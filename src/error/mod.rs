@@ -1,5 +1,5 @@
 //! The API error: one enum, each variant with an HTTP status and a stable
-//! snake_case code (README, "Errors"). Module errors are converted here,
+//! snake_case code (docs/src/errors.md). Module errors are converted here,
 //! once; internal causes are logged here and never sent to clients.
 
 use actix_web::http::StatusCode;
@@ -63,7 +63,7 @@ pub enum ApiError {
     AlreadyAnswered,
     #[error("this user's onboarding is already completed")]
     AlreadyCompleted,
-    /// The scene key whose `back` column is `no` (README "Going back").
+    /// The scene key whose `back` column is `no` (docs/src/mobile-api.md "Going back").
     #[error(
         "scene '{0}' cannot be changed any more (its back column is no), so the run cannot go back past it"
     )]
@@ -288,8 +288,8 @@ impl From<crate::offline::OfflineError> for ApiError {
     }
 }
 
-/// The HTTP status and stable code of a release refusal (README,
-/// "Errors"); `None` for a database or object store failure, which maps as
+/// The HTTP status and stable code of a release refusal (docs/src/errors.md);
+/// `None` for a database or object store failure, which maps as
 /// those errors do. The release pipeline knows nothing of HTTP.
 fn refusal(e: &ReleaseError) -> Option<(StatusCode, ErrorCode)> {
     Some(match e {
@@ -359,7 +359,7 @@ pub struct ErrorBody {
 
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
-    /// A stable snake_case code (README, "Errors").
+    /// A stable snake_case code (docs/src/errors.md).
     #[schema(example = "scene_mismatch")]
     pub code: String,
     pub message: String,
