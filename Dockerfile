@@ -2,7 +2,7 @@
 # Build: docker build -t sceneflow .
 # Run:   docker run -p 8080:8080 -e SCENEFLOW_JWT_SECRET="$(openssl rand -hex 32)" sceneflow
 # The image runs with production settings (debug API off, no sample flow) and
-# refuses to start without a secret of its own; README, "Docker".
+# refuses to start without a secret of its own; docs/src/operations.md, "Docker".
 
 # libpq and OpenSSL are compiled into the binary (pq-sys `bundled`, openssl-sys
 # `vendored`): no libpq-dev here, no libpq5 or libssl at run time.

@@ -1,5 +1,5 @@
-//! Writes the conformance vectors of offline players (README, "Offline
-//! onboarding"): `conformance/bundles/NAME.json` and `conformance/cases.jsonl`.
+//! Writes the conformance vectors of offline players (docs/src/offline.md):
+//! `conformance/bundles/NAME.json` and `conformance/cases.jsonl`.
 //!
 //! ```sh
 //! cargo run --example conformance            # rewrites conformance/
@@ -15,7 +15,7 @@ use sceneflow::master_data::{self, Limits, SAMPLE_WORKBOOK};
 
 /// At least the thousand cases the player's specification promises.
 const CASES: usize = 1200;
-/// More cases on flows with texts in several languages (README "Languages
+/// More cases on flows with texts in several languages (docs/src/offline.md "Languages
 /// offline").
 const TRANSLATED_CASES: usize = 400;
 

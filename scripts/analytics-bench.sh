@@ -1,6 +1,6 @@
 #!/bin/bash
 # Latency of the analytics endpoints and the server's memory, once the
-# aggregator has caught up (README "Analytics at scale", figures).
+# aggregator has caught up (docs/src/analytics.md "Analytics at scale", figures).
 # Usage: scripts/analytics-bench.sh LABEL
 #   BASE (default http://127.0.0.1:8080), TOKEN (an operator admin token),
 #   VERSION (the version to read), PID (the server's process id).

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Load test of the mobile API on PostgreSQL, beside its ceiling, or on the
-# embedded SQLite (BACKEND=sqlite) (README "Mobile API under load").
+# embedded SQLite (BACKEND=sqlite) (docs/src/benchmarks.md "Mobile API under load").
 #
 # 1. Capture: one user runs the flow with log_statement = all on the load
 #    database (run cache and group commit off, so every statement of an
@@ -292,7 +292,7 @@ PY
 history
 modes ""
 
-# The funnel and A/B result of the simulated population, for the README.
+# The funnel and A/B result of the simulated population, for the book (docs/src/benchmarks.md).
 serve 0 0
 token=$(DATABASE_URL=$URL SCENEFLOW_STORE="file://$work/store" RUST_LOG=error "$SCENEFLOW_BIN" admin-token --role operator --name load)
 version=$(curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$PORT/admin/api/channels" |

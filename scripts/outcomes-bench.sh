@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Experiment results at volume (README "Outcomes and experiment results",
+# Experiment results at volume (docs/src/analytics.md "Outcomes and experiment results",
 # figures): a fresh PostgreSQL database, a release server with its
 # aggregator, two metrics, USERS generated users with outcome events
 # (600,000 give about 10 M scene events and 1.8 M outcome events), then

@@ -1,4 +1,4 @@
-"""Reference vectors for the rollout bucket (README "Staged rollout: the
+"""Reference vectors for the rollout bucket (docs/src/mobile-api.md "The
 rollout bucket"), computed independently of the Rust code with hashlib.
 
     python3 scripts/rollout_vectors.py > tests/fixtures/rollout_vectors.json

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Peak memory of one instance under the worst starts we can craft (README
+# Peak memory of one instance under the worst starts we can craft (docs/src/operations.md
 # "Limits"): USERS users each start with the most in-memory attributes a
 # start may carry (64 names, each a list of 64 numbers, which cost the most
 # memory per byte of JSON, and text up to the 32 KiB cap), on SQLite with

@@ -1,5 +1,5 @@
 //! One owner for the work an instance does besides answering requests
-//! (README "Operations"): the store follower, the readiness watcher, the
+//! (docs/src/operations.md): the store follower, the readiness watcher, the
 //! analytics aggregator, the warehouse sink, alert delivery and the group
 //! committer are all started here, on one task tracker with one
 //! cancellation token. Shutdown cancels the token and waits for them, at

@@ -41,7 +41,7 @@ pub struct Settings {
     /// Follow the channel pointers in the object store instead of the database's own.
     pub follow_store: bool,
     pub alerts: crate::alerts::AlertSettings,
-    /// Dashboard sign-ins per client address and minute (README, "Operations").
+    /// Dashboard sign-ins per client address and minute (docs/src/operations.md).
     pub sign_in_per_ip_per_minute: u32,
     /// Seconds a client may take to send a request body.
     pub body_timeout_secs: u64,
@@ -56,7 +56,7 @@ pub struct Settings {
     /// Run cache and group commit of the answer path.
     pub answers: crate::onboarding::AnswerSettings,
     /// Seed of the Ed25519 key that signs offline bundles, 64 hex digits;
-    /// `None`: derived from the JWT secret (README, "Offline onboarding").
+    /// `None`: derived from the JWT secret (docs/src/offline.md).
     pub bundle_key: Option<String>,
 }
 
@@ -232,7 +232,7 @@ impl Settings {
                 ),
             },
             analytics: crate::analytics::aggregator::AnalyticsSettings {
-                // 0: this instance does not aggregate (README "Analytics at scale").
+                // 0: this instance does not aggregate (docs/src/analytics.md "Analytics at scale").
                 interval: std::time::Duration::from_millis(
                     match number("SCENEFLOW_ANALYTICS_INTERVAL_MS", 1000)? {
                         0 => 0,

@@ -1,4 +1,4 @@
-//! The QA debug API under `/debug` (README, "QA tools"). Needs an admin token
+//! The QA debug API under `/debug` (docs/src/qa.md). Needs an admin token
 //! of role `qa` or `admin`, only ever touches registered testers, and writes
 //! every call to the audit log. Absent (404) when `SCENEFLOW_DEBUG=false`.
 
@@ -172,8 +172,7 @@ struct SimulateRequest {
     user_id: String,
     #[serde(default)]
     attributes: Map<String, Value>,
-    /// Answers by step key, or an ordered script that may go back (README
-    /// "QA tools").
+    /// Answers by step key, or an ordered script that may go back (docs/src/qa.md).
     #[serde(default)]
     answers: Value,
 }

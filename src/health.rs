@@ -32,7 +32,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// Below this, an instance on SQLite is not ready: its next writes would
-/// fail for want of space (README "Operations").
+/// fail for want of space (docs/src/operations.md).
 pub const MIN_FREE_DISK: u64 = 4 << 20;
 
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {

@@ -1,4 +1,4 @@
-// README "Mobile API under load": glibc's malloc took a quarter of the
+// docs/src/benchmarks.md "Mobile API under load": glibc's malloc took a quarter of the
 // server's CPU per answer.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

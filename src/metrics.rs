@@ -112,8 +112,9 @@ impl Metrics {
         .with_every_series()
     }
 
-    /// Every documented series from the start, at zero (README
-    /// "Operations"), and the build's identity; the process's own figures
+    /// Every documented series from the start, at zero
+    /// (docs/src/operations.md), and the build's identity; the process's own
+    /// figures
     /// (`process_cpu_seconds_total`, `process_resident_memory_bytes`, open
     /// file descriptors, start time) from the `prometheus` crate's
     /// collector, unprefixed as the convention names them.

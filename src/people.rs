@@ -1,5 +1,5 @@
 //! People and tokens: dashboard users and admin API tokens, managed from the
-//! command line and from the dashboard's People page (README, "People and
+//! command line and from the dashboard's People page (docs/src/release.md, "People and
 //! tokens"). Every change is written to the audit log.
 
 use chrono::NaiveDateTime;

@@ -203,7 +203,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, debug: bool) {
         // The body is read as JSON whatever its declared type (none, or the
         // form type `curl -d` sends): these APIs authenticate with bearer
         // tokens, never cookies, so a form post from a browser gains nothing
-        // (README, "Errors").
+        // (docs/src/errors.md).
         web::JsonConfig::default()
             .content_type_required(false)
             .content_type(|_| true)
@@ -313,7 +313,7 @@ fn is_payload_error(e: &actix_web::Error) -> bool {
         || e.as_error::<actix_multipart::MultipartError>().is_some()
 }
 
-/// The default error handler (README, "Errors"): an error built outside a
+/// The default error handler (docs/src/errors.md): an error built outside a
 /// handler (an extractor's, or the request boundary's) is answered in the
 /// face of the route: the dashboard's error page under `/admin` (not
 /// `/admin/api`), the JSON error body everywhere else. Errors the handlers

@@ -1,6 +1,6 @@
 //! The application state every request handler shares, and how it is
 //! connected: database, object store, importer, release pipeline, run
-//! service (README "Architecture"). Handlers import it from here; startup
+//! service (docs/src/architecture.md). Handlers import it from here; startup
 //! builds the server around it.
 
 use crate::alerts::Alerts;

@@ -1,5 +1,5 @@
 //! Limits on dashboard sign-in, checked before any password hash runs
-//! (README, "Operations"): a per-IP rate in this process, and a small pool of
+//! (docs/src/operations.md): a per-IP rate in this process, and a small pool of
 //! hashing slots so a flood of sign-ins cannot take the memory (argon2 uses
 //! ~19 MiB per hash) or the CPU the mobile API needs. The per-user limit is
 //! the lockout in the database (`users::take_attempt`), shared by instances.
@@ -113,7 +113,7 @@ mod tests {
     }
 }
 
-/// Open connections per client (README "Limits"): one client, however many
+/// Open connections per client (docs/src/operations.md "Limits"): one client, however many
 /// connections it opens, may make requests on at most `per_client` of them
 /// at once, so it cannot take the instance's whole connection cap. A client
 /// is its address; an IPv6 address counts by its /64 (one subscriber's

@@ -1,6 +1,6 @@
 //! The domain's words, on the ground floor: every module may use them and
 //! they use nothing of the crate. Each is an enum whose string form (the
-//! one stored in columns, sent in JSON and shown in the README) is derived
+//! one stored in columns, sent in JSON and shown in the book) is derived
 //! by `strum`, so a word is spelled once.
 
 use serde::{Deserialize, Serialize};
@@ -50,7 +50,7 @@ macro_rules! word {
 }
 
 word! {
-    /// A channel: a named pointer to a version (README "Release pipeline").
+    /// A channel: a named pointer to a version (docs/src/release.md).
     "snake_case", pub enum Channel {
         Staging,
         Production,
@@ -62,7 +62,7 @@ impl Channel {
 }
 
 word! {
-    /// Admin roles, ordered: a call needs at least the role it names (README
+    /// Admin roles, ordered: a call needs at least the role it names (docs/src/release.md
     /// "People and tokens").
     "lowercase", pub enum Role + PartialOrd + Ord + clap::ValueEnum {
         /// Only send outcome events (`POST /admin/api/events`), for a back
@@ -88,7 +88,7 @@ word! {
 }
 
 word! {
-    /// What a sync did (README "Sync"; column `offline_syncs.outcome`).
+    /// What a sync did (docs/src/offline.md "Sync"; column `offline_syncs.outcome`).
     "snake_case", pub enum SyncOutcome {
         /// The offline run is the user's run.
         Accepted,
@@ -100,8 +100,8 @@ word! {
 }
 
 word! {
-    /// What the audit log records (column `audit_log.action`; README "Release
-    /// pipeline and dashboard", "People and tokens", "QA tools").
+    /// What the audit log records (column `audit_log.action`; docs/src/release.md,
+    /// "People and tokens"; docs/src/qa.md).
     "snake_case", pub enum AuditAction {
         Upload,
         Deploy,
@@ -144,7 +144,7 @@ word! {
 }
 
 word! {
-    /// What a metric computes per exposed user in its window (README
+    /// What a metric computes per exposed user in its window (docs/src/analytics.md
     /// "Outcomes and experiment results").
     "snake_case", pub enum MetricKind {
         /// 1 if the user has at least one such event, else 0.
@@ -176,7 +176,7 @@ word! {
 
 word! {
     /// What an alert is about (its `event` in Slack's text and PagerDuty's
-    /// `dedup_key` and `component`; README "Operations").
+    /// `dedup_key` and `component`; docs/src/operations.md).
     "snake_case", pub enum AlertKind {
         ReadinessLost,
         ReadinessRecovered,
@@ -223,7 +223,7 @@ word! {
 
 word! {
     /// What an analytics aggregate counts (column `kind` of `analytics_counts`
-    /// and `analytics_members`; README "Analytics at scale"): distinct users
+    /// and `analytics_members`; docs/src/analytics.md "Analytics at scale"): distinct users
     /// who started, were shown or answered a step, went back to it, completed,
     /// were exposed to a variation, or completed after an exposure.
     "snake_case", pub enum AggregateKind {

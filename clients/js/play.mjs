@@ -3,7 +3,7 @@
 // {"envelope", "public_key", "attributes", "answers": {scene_key: answer},
 //  "languages", "started_at", "sync_id"} on stdin, writes {"states", "sync"} on stdout.
 // Scenes without a scripted answer get the first choice, the lower bound or
-// "ゆき". Used by the server's end-to-end test and the README's walkthrough.
+// "ゆき". Used by the server's end-to-end test and the book (docs/src/offline.md "App-side flow").
 import { openBundle } from './verify.mjs';
 import { Player } from './player.mjs';
 

@@ -1,13 +1,13 @@
 // The reference offline player of sceneflow: given a bundle (GET
 // /v1/onboarding/bundle), the user's attributes and answers, it produces the
-// states the server would, byte for byte. The server's README ("Offline
-// onboarding") is the specification; conformance/ holds the cases this file
+// states the server would, byte for byte. The server's book (docs/src/offline.md)
+// is the specification; conformance/ holds the cases this file
 // must pass (`node --test clients/js`). Plain ES2020, no dependencies.
 
 import { sha256 } from './sha256.mjs';
 
 // ---------------------------------------------------------------- values
-// Attribute values are normalised once, like the server's (README, "How
+// Attribute values are normalised once, like the server's (docs/src/workbook.md, "How
 // attribute values are compared").
 
 // Unicode White_Space, which the server trims (JavaScript's trim() differs:
@@ -107,7 +107,7 @@ export function compareVersions(a, b) {
 }
 
 // ------------------------------------------------------------ conditions
-// The expression language of `bundle.conditions[name].expr` (README,
+// The expression language of `bundle.conditions[name].expr` (docs/src/offline.md,
 // "Conditions as data").
 
 /**
@@ -168,7 +168,8 @@ export function render(template, attrs) {
 }
 
 // ------------------------------------------------------------- languages
-// README, "Languages" and "Languages offline": the language served is
+// docs/src/mobile-api.md "Languages" and docs/src/offline.md "Languages
+// offline": the language served is
 // negotiated from the attribute `locale`, else the app's preferred
 // languages; each text falls back along the chain en-US → en → default.
 
@@ -301,7 +302,7 @@ function lookUp(translations, langs, pickText, fallback) {
 
 // ------------------------------------------------------------- bucketing
 
-/** The bucket (0..9999) of a user in a step's group: README, "A/B assignment, byte for byte". */
+/** The bucket (0..9999) of a user in a step's group: docs/src/mobile-api.md, "A/B assignment, byte for byte". */
 export function bucket(userId, step, condition) {
   const h = sha256(new TextEncoder().encode(`${userId}:${step}:${condition}`));
   const view = new DataView(h.buffer);

@@ -8,7 +8,7 @@ const fromHex = (hex) => Uint8Array.from(hex.match(/../g) ?? [], (b) => parseInt
 
 /**
  * @param {{payload: string, signature: {alg: string, value: string}}} envelope
- * @param {string} publicKeyHex the 32-byte key, hex (README, "Offline onboarding")
+ * @param {string} publicKeyHex the 32-byte key, hex (docs/src/offline.md)
  * @returns {Promise<object>} the bundle
  */
 export async function openBundle(envelope, publicKeyHex) {

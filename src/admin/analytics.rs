@@ -96,7 +96,7 @@ pub async fn impact(
             Ok((impact, crate::store::offline::synced_runs(c, &lookup)?))
         })
         .await?;
-    // Runs played offline and synced, by channel (README, "Offline onboarding").
+    // Runs played offline and synced, by channel (docs/src/offline.md).
     let offline_runs: serde_json::Map<String, serde_json::Value> =
         offline.into_iter().map(|(k, n)| (k, json!(n))).collect();
     Ok(HttpResponse::Ok().json(Fresh {
@@ -200,7 +200,7 @@ pub struct ResultsQuery {
 const DEFAULT_MIN_EFFECT: f64 = 0.05;
 
 /// `GET /admin/api/experiments/{experiment_id}/results?version=V&metric=M`
-/// (README "Outcomes and experiment results"): the version defaults to
+/// (docs/src/analytics.md "Outcomes and experiment results"): the version defaults to
 /// the one production serves, the metric to `completed`.
 pub async fn results(
     _admin: Admin,

@@ -1,5 +1,5 @@
 //! `/admin/api/events` (outcome events from a back end) and
-//! `/admin/api/metrics` (README "Outcomes and experiment results").
+//! `/admin/api/metrics` (docs/src/analytics.md "Outcomes and experiment results").
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;

@@ -1,6 +1,6 @@
 //! The background aggregator: tails `events` by id and folds each batch into
 //! the aggregate tables, moving its cursor in the same transaction, so every
-//! event counts exactly once even across crashes (README "Analytics at
+//! event counts exactly once even across crashes (docs/src/analytics.md "Analytics at
 //! scale"). On PostgreSQL one instance at a time holds the advisory lock and
 //! does the work; the others find it taken and wait for the next tick.
 

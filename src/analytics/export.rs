@@ -108,7 +108,7 @@ fn render(rows: &[EventRow], format: Format, out: &mut Vec<u8>) {
 pub enum Log {
     /// The scene events (`events`).
     Events,
-    /// The outcome events (`outcomes`, README "Outcomes and experiment results").
+    /// The outcome events (`outcomes`, docs/src/analytics.md "Outcomes and experiment results").
     Outcomes,
 }
 

@@ -1,6 +1,6 @@
 //! `sceneflow analytics generate --users N`: write N users' worth of
 //! realistic runs and events straight into the database, to reproduce the
-//! figures of README "Analytics at scale". Each user is a run of the engine
+//! figures of docs/src/analytics.md "Analytics at scale". Each user is a run of the engine
 //! with start attributes as apps send them: the scenes their conditions
 //! pick, their A/B variants and exposures, a valid answer 2–60 s after
 //! each scene, and a small chance to leave at each, so about three in four

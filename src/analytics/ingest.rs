@@ -1,5 +1,5 @@
 //! Outcome events as they arrive: checked one by one, the whole batch
-//! refused at the first bad one (README "Outcomes and experiment results").
+//! refused at the first bad one (docs/src/analytics.md "Outcomes and experiment results").
 
 use chrono::{DateTime, Datelike, NaiveDateTime};
 use serde_json::Value;

@@ -1,5 +1,5 @@
 //! Funnels, A/B results and impact scope. The endpoints read the aggregates
-//! the background aggregator keeps (`aggregator`, README "Analytics at
+//! the background aggregator keeps (`aggregator`, docs/src/analytics.md "Analytics at
 //! scale"); `oracle` computes the same figures from the whole event log, to
 //! check them. The figures are assembled here by pure functions, so they can
 //! be checked against hand-computed numbers.
@@ -43,7 +43,7 @@ pub struct StepFunnel {
     pub left: i64,
     /// Median seconds from first seeing the step to answering it.
     pub median_seconds: Option<f64>,
-    /// Users who went back to this step to change their answer (README
+    /// Users who went back to this step to change their answer (docs/src/mobile-api.md
     /// "Going back"): a friction signal.
     pub came_back: i64,
     /// Users whose run a rescue moved off this version at this step

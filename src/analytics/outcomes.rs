@@ -1,5 +1,5 @@
 //! Metrics over outcome events, kept per exposed user and per variant by
-//! the aggregator (README "Outcomes and experiment results").
+//! the aggregator (docs/src/analytics.md "Outcomes and experiment results").
 //!
 //! A user's value of a metric, for one exposure, is over the outcome events
 //! of the metric's name in `[first exposure, first exposure + window)`:

@@ -1,7 +1,7 @@
 //! `sceneflow analytics rebuild [--version V]`: recompute the aggregates
 //! from the event log after a restore or a change of definition, batch by
 //! batch (bounded memory), while the service keeps aggregating new events
-//! (README "Analytics at scale").
+//! (docs/src/analytics.md "Analytics at scale").
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! Experiment results on a metric: per variant the sufficient statistics,
 //! per treatment the comparisons with the control that GrowthBook's engine
-//! gives (README "Outcomes and experiment results"). Pure: the caller loads
+//! gives (docs/src/analytics.md "Outcomes and experiment results"). Pure: the caller loads
 //! the exposures, the sums and the variants.
 
 use serde::Serialize;

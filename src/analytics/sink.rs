@@ -1,7 +1,7 @@
 //! The warehouse sink (`SCENEFLOW_EVENTS_SINK=store`): closed hours of the
 //! event log written to the object store as Parquet under Hive-style
 //! partitions, exactly once, and the database trimmed of what was written
-//! after `SCENEFLOW_EVENTS_RETENTION_DAYS` (README "The warehouse sink").
+//! after `SCENEFLOW_EVENTS_RETENTION_DAYS` (docs/src/analytics.md "The warehouse sink").
 //!
 //! A part is planned before it is written: the cursor `sink` records the id
 //! range of the next part (`until_id`) in one transaction, the files are put
@@ -34,7 +34,7 @@ const SINK_LOCK: i64 = LOCK_KEY + 1;
 /// Events per part at most (memory bound of one pass).
 const MAX_EVENTS: i64 = 100_000;
 
-/// The Parquet schema of the files (README "The warehouse sink").
+/// The Parquet schema of the files (docs/src/analytics.md "The warehouse sink").
 pub const SCHEMA: &str = "message event {
   required int64 id;
   required binary kind (STRING);
@@ -229,7 +229,7 @@ fn commit(
     })
 }
 
-/// Where a consumer of the event log stands (README "The warehouse sink",
+/// Where a consumer of the event log stands (docs/src/analytics.md "The warehouse sink",
 /// `sceneflow analytics status`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Progress {
@@ -308,7 +308,7 @@ pub fn status(conn: &mut AnyConnection) -> Result<Vec<Progress>, StoreError> {
 }
 
 /// Events the aggregator and the sink have yet to take: `(consumer, events)`
-/// for each that has started (README "Operations": `sceneflow_events_pending`).
+/// for each that has started (docs/src/operations.md: `sceneflow_events_pending`).
 pub fn pending(conn: &mut AnyConnection) -> Result<Vec<(&'static str, i64)>, StoreError> {
     Ok(status(conn)?
         .into_iter()
@@ -390,7 +390,7 @@ pub async fn run(db: Db, storage: Storage, retention_days: Option<u64>) {
 /// The sink's cursor over the outcome events.
 pub const SINK_OUTCOMES: &str = "sink_outcomes";
 
-/// The Parquet schema of the outcome parts (README "The warehouse sink").
+/// The Parquet schema of the outcome parts (docs/src/analytics.md "The warehouse sink").
 pub const OUTCOME_SCHEMA: &str = "message outcome {
   required int64 id;
   required binary user_id (STRING);

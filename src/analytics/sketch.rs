@@ -2,7 +2,7 @@
 //! mapping): a duration of `d` milliseconds falls in bucket
 //! `⌈ln d / ln γ⌉` with `γ = (1 + α) / (1 − α)` and `α = 1 %`, and every
 //! value of a bucket is within `α` of the bucket's representative value, so
-//! the median read back is within 1 % of the exact one (README "Analytics at
+//! the median read back is within 1 % of the exact one (docs/src/analytics.md "Analytics at
 //! scale"). Buckets are counts, so they add and subtract: an aggregate can
 //! be corrected when a late event moves a user's first time.
 

@@ -1,5 +1,5 @@
 //! `POST /v1/events`: outcome events from the app, for the user of the
-//! token (README "Outcomes and experiment results").
+//! token (docs/src/analytics.md "Outcomes and experiment results").
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;

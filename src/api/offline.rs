@@ -1,5 +1,5 @@
 //! `/v1/onboarding/bundle` (the signed flow bundle for offline play) and
-//! `/v1/onboarding/sync` (a run played offline): README, "Offline onboarding".
+//! `/v1/onboarding/sync` (a run played offline): docs/src/offline.md.
 
 use crate::flow::values;
 use actix_web::http::header;
@@ -28,7 +28,7 @@ const CACHE_CONTROL: &str = "private, max-age=300, stale-if-error=604800";
     get,
     path = "/v1/onboarding/bundle",
     responses(
-        (status = 200, description = "{\"payload\": \"<bundle JSON>\", \"signature\": {\"alg\": \"Ed25519\", \"key_id\", \"public_key\", \"value\"}}; the payload's fields, texts in every language included: README \"The bundle\", \"Languages offline\""),
+        (status = 200, description = "{\"payload\": \"<bundle JSON>\", \"signature\": {\"alg\": \"Ed25519\", \"key_id\", \"public_key\", \"value\"}}; the payload's fields, texts in every language included: docs/src/offline.md \"The bundle\", \"Languages offline\""),
         (status = 304, description = "If-None-Match names the current ETag"),
         (status = 401, description = "unauthorized", body = ErrorBody),
         (status = 429, description = "too_many_connections (this client has more connections open than it may use; Retry-After)", body = ErrorBody),
@@ -92,7 +92,7 @@ pub struct SyncBody {
     /// The preferred languages the app played with, best first (at most
     /// 32), as `player.syncRequest` sends them; absent: the request's
     /// `Accept-Language`. The stored states are in the language negotiated
-    /// from them, as online (README "Languages offline").
+    /// from them, as online (docs/src/offline.md "Languages offline").
     #[serde(default)]
     #[schema(max_items = 32)]
     pub languages: Option<Vec<String>>,
@@ -109,7 +109,7 @@ const MAX_SYNC_ANSWERS: usize = 1000;
 /// How far ahead of the server's clock an app's times may be.
 const CLOCK_SKEW_SECS: i64 = 300;
 
-/// The earliest time a run may claim (README "Sync"): older is no clock's
+/// The earliest time a run may claim (docs/src/offline.md "Sync"): older is no clock's
 /// reading, and warehouses (Parquet readers, BigQuery) refuse years before 1.
 const EARLIEST_YEAR: i32 = 2000;
 

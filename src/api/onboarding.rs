@@ -33,7 +33,7 @@ pub struct AnswerRequest {
     pub answer: Value,
 }
 
-/// The languages a request asks for in `Accept-Language` (README "Languages").
+/// The languages a request asks for in `Accept-Language` (docs/src/mobile-api.md "Languages").
 /// Several header fields are one comma-separated list (RFC 9110 §5.3).
 pub fn accept_language(req: &HttpRequest) -> Wanted {
     let fields: Vec<&str> = req
@@ -52,7 +52,7 @@ pub fn accept_language(req: &HttpRequest) -> Wanted {
 #[utoipa::path(
     post,
     path = "/v1/onboarding/start",
-    params(("Accept-Language" = Option<String>, Header, description = "Languages the user reads, with q-values; used when the run has no locale attribute (README \"Languages\")")),
+    params(("Accept-Language" = Option<String>, Header, description = "Languages the user reads, with q-values; used when the run has no locale attribute (docs/src/mobile-api.md \"Languages\")")),
     request_body = StartRequest,
     responses(
         (status = 200, description = "The run's state", body = State),
@@ -85,7 +85,7 @@ pub async fn start(
 #[utoipa::path(
     get,
     path = "/v1/onboarding/current",
-    params(("Accept-Language" = Option<String>, Header, description = "Languages the user reads, with q-values; used when the run has no locale attribute (README \"Languages\")")),
+    params(("Accept-Language" = Option<String>, Header, description = "Languages the user reads, with q-values; used when the run has no locale attribute (docs/src/mobile-api.md \"Languages\")")),
     responses(
         (status = 200, description = "The run's state", body = State),
         (status = 401, description = "unauthorized", body = ErrorBody),
@@ -107,7 +107,7 @@ pub async fn current(
 #[utoipa::path(
     post,
     path = "/v1/onboarding/answers",
-    params(("Accept-Language" = Option<String>, Header, description = "Languages the user reads, with q-values; used when the run has no locale attribute (README \"Languages\")")),
+    params(("Accept-Language" = Option<String>, Header, description = "Languages the user reads, with q-values; used when the run has no locale attribute (docs/src/mobile-api.md \"Languages\")")),
     request_body = AnswerRequest,
     responses(
         (status = 200, description = "The next state", body = State),
@@ -157,11 +157,11 @@ pub struct BackRequest {
 /// Go back to the previous answered scene (scenes with input `none` are
 /// passed over) to change its answer: it is shown again with a new id and
 /// the earlier answer in `input.previous`; the answers from it on are
-/// withdrawn. A repeated back returns the same state (README "Going back").
+/// withdrawn. A repeated back returns the same state (docs/src/mobile-api.md "Going back").
 #[utoipa::path(
     post,
     path = "/v1/onboarding/back",
-    params(("Accept-Language" = Option<String>, Header, description = "Languages the user reads, with q-values; used when the run has no locale attribute (README \"Languages\")")),
+    params(("Accept-Language" = Option<String>, Header, description = "Languages the user reads, with q-values; used when the run has no locale attribute (docs/src/mobile-api.md \"Languages\")")),
     request_body = BackRequest,
     responses(
         (status = 200, description = "The state at the scene gone back to", body = State),

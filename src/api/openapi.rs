@@ -3,7 +3,7 @@
 //! here, as JSON Schema, because their replies are views over engine and
 //! store types that carry no OpenAPI derive. The test command checks the
 //! whole document against a running server on both databases with
-//! schemathesis (README "The OpenAPI document"), so neither half can drift.
+//! schemathesis (docs/src/mobile-api.md "The OpenAPI document"), so neither half can drift.
 
 use std::sync::OnceLock;
 
@@ -48,7 +48,7 @@ impl utoipa::Modify for BearerAuth {
 #[openapi(
     info(
         title = "sceneflow API",
-        description = "Chat-style onboarding: the mobile API (`/v1`, a mobile token), the admin API (`/admin/api`, an admin token) and QA's debug API (`/debug`, an admin token of role qa or admin). Every error is `{\"error\": {\"code\", \"message\", \"details\"}}` with a stable code (README \"Errors\")."
+        description = "Chat-style onboarding: the mobile API (`/v1`, a mobile token), the admin API (`/admin/api`, an admin token) and QA's debug API (`/debug`, an admin token of role qa or admin). Every error is `{\"error\": {\"code\", \"message\", \"details\"}}` with a stable code (docs/src/errors.md)."
     ),
     paths(
         onboarding::start,
@@ -115,8 +115,8 @@ fn link_the_run(paths: &mut Value) {
     }
 }
 
-/// No string the server takes or sends holds a NUL character (README
-/// "Errors"): a string pattern that says so.
+/// No string the server takes or sends holds a NUL character
+/// (docs/src/errors.md): a string pattern that says so.
 const NO_NUL: &str = "^[^\\x00]*$";
 
 /// Any JSON value without a NUL in a string or a key: what an object the
@@ -830,7 +830,7 @@ fn admin_and_debug() -> Vec<(String, Value)> {
             "version": {"type": ["string", "null"], "description": "Default: the version staging serves."},
             "user_id": {"type": "string", "minLength": 1, "maxLength": 255, "description": "Whose stored A/B assignments to honour and whose bucket to use."},
             "attributes": reference("Attributes"),
-            "answers": {"description": "Answers by step key, or an ordered script of {\"step\", \"answer\"} and \"back\" (README \"QA tools\").", "oneOf": [
+            "answers": {"description": "Answers by step key, or an ordered script of {\"step\", \"answer\"} and \"back\" (docs/src/qa.md).", "oneOf": [
                 {"type": "null"},
                 {"type": "object", "additionalProperties": reference("Answer")},
                 {"type": "array", "items": {"oneOf": [

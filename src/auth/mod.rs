@@ -107,7 +107,7 @@ pub fn check_admin_token(conn: &mut AnyConnection, token: &str) -> Result<TokenC
 }
 
 /// Claims of a mobile user's token: `sub` is the user id, `exp` is required;
-/// nothing else is (README, "Mobile API"). `exp` is a NumericDate, which
+/// nothing else is (docs/src/mobile-api.md). `exp` is a NumericDate, which
 /// RFC 7519 allows to be fractional.
 #[derive(Debug, Serialize, Deserialize)]
 struct UserClaims {

@@ -1,5 +1,5 @@
 //! Defining and removing metrics, for the admin API and the dashboard
-//! alike (README "Outcomes and experiment results").
+//! alike (docs/src/analytics.md "Outcomes and experiment results").
 
 use diesel::Connection;
 use serde::Deserialize;
@@ -77,7 +77,7 @@ pub fn check(name: &str, body: MetricBody) -> Result<Metric, ApiError> {
 }
 
 /// Replace a metric and rebuild its aggregates from the outcome events
-/// folded so far, holding the aggregator's lock (README "Outcomes and
+/// folded so far, holding the aggregator's lock (docs/src/analytics.md "Outcomes and
 /// experiment results": a definition applies to the whole history).
 fn replace(conn: &mut AnyConnection, row: &MetricRow) -> Result<(), StoreError> {
     conn.transaction(|c| {

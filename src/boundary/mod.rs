@@ -1,4 +1,4 @@
-//! The request boundary, before any handler runs (README, "Operations"):
+//! The request boundary, before any handler runs (docs/src/operations.md):
 //!
 //! - a body must arrive within the body timeout (`SCENEFLOW_BODY_TIMEOUT_SECS`),
 //!   or the request is answered 408 `request_timeout` and the connection closed;
@@ -8,7 +8,7 @@
 //! - every JSON body the service takes is an object: [`Json`], the JSON
 //!   extractor, refuses an array, a string, a number, true, false or null
 //!   (which serde would otherwise take for a struct's fields in order) with
-//!   400 `invalid_request` (README, "Errors").
+//!   400 `invalid_request` (docs/src/errors.md).
 //!
 //! A small body is checked here with a scan of its bytes, so the handler's
 //! extractor is the only JSON parse.
@@ -121,7 +121,7 @@ pub async fn guard<B: MessageBody>(
     next: Next<B>,
 ) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
     // A client over its share of connections: answered at once, before
-    // its body is read, and the connection closed (README "Limits").
+    // its body is read, and the connection closed (docs/src/operations.md "Limits").
     if req
         .conn_data::<crate::throttle::ConnectionSlot>()
         .is_some_and(|slot| slot.is_over())
@@ -153,7 +153,7 @@ pub async fn guard<B: MessageBody>(
 }
 
 /// The least time any body gets, and the slowest rate a client must keep
-/// to get more (README "Limits"): a sign-in form of a hundred bytes has
+/// to get more (docs/src/operations.md "Limits"): a sign-in form of a hundred bytes has
 /// 5 s, not the 30 s a workbook upload may need, so a slow client holds a
 /// connection only as long as its body could take.
 const BODY_GRACE: Duration = Duration::from_secs(5);
@@ -195,7 +195,7 @@ async fn check(req: &mut ServiceRequest, timeout: Duration) -> Result<(), ApiErr
     };
     let mut payload = req.take_payload();
     // Up to the small-body limit is read here, whatever the declared type:
-    // the JSON endpoints read any body as JSON (README, "Errors"), and `curl
+    // the JSON endpoints read any body as JSON (docs/src/errors.md), and `curl
     // --data-binary` declares a workbook upload as a form.
     let (prefix, complete) = tokio::time::timeout_at(deadline, read_prefix(&mut payload))
         .await
@@ -245,8 +245,8 @@ fn opens_json_non_object(body: &[u8]) -> bool {
 }
 
 /// The JSON body extractor of every endpoint that takes one (clippy.toml
-/// disallows `web::Json`): `web::Json` with its settings (README,
-/// "Errors"), and an object only. A body the boundary has not read (over
+/// disallows `web::Json`): `web::Json` with its settings (docs/src/errors.md),
+/// and an object only. A body the boundary has not read (over
 /// the small-body limit) is refused by the extractor's limit anyway.
 pub struct Json<T>(pub T);
 

@@ -1,6 +1,6 @@
 //! A workbook upload as both admin faces read it (the JSON API's raw or
 //! multipart body, the dashboard's form), and downloads as attachments: the
-//! same limits and refusals on both (README "Limits").
+//! same limits and refusals on both (docs/src/operations.md "Limits").
 
 use actix_web::http::header::{
     Charset, ContentDisposition, DispositionParam, DispositionType, ExtendedValue,
@@ -52,7 +52,7 @@ const SMALL_FIELD: usize = 4096;
 
 /// The workbook from a multipart form (field `workbook`) or the raw body,
 /// within `limit`: the JSON API's upload and the dashboard's form both read
-/// it here, so they refuse the same way (README, "Operations": limits).
+/// it here, so they refuse the same way (docs/src/operations.md: limits).
 pub async fn read_upload(
     req: &HttpRequest,
     payload: web::Payload,

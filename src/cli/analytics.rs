@@ -1,4 +1,4 @@
-//! `sceneflow analytics rebuild|generate|status` (README "Analytics at
+//! `sceneflow analytics rebuild|generate|status` (docs/src/analytics.md "Analytics at
 //! scale", "The warehouse sink").
 
 use std::io::{IsTerminal, Write};

@@ -1,8 +1,8 @@
 //! The environment variables each command reads, shown under its `--help`
-//! (README, "Configuration" has the meanings and defaults).
+//! (docs/src/configuration.md, "Configuration" has the meanings and defaults).
 
 pub const TOP: &str = "\
-Environment (the settings of README \"Configuration\"; a sceneflow.toml may set the same keys):
+Environment (docs/src/configuration.md has each; a sceneflow.toml may set the same keys):
   DATABASE_URL, SCENEFLOW_BIND, SCENEFLOW_STORE, SCENEFLOW_JWT_SECRET, SCENEFLOW_ENV,
   SCENEFLOW_DEBUG, SCENEFLOW_SAMPLE, SCENEFLOW_MAX_UPLOAD_MB, SCENEFLOW_DB_POOL_SIZE,
   SCENEFLOW_WORKERS, SCENEFLOW_LOG_FORMAT, SCENEFLOW_SELF_APPROVAL, SCENEFLOW_FOLLOW,
@@ -16,7 +16,7 @@ Environment (the settings of README \"Configuration\"; a sceneflow.toml may set 
 Each command's --help lists the ones it reads.";
 
 pub const SERVE: &str = "\
-Environment: every setting of README \"Configuration\":
+Environment: every setting of docs/src/configuration.md:
   DATABASE_URL       sqlite://PATH or postgres://… (default sqlite://sceneflow.db; created if missing)
   SCENEFLOW_BIND     listen address (default 127.0.0.1:8080)
   SCENEFLOW_STORE    file://DIR or s3://BUCKET/PREFIX (default file://master_data/store)
@@ -82,12 +82,15 @@ mod tests {
     use clap::CommandFactory;
 
     /// `serve --help` and the top help name every setting the settings read
-    /// (src/config.rs), and the README's configuration table has each: a
-    /// setting added in one place is missed in none.
+    /// (src/config.rs), and the book's configuration table
+    /// (`docs/src/configuration.md`) has each: a setting added in one place
+    /// is missed in none.
     #[test]
-    fn every_setting_is_in_the_help_and_the_readme() {
+    fn every_setting_is_in_the_help_and_the_book() {
         let config = include_str!("../config.rs");
-        let readme = include_str!("../../README.md");
+        let page = include_str!("../../docs/src/configuration.md");
+        let table = &page[page.find("\n## Configuration").unwrap()..];
+        let table = &table[..table[1..].find("\n## ").unwrap()];
         let mut names: Vec<&str> = config
             .match_indices("\"SCENEFLOW_")
             .map(|(at, _)| {
@@ -105,8 +108,8 @@ mod tests {
             assert!(super::SERVE.contains(name), "serve --help lacks {name}");
             assert!(super::TOP.contains(name), "--help lacks {name}");
             assert!(
-                readme.contains(&format!("`{name}`")),
-                "the README lacks {name}"
+                table.contains(&format!("`{name}`")),
+                "docs/src/configuration.md lacks {name}"
             );
         }
     }

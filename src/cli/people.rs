@@ -1,5 +1,5 @@
 //! `sceneflow user …` and `sceneflow admin-token …`: dashboard users and
-//! admin API tokens (README, "People and tokens").
+//! admin API tokens (docs/src/release.md, "People and tokens").
 
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;

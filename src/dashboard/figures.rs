@@ -20,7 +20,7 @@ struct FunnelPage {
     funnel: crate::analytics::Funnel,
     chart: String,
     impact: Vec<crate::analytics::ChannelImpact>,
-    /// Runs played offline and synced, by channel (README "Offline onboarding").
+    /// Runs played offline and synced, by channel (docs/src/offline.md).
     offline: Vec<(String, i64)>,
     freshness: crate::analytics::Freshness,
 }

@@ -36,7 +36,7 @@ struct InputForm {
     previous: Option<String>,
 }
 
-/// The Back button under the scene on screen (README "Going back").
+/// The Back button under the scene on screen (docs/src/mobile-api.md "Going back").
 struct BackButton {
     scene_id: String,
     /// The scene going back returns to.

@@ -1,9 +1,9 @@
-//! The stable error codes of the API (README "Errors").
+//! The stable error codes of the API (docs/src/errors.md).
 
-/// Every stable code an error body carries (README, "Errors"), one
+/// Every stable code an error body carries (docs/src/errors.md), one
 /// vocabulary for every module: each module error maps to one of these once.
 /// The workbook report's issue codes are a separate vocabulary
-/// (`master_data::report::Code`, README "Validation report").
+/// (`master_data::report::Code`, docs/src/workbook.md "Validation report").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {

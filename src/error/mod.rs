@@ -1,5 +1,5 @@
 //! The API error: one enum, each variant with an HTTP status and a stable
-//! snake_case code (README, "Errors"). Module errors are converted here,
+//! snake_case code (docs/src/errors.md). Module errors are converted here,
 //! once; internal causes are logged here and never sent to clients.
 
 use actix_web::http::StatusCode;
@@ -66,7 +66,7 @@ pub enum ApiError {
     AlreadyAnswered,
     #[error("this user's onboarding is already completed")]
     AlreadyCompleted,
-    /// The scene key whose `back` column is `no` (README "Going back").
+    /// The scene key whose `back` column is `no` (docs/src/mobile-api.md "Going back").
     #[error(
         "scene '{0}' cannot be changed any more (its back column is no), so the run cannot go back past it"
     )]
@@ -292,8 +292,8 @@ impl From<crate::offline::OfflineError> for ApiError {
     }
 }
 
-/// The HTTP status and stable code of a release refusal (README,
-/// "Errors"); `None` for a database or object store failure, which maps as
+/// The HTTP status and stable code of a release refusal (docs/src/errors.md);
+/// `None` for a database or object store failure, which maps as
 /// those errors do. The release pipeline knows nothing of HTTP.
 fn refusal(e: &ReleaseError) -> Option<(StatusCode, ErrorCode)> {
     Some(match e {
@@ -375,7 +375,7 @@ pub struct ErrorBody {
 
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
-    /// A stable snake_case code (README, "Errors").
+    /// A stable snake_case code (docs/src/errors.md).
     #[schema(example = "scene_mismatch")]
     pub code: String,
     pub message: String,
@@ -436,16 +436,18 @@ pub fn extractor_error(err: impl std::fmt::Display, too_large: bool) -> actix_we
 mod tests {
     use super::*;
 
-    /// The codes serialise as the README spells them, each once, and the
-    /// README's error table names every one.
+    /// The codes serialise as the book spells them, each once, and the
+    /// book's error table (`docs/src/errors.md`) names every one.
     #[test]
     fn error_codes_are_distinct_snake_case_words() {
-        let readme = include_str!("../../README.md");
-        let table = &readme[readme.find("\n## Errors").unwrap()..];
-        let table = &table[..table[1..].find("\n## ").unwrap()];
+        let page = include_str!("../../docs/src/errors.md");
+        let table = &page[page.find("\n| status | code |").unwrap()..];
         let mut seen = std::collections::HashSet::new();
         for code in ErrorCode::ALL {
-            assert!(table.contains(&format!("`{code}`")), "{code} not in README");
+            assert!(
+                table.contains(&format!("`{code}`")),
+                "{code} not in docs/src/errors.md"
+            );
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
             assert!(seen.insert(code.as_str()), "{code} twice");
             assert!(

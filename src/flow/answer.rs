@@ -51,7 +51,7 @@ impl AnswerError {
                 json!({"rule": "length", "min": min, "max": max, "got": got})
             }
             // Bounds are JSON numbers (null = unbounded), like `count` and
-            // `length`; dates are ISO strings under their own rule (README, Mobile API).
+            // `length`; dates are ISO strings under their own rule (docs/src/mobile-api.md).
             // In the form the sheet gave them: `30`, not `30.0`.
             AnswerError::OutOfRange { min, max, got } => {
                 let number = |n: f64| super::values::normalise(&json!(n));
@@ -109,7 +109,7 @@ fn date_bound(b: Option<Bound>) -> Option<NaiveDate> {
 
 /// A date written exactly `YYYY-MM-DD`. chrono alone also takes `" 2020-1-01"`
 /// and `"+2020-1-01"` (ten bytes too), which an offline player would have to
-/// copy quirk by quirk (README, "Offline onboarding").
+/// copy quirk by quirk (docs/src/offline.md).
 pub fn parse_date(raw: &str) -> Option<NaiveDate> {
     let b = raw.as_bytes();
     let shaped = b.len() == 10
@@ -220,7 +220,8 @@ pub fn accept(flow: &CompiledFlow, scene: usize, answer: &Value) -> Result<Accep
                     got: n,
                 });
             }
-            // Stored as conditions read it: `1994.0` is `1994` (README, "Conditions").
+            // Stored as conditions read it: `1994.0` is `1994`
+            // (docs/src/workbook.md, "How attribute values are compared").
             Ok(Accepted {
                 value: super::values::normalise(answer),
                 next: flow.next_after(scene, &[]),

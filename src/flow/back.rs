@@ -1,4 +1,4 @@
-//! Going back (README "Going back"): which earlier scene a run returns to,
+//! Going back (docs/src/mobile-api.md "Going back"): which earlier scene a run returns to,
 //! whether the workbook allows it, and the answers that remain. No I/O.
 
 use serde_json::Value;

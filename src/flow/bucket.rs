@@ -1,7 +1,8 @@
 //! Deterministic, weighted A/B assignment.
 //!
-//! The algorithm, byte for byte (the README repeats it, and
-//! `tests/fixtures/bucketing_vectors.json` pins it):
+//! The algorithm, byte for byte (the book repeats it, docs/src/mobile-api.md
+//! "A/B assignment, byte for byte", and `tests/fixtures/bucketing_vectors.json`
+//! pins it):
 //!
 //! 1. `input` = the UTF-8 bytes of `user_id + ":" + step + ":" + condition`.
 //!    Step and condition keys never contain `:`, so the string is unambiguous

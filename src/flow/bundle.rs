@@ -1,9 +1,9 @@
 //! The offline bundle: one version as a self-contained document an app can
-//! play without the server (README, "Offline onboarding"). Everything the
+//! play without the server (docs/src/offline.md). Everything the
 //! engine decides with is in it as data: steps, scenes, choices, the
 //! conditions the flow uses as expressions, the bucketing parameters and the
 //! user's stored assignments, and every text in every workbook language
-//! (README, "Languages offline").
+//! (docs/src/offline.md, "Languages offline").
 
 use std::collections::BTreeMap;
 

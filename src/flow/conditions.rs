@@ -159,7 +159,7 @@ impl Expr {
 
 impl Expr {
     /// The expression in the JSON expression language of offline bundles
-    /// (README, "Conditions as data"): what [`Expr::eval`] computes, as data a
+    /// (docs/src/offline.md, "Conditions as data"): what [`Expr::eval`] computes, as data a
     /// client can evaluate itself.
     pub fn to_json(&self) -> Value {
         use serde_json::json;

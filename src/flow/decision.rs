@@ -75,7 +75,7 @@ pub enum AssignmentChange {
     Exposed { experiment: ExperimentId },
 }
 
-/// The kinds of events a run records (README "Analytics").
+/// The kinds of events a run records (docs/src/analytics.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
@@ -83,11 +83,11 @@ pub enum EventKind {
     Exposure,
     Answered,
     Completed,
-    /// The user went back to change an earlier answer (README "Going back").
+    /// The user went back to change an earlier answer (docs/src/mobile-api.md "Going back").
     WentBack,
     /// Recorded by the run service when it ends a run without completing
     /// it (a QA reset, an offline run synced in its place): not a visit, so
-    /// no figure counts it, but it ends the run's "left" (README "Analytics
+    /// no figure counts it, but it ends the run's "left" (docs/src/analytics.md "Analytics
     /// at scale").
     RunReset,
     /// Recorded by the run service when a rescue moves a run off this

@@ -1,5 +1,5 @@
-//! A version compiled once into indexes, and the selection rules of the README
-//! ("The workbook", "A/B assignment, byte for byte"):
+//! A version compiled once into indexes, and the selection rules of the book
+//! (docs/src/workbook.md; docs/src/mobile-api.md "A/B assignment, byte for byte"):
 //! which scene a user sees at a step, and where an answer leads.
 //!
 //! Nothing here reads a database: the user's stored A/B assignments come in

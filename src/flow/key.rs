@@ -1,4 +1,4 @@
-//! What a key is (README, "The workbook"): `[a-z0-9_]{1,64}`. Steps, scenes,
+//! What a key is (docs/src/workbook.md): `[a-z0-9_]{1,64}`. Steps, scenes,
 //! choices, `save_as` names, template variables and attribute names are keys;
 //! the importer and the API check them here, the engine relies on it.
 

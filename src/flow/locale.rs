@@ -1,5 +1,5 @@
 //! Languages: BCP 47 tags of workbook columns, and which of a workbook's
-//! languages a user is served (README "Languages").
+//! languages a user is served (docs/src/mobile-api.md "Languages").
 //!
 //! Tags are parsed and checked against the IANA subtag registry by the
 //! `language-tags` crate (already used by actix-web for `Accept-Language`).

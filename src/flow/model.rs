@@ -32,11 +32,11 @@ pub struct SceneDef {
     pub max: Option<Bound>,
     pub placeholder: Option<String>,
     pub next_step: Option<Target>,
-    /// Whether a user may go back past this scene (`back` column; README
+    /// Whether a user may go back past this scene (`back` column; docs/src/mobile-api.md
     /// "Going back").
     #[serde(default = "yes", skip_serializing_if = "is_yes")]
     pub back: bool,
-    /// Text in other languages, by BCP 47 tag (README "Languages").
+    /// Text in other languages, by BCP 47 tag (docs/src/mobile-api.md "Languages").
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub translations: BTreeMap<String, SceneText>,
     /// Row of the `scenes` sheet this scene came from (header = 1).

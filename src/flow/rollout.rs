@@ -1,5 +1,5 @@
 //! The rollout bucket: which users a staged rollout sends to the new
-//! version (README "Staged rollout: the rollout bucket"; `tests/fixtures/
+//! version (docs/src/mobile-api.md "The rollout bucket"; `tests/fixtures/
 //! rollout_vectors.json` pins it, produced by an independent Python
 //! implementation, `scripts/rollout_vectors.py`).
 //!

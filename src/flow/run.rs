@@ -1,5 +1,5 @@
 //! One run moving through a flow: the one state machine behind every way a
-//! run moves (README "Architecture"). The online answer, going back, offline
+//! run moves (docs/src/architecture.md). The online answer, going back, offline
 //! sync, QA's jump, the simulation and the conformance vectors all drive a
 //! [`Run`]; none of them moves a run by hand.
 //!
@@ -21,15 +21,16 @@ use super::selection::ExperimentId;
 use super::view::{self, Progress, RunStatus, State, Status};
 use super::{Attributes, values};
 
-/// The id of the `shown`-th scene shown in run `run_id`: `RUNID-N` (README
-/// "Mobile API"). A scene shown again (after going back) gets a new one.
+/// The id of the `shown`-th scene shown in run `run_id`: `RUNID-N`
+/// (docs/src/mobile-api.md). A scene shown again (after going back) gets a new
+/// one.
 pub fn scene_id(run_id: &str, shown: u32) -> String {
     format!("{run_id}-{shown}")
 }
 
 /// Attributes as conditions and templates see them: QA overrides, then
 /// answers (`save_as`), then start attributes, every value in its one
-/// normalised form (README "Runs").
+/// normalised form (docs/src/mobile-api.md "Runs").
 pub fn merged(start: &Attributes, answers: &Attributes, overrides: &Attributes) -> Attributes {
     let mut attrs = start.clone();
     attrs.extend(answers.clone());
@@ -81,7 +82,7 @@ pub struct AnswerRecord {
     pub answer: Value,
 }
 
-/// A back a move recorded (README "Going back").
+/// A back a move recorded (docs/src/mobile-api.md "Going back").
 #[derive(Debug, Clone, PartialEq)]
 pub struct BackRecord {
     /// The scene left.
@@ -261,7 +262,7 @@ impl<'f> Run<'f> {
         merged(&self.data.start, &self.data.answers, &self.overrides)
     }
 
-    /// Answer the scene `scene_id`, in the order of the README: completed,
+    /// Answer the scene `scene_id`, in the order of docs/src/mobile-api.md: completed,
     /// then the scene on screen, then the answer itself.
     pub fn answer_scene(
         &mut self,
@@ -273,7 +274,7 @@ impl<'f> Run<'f> {
         self.answer(answer, at)
     }
 
-    /// The README's order for a move on a scene: a completed run first,
+    /// The order of docs/src/mobile-api.md for a move on a scene: a completed run first,
     /// then a scene that is not the one on screen.
     fn on_screen(&self, scene_id: &str) -> Result<(), Refusal> {
         if self.scene.is_none() {
@@ -465,7 +466,7 @@ impl<'f> Run<'f> {
     }
 
     /// The state as the app sees it, in the language negotiated from the
-    /// attribute `locale`, else `wanted` (README "Languages").
+    /// attribute `locale`, else `wanted` (docs/src/mobile-api.md "Languages").
     pub fn state(&self, wanted: &Wanted) -> State {
         let attributes = self.attributes();
         let served = locale::served(self.flow.languages(), &attributes, wanted);

@@ -7,7 +7,7 @@ use std::fmt;
 use serde::Serialize;
 
 /// An experiment: the A/B group of one step and condition. Written
-/// `step:condition` (the README's "A/B assignment, byte for byte"); keys and
+/// `step:condition` (docs/src/mobile-api.md "A/B assignment, byte for byte"); keys and
 /// condition names never contain `:`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ExperimentId {

@@ -1,6 +1,6 @@
 //! "Preview as": the path a user with given attributes and answers would
 //! take, scene by scene, with why each scene was chosen; the answer script
-//! may go back and answer again (README "QA tools"). Pure: the caller
+//! may go back and answer again (docs/src/qa.md). Pure: the caller
 //! supplies stored assignments, nothing is written.
 
 use std::collections::BTreeMap;
@@ -49,7 +49,7 @@ pub enum Outcome {
     NothingToGoBackTo,
 }
 
-/// What a simulation answers (README "QA tools").
+/// What a simulation answers (docs/src/qa.md).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Script {
     /// `{"step": answer}`: each step's answer, whenever the path reaches it.

@@ -1,4 +1,4 @@
-//! Simulating an answer script that goes back (README "QA tools").
+//! Simulating an answer script that goes back (docs/src/qa.md).
 
 use serde_json::{Value, json};
 

@@ -4,8 +4,8 @@
 //! send numbers as strings (`"1994"`), versions come in every length
 //! (`"2"`, `"2.0.0"`). [`normalise`] gives every spelling of a value one
 //! form; conditions and templates read attributes only through it, so the
-//! catalogue gives the same result for every equivalent spelling (README,
-//! "Conditions": how attribute values are compared).
+//! catalogue gives the same result for every equivalent spelling (docs/src/workbook.md,
+//! "How attribute values are compared").
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -32,7 +32,7 @@ pub fn normalise(value: &Value) -> Value {
 }
 
 /// Whether two answers are the same answer, as a retry is recognised
-/// (README "Mobile API", "Sync"): numbers by value (`1994`, `1994.0` and
+/// (docs/src/mobile-api.md; docs/src/offline.md "Sync"): numbers by value (`1994`, `1994.0` and
 /// `1.994e3` are one number), strings as the engine reads them (trimmed),
 /// lists item by item in order, objects key by key; otherwise the JSON
 /// types must agree (`"1994"` is not `1994`).

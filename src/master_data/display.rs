@@ -1,6 +1,6 @@
 //! What the operator sees beyond cell values: the text number formats give,
-//! and the value a merged range shows in each of its cells (README,
-//! "Workbook: formats, merged cells, formulas").
+//! and the value a merged range shows in each of its cells (docs/src/workbook.md,
+//! "How cells are read").
 
 use std::io::{Read, Seek};
 

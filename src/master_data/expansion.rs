@@ -1,5 +1,5 @@
 //! How big a zip-based workbook becomes once read, counted before calamine
-//! reads it (README, "Operations": upload limits); .xls files are counted
+//! reads it (docs/src/operations.md: upload limits); .xls files are counted
 //! in `super::expansion_xls`.
 //!
 //! Spreadsheets compress: an .ods cell or row carries a repeat count, an
@@ -20,7 +20,7 @@ use super::cells::{Format, Limits, Unreadable};
 
 /// Memory that reading one workbook may take, estimated from the counts
 /// below; with the copies the reader makes, the peak stays well under
-/// 256 MB above idle (README, "Operations").
+/// 256 MB above idle (docs/src/operations.md).
 pub const MAX_ESTIMATED_BYTES: u64 = 96 * 1024 * 1024;
 /// Bytes per cell calamine holds for an .ods sheet (value and formula).
 const ODS_CELL_BYTES: u64 = 64;

@@ -1,5 +1,5 @@
 //! How big a legacy .xls workbook becomes once read, counted before calamine
-//! reads it (README, "Operations": upload limits).
+//! reads it (docs/src/operations.md: upload limits).
 //!
 //! An .xls file is a compound file holding one `Workbook` (or `Book`)
 //! stream of BIFF records. calamine reads every sheet when it opens the

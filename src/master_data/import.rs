@@ -47,7 +47,7 @@ pub struct Importer {
     pub limits: Limits,
     pub metrics: crate::metrics::Metrics,
     pub alerts: crate::alerts::Alerts,
-    /// Held while a version is written (README, "Operations").
+    /// Held while a version is written (docs/src/operations.md).
     pub writing: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 

@@ -1,6 +1,5 @@
 //! What a spreadsheet application shows for a number: the cell's number
-//! format applied to its value (README, "Workbook: formats, merged cells,
-//! formulas").
+//! format applied to its value (docs/src/workbook.md, "How cells are read").
 //!
 //! Operators type `3%`, `9:30`, `¥1,200` or `000123`; the file stores `0.03`,
 //! `0.3958…`, `1200` or `123` plus a format. Text columns must take what the

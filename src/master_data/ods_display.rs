@@ -1,8 +1,8 @@
 //! .ods extras calamine does not give: the text each number, percentage,
 //! currency, date and time cell shows (.ods stores it, in `<text:p>`),
 //! merged ranges (`number-columns-spanned`/`number-rows-spanned`) and
-//! formulas without a saved value (README, "Workbook: formats, merged
-//! cells, formulas").
+//! formulas without a saved value (docs/src/workbook.md, "How cells
+//! are read").
 
 use std::collections::HashMap;
 use std::io::{Cursor, Read};

@@ -232,7 +232,7 @@ fn check_sheet_count(names: &[String], limits: &Limits) -> Result<(), Unreadable
 /// (`<calcPr fullCalcOnLoad="1">`), which is what libraries without a
 /// calculation engine write (XlsxWriter, rust_xlsxwriter) beside a
 /// placeholder result (0 for every formula). Excel, LibreOffice and Google
-/// Sheets save computed results and never set it (README "How cells are
+/// Sheets save computed results and never set it (docs/src/workbook.md "How cells are
 /// read").
 fn saves_formula_results(bytes: &[u8]) -> Result<bool, Unreadable> {
     let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(corrupt)?;

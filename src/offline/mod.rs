@@ -1,4 +1,4 @@
-//! Offline onboarding (README, "Offline onboarding"): the signed bundle an
+//! Offline onboarding (docs/src/offline.md): the signed bundle an
 //! app plays without the server. The engine (`flow::bundle`) writes the
 //! document; this module loads what it needs and signs the bytes.
 

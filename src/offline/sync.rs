@@ -1,6 +1,6 @@
 //! `POST /v1/onboarding/sync`: a run played offline, replayed through the
-//! engine on its version and stored as if it had happened online (README,
-//! "Offline onboarding", "Sync"). One transaction: everything or nothing.
+//! engine on its version and stored as if it had happened online
+//! (docs/src/offline.md, "Sync"). One transaction: everything or nothing.
 
 use std::sync::Arc;
 
@@ -37,7 +37,7 @@ pub struct SyncRequest {
     /// The languages the app played with (or the request's `Accept-Language`).
     pub languages: Wanted,
     pub answers: Vec<SyncAnswer>,
-    /// SHA-256 of the request's values (README "Sync": a retry is the same
+    /// SHA-256 of the request's values (docs/src/offline.md "Sync": a retry is the same
     /// request by value): a retry has the same.
     pub digest: String,
     /// SHA-256 of the request as spelled: what syncs stored before kept.

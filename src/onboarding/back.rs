@@ -1,4 +1,4 @@
-//! `POST /v1/onboarding/back` as load → decide → save (README "Going
+//! `POST /v1/onboarding/back` as load → decide → save (docs/src/mobile-api.md "Going
 //! back"): the engine's [`Run::back_from`] moves the run; this module reads
 //! the run's answers and hands the move to the one door ([`save`]).
 
@@ -25,7 +25,7 @@ impl super::Onboarding {
             .db
             .run_with(move |c| retrying(|| go_back(c, &flows, &user, &scene_id, &accept)))
             .await?;
-        // The run moved under this instance's cached copy (README "Going back").
+        // The run moved under this instance's cached copy (docs/src/mobile-api.md "Going back").
         self.forget(&user_id);
         Ok(state)
     }
@@ -63,7 +63,7 @@ fn go_back(
     Ok(state)
 }
 
-/// Judge a back, in the order of the README: `already_completed`,
+/// Judge a back, in the order of docs/src/mobile-api.md "Going back": `already_completed`,
 /// `scene_mismatch`, then the workbook's `back` column.
 fn decide(
     flow: &CompiledFlow,

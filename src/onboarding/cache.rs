@@ -1,4 +1,4 @@
-//! Recently used runs in memory, so an answer needs no read (README
+//! Recently used runs in memory, so an answer needs no read (docs/src/configuration.md
 //! "Configuration", `SCENEFLOW_RUN_CACHE_SIZE`, `SCENEFLOW_RUN_CACHE_BYTES`).
 //!
 //! Correct across instances because nothing is trusted from here but a

@@ -1,5 +1,5 @@
 //! Group commit: writes of answers that arrive together go to the database
-//! in one transaction, one commit for all (README "Configuration",
+//! in one transaction, one commit for all (docs/src/configuration.md "Configuration",
 //! `SCENEFLOW_GROUP_COMMIT_US`). Each answer is acknowledged only after the
 //! commit that holds it. The group is written in one statement on
 //! PostgreSQL, a constant number on SQLite ([`save::commit_group`]); a write

@@ -1,5 +1,5 @@
 //! Load: everything a decision about one user needs, read at once
-//! (README "Mobile API under load" counts the statements).
+//! (docs/src/benchmarks.md "Mobile API under load" counts the statements).
 
 use super::{OnboardingError, Result, Who};
 use crate::flow::decision::Stored;

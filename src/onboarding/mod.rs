@@ -91,13 +91,13 @@ type Result<T, E = OnboardingError> = std::result::Result<T, E>;
 /// Most start attributes a request may carry, and the longest text value.
 const MAX_ATTRIBUTES: usize = 64;
 const MAX_ATTRIBUTE_TEXT: usize = 1000;
-/// Bytes of one run's attributes as JSON (README "Limits"): a run is kept
+/// Bytes of one run's attributes as JSON (docs/src/operations.md "Limits"): a run is kept
 /// in memory and rendered on every answer, so it stays small whatever the
 /// per-value limits add up to (64 lists of 64 texts of 1,000 characters
 /// would be megabytes).
 pub const MAX_ATTRIBUTE_BYTES: usize = 32 * 1024;
 
-/// Start attributes (and QA overrides) as the README's "Mobile API" allows
+/// Start attributes (and QA overrides) as docs/src/mobile-api.md allows
 /// them: at most 64 names matching `[a-z0-9_]{1,64}`, each a string of up to
 /// 1,000 characters, a number, a boolean, null, or a list of those, and
 /// at most [`MAX_ATTRIBUTE_BYTES`] as JSON in all;
@@ -140,7 +140,7 @@ pub fn check_attributes(
     Ok(())
 }
 
-/// How answers are written (README "Configuration").
+/// How answers are written (docs/src/configuration.md "Configuration").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AnswerSettings {
     /// Runs kept in memory per instance; 0 disables the cache.
@@ -406,7 +406,7 @@ fn start(
 }
 
 /// The state of a stored run as the app sees it, in the language
-/// negotiated from the attribute `locale`, else `accept` (README "Languages").
+/// negotiated from the attribute `locale`, else `accept` (docs/src/mobile-api.md "Languages").
 pub fn render_in(flow: &CompiledFlow, run: &RunRow, who: &Who, accept: &Wanted) -> Result<State> {
     Ok(decide::resume(flow, run, who, &Assignments::default())?.state(accept))
 }

@@ -31,7 +31,7 @@ pub struct DebugState {
     pub state: Option<State>,
     /// Answers of the run, oldest first.
     pub history: Vec<HistoryEntry>,
-    /// The run's backs, oldest first (README "Going back").
+    /// The run's backs, oldest first (docs/src/mobile-api.md "Going back").
     pub backs: Vec<BackEntry>,
 }
 

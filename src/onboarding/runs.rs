@@ -1,5 +1,5 @@
 //! The runs port of the answer path: the run cache in front of the read,
-//! the commit behind the decision (README "Mobile API under load"). Whether
+//! the commit behind the decision (docs/src/benchmarks.md "Mobile API under load"). Whether
 //! writes go to the group committer or each in a transaction of its own is
 //! chosen once, when the port is built (`SCENEFLOW_GROUP_COMMIT_US=0`: alone);
 //! the service calls the same three methods either way.

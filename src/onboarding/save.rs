@@ -1,5 +1,6 @@
-//! Save: the one door every write of a run goes through (README
-//! "Architecture"): everything a move produced, in one transaction: the run
+//! Save: the one door every write of a run goes through
+//! (docs/src/architecture.md): everything a move produced, in one transaction:
+//! the run
 //! (inserted, or updated if its `revision` is still the one read), a run it
 //! ends in its place (deleted if its `revision` is still the one read), the
 //! answers, a back, the A/B assignments and the events as one multi-row
@@ -141,7 +142,7 @@ pub fn save(c: &mut AnyConnection, w: &Write) -> Result<()> {
 pub const MAX_GROUP: usize = 64;
 const _: () = assert!(MAX_GROUP * batch::UPDATE_PARAMS < 32766);
 
-/// Write a group and commit it (README "Mobile API under load"). On
+/// Write a group and commit it (docs/src/benchmarks.md "Mobile API under load"). On
 /// PostgreSQL it is one statement, [`GroupStatement`], its own transaction:
 /// one round trip and one commit. Where that statement cannot hold the
 /// group (two of its writes store or expose one assignment, which
@@ -228,7 +229,7 @@ fn first_of_each_run(group: &[&Write]) -> Vec<bool> {
 }
 
 /// Write a group in a constant number of statements, whatever its size
-/// (README "Mobile API under load"): the guarded run updates as one
+/// (docs/src/benchmarks.md "Mobile API under load"): the guarded run updates as one
 /// statement, then, for the writes whose run was still the one read, the
 /// new runs, answers, assignments and events as one multi-row insert each.
 /// The caller holds the transaction. A write whose run moved (or whose run

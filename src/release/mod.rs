@@ -24,7 +24,7 @@ use crate::store::{AnyConnection, Db, StoreError, versions};
 use crate::words::{AlertKind, AuditAction};
 
 /// What a person can do to a release; each needs a role, checked by both the
-/// JSON API and the dashboard from here (README, "Release pipeline and dashboard").
+/// JSON API and the dashboard from here (docs/src/release.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     Deploy,

@@ -1,4 +1,4 @@
-//! Going back (README "Going back"): the answers of a run in the order they
+//! Going back (docs/src/mobile-api.md "Going back"): the answers of a run in the order they
 //! were given, withdrawing them, and the backs already made, so a repeated
 //! back returns the same state.
 

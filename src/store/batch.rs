@@ -1,5 +1,5 @@
 //! Multi-row statements of the answer path that diesel's query builder
-//! cannot express or would not keep prepared (README "Mobile API under
+//! cannot express or would not keep prepared (docs/src/benchmarks.md "Mobile API under
 //! load"): diesel never caches an `UPDATE`, a `sql_query`, or an insert of a
 //! `Vec` of rows as a prepared statement, so on PostgreSQL each is parsed and
 //! planned again, in two round trips. These fragments push their SQL and

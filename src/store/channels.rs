@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::schema::{approvals, channel_history, channels};
 
 // Pointer *writes* live in `crate::release::pointers`: the release pipeline is
-// the only way to move a channel (README, "Release pipeline and dashboard").
+// the only way to move a channel (docs/src/release.md).
 use super::{AnyConnection, StoreError};
 
 pub use crate::words::Channel;

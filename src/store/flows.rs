@@ -1,6 +1,6 @@
 //! Compiled flows by version, beside the versions they are read from.
 //! Versions are immutable, so an entry never goes stale; the cache only
-//! bounds how many stay in memory, and how many bytes (README
+//! bounds how many stay in memory, and how many bytes (docs/src/configuration.md
 //! "Configuration", `SCENEFLOW_FLOW_CACHE_BYTES`): a flow is as large as its
 //! workbook's texts. `quick_cache` keeps them, weighed by [`footprint`].
 

@@ -1,4 +1,4 @@
-//! A whole group of answer writes as one PostgreSQL statement (README
+//! A whole group of answer writes as one PostgreSQL statement (docs/src/benchmarks.md
 //! "Mobile API under load"): a data-modifying `WITH` that updates the runs
 //! still at the revision they were read at, and inserts the new runs, the
 //! answers, the assignments, the exposures and the events of the writes it

@@ -311,7 +311,7 @@ impl ManageConnection for Manager {
 
 /// The SQL of every statement the pool's connections send, in order: for
 /// the test that counts statements per answer and for `scripts/load.sh`,
-/// which replays them with pgbench (README "Mobile API under load").
+/// which replays them with pgbench (docs/src/benchmarks.md "Mobile API under load").
 #[derive(Debug, Clone, Default)]
 pub struct StatementLog(Arc<std::sync::Mutex<Vec<String>>>);
 

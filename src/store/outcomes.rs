@@ -1,5 +1,5 @@
 //! Outcome events, metric definitions, and the metric aggregates the
-//! experiment results read (README "Outcomes and experiment results").
+//! experiment results read (docs/src/analytics.md "Outcomes and experiment results").
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;

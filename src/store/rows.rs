@@ -39,7 +39,7 @@ pub struct RunRow {
     pub updated_at: chrono::NaiveDateTime,
     pub completed_at: Option<chrono::NaiveDateTime>,
     /// The answer withdrawn by going back to the current scene, as the app
-    /// sent it (JSON); offered as `input.previous` (README "Going back").
+    /// sent it (JSON); offered as `input.previous` (docs/src/mobile-api.md "Going back").
     pub previous_answer: Option<Json<Value>>,
 }
 

@@ -188,7 +188,7 @@ pub fn update(conn: &mut AnyConnection, run: &RunRow, expected: i64) -> Result<b
     Ok(!update_many(conn, &[(run, expected)])?.is_empty())
 }
 
-/// Many guarded run updates in one statement (a group commit, README
+/// Many guarded run updates in one statement (a group commit, docs/src/benchmarks.md
 /// "Mobile API under load"): each run is written if its revision is still
 /// the one expected; returns the ids of the runs written. At most one entry
 /// per run id.
@@ -339,7 +339,7 @@ pub fn record_events<R: std::borrow::Borrow<NewEvent>>(
 
 /// End `run` without completing it (a QA reset, or an offline run synced in
 /// its place): the run and its answers go, the log keeps a `run_reset` event
-/// at the run's step so the funnel's "left" stops counting it (README
+/// at the run's step so the funnel's "left" stops counting it (docs/src/analytics.md
 /// "Analytics at scale"). Guarded like every write of a run: nothing
 /// happens, and `false` comes back, if its revision is no longer
 /// `expected` (an answer committed since it was read is never deleted).

@@ -1,5 +1,6 @@
-//! Planner statistics kept current while tables grow fast (README
-//! "Operations"): on a new deployment the tables of runs are empty, and
+//! Planner statistics kept current while tables grow fast
+//! (docs/src/operations.md): on a new deployment the tables of runs are empty,
+//! and
 //! PostgreSQL plans (and keeps, for prepared statements) sequential scans
 //! until autovacuum next analyses them, a minute or more into the launch
 //! burst. An instance looks every few seconds for the tables of the

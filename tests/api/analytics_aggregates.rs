@@ -285,7 +285,7 @@ mod incremental_aggregates_equal_a_full_recomputation {
     }
 }
 
-/// The migration that keys the distinct-user sets by user first (README
+/// The migration that keys the distinct-user sets by user first (docs/src/analytics.md
 /// "Analytics at scale") keeps every member, and leaves one index on the
 /// table, led by the user: the aggregator's lookups and inserts use it.
 fn the_members_migration_keeps_every_member(backend: Backend) {

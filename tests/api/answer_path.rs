@@ -1,5 +1,5 @@
 //! The answer path: statements per request of the mobile API, counted
-//! with diesel's instrumentation on the service's own pool (README "Mobile
+//! with diesel's instrumentation on the service's own pool (docs/src/benchmarks.md "Mobile
 //! API under load"), so the number cannot creep back; the run cache across
 //! instances; group commit.
 

@@ -1,5 +1,5 @@
 //! kill -9 under load: every answer the server acknowledged is stored, and
-//! nothing is stored half-written (README "Mobile API under load"). A real
+//! nothing is stored half-written (docs/src/benchmarks.md "Mobile API under load"). A real
 //! `sceneflow serve` process with group commit on takes answers from
 //! concurrent users and is killed with SIGKILL while answers are in flight;
 //! a new process on the same database must hold every acknowledged answer,

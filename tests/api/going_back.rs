@@ -1,4 +1,4 @@
-//! Going back over HTTP (README "Going back"): the scene gone back to, the
+//! Going back over HTTP (docs/src/mobile-api.md "Going back"): the scene gone back to, the
 //! answers withdrawn, a different answer down another branch, sticky A/B,
 //! the `back` column, idempotent and concurrent backs, the version pin.
 
@@ -351,7 +351,7 @@ async fn back_follows_the_rules_of_the_workbook_and_the_run(backend: Backend) {
             .contains("plan_pick"),
         "{body}"
     );
-    // The README promises the scene in the details, for code.
+    // The book promises the scene in the details, for code.
     assert_eq!(
         body["error"]["details"],
         json!({"scene": "plan_pick"}),

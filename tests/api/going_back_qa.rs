@@ -1,5 +1,5 @@
-//! Going back as operators and QA see it (README "Going back", "QA tools",
-//! "Analytics"): the funnel's `came_back`, the debug view's backs, the
+//! Going back as operators and QA see it (docs/src/mobile-api.md "Going back",
+//! docs/src/qa.md, docs/src/analytics.md): the funnel's `came_back`, the debug view's backs, the
 //! preview page's Back button, and `simulate` with `back` in the script.
 
 use reqwest::{Method, StatusCode};

@@ -608,7 +608,7 @@ fn p99(mut samples: Vec<Duration>) -> Duration {
     samples[(samples.len() * 99 / 100).min(samples.len() - 1)]
 }
 
-/// A measurement, not a check (README, "Operations"): mobile p99 while 300
+/// A measurement, not a check (docs/src/operations.md): mobile p99 while 300
 /// sign-ins with wrong passwords for 60 existing users arrive at once, against
 /// idle. Run: `cargo test --test api sign_in_flood -- --ignored --nocapture`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

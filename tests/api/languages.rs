@@ -1,4 +1,4 @@
-//! Localised content over HTTP (README "Languages"): negotiation from the
+//! Localised content over HTTP (docs/src/mobile-api.md "Languages"): negotiation from the
 //! start attribute `locale` and `Accept-Language`, the fallback chain,
 //! templates in a translation, and what operators see of languages.
 

@@ -8,6 +8,7 @@ mod analytics;
 mod analytics_aggregates;
 mod answer_path;
 mod bodies;
+mod book;
 mod cli;
 mod cli_people;
 mod crash;

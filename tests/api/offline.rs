@@ -556,7 +556,7 @@ async fn a_sync_keeps_the_run_that_got_further_and_takes_old_versions(backend: B
 /// answer acknowledged (200) is never deleted after the fact. Each round
 /// the online run has one answer and the offline run two: if the online
 /// answer commits first, the runs tie and the online run stays (the
-/// README's tie rule); if the sync commits first, the answer is refused.
+/// the tie rule of docs/src/offline.md "Sync"); if the sync commits first, the answer is refused.
 async fn a_sync_racing_answers_on_two_instances_loses_no_acknowledged_answer(backend: Backend) {
     let app = sample_app(backend).await;
     let (other, _guard) = app.spawn_process().await;

@@ -1,4 +1,4 @@
-//! Languages offline (README "Languages offline"): the JavaScript player
+//! Languages offline (docs/src/offline.md "Languages offline"): the JavaScript player
 //! negotiates the language of a translated bundle as the server does, and a
 //! run played offline in a language is stored in it, as online.
 

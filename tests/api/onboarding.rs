@@ -209,7 +209,7 @@ async fn every_error_has_its_code(backend: Backend) {
         assert_eq!(code(&body), "invalid_request");
     }
     // Each value within its limits, but 40 of 1,000 characters are more
-    // than a run may hold (README "Limits"): refused, nothing stored.
+    // than a run may hold (docs/src/operations.md "Limits"): refused, nothing stored.
     let wide: serde_json::Map<String, Value> = (0..40)
         .map(|i| (format!("note_{i}"), json!("x".repeat(1000))))
         .collect();

@@ -1,4 +1,4 @@
-//! Outcome events, metrics and experiment results (README "Outcomes and
+//! Outcome events, metrics and experiment results (docs/src/analytics.md "Outcomes and
 //! experiment results"), on real runs.
 
 use std::collections::HashMap;

@@ -1,7 +1,7 @@
 //! Workbooks and clients as they come from the field: what the operator sees
 //! in the sheet is what the app gets, and every spelling of an attribute
-//! value means the same (README, "Workbook: formats, merged cells, formulas"
-//! and "Conditions").
+//! value means the same (docs/src/workbook.md, "How cells are read"
+//! and "How attribute values are compared").
 
 use chrono::Datelike;
 use reqwest::StatusCode;
@@ -175,7 +175,7 @@ async fn number_answers_saved_as_floats_match_conditions(backend: Backend) {
 /// `1994` answered, then the same scene retried as Gson sends it (`1994.0`):
 /// the same answer, so the first state again and nothing stored; the same
 /// for a sync retried with its numbers spelled as floats and its times in
-/// another offset (README "Mobile API", "Sync").
+/// another offset (docs/src/mobile-api.md; docs/src/offline.md "Sync").
 async fn a_retry_is_recognised_by_value_not_spelling(backend: Backend) {
     let app = spawn_app(backend).await;
     publish(&app, case("birth_year.xlsx")).await;

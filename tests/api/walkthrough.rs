@@ -1,7 +1,9 @@
-//! The README's release walkthrough, run as written: its `sh` blocks are
-//! joined into one bash script and run against a real `sceneflow serve`
-//! (with the sample flow, in a fresh directory, as on a first run), with the
-//! `sceneflow` binary of this build first on `PATH`.
+//! The book's release walkthrough (`docs/src/release.md`), run as written:
+//! its `sh` blocks are joined into one bash script and run against a real
+//! `sceneflow serve` (with the sample flow, in a fresh directory, as on a
+//! first run), with the `sceneflow` binary of this build first on `PATH`;
+//! then the audit log must hold what each person did. (`book.rs` runs the
+//! whole book and compares the replies; this checks the server's record.)
 
 use std::process::{Command, Stdio};
 
@@ -9,15 +11,15 @@ use serde_json::Value;
 
 use crate::support::ChildGuard;
 
-const README: &str = include_str!("../../README.md");
+const PAGE: &str = include_str!("../../docs/src/release.md");
 const SECTION: &str = "## Release walkthrough";
 
 /// Every ```sh block of the walkthrough section, in order.
 fn walkthrough_script() -> String {
-    let start = README
+    let start = PAGE
         .find(SECTION)
-        .expect("the README has a release walkthrough");
-    let section = &README[start + SECTION.len()..];
+        .expect("the book has a release walkthrough");
+    let section = &PAGE[start + SECTION.len()..];
     let section = &section[..section.find("\n## ").unwrap_or(section.len())];
     let mut script = String::new();
     let mut lines = section.lines();
@@ -37,7 +39,7 @@ fn walkthrough_script() -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_readme_release_walkthrough_runs_as_written() {
+async fn the_release_walkthrough_runs_as_written() {
     let bin = std::path::Path::new(env!("CARGO_BIN_EXE_sceneflow"));
     if Command::new("jq").arg("--version").output().is_err() {
         panic!("the walkthrough uses jq (apt-get install jq)");
@@ -48,7 +50,7 @@ async fn the_readme_release_walkthrough_runs_as_written() {
         .unwrap()
         .port();
     let base = format!("http://127.0.0.1:{port}");
-    // The first command of the README, in an empty directory: default
+    // The first command of the book, in an empty directory: default
     // database and store, sample flow loaded.
     let server = Command::new(bin)
         .arg("serve")

@@ -1,4 +1,4 @@
-//! Locale variants of text columns (README "Languages"): tags, gaps,
+//! Locale variants of text columns (docs/src/mobile-api.md "Languages"): tags, gaps,
 //! templates, the back column, and the way back out through export.
 
 use sceneflow::flow::locale;

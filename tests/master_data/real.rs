@@ -92,7 +92,7 @@ fn merged_cells_count_for_every_cell_with_one_note_per_range() {
 #[test]
 fn formats_give_the_text_each_application_shows() {
     // .xls keeps only dates from number formats (calamine reads no other
-    // format codes from BIFF): see the README's workbook section.
+    // format codes from BIFF): see docs/src/workbook.md.
     for path in [
         "real/excel_jp.xlsx",
         "real/libreoffice_jp.xlsx",

@@ -1,5 +1,6 @@
 //! A group commit held in the middle of its transaction, so a test can
-//! kill the server there (README "Mobile API"): a trigger on `events` that
+//! kill the server there (docs/src/mobile-api.md "Nothing acknowledged is
+//! lost"): a trigger on `events` that
 //! does not end in time (an hour's sleep on PostgreSQL, a long join on
 //! SQLite). On PostgreSQL the group is one statement, held inside it.
 

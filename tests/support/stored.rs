@@ -1,7 +1,7 @@
 //! What the database holds of the users' runs, read straight with SQL (the
 //! same on both backends), and whether it is whole: each run's state, its
 //! answers, its events and its A/B assignments agree, as one write of each
-//! answer leaves them (README "Mobile API under load").
+//! answer leaves them (docs/src/benchmarks.md "Mobile API under load").
 
 use std::collections::HashMap;
 

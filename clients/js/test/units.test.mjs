@@ -1,4 +1,4 @@
-// Pieces of the player on values the README pins.
+// Pieces of the player on values the book pins (docs/src/).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -15,7 +15,7 @@ test('sha256 of the FIPS examples', () => {
   assert.equal(hex(sha256(new Uint8Array(1000).fill(97))).slice(0, 16), '41edece42d63e8d9');
 });
 
-test('bucketing matches the committed vectors of the README', () => {
+test('bucketing matches the committed vectors of the book', () => {
   const file = fileURLToPath(new URL('../../../tests/fixtures/bucketing_vectors.json', import.meta.url));
   const { cases } = JSON.parse(readFileSync(file, 'utf8'));
   assert.ok(cases.length >= 40);
@@ -54,7 +54,7 @@ test('a bundle whose payload was changed does not open', async () => {
   await assert.rejects(openBundle({ ...envelope, payload: payload.replace('v1', 'v2') }, pub));
 });
 
-test('languages are negotiated as the server does (README "Languages")', () => {
+test('languages are negotiated as the server does (docs/src/mobile-api.md "Languages")', () => {
   assert.deepEqual(parseAcceptLanguage('fr;q=0.5, ja-JP, en;q=0.8, de;q=0, *;q=0.1, x;q=2'), ['ja-JP', 'en', 'fr']);
   assert.deepEqual(parseAcceptLanguage('en;foo, ja;q=.5, de;q=1e-1'), ['ja', 'de']);
   assert.deepEqual(preferredLanguages([' ja-JP ', '', '*', 'en', 'x'.repeat(65)]), ['ja-JP', 'en']);

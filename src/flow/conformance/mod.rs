@@ -1,6 +1,6 @@
 //! Conformance vectors: cases (bundle, attributes, answer script → expected
 //! states) written by this engine, for offline players to check themselves
-//! against (README, "Offline onboarding"). `cargo run --example conformance`
+//! against (docs/src/offline.md). `cargo run --example conformance`
 //! writes `conformance/`; a test replays the committed cases here, and
 //! `node --test clients/js` replays them through the JavaScript player.
 //!

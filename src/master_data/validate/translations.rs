@@ -1,4 +1,4 @@
-//! Locale variants of text columns (README "Languages"): every language a
+//! Locale variants of text columns (docs/src/mobile-api.md "Languages"): every language a
 //! column of the workbook provides should translate every text cell; a gap
 //! is a warning at the cell, and the default text is served there.
 
@@ -60,7 +60,7 @@ fn missing(
 }
 
 /// Whether users served `locale` see a translation of `base` on this row:
-/// its own, or one along the fallback chain `en-US` → `en` (README "Languages").
+/// its own, or one along the fallback chain `en-US` → `en` (docs/src/mobile-api.md "Languages").
 fn has(translations: &[Translated<'_>], base: &str, locale: &str) -> bool {
     let mut tag = locale;
     loop {

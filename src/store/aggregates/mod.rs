@@ -1,5 +1,5 @@
 //! The aggregate tables the analytics endpoints read, and the queries the
-//! aggregator uses to keep them (README "Analytics at scale").
+//! aggregator uses to keep them (docs/src/analytics.md "Analytics at scale").
 
 use crate::words::AggregateKind;
 use std::collections::HashMap;
@@ -392,7 +392,7 @@ pub fn durations(
 }
 
 /// Take PostgreSQL's advisory lock for this transaction, if free: the one
-/// instance that gets it aggregates; the others skip (README "Analytics at
+/// instance that gets it aggregates; the others skip (docs/src/analytics.md "Analytics at
 /// scale"). SQLite has one writer at a time anyway.
 /// Wait for the transaction-scoped lock `key` (PostgreSQL; SQLite's one
 /// writer is lock enough).

@@ -1,5 +1,5 @@
 //! Writing the aggregates: one batch of the aggregator's changes, the
-//! runs gone since, and clearing for a rebuild (README "Analytics at scale").
+//! runs gone since, and clearing for a rebuild (docs/src/analytics.md "Analytics at scale").
 
 use std::collections::HashMap;
 
