@@ -93,6 +93,20 @@ pub async fn widen(
     Ok(HttpResponse::Ok().json(view))
 }
 
+/// `POST /admin/api/channels/production/rollout/check`: judge the
+/// guardrails now (as every instance does on its timer) and act on a breach.
+pub async fn check(admin: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    admin.require(Action::Publish.required_role())?;
+    match state
+        .releases
+        .check_guardrails(state.settings.rollouts)
+        .await?
+    {
+        Some(view) => Ok(HttpResponse::Ok().json(view)),
+        None => Err(crate::release::ReleaseError::NoRollout.into()),
+    }
+}
+
 /// `POST /admin/api/channels/production/rollout/abort`.
 pub async fn abort(admin: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let who = admin.require(Action::Rollback.required_role())?;

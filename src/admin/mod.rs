@@ -54,6 +54,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 "/channels/production/rollout/abort",
                 web::post().to(channels::abort),
             )
+            .route(
+                "/channels/production/rollout/check",
+                web::post().to(channels::check),
+            )
             .route("/channels/{name}", web::put().to(channels::put))
             .route("/audit", web::get().to(list_audit))
             .route("/conditions", web::get().to(list_conditions)),

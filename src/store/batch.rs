@@ -14,15 +14,16 @@ use super::rows::{AnswerRow, NewEvent, RunRow};
 
 /// What a guarded update writes of a run, from the row `v` holding its new
 /// values: the statements of [`GuardedUpdates`] and of a group on
-/// PostgreSQL ([`super::group`]) both set it.
-pub(super) const UPDATE_RUN_FROM_V: &str = "UPDATE runs SET status = v.status, \
+/// PostgreSQL ([`super::group`]) both set it. The version changes only in
+/// a rescue (docs/src/rollouts.md "Rescue").
+pub(super) const UPDATE_RUN_FROM_V: &str = "UPDATE runs SET version_id = v.version_id, status = v.status, \
      step_key = v.step_key, scene_key = v.scene_key, scene_id = v.scene_id, shown = v.shown, \
      answered = v.answered, answers = v.answers, revision = v.revision, \
      updated_at = v.updated_at, completed_at = v.completed_at, \
      previous_answer = v.previous_answer";
 
 /// Bound parameters per row of [`GuardedUpdates`].
-pub const UPDATE_PARAMS: usize = 13;
+pub const UPDATE_PARAMS: usize = 14;
 
 /// `WITH v(…) AS (VALUES (…), …) UPDATE runs SET … FROM v WHERE id = v.run_id
 /// AND revision = v.expected RETURNING id`, valid on PostgreSQL and on SQLite
@@ -66,7 +67,7 @@ where
 {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> diesel::QueryResult<()> {
         out.push_sql(
-            "WITH v(run_id, expected, status, step_key, scene_key, scene_id, shown, answered, \
+            "WITH v(run_id, expected, version_id, status, step_key, scene_key, scene_id, shown, answered, \
              answers, revision, updated_at, completed_at, previous_answer) AS (VALUES ",
         );
         for (i, (run, expected)) in self.0.iter().enumerate() {
@@ -74,6 +75,8 @@ where
             out.push_bind_param::<Text, _>(&run.id)?;
             out.push_sql(", ");
             out.push_bind_param::<BigInt, _>(expected)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&run.version_id)?;
             out.push_sql(", ");
             out.push_bind_param::<Text, _>(run.status.as_str())?;
             out.push_sql(", ");

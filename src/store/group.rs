@@ -80,6 +80,7 @@ macro_rules! columns {
 
 columns!(Updates for RunRow {
     id: String as Text,
+    version_id: String as Text,
     status: RunStatus as Text,
     step_key: Option<String> as Nullable<Text>,
     scene_key: Option<String> as Nullable<Text>,

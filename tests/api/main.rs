@@ -31,6 +31,7 @@ mod outcomes_aggregates;
 mod people;
 mod real_clients;
 mod release;
+mod rescue;
 mod rollout;
 mod s3;
 mod shutdown;
