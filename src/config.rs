@@ -254,7 +254,7 @@ impl Settings {
                     .transpose()?,
             },
             rollouts: crate::release::guard::GuardSettings {
-                // 0: this instance does not judge (README "Staged rollouts and rescue").
+                // 0: this instance does not judge (docs/src/rollouts.md).
                 interval: std::time::Duration::from_millis(
                     match number("SCENEFLOW_ROLLOUT_CHECK_MS", 60_000)? {
                         0 => 0,

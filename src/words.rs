@@ -128,7 +128,7 @@ word! {
         DebugView,
         MetricPut,
         MetricDelete,
-        /// A staged rollout began (README "Staged rollouts and rescue").
+        /// A staged rollout began (docs/src/rollouts.md).
         RolloutStart,
         /// A rollout widened to a larger percentage.
         RolloutWiden,
@@ -198,7 +198,7 @@ word! {
 }
 
 word! {
-    /// Where a staged rollout stands (README "Staged rollouts and rescue").
+    /// Where a staged rollout stands (docs/src/rollouts.md).
     "snake_case", pub enum RolloutState {
         /// New runs are split by the rollout bucket.
         Running,
@@ -212,7 +212,7 @@ word! {
 }
 
 word! {
-    /// What an incident record is about (README "Incident record").
+    /// What an incident record is about (docs/src/rollouts.md "Incident record").
     "snake_case", pub enum IncidentKind {
         /// A guardrail rolled a rollout back.
         RolledBack,
@@ -234,8 +234,7 @@ word! {
         Completed,
         Exposure,
         Conversion,
-        /// Rescued off this version at the step (README "Staged rollouts
-        /// and rescue").
+        /// Rescued off this version at the step (docs/src/rollouts.md).
         Rescued,
     }
 }

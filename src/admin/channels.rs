@@ -15,8 +15,7 @@ use crate::store::channels::Channel;
 #[derive(Deserialize)]
 pub struct PointRequest {
     version: String,
-    /// Production only: below 100, a staged rollout (README "Staged
-    /// rollouts and rescue").
+    /// Production only: below 100, a staged rollout (docs/src/rollouts.md).
     rollout_percent: Option<f64>,
 }
 
@@ -97,14 +96,11 @@ pub async fn widen(
 /// guardrails now (as every instance does on its timer) and act on a breach.
 pub async fn check(admin: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     admin.require(Action::Publish.required_role())?;
-    match state
+    state
         .releases
         .check_guardrails(state.settings.rollouts)
-        .await?
-    {
-        Some(view) => Ok(HttpResponse::Ok().json(view)),
-        None => Err(crate::release::ReleaseError::NoRollout.into()),
-    }
+        .await?;
+    rollout(admin, state).await
 }
 
 /// `POST /admin/api/channels/production/rollout/abort`.
@@ -140,7 +136,7 @@ pub struct RescueRequest {
 }
 
 /// `POST /admin/api/versions/{from}/rescue` `{"to", "channel", "dry_run"}`
-/// (README "Staged rollouts and rescue").
+/// (docs/src/rollouts.md).
 pub async fn rescue(
     admin: Admin,
     state: web::Data<AppState>,

@@ -198,7 +198,7 @@ impl Fold {
         let moved = match (kind, step) {
             (EventKind::SceneShown, Some(step)) => Some(Some(step.clone())),
             // A rescue takes the run off this version; its next scene_shown
-            // puts it on the other (README "Staged rollouts and rescue").
+            // puts it on the other (docs/src/rollouts.md).
             (EventKind::Completed | EventKind::RunReset | EventKind::Rescued, _) => Some(None),
             _ => None,
         };

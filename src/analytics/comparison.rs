@@ -222,7 +222,7 @@ pub fn compare(kind: Kind, control: &Summary, treatment: &Summary) -> Option<Com
 /// `SequentialConfig.alpha` = `alpha`. With the relative lift and its
 /// delta-method variance at [`ALPHA`] it is [`Comparison::sequential`];
 /// the guardrails of a staged rollout give it the absolute difference
-/// (README "Staged rollouts and rescue"). `None` for a variance that is
+/// (docs/src/rollouts.md). `None` for a variance that is
 /// not positive and finite, or a result that is not finite.
 pub fn sequential_interval(
     estimate: f64,

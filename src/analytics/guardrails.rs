@@ -1,4 +1,4 @@
-//! Guardrails of a staged rollout (README "Staged rollouts and rescue"):
+//! Guardrails of a staged rollout (docs/src/rollouts.md):
 //! each compares the runs started on the new version (the treatment) with
 //! those started on the previous one (the control) since the rollout
 //! began, with the always-valid sequential test of the experiment results
@@ -6,13 +6,17 @@
 //! so checking after every run does not inflate false alarms. No I/O: the
 //! rollout service reads the figures and acts on the verdict.
 //!
-//! The test is on the absolute difference of the means, `μ_t − μ_c`, with
-//! variance `σ²_t/n_t + σ²_c/n_c` (gbstats' `difference_type` absolute),
-//! not on the relative lift: a broken version is often one where nobody
+//! The test is on the absolute difference of the means, `μ_t − μ_c`, not
+//! on the relative lift: a broken version is often one where nobody
 //! completes, and a side with no variance (0 % completed) leaves the
-//! relative lift's delta method, and gbstats, without a result, while the
-//! absolute difference still has the control's variance. Only when both
-//! sides have none (0 % against 100 %) is a guardrail not judged.
+//! relative lift's delta method, and gbstats, without a result. Its
+//! variance is `σ²_t/n_t + σ²_c/n_c` for a mean or a count (gbstats'
+//! `difference_type` absolute) and, for a rate, the pooled `p(1 − p)(1/n_c
+//! + 1/n_t)` with `p` the rate of both sides together (the two-proportion
+//! test's variance when there is no difference), which stays defined when
+//! each side is all one way (every run waits at a dead end on the new
+//! version, none on the previous one). Only when both sides are all the
+//! same way (both 0 %, or both 100 %) is there nothing to judge.
 //!
 //! The error rate is held across all guardrails together by Bonferroni's
 //! rule: with `k` guardrails each interval is taken at `alpha / k`, so the
@@ -120,7 +124,14 @@ pub fn judge(observed: &[Observed], alpha: f64) -> Vec<Judged> {
 /// The sequential test of `o` on the absolute difference at `alpha`.
 fn difference(o: &Observed, alpha: f64) -> Option<comparison::Frequentist> {
     let (c, t) = (&o.control, &o.treatment);
-    let variance = t.variance(o.kind) / t.users as f64 + c.variance(o.kind) / c.users as f64;
+    let (nc, nt) = (c.users as f64, t.users as f64);
+    let variance = match o.kind {
+        Kind::Binomial => {
+            let p = (c.sum + t.sum) / (nc + nt);
+            p * (1.0 - p) * (1.0 / nc + 1.0 / nt)
+        }
+        Kind::Mean | Kind::Count => t.variance(o.kind) / nt + c.variance(o.kind) / nc,
+    };
     let users = u128::from(c.users) + u128::from(t.users);
     comparison::sequential_interval(t.mean() - c.mean(), variance, users, alpha)
 }
@@ -190,6 +201,25 @@ mod tests {
         let j = judge(&[completed(binomial(99, 90), binomial(500, 0))], ALPHA);
         assert!(!j[0].breached);
         assert_eq!(j[0].difference, None);
+    }
+
+    #[test]
+    fn a_dead_end_against_a_step_nobody_leaves_is_judged() {
+        // Every run waits at the step on the new version, none on the
+        // previous one: no variance on either side, a clear difference.
+        let j = judge(
+            &[Observed {
+                name: "drop_off:welcome".into(),
+                kind: Kind::Binomial,
+                direction: Direction::Decrease,
+                control: binomial(990, 0),
+                treatment: binomial(110, 110),
+            }],
+            ALPHA,
+        );
+        assert!(j[0].breached, "{j:?}");
+        let same = judge(&[completed(binomial(500, 0), binomial(500, 0))], ALPHA);
+        assert!(!same[0].breached && same[0].ci.is_none());
     }
 
     #[test]

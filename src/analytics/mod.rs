@@ -47,7 +47,7 @@ pub struct StepFunnel {
     /// "Going back"): a friction signal.
     pub came_back: i64,
     /// Users whose run a rescue moved off this version at this step
-    /// (README "Staged rollouts and rescue"); they go on in the other
+    /// (docs/src/rollouts.md); they go on in the other
     /// version's funnel.
     pub rescued: i64,
 }
@@ -383,8 +383,7 @@ pub struct ChannelImpact {
     pub first_seen: Option<chrono::NaiveDateTime>,
     pub last_seen: Option<chrono::NaiveDateTime>,
     pub completed: i64,
-    /// Users whose run a rescue moved off this version (README "Staged
-    /// rollouts and rescue").
+    /// Users whose run a rescue moved off this version (docs/src/rollouts.md).
     pub rescued: i64,
 }
 
@@ -444,6 +443,7 @@ mod tests {
             (Some("goal".into()), "scene_shown".into(), 8),
             (Some("goal".into()), "answered".into(), 5),
             (Some("welcome".into()), "went_back".into(), 3),
+            (Some("goal".into()), "rescued".into(), 1),
         ];
         let waiting = vec![(Some("welcome".into()), 2), (Some("goal".into()), 3)];
         let times = oracle::histogram(&[
@@ -489,8 +489,10 @@ mod tests {
                 left: 2,
                 median_seconds: None,
                 came_back: 3,
+                rescued: 0,
             }
         );
+        assert_eq!(f.steps[1].rescued, 1);
         assert_eq!(f.steps[1].left, 3);
         assert_eq!(f.steps[1].came_back, 0);
         // The sketch reads the median of 4 s and 10 s within 1 %.

@@ -91,7 +91,7 @@ pub enum EventKind {
     /// at scale").
     RunReset,
     /// Recorded by the run service when a rescue moves a run off this
-    /// version at its step (README "Staged rollouts and rescue"): the run
+    /// version at its step (docs/src/rollouts.md): the run
     /// leaves the version's funnel there and goes on in the other.
     Rescued,
 }

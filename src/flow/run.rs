@@ -123,8 +123,7 @@ impl Moved {
     }
 }
 
-/// What a rescue kept of a run and what it let go (README "Staged
-/// rollouts and rescue").
+/// What a rescue kept of a run and what it let go (docs/src/rollouts.md).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transplant {
     /// The `rescued` event, on the version the run leaves, at its step.
@@ -378,8 +377,8 @@ impl<'f> Run<'f> {
         Ok(moved)
     }
 
-    /// Move a run of `from` onto `flow` at its step (README "Staged
-    /// rollouts and rescue"): the scene is chosen anew by `flow`'s rules;
+    /// Move a run of `from` onto `flow` at its step (docs/src/rollouts.md
+    /// "Rescue"): the scene is chosen anew by `flow`'s rules;
     /// `given` (the run's answers that stand, in order, as scene key and
     /// answer) stand where their scene is in `flow`, in the same step, and
     /// accepts the answer; A/B assignments are kept where the group is the

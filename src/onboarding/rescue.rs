@@ -1,4 +1,4 @@
-//! Rescue (README "Staged rollouts and rescue"): the in-progress runs of a
+//! Rescue (docs/src/rollouts.md): the in-progress runs of a
 //! channel pinned to one version move onto another, at the same step. Each
 //! run moves as any run does: load → the engine's [`Run::rescue`] → the
 //! one door ([`save`]), guarded by its revision, so an answer arriving at

@@ -1,4 +1,4 @@
-//! Guardrails that act (README "Staged rollouts and rescue"): every
+//! Guardrails that act (docs/src/rollouts.md): every
 //! instance judges the running rollout's guardrails on a timer
 //! (`SCENEFLOW_ROLLOUT_CHECK_MS`); on a breach the rollout is rolled back
 //! at once (new runs go to the previous version), the audit log and the
@@ -25,7 +25,7 @@ use crate::store::rollouts::{self, NewIncident, RolloutRow};
 use crate::store::{AnyConnection, StoreError, audit, now, outcomes};
 use crate::words::{AlertKind, AuditAction, Channel, Direction, IncidentKind, RolloutState};
 
-/// How guardrails are judged (README "Configuration").
+/// How guardrails are judged (docs/src/configuration.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GuardSettings {
     /// Time between two judgements on an instance; zero: this instance

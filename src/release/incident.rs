@@ -1,4 +1,4 @@
-//! The incident record (README "Incident record"): each automatic rollback
+//! The incident record (docs/src/rollouts.md "Incident record"): each automatic rollback
 //! and each rescue, as the facts an on-call engineer pastes into an
 //! incident report — what happened, when, the impact, the recovery — in
 //! Markdown.

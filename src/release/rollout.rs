@@ -1,4 +1,4 @@
-//! Staged rollouts (README "Staged rollouts and rescue"): production serves
+//! Staged rollouts (docs/src/rollouts.md): production serves
 //! a new version to a share of new runs, by the rollout bucket
 //! ([`crate::flow::rollout`]), widens step by step, completes at 100 % or
 //! ends aborted (by an admin) or rolled back (by a guardrail, see
@@ -29,7 +29,7 @@ pub struct RolloutView {
     pub ended_at: Option<chrono::NaiveDateTime>,
     /// When the guardrails were last judged.
     pub checked_at: Option<chrono::NaiveDateTime>,
-    /// The last judgement: one entry per guardrail (README "Guardrails").
+    /// The last judgement: one entry per guardrail (docs/src/rollouts.md "Guardrails").
     pub guardrails: serde_json::Value,
 }
 

@@ -1,5 +1,5 @@
-//! Staged rollouts and the incident record (README "Staged rollouts and
-//! rescue"). The release pipeline (`crate::release`) is the only writer of
+//! Staged rollouts and the incident record (docs/src/rollouts.md). The
+//! release pipeline (`crate::release`) is the only writer of
 //! rollouts, so a rollout moves by the same rules as a publish.
 
 use chrono::NaiveDateTime;
