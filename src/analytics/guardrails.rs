@@ -11,8 +11,8 @@
 //! completes, and a side with no variance (0 % completed) leaves the
 //! relative lift's delta method, and gbstats, without a result. Its
 //! variance is `σ²_t/n_t + σ²_c/n_c` for a mean or a count (gbstats'
-//! `difference_type` absolute) and, for a rate, the pooled `p(1 − p)(1/n_c
-//! + 1/n_t)` with `p` the rate of both sides together (the two-proportion
+//! `difference_type` absolute) and, for a rate, the pooled
+//! `p(1 − p)(1/n_c + 1/n_t)` with `p` the rate of both sides together (the two-proportion
 //! test's variance when there is no difference), which stays defined when
 //! each side is all one way (every run waits at a dead end on the new
 //! version, none on the previous one). Only when both sides are all the

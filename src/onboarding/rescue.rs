@@ -201,15 +201,17 @@ fn count(
     Ok(plan)
 }
 
-/// Move every in-progress run on `steps`, a page at a time; the steps the
-/// moved runs were at, and their users.
+/// The steps the moved runs were at (one entry a run), and their users.
+type Moved = (Vec<(String, u64)>, Vec<String>);
+
+/// Move every in-progress run on `steps`, a page at a time.
 fn move_all(
     c: &mut AnyConnection,
     from: &CompiledFlow,
     to: &CompiledFlow,
     channel: Channel,
     steps: &[String],
-) -> Result<(Vec<(String, u64)>, Vec<String>), RescueError> {
+) -> Result<Moved, RescueError> {
     let (mut moved, mut users) = (Vec::new(), Vec::new());
     let mut after = String::new();
     loop {

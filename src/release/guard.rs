@@ -135,7 +135,7 @@ struct Tally {
 impl Tally {
     fn of(
         version: &str,
-        runs: &[(String, RunStatus, Option<String>, i64)],
+        runs: &[rollouts::RunFigure],
         answered: &[(String, String, i64)],
     ) -> Tally {
         let mut t = Tally::default();
@@ -163,13 +163,16 @@ fn binomial(users: i64, conversions: i64) -> Summary {
     }
 }
 
+/// Per (metric, version): `(Σy, Σy²)` of the runs' values.
+type Sums = HashMap<(String, String), (f64, f64)>;
+
 /// Per (metric, version): the sum of the runs' values and of their
 /// squares, each run's value taken over its metric window from its start.
 fn metric_summaries(
     c: &mut AnyConnection,
     r: &RolloutRow,
     metrics: &[Metric],
-) -> Result<HashMap<(String, String), (f64, f64)>, StoreError> {
+) -> Result<Sums, StoreError> {
     let versions = [r.previous_id.as_str(), r.version_id.as_str()];
     let runs = rollouts::started(c, r.channel, &versions, r.started_at)?;
     let users: Vec<&str> = runs.iter().map(|(_, u, _)| u.as_str()).collect();
@@ -179,7 +182,7 @@ fn metric_summaries(
     for e in &events {
         by_user.entry(e.user_id.as_str()).or_default().push(e);
     }
-    let mut out: HashMap<(String, String), (f64, f64)> = HashMap::new();
+    let mut out = Sums::new();
     for m in metrics {
         for (version, user, started) in &runs {
             let value = run_value(m, *started, by_user.get(user.as_str()));

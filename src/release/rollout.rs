@@ -110,7 +110,7 @@ impl Releases {
                         Some(&v),
                         Some(&percent_text(percent)),
                     )?;
-                    Ok(running(c)?)
+                    running(c)
                 })
             })
             .await
@@ -227,7 +227,7 @@ impl Releases {
                         Some(&r.previous_id),
                         Some(&percent_text(r.percent)),
                     )?;
-                    Ok(rollouts::latest(c, Channel::Production)?.ok_or(ReleaseError::NoRollout)?)
+                    rollouts::latest(c, Channel::Production)?.ok_or(ReleaseError::NoRollout)
                 })
             })
             .await?;

@@ -210,6 +210,9 @@ pub fn incidents(conn: &mut AnyConnection, limit: i64) -> Result<Vec<IncidentRow
         .load(conn)?)
 }
 
+/// Version, run status, current step, runs.
+pub type RunFigure = (String, crate::flow::RunStatus, Option<String>, i64);
+
 /// Where the runs a rollout compares stand: per version, run status and
 /// current step (`None` once completed), how many runs started on
 /// `channel` at or after `since`. One grouped scan of the channel's runs
@@ -219,7 +222,7 @@ pub fn run_figures(
     channel: Channel,
     versions: &[&str],
     since: NaiveDateTime,
-) -> Result<Vec<(String, crate::flow::RunStatus, Option<String>, i64)>, StoreError> {
+) -> Result<Vec<RunFigure>, StoreError> {
     use super::schema::runs;
     use diesel::dsl::count_star;
     Ok(runs::table
