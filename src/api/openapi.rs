@@ -593,12 +593,90 @@ fn admin_and_debug() -> Vec<(String, Value)> {
     )
     .json_body(object(
         &["version"],
-        json!({"version": {"type": "string", "minLength": 1}}),
+        json!({
+            "version": {"type": "string", "minLength": 1},
+            "rollout_percent": {"type": "number", "exclusiveMinimum": 0, "maximum": 100, "description": "Production only: below 100, a staged rollout to this share of new runs (docs/src/rollouts.md)."},
+        }),
     ))
-    .reply("200", ok("The change", change()))
+    .reply("200", ok("The change, or the rollout begun", json!({"oneOf": [
+        change(),
+        object(&["rollout"], json!({"rollout": reference("Rollout")})),
+    ]})))
     .reply("404", error("not_found (no such channel or version)"))
-    .reply("409", error("not_approved, approval_stale"))
+    .reply("409", error("not_approved, rollout_running, invalid_rollout"))
     .build();
+    let rollout = Op::new(
+        "rollout",
+        "operator",
+        "The running staged rollout of production, else the newest, with its guardrails",
+    )
+    .reply("200", ok("The rollout", reference("Rollout")))
+    .reply("404", error("not_found (no rollout ever ran)"))
+    .build();
+    let widen = Op::new(
+        "widen_rollout",
+        "admin",
+        "Widen the running rollout; 100 completes it",
+    )
+    .json_body(object(
+        &["percent"],
+        json!({"percent": {"type": "number", "exclusiveMinimum": 0, "maximum": 100}}),
+    ))
+    .reply("200", ok("The rollout", reference("Rollout")))
+    .reply("409", error("no_rollout, invalid_rollout (narrowing)"))
+    .build();
+    let abort = Op::new(
+        "abort_rollout",
+        "admin",
+        "Abort the running rollout: new runs go to the previous version",
+    )
+    .reply("200", ok("The rollout", reference("Rollout")))
+    .reply("409", error("no_rollout"))
+    .build();
+    let check = Op::new(
+        "check_rollout",
+        "admin",
+        "Judge the running rollout's guardrails now and act on a breach",
+    )
+    .reply("200", ok("The rollout", reference("Rollout")))
+    .reply("404", error("not_found (no rollout ever ran)"))
+    .build();
+    let rescue = Op::new("rescue", "admin", "Move the in-progress runs of a channel pinned to this version onto another, at their step (dry run first)")
+        .version()
+        .json_body(object(&["to"], json!({
+            "to": {"type": "string", "minLength": 1},
+            "channel": {"type": "string", "enum": ["staging", "production"]},
+            "dry_run": {"type": "boolean"},
+        })))
+        .reply("200", ok("What moved, or would", object(&["dry_run", "from", "to", "channel", "moved", "by_step", "stayed"], json!({
+            "dry_run": {"type": "boolean"},
+            "from": {"type": "string"},
+            "to": {"type": "string"},
+            "channel": {"type": "string", "enum": ["staging", "production"]},
+            "moved": {"type": "integer", "minimum": 0},
+            "by_step": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "stayed": {"type": "array", "items": object(&["step", "runs"], json!({"step": {"type": "string"}, "runs": {"type": "integer"}}))},
+        }))))
+        .reply("404", error("not_found (no such version)"))
+        .reply("409", error("not_approved"))
+        .build();
+    let incidents = Op::new("incidents", "operator", "Every automatic rollback and rescue, newest first, with its Markdown record")
+        .reply("200", ok("The incident record", object(&["incidents"], json!({"incidents": {"type": "array", "items": object(
+            &["id", "kind", "occurred_at", "actor", "channel", "version_id", "to_version", "guardrail", "details", "markdown"],
+            json!({
+                "id": {"type": "integer"},
+                "kind": {"type": "string", "enum": ["rolled_back", "rescued"]},
+                "occurred_at": {"type": "string"},
+                "actor": {"type": "string"},
+                "channel": {"type": "string", "enum": ["staging", "production"]},
+                "version_id": {"type": "string"},
+                "to_version": {"type": "string"},
+                "guardrail": {"type": ["string", "null"]},
+                "details": {"type": "object"},
+                "markdown": {"type": "string"},
+            }),
+        )}}))))
+        .build();
     let audit = Op::new("audit_log", "operator", "The latest 500 entries of the audit log, newest first")
         .reply("200", ok("The entries", object(&["entries"], json!({"entries": {"type": "array", "items": {"type": "object", "required": ["id", "at", "actor", "action"], "properties": {
             "id": {"type": ["string", "integer"]},
@@ -910,6 +988,26 @@ fn admin_and_debug() -> Vec<(String, Value)> {
             item(vec![("post", rollback)]),
         ),
         (
+            "/admin/api/channels/production/rollout".into(),
+            item(vec![("get", rollout), ("patch", widen)]),
+        ),
+        (
+            "/admin/api/channels/production/rollout/abort".into(),
+            item(vec![("post", abort)]),
+        ),
+        (
+            "/admin/api/channels/production/rollout/check".into(),
+            item(vec![("post", check)]),
+        ),
+        (
+            "/admin/api/versions/{id}/rescue".into(),
+            item(vec![("post", rescue)]),
+        ),
+        (
+            "/admin/api/incidents".into(),
+            item(vec![("get", incidents)]),
+        ),
+        (
             "/admin/api/channels/{name}".into(),
             item(vec![("put", point)]),
         ),
@@ -946,6 +1044,50 @@ fn admin_and_debug() -> Vec<(String, Value)> {
 /// Component schemas the admin and debug calls share.
 fn shared_schemas() -> Vec<(String, Value)> {
     vec![
+        (
+            "Rollout".into(),
+            object(
+                &[
+                    "version",
+                    "previous",
+                    "percent",
+                    "state",
+                    "started_at",
+                    "started_by",
+                    "updated_at",
+                    "updated_by",
+                    "ended_at",
+                    "checked_at",
+                    "guardrails",
+                ],
+                json!({
+                    "version": {"type": "string"},
+                    "previous": {"type": "string"},
+                    "percent": {"type": "number"},
+                    "state": {"type": "string", "enum": ["running", "completed", "aborted", "rolled_back"]},
+                    "started_at": {"type": "string"},
+                    "started_by": {"type": "string"},
+                    "updated_at": {"type": "string"},
+                    "updated_by": {"type": "string"},
+                    "ended_at": {"type": ["string", "null"]},
+                    "checked_at": {"type": ["string", "null"]},
+                    "guardrails": {"type": "array", "items": object(
+                        &["name", "kind", "direction", "control", "treatment", "difference", "ci", "alpha", "breached"],
+                        json!({
+                            "name": {"type": "string", "description": "completed, metric:NAME or drop_off:STEP"},
+                            "kind": {"type": "string", "enum": ["binomial", "mean", "count"]},
+                            "direction": {"type": "string", "enum": ["increase", "decrease"]},
+                            "control": {"type": "object"},
+                            "treatment": {"type": "object"},
+                            "difference": {"type": ["number", "null"]},
+                            "ci": {"oneOf": [{"type": "null"}, {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}]},
+                            "alpha": {"type": "number"},
+                            "breached": {"type": "boolean"},
+                        }),
+                    )},
+                }),
+            ),
+        ),
         (
             "Version".into(),
             object(
