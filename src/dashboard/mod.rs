@@ -11,6 +11,7 @@ mod people;
 mod preview;
 mod qa;
 mod release;
+mod rollout;
 pub mod session;
 pub use crate::throttle;
 mod versions;
@@ -115,6 +116,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::post().to(people::revoke_token),
     )
     .route("/admin/audit", web::get().to(pages::audit))
+    .route("/admin/rollout/widen", web::post().to(rollout::widen))
+    .route("/admin/rollout/abort", web::post().to(rollout::abort))
+    .route("/admin/rescue", web::get().to(rollout::confirm_rescue))
+    .route("/admin/rescue", web::post().to(rollout::rescue))
+    .route("/admin/incidents", web::get().to(rollout::incidents))
     .route("/admin/conditions", web::get().to(pages::conditions));
 }
 
@@ -163,7 +169,8 @@ impl From<crate::auth::Forbidden> for DashboardError {
 through_api_error!(
     StoreError,
     crate::release::ReleaseError,
-    crate::onboarding::OnboardingError
+    crate::onboarding::OnboardingError,
+    crate::onboarding::rescue::RescueError
 );
 
 #[derive(Template)]

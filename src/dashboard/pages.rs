@@ -179,6 +179,9 @@ struct OverviewPage {
     pending: Vec<String>,
     versions: Vec<VersionRow>,
     rollback_to: Option<String>,
+    rollout: Option<super::rollout::RolloutPanel>,
+    admin: bool,
+    csrf: String,
 }
 
 pub async fn overview(signed: Signed, state: web::Data<AppState>) -> Page {
@@ -211,6 +214,9 @@ pub async fn overview(signed: Signed, state: web::Data<AppState>) -> Page {
             rollback_to: live
                 .production_rollback_to
                 .filter(|_| signed.role >= Role::Admin),
+            rollout: super::rollout::panel(&state).await?,
+            admin: signed.role >= Role::Admin,
+            csrf: signed.csrf.clone(),
         },
     ))
 }

@@ -545,3 +545,100 @@ async fn with_auto_abort_off_a_breach_only_alerts(backend: Backend) {
         .count();
     assert_eq!(alerts, 1);
 }
+
+/// The overview's rollout panel, its buttons for admins only, the rescue's
+/// confirmation page with the dry run's table, and the incident page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_the_rollout_and_confirms_a_rescue() {
+    use crate::dashboard::{add_user, sign_in};
+    let (app, sample, v2) = approved_on_staging(Backend::Sqlite).await;
+    add_user(&app, "ada", Role::Admin).await;
+    add_user(&app, "olive", Role::Operator).await;
+    roll_out(&app, &v2, 50.0).await;
+    let insiders: Vec<String> = (0..)
+        .map(|i| format!("d-{i}"))
+        .filter(|u| inside(u, &v2, 50.0))
+        .take(3)
+        .collect();
+    for user in &insiders {
+        assert_eq!(started_on(&app, user).await, v2);
+    }
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = |cookie: String, path: &'static str| {
+        let client = client.clone();
+        let url = app.url(path);
+        async move {
+            client
+                .get(url)
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let (olive, _) = sign_in(&app, "olive").await;
+    let seen = page(olive.clone(), "/admin").await;
+    assert!(
+        seen.contains("id=\"rollout\"") && seen.contains("50 %"),
+        "{seen}"
+    );
+    assert!(
+        !seen.contains("id=\"abort\""),
+        "an operator is offered no button"
+    );
+    let (ada, csrf) = sign_in(&app, "ada").await;
+    let seen = page(ada.clone(), "/admin").await;
+    assert!(seen.contains("id=\"widen\"") && seen.contains("id=\"abort\""));
+    // Widen to 60 %, then abort, through the forms.
+    let res = client
+        .post(app.url("/admin/rollout/widen"))
+        .header("cookie", &ada)
+        .form(&[("csrf", csrf.as_str()), ("percent", "60")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (status, _) = crate::dashboard::post(&app, &ada, "/admin/rollout/abort", &csrf).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let seen = page(ada.clone(), "/admin").await;
+    assert!(
+        seen.contains("aborted") && seen.contains("id=\"rescue\""),
+        "{seen}"
+    );
+    // The confirmation page shows the dry run; nothing has moved yet.
+    let confirm = client
+        .get(app.url(&format!("/admin/rescue?from={v2}&to={sample}")))
+        .header("cookie", &ada)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        confirm.contains("id=\"rescue-moved\">3<"),
+        "the dry run's table: {confirm}"
+    );
+    assert_eq!(started_on(&app, &insiders[0]).await, v2);
+    let res = client
+        .post(app.url("/admin/rescue"))
+        .header("cookie", &ada)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("from", v2.as_str()),
+            ("to", sample.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(started_on(&app, &insiders[0]).await, sample);
+    let record = page(olive, "/admin/incidents").await;
+    assert!(record.contains("Runs rescued:** 3"), "{record}");
+}
