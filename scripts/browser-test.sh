@@ -55,7 +55,12 @@ for metric in 'subscribed:{"event":"subscribed","kind":"binomial","window_hours"
     -d "${metric#*:}" "http://127.0.0.1:$port/admin/api/metrics/${metric%%:*}" >/dev/null
 done
 
+# Tokens of three people, for the rollout scenario's set-up through the API.
+operator_token=$("$bin" admin-token --role operator --name browser-operator)
+qa_token=$("$bin" admin-token --role qa --name browser-qa)
+
 echo "==> browser test (headless Chromium)"
+BIN="$bin" OPERATOR_TOKEN="$operator_token" QA_TOKEN="$qa_token" ADMIN_TOKEN="$admin_token" \
 TESTER_TOKEN=$("$bin" token qa-phone-1) \
 BASE="http://127.0.0.1:$port" ARTIFACTS="$PWD/tests/artifacts" FIXTURES="$PWD/tests/fixtures" \
   node --test tests/browser/

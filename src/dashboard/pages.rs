@@ -180,6 +180,8 @@ struct OverviewPage {
     versions: Vec<VersionRow>,
     rollback_to: Option<String>,
     rollout: Option<super::rollout::RolloutPanel>,
+    /// A rollout runs: a rollback waits (409 `rollout_running`).
+    rollout_running: bool,
     admin: bool,
     csrf: String,
 }
@@ -187,6 +189,7 @@ struct OverviewPage {
 pub async fn overview(signed: Signed, state: web::Data<AppState>) -> Page {
     let live = crate::catalog::overview(&state).await?;
     let list = state.db.run(versions::list).await?;
+    let rollout = super::rollout::panel(&state).await?;
     let channels: Vec<ChannelView> = live
         .channels
         .into_iter()
@@ -214,7 +217,8 @@ pub async fn overview(signed: Signed, state: web::Data<AppState>) -> Page {
             rollback_to: live
                 .production_rollback_to
                 .filter(|_| signed.role >= Role::Admin),
-            rollout: super::rollout::panel(&state).await?,
+            rollout_running: rollout.as_ref().is_some_and(|r| r.running),
+            rollout,
             admin: signed.role >= Role::Admin,
             csrf: signed.csrf.clone(),
         },

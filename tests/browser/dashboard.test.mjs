@@ -3,7 +3,10 @@
 // users; screenshots go to $ARTIFACTS.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
 const BASE = process.env.BASE ?? 'http://127.0.0.1:18282';
@@ -206,6 +209,70 @@ test('an analyst reads an experiment on the outcomes onboarding exists for', asy
     await page.click('form button:has-text("Show")');
     await page.waitForURL(/metric=subscribed/);
     assert.ok(await page.$('.trend svg.lift-line'));
+  } finally {
+    await browser.close();
+  }
+});
+
+/// An admin API call with one of the tokens the script made.
+async function api(method, path, token, body) {
+  const res = await fetch(`${BASE}${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${token}` },
+    body: body === undefined ? undefined : (body instanceof Uint8Array ? body : JSON.stringify(body)),
+  });
+  const text = await res.text();
+  assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}`);
+  return JSON.parse(text);
+}
+
+test('an admin watches a staged rollout, aborts it and rescues the runs it stranded', async () => {
+  const { BIN, OPERATOR_TOKEN, QA_TOKEN, ADMIN_TOKEN } = process.env;
+  // A new version of what production serves, approved on staging, rolled
+  // out to half of new production runs; ten users start.
+  const file = join(mkdtempSync(join(tmpdir(), 'rollout-')), 'next.xlsx');
+  execFileSync(BIN, ['export', '--channel', 'production', file]);
+  const uploaded = await api('POST', '/admin/api/versions?file_name=next.xlsx', OPERATOR_TOKEN, readFileSync(file));
+  const version = uploaded.version.id;
+  await api('PUT', '/admin/api/channels/staging', OPERATOR_TOKEN, { version });
+  await api('POST', `/admin/api/versions/${version}/approve`, QA_TOKEN);
+  await api('PUT', '/admin/api/channels/production', ADMIN_TOKEN, { version, rollout_percent: 50 });
+  let stranded = 0;
+  for (let i = 0; i < 10; i++) {
+    const token = execFileSync(BIN, ['token', `rollout-user-${i}`]).toString().trim();
+    const res = await fetch(`${BASE}/v1/onboarding/start`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}` },
+      body: '{}',
+    });
+    if ((await res.json()).version === version) stranded += 1;
+  }
+  assert.ok(stranded > 0, 'some users start on the new version');
+
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu'],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await signIn(page, 'ada');
+    await page.goto(`${BASE}/admin`);
+    assert.match(await page.textContent('#rollout'), new RegExp(version));
+    assert.match(await page.textContent('#rollout-state'), /running/);
+    assert.match(await page.textContent('#rollout-percent'), /50/);
+    await page.screenshot({ path: `${ARTIFACTS}/10-rollout.png`, fullPage: true });
+    await page.click('#abort');
+    await page.waitForSelector('#rescue');
+    assert.match(await page.textContent('#rollout-state'), /aborted/);
+    // The rescue's confirmation page shows the dry run before anything moves.
+    await page.click('#rescue');
+    await page.waitForSelector('#rescue-plan');
+    assert.equal((await page.textContent('#rescue-moved')).trim(), String(stranded));
+    await page.screenshot({ path: `${ARTIFACTS}/11-rescue-confirm.png`, fullPage: true });
+    await page.click('#confirm');
+    await page.waitForURL(`${BASE}/admin/incidents`);
+    assert.match(await page.textContent('.incident'), new RegExp(`Runs rescued:\\*\\* ${stranded}`));
+    await page.screenshot({ path: `${ARTIFACTS}/12-incidents.png`, fullPage: true });
   } finally {
     await browser.close();
   }
