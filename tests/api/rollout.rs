@@ -387,6 +387,66 @@ async fn a_second_instance_sees_a_rollout_at_once(backend: Backend) {
     for i in 0..20 {
         assert_eq!(started(format!("p-{i}")).await, sample);
     }
+    // A rescue on the first instance: a user the second instance served
+    // (and keeps in its run cache) answers there, on the rescued run.
+    let stranded = (0..20)
+        .map(|i| format!("o-{i}"))
+        .find(|u| inside(u, &v2, 50.0))
+        .unwrap();
+    let token = sceneflow::auth::mint_user_token(&app.settings.jwt_secret, &stranded, 1);
+    let current = |base: String| {
+        let (client, token) = (app.client.clone(), token.clone());
+        async move {
+            client
+                .get(format!("{base}/v1/onboarding/current"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let before = current(other.clone()).await;
+    assert_eq!(before["version"], v2);
+    let (status, done) = app
+        .call(
+            Method::POST,
+            &format!("/admin/api/versions/{v2}/rescue"),
+            &app.token(Role::Admin).await,
+            json!({"to": sample, "dry_run": false}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    // The app answers the scene it had on screen: the second instance's
+    // cached run is stale, the write finds the run moved, and the answer
+    // is decided again on the rescued run: a scene mismatch naming it.
+    let stale = app
+        .client
+        .post(format!("{other}/v1/onboarding/answers"))
+        .bearer_auth(&token)
+        .json(&json!({"scene_id": before["scene"]["id"], "answer": Value::Null}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), StatusCode::CONFLICT);
+    let refused: Value = stale.json().await.unwrap();
+    assert_eq!(refused["error"]["code"], "scene_mismatch", "{refused}");
+    let state = current(other.clone()).await;
+    assert_eq!(state["version"], sample, "{state}");
+    let answered: Value = app
+        .client
+        .post(format!("{other}/v1/onboarding/answers"))
+        .bearer_auth(&token)
+        .json(&json!({"scene_id": state["scene"]["id"], "answer": Value::Null}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answered["version"], sample, "{answered}");
 }
 
 /// Play `user`'s run to its end, answering every scene.
