@@ -52,10 +52,7 @@ pub async fn put(
                 .await?;
             Ok(HttpResponse::Ok().json(json!({"rollout": rollout})))
         }
-        (Channel::Staging, Some(_)) => Err(ApiError::InvalidRequest(
-            "rollout_percent is for production only: staging serves one version to every tester"
-                .into(),
-        )),
+        (Channel::Staging, Some(_)) => Err(crate::release::ReleaseError::StagingRollout.into()),
         _ => {
             if let Some(p) = rollout_percent {
                 crate::release::rollout::check_percent(p)?;

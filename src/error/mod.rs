@@ -306,6 +306,7 @@ fn refusal(e: &ReleaseError) -> Option<(StatusCode, ErrorCode)> {
         ReleaseError::NoRollout => (StatusCode::CONFLICT, ErrorCode::NoRollout),
         ReleaseError::Narrowing { .. }
         | ReleaseError::AlreadyServed(_)
+        | ReleaseError::StagingRollout
         | ReleaseError::NothingToRollOutOver => (StatusCode::CONFLICT, ErrorCode::InvalidRollout),
         ReleaseError::InvalidPercent(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest),
         ReleaseError::Store(_) | ReleaseError::Storage(_) => return None,

@@ -98,6 +98,8 @@ pub enum ReleaseError {
     NothingToRollOutOver,
     #[error("production already serves {0}")]
     AlreadyServed(String),
+    #[error("rollout_percent is for production only: staging serves one version to every tester")]
+    StagingRollout,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
