@@ -38,7 +38,7 @@ async fn with_two_versions(backend: Backend) -> (TestApp, String, String) {
     )
 }
 
-async fn served_version(app: &TestApp, base: &str, user: &str) -> String {
+pub(crate) async fn served_version(app: &TestApp, base: &str, user: &str) -> String {
     let token = sceneflow::auth::mint_user_token(&app.settings.jwt_secret, user, 1);
     let state: Value = app
         .client

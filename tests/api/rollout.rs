@@ -76,6 +76,16 @@ pub(crate) async fn roll_out(app: &TestApp, version: &str, percent: f64) -> (Sta
     .await
 }
 
+async fn widen(app: &TestApp, percent: u32) -> (StatusCode, Value) {
+    app.call(
+        Method::PATCH,
+        "/admin/api/channels/production/rollout",
+        &app.token(Role::Admin).await,
+        json!({"percent": percent}),
+    )
+    .await
+}
+
 async fn started_on(app: &TestApp, user: &str) -> String {
     let state = app.mobile(user, "/v1/onboarding/start", json!({})).await;
     state["version"].as_str().unwrap_or_default().to_owned()
@@ -125,24 +135,10 @@ async fn a_rollout_splits_new_runs_by_the_bucket_and_widens(backend: Backend) {
     }
     assert_eq!(started_on(&app, "early").await, sample, "pinned");
     // Narrowing is refused; widening keeps everybody inside inside.
-    let (status, body) = app
-        .call(
-            Method::PATCH,
-            "/admin/api/channels/production/rollout",
-            &admin,
-            json!({"percent": 10}),
-        )
-        .await;
+    let (status, body) = widen(&app, 10).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["error"]["code"], "invalid_rollout");
-    let (status, body) = app
-        .call(
-            Method::PATCH,
-            "/admin/api/channels/production/rollout",
-            &admin,
-            json!({"percent": 60}),
-        )
-        .await;
+    let (status, body) = widen(&app, 60).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["percent"], 60.0);
     for i in 60..100 {
@@ -316,14 +312,7 @@ async fn a_rollout_completes_at_100(backend: Backend) {
     let (app, _sample, v2) = approved_on_staging(backend).await;
     roll_out(&app, &v2, 10.0).await;
     let admin = app.token(Role::Admin).await;
-    let (status, body) = app
-        .call(
-            Method::PATCH,
-            "/admin/api/channels/production/rollout",
-            &admin,
-            json!({"percent": 100}),
-        )
-        .await;
+    let (status, body) = widen(&app, 100).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["state"], "completed");
     for i in 0..10 {
@@ -350,23 +339,8 @@ async fn a_second_instance_sees_a_rollout_at_once(backend: Backend) {
     let (other, _process) = app.spawn_process().await;
     roll_out(&app, &v2, 50.0).await;
     let started = |user: String| {
-        let app = &app;
-        let other = other.clone();
-        async move {
-            let token = sceneflow::auth::mint_user_token(&app.settings.jwt_secret, &user, 1);
-            let state: Value = app
-                .client
-                .post(format!("{other}/v1/onboarding/start"))
-                .bearer_auth(token)
-                .json(&json!({}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            state["version"].as_str().unwrap_or_default().to_owned()
-        }
+        let (app, other) = (&app, other.clone());
+        async move { crate::release::served_version(app, &other, &user).await }
     };
     for i in 0..20 {
         let user = format!("o-{i}");
