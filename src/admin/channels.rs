@@ -16,7 +16,19 @@ use crate::store::channels::Channel;
 pub struct PointRequest {
     version: String,
     /// Production only: below 100, a staged rollout (docs/src/rollouts.md).
+    /// `null` is refused, not read as absent: a client that sends an unset
+    /// share must not publish to everybody.
+    #[serde(default, deserialize_with = "present")]
     rollout_percent: Option<f64>,
+}
+
+/// A member that, when present, must hold a value: `null` is refused.
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize)]
@@ -126,9 +138,11 @@ pub async fn approve(
 #[derive(Deserialize)]
 pub struct RescueRequest {
     to: String,
-    /// `production` (default) or `staging`.
+    /// `production` (default) or `staging`; not `null`.
+    #[serde(default, deserialize_with = "present")]
     channel: Option<String>,
-    /// Only count (default true: a rescue moves runs when asked to).
+    /// Only count (default true: a rescue moves runs when asked to); not `null`.
+    #[serde(default, deserialize_with = "present")]
     dry_run: Option<bool>,
 }
 

@@ -99,6 +99,13 @@ pub fn answer(
         if !values::same_answer(&earlier.answer.0, answer) {
             return Err(OnboardingError::AlreadyAnswered);
         }
+        // A retry gets the reply the answer got, unless a rescue moved the
+        // run to another version since (docs/src/rollouts.md "Rescue"): then
+        // the run as it is now, so the app follows it.
+        if earlier.response.0.version != row.version_id {
+            let run = resume(flow, row, who, &loaded.assignments)?;
+            return Ok(Answered::Replay(run.state(language)));
+        }
         return Ok(Answered::Replay(earlier.response.0.clone()));
     }
     let mut run = resume(flow, row, who, &loaded.assignments)?;

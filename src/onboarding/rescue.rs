@@ -97,8 +97,7 @@ impl super::Onboarding {
                 if dry_run {
                     return Ok((plan, Vec::new()));
                 }
-                let steps: Vec<String> = plan.by_step.keys().cloned().collect();
-                let (moved, users) = move_all(c, &from_flow, &to_flow, channel, &steps)?;
+                let (moved, users) = move_all(c, &from_flow, &to_flow, channel)?;
                 let mut by_step = BTreeMap::new();
                 for (step, n) in moved {
                     *by_step.entry(step).or_default() += n;
@@ -204,18 +203,19 @@ fn count(
 /// The steps the moved runs were at (one entry a run), and their users.
 type Moved = (Vec<(String, u64)>, Vec<String>);
 
-/// Move every in-progress run on `steps`, a page at a time.
+/// Move every in-progress run whose step `to` has, a page at a time.
 fn move_all(
     c: &mut AnyConnection,
     from: &CompiledFlow,
     to: &CompiledFlow,
     channel: Channel,
-    steps: &[String],
 ) -> Result<Moved, RescueError> {
     let (mut moved, mut users) = (Vec::new(), Vec::new());
     let mut after = String::new();
     loop {
-        let page = runs::in_progress_page(c, &from.version, channel, steps, &after, PAGE)?;
+        // Every in-progress run, read fresh one by one: a run an answer
+        // moved to another step since the count moves (or stays) by that step.
+        let page = runs::in_progress_page(c, &from.version, channel, &after, PAGE)?;
         let Some(last) = page.last() else { break };
         after = last.id.clone();
         for row in page {

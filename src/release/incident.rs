@@ -39,7 +39,7 @@ pub fn markdown(r: &IncidentRow) -> String {
                  - **Recovery:** new runs go to {to} again (automatic). Runs in progress on {version} stay there until rescued: `POST /admin/api/versions/{version}/rescue` `{{\"to\": \"{to}\", \"channel\": \"{channel}\", \"dry_run\": true}}`.\n",
                 version = r.version_id,
                 guardrail = r.guardrail.as_deref().unwrap_or("?"),
-                percent = d["percent"],
+                percent = d["percent"].as_f64().map_or("?".into(), |p| format!("{p}")),
                 channel = r.channel,
                 started = d["rollout_started_at"].as_str().unwrap_or("?"),
                 treatment = figures("treatment"),

@@ -51,9 +51,15 @@ impl From<RolloutRow> for RolloutView {
     }
 }
 
-/// A rollout's percentage as the API takes it: a number in (0, 100].
+/// A rollout's percentage as the API takes it: a number in (0, 100] that
+/// reaches at least one bucket (0.005 or more: the bucket counts hundredths).
 pub fn check_percent(percent: f64) -> Result<f64, ReleaseError> {
-    if percent.is_finite() && percent > 0.0 && percent <= 100.0 {
+    // Below 0.005 the rollout bucket's threshold is 0: nobody would be inside.
+    if percent.is_finite()
+        && percent > 0.0
+        && percent <= 100.0
+        && crate::flow::rollout::threshold(percent) > 0
+    {
         Ok(percent)
     } else {
         Err(ReleaseError::InvalidPercent(percent))
@@ -148,11 +154,17 @@ impl Releases {
     pub async fn widen(&self, percent: f64, actor: &str) -> Result<RolloutView, ReleaseError> {
         let percent = check_percent(percent)?;
         let a = actor.to_owned();
-        let (row, moved) = self
+        let (row, moved, changed) = self
             .db
             .run_with(move |c| {
                 c.transaction::<_, ReleaseError, _>(|c| {
                     let r = running(c)?;
+                    let same = crate::flow::rollout::threshold(percent)
+                        == crate::flow::rollout::threshold(r.percent);
+                    if same && percent < 100.0 {
+                        // Already there: nothing to change, audit or alert.
+                        return Ok((r, None, false));
+                    }
                     if percent < r.percent {
                         return Err(ReleaseError::Narrowing {
                             from: r.percent,
@@ -170,7 +182,7 @@ impl Releases {
                             Some(&r.version_id),
                             Some(&percent_text(percent)),
                         )?;
-                        return Ok((running(c)?, None));
+                        return Ok((running(c)?, None, true));
                     }
                     rollouts::widen(c, r.id, 100.0, &a, at)?;
                     rollouts::end(c, r.id, RolloutState::Completed, &a, at)?;
@@ -184,12 +196,15 @@ impl Releases {
                     )?;
                     let row =
                         rollouts::latest(c, Channel::Production)?.ok_or(ReleaseError::NoRollout)?;
-                    Ok((row, Some(moved)))
+                    Ok((row, Some(moved), true))
                 })
             })
             .await?;
         if let Some(moved) = moved {
             self.mirror(&moved.pointer).await;
+        }
+        if !changed {
+            return Ok(row.into());
         }
         self.alerts.send(
             Severity::Info,

@@ -390,13 +390,12 @@ pub fn in_progress_by_step(
         .load(conn)?)
 }
 
-/// Up to `limit` in-progress runs of `channel` pinned to `version` whose
-/// step is one of `steps`, with ids after `after`, in id order.
+/// Up to `limit` in-progress runs of `channel` pinned to `version`, with
+/// ids after `after`, in id order.
 pub fn in_progress_page(
     conn: &mut AnyConnection,
     version: &str,
     channel: Channel,
-    steps: &[String],
     after: &str,
     limit: i64,
 ) -> Result<Vec<RunRow>, StoreError> {
@@ -404,7 +403,6 @@ pub fn in_progress_page(
         .filter(runs::version_id.eq(version))
         .filter(runs::channel.eq(channel))
         .filter(runs::status.eq(crate::flow::RunStatus::InProgress))
-        .filter(runs::step_key.eq_any(steps))
         .filter(runs::id.gt(after))
         .order(runs::id)
         .limit(limit)

@@ -70,6 +70,19 @@ async fn a_rescue_moves_stranded_runs_onto_the_previous_version(backend: Backend
     roll_out(&app, &v2, 50.0).await;
     let users = stranded(&app, &v2, 6, 4).await;
     abort(&app).await;
+    // The first user's last answer, as the app would retry it.
+    let welcome = app
+        .mobile(&users[0], "/v1/onboarding/current", Value::Null)
+        .await;
+    let retry_id = format!(
+        "{}-1",
+        welcome["scene"]["id"]
+            .as_str()
+            .unwrap()
+            .rsplit_once('-')
+            .unwrap()
+            .0
+    );
     // The dry run: 4 at goal and 2 at welcome would move (both steps are in
     // the sample); nothing moves yet.
     let (status, dry) = rescue(
@@ -119,6 +132,21 @@ async fn a_rescue_moves_stranded_runs_onto_the_previous_version(backend: Backend
             .await;
         assert_eq!(next["version"], sample, "{next}");
     }
+    // A retry of an answer given before the rescue follows the run: the
+    // reply names the version it is on now, not the one it left.
+    let retried = app
+        .mobile(
+            &users[0],
+            "/v1/onboarding/answers",
+            json!({"scene_id": retry_id, "answer": Value::Null}),
+        )
+        .await;
+    // (Its scene may not stand on the sample: then a scene_mismatch naming
+    // the current one does the same.)
+    assert!(
+        retried["version"] == sample.as_str() || retried["error"]["code"] == "scene_mismatch",
+        "{retried}"
+    );
     // Idempotent: nothing is left on v2.
     let (_, again) = rescue(
         &app,
@@ -190,6 +218,8 @@ async fn a_rescue_keeps_its_rules(backend: Backend) {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = rescue(&app, &sample, json!({"to": sample, "dry_run": true})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = rescue(&app, &sample, json!({"to": v2, "dry_run": null})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "null is not absent");
     let (status, _) = rescue(
         &app,
         &sample,

@@ -141,6 +141,9 @@ async fn a_rollout_splits_new_runs_by_the_bucket_and_widens(backend: Backend) {
     let (status, body) = widen(&app, 60).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["percent"], 60.0);
+    // Widening to where it is already changes nothing (one audit entry).
+    let (status, _) = widen(&app, 60).await;
+    assert_eq!(status, StatusCode::OK);
     for i in 60..100 {
         let user = format!("user-{i}");
         let expected = if inside(&user, &v2, 60.0) {
@@ -208,7 +211,16 @@ async fn a_rollout_keeps_the_rules_of_a_publish(backend: Backend) {
         )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    for bad in [json!(0), json!(-5), json!(100.5), json!("10")] {
+    // null is refused, not read as absent (which would publish to everybody);
+    // a share below one bucket (0.005 %) would reach nobody.
+    for bad in [
+        json!(0),
+        json!(-5),
+        json!(100.5),
+        json!("10"),
+        json!(null),
+        json!(0.001),
+    ] {
         let (status, body) = app
             .call(
                 Method::PUT,
