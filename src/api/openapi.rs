@@ -595,7 +595,7 @@ fn admin_and_debug() -> Vec<(String, Value)> {
         &["version"],
         json!({
             "version": {"type": "string", "minLength": 1},
-            "rollout_percent": {"type": "number", "exclusiveMinimum": 0, "maximum": 100, "description": "Production only: below 100, a staged rollout to this share of new runs (docs/src/rollouts.md)."},
+            "rollout_percent": {"type": "number", "minimum": 0.005, "maximum": 100, "description": "Production only: below 100, a staged rollout to this share of new runs (docs/src/rollouts.md)."},
         }),
     ))
     .reply("200", ok("The change, or the rollout begun", json!({"oneOf": [
@@ -620,7 +620,7 @@ fn admin_and_debug() -> Vec<(String, Value)> {
     )
     .json_body(object(
         &["percent"],
-        json!({"percent": {"type": "number", "exclusiveMinimum": 0, "maximum": 100}}),
+        json!({"percent": {"type": "number", "minimum": 0.005, "maximum": 100}}),
     ))
     .reply("200", ok("The rollout", reference("Rollout")))
     .reply("409", error("no_rollout, invalid_rollout (narrowing)"))
