@@ -176,22 +176,7 @@ pub async fn rescue(
             who.name.clone(),
         )
         .await?;
-    if !done.dry_run && done.moved > 0 {
-        state.alerts.send(
-            crate::alerts::Severity::Warning,
-            crate::words::AlertKind::Rescued,
-            format!(
-                "{} rescued {} in-progress runs of {} from {} onto {} ({} stayed: their step is not in {})",
-                who.name,
-                done.moved,
-                done.channel,
-                done.from,
-                done.to,
-                done.stayed.iter().map(|s| s.runs).sum::<u64>(),
-                done.to
-            ),
-        );
-    }
+    crate::onboarding::rescue::announce(&state.alerts, &who.name, &done);
     Ok(HttpResponse::Ok().json(done))
 }
 

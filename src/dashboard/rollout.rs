@@ -172,10 +172,11 @@ pub async fn rescue(
     signed.require(Action::Publish.required_role())?;
     signed.check_csrf(&form.csrf)?;
     let RescueForm { from, to, .. } = form.into_inner();
-    state
+    let done = state
         .onboarding
         .rescue(from, to, Channel::Production, false, signed.name.clone())
         .await?;
+    crate::onboarding::rescue::announce(&state.alerts, &signed.name, &done);
     Ok(redirect("/admin/incidents"))
 }
 

@@ -141,6 +141,27 @@ impl super::Onboarding {
     }
 }
 
+/// Tell the on-call channel what a rescue moved (both faces, the JSON API
+/// and the dashboard, call this).
+pub fn announce(alerts: &crate::alerts::Alerts, actor: &str, done: &Rescue) {
+    if done.dry_run || done.moved == 0 {
+        return;
+    }
+    alerts.send(
+        crate::alerts::Severity::Warning,
+        crate::words::AlertKind::Rescued,
+        format!(
+            "{actor} rescued {} in-progress runs of {} from {} onto {} ({} stayed: their step is not in {})",
+            done.moved,
+            done.channel,
+            done.from,
+            done.to,
+            done.stayed.iter().map(|s| s.runs).sum::<u64>(),
+            done.to
+        ),
+    );
+}
+
 /// The two flows, once `to` may take the channel's runs.
 fn check(
     c: &mut AnyConnection,
@@ -241,6 +262,14 @@ fn move_one(
         return Ok(None);
     };
     if row.version_id != from.version || row.status != crate::flow::RunStatus::InProgress {
+        return Ok(None);
+    }
+    // A run whose step `to` lacks stays: nothing more to read for it.
+    if row
+        .step_key
+        .as_deref()
+        .is_none_or(|s| to.step_position(s).is_none())
+    {
         return Ok(None);
     }
     let who = load::who(c, &row.user_id)?;

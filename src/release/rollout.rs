@@ -75,8 +75,9 @@ fn percent_text(p: f64) -> String {
 }
 
 impl Releases {
-    /// Begin a rollout of `version` to `percent` of new production runs;
-    /// the same approval rule as a publish. At 100 it is a publish.
+    /// Begin a rollout of `version` to `percent` (below 100) of new
+    /// production runs; the same approval rule as a publish. A share of 100
+    /// is a publish ([`Releases::publish`]), and refused here.
     pub async fn roll_out(
         &self,
         version: &str,
@@ -85,9 +86,7 @@ impl Releases {
     ) -> Result<RolloutView, ReleaseError> {
         let percent = check_percent(percent)?;
         if percent >= 100.0 {
-            self.publish(version, actor).await?;
-            let view = self.rollout().await.ok();
-            return view.ok_or(ReleaseError::NoRollout);
+            return Err(ReleaseError::InvalidPercent(percent));
         }
         let (v, a) = (version.to_owned(), actor.to_owned());
         let row = self
